@@ -1,0 +1,168 @@
+/* HTTP API server on libevent's evhttp: route table, request context, the one JSON error format, and the request
+ * pipeline every API daemon shares.
+ *
+ * Invariant: every request gets exactly one reply, even when the client has gone away; the reply functions
+ * (gx_reply_*) send it, record the access log line and metrics, and free the request context. After calling one,
+ * the handler must not touch req again.
+ *
+ * Threads: the server runs `threads` worker threads, each with its own event_base, evhttp, listening socket (all
+ * bound with SO_REUSEPORT to the same port), PostgreSQL pool and Redis client. A handler runs on its worker's
+ * thread and uses that worker's pool (gx_req_pg) and Redis (gx_req_redis); everything it starts completes on the
+ * same thread. Service state (gx_req_app) is shared read-only across workers; mutable service state must be per
+ * worker (see gx_http_def.worker_init).
+ *
+ * Pipeline per request, in order (each step may answer and end the request):
+ *   1. request id: X-Request-Id from the client if sane (<= 64 chars of [A-Za-z0-9._-]), else a new UUID v4;
+ *      echoed on every response and set as the logger's request id while the handler runs;
+ *   2. security headers (nosniff, frame deny, no-store for API paths, HSTS when configured) and CORS from config
+ *      (preflight OPTIONS answered here);
+ *   3. route match: unknown path -> 404 NOT_FOUND, known path with other method -> 405 METHOD_NOT_ALLOWED + Allow;
+ *   4. body: > max_body -> 413 PAYLOAD_TOO_LARGE; for POST/PUT/PATCH with a body, Content-Type must be JSON and the
+ *      body a JSON object (nesting depth <= 32, valid UTF-8) -> else 400 INVALID_JSON / 415 UNSUPPORTED_MEDIA_TYPE;
+ *   5. auth per route policy: Bearer access token (gx_jwt, HS256, iss/aud/exp) -> 401 UNAUTHORIZED with reason code,
+ *      role below the policy -> 403 FORBIDDEN; access-token revocation (jti denylist in Redis);
+ *   6. rate limit (Redis GCRA, per client IP — X-Forwarded-For only from trusted proxies — and per user; routes with
+ *      GX_ROUTE_STRICT_RL use the strict limits) -> 429 RATE_LIMITED with Retry-After and RateLimit-* headers;
+ *   7. idempotency for POST/PATCH carrying Idempotency-Key (or X-Idempotency-Key): same key + same body replays the
+ *      stored response byte for byte; different body -> 422 IDEMPOTENCY_KEY_REUSED; still in flight -> 409
+ *      IDEMPOTENCY_IN_PROGRESS (decisions §3);
+ *   8. the handler.
+ * Error body (decisions §3): {"error":{"code","message","statusCode","requestId","details"?:[{"field","issue"}]}}.
+ */
+#ifndef GX_HTTP_H
+#define GX_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+struct event_base;
+struct gx_req;
+struct gx_pg_pool;
+struct gx_redis;
+struct gx_verr;
+struct gx_jwt_claims;
+
+typedef void (*gx_http_handler)(struct gx_req *req);
+
+enum gx_auth_policy {
+	GX_AUTH_PUBLIC,      /* no token needed (a valid token is still parsed if present) */
+	GX_AUTH_USER,        /* any valid access token */
+	GX_AUTH_PARTNER,     /* PARTNER_API, ADMIN or SUPER_ADMIN */
+	GX_AUTH_ADMIN,       /* ADMIN or SUPER_ADMIN */
+	GX_AUTH_SUPER_ADMIN, /* SUPER_ADMIN only */
+};
+
+enum gx_route_flags {
+	GX_ROUTE_STRICT_RL = 1 << 0, /* login/register-class rate limits */
+	GX_ROUTE_NO_IDEMP = 1 << 1,  /* POST/PATCH that must not be replayed from the idempotency store (e.g. login) */
+	GX_ROUTE_RAW_BODY = 1 << 2,  /* do not parse the body as JSON */
+};
+
+/* One row of a service's route table. Paths are literal segments and {name} parameters, e.g.
+ * "/api/v1/users/{id}/kyc". Borrowed: the table must outlive the server (static const). */
+struct gx_route {
+	const char *method; /* "GET", "POST", "PATCH", "PUT", "DELETE" */
+	const char *path;
+	gx_http_handler handler;
+	enum gx_auth_policy auth;
+	unsigned flags;     /* enum gx_route_flags */
+};
+
+/* Readiness check a service adds to /readyz (beyond DB, schema and Redis). Fill reason and return false when not
+ * ready. Runs on a worker thread; must not block. */
+typedef bool (*gx_http_ready_fn)(void *app, char *reason, size_t reasonlen);
+/* Per-worker hook, called on each worker thread before it serves: create per-worker state, return it (or NULL).
+ * Freed with worker_free after the loop ends. */
+typedef void *(*gx_http_worker_init_fn)(void *app, struct event_base *base, struct gx_pg_pool *pg,
+					struct gx_redis *redis);
+typedef void (*gx_http_worker_free_fn)(void *worker_state);
+
+/* What a daemon hands to gx_http_run. All pointers borrowed for the server's lifetime. */
+struct gx_http_def {
+	const char *service;          /* "svc-identity" */
+	const struct gx_route *routes;
+	size_t nroutes;
+	void *app;                    /* service state, read-only once serving */
+	gx_http_ready_fn ready;       /* may be NULL */
+	gx_http_worker_init_fn worker_init; /* may be NULL */
+	gx_http_worker_free_fn worker_free; /* may be NULL */
+	bool needs_pg;                /* false for workers' metrics/health servers */
+	bool needs_redis;
+	void (*on_drain)(void *app);  /* may be NULL: called once on the main thread when SIGTERM starts the drain */
+};
+
+/* Runtime settings (from the daemon's config table, see gx/api.h). */
+struct gx_http_opts {
+	const char *bind;             /* "0.0.0.0" */
+	int port;
+	int threads;                  /* worker threads (default: number of CPUs) */
+	size_t max_body;              /* bytes, default 1 MiB */
+	int request_timeout_ms;       /* evhttp read/write timeout for slow or idle clients */
+	int drain_timeout_ms;         /* SIGTERM: finish in-flight requests within this, then exit */
+	int drain_delay_ms;           /* SIGTERM: keep serving with /readyz 503 this long before closing listeners */
+	const char *cors_origins;     /* comma list or "*" or "" (off) */
+	const char *trusted_proxies;  /* comma list of IPs whose X-Forwarded-For is trusted */
+	const char *pg_conninfo;
+	int pg_pool_size;             /* per worker */
+	const char *redis_url;
+	const unsigned char *jwt_key; /* JWT_SECRET bytes */
+	size_t jwt_key_len;
+	const char *jwt_issuer;
+	long long rl_rate, rl_burst;             /* per IP / per user, per minute */
+	long long rl_strict_rate, rl_strict_burst;
+	bool hsts;
+};
+
+/* Run the server until SIGTERM/SIGINT and a completed drain: installs signal handling, starts the workers, blocks.
+ * Returns the process exit code (0 after a clean drain, 1 when the listener could not be bound, logged). */
+int gx_http_run(const struct gx_http_def *def, const struct gx_http_opts *opts);
+
+/* ---- request accessors (all borrowed, valid until the reply) ---- */
+const char *gx_req_method(const struct gx_req *req);
+const char *gx_req_path(const struct gx_req *req);            /* decoded path without query */
+const char *gx_req_param(const struct gx_req *req, const char *name); /* {name} from the route, NULL if absent */
+const char *gx_req_query(const struct gx_req *req, const char *name); /* decoded query value, NULL if absent */
+const char *gx_req_header(const struct gx_req *req, const char *name);
+const char *gx_req_id(const struct gx_req *req);
+const char *gx_req_client_ip(const struct gx_req *req);
+cJSON *gx_req_body(const struct gx_req *req);                 /* parsed JSON object, NULL when no body */
+const unsigned char *gx_req_raw_body(const struct gx_req *req, size_t *len);
+/* Claims of the verified access token, NULL on a public route without token. */
+const struct gx_jwt_claims *gx_req_claims(const struct gx_req *req);
+bool gx_req_is_admin(const struct gx_req *req);               /* ADMIN or SUPER_ADMIN */
+/* True when the caller is profile_id itself or an admin (object-level check, decisions §4). */
+bool gx_req_may_access(const struct gx_req *req, const char *profile_id);
+struct gx_pg_pool *gx_req_pg(const struct gx_req *req);
+struct gx_redis *gx_req_redis(const struct gx_req *req);
+void *gx_req_app(const struct gx_req *req);
+void *gx_req_worker(const struct gx_req *req);                /* per-worker state from worker_init */
+struct event_base *gx_req_base(const struct gx_req *req);
+/* Idempotency key of this request after scoping (tenant + caller + key), or NULL; used to derive outbox requestId. */
+const char *gx_req_idempotency_key(const struct gx_req *req);
+
+/* Attach handler state to the request; free_fn (may be NULL) runs when the request is finished. */
+void gx_req_set_data(struct gx_req *req, void *data, void (*free_fn)(void *));
+void *gx_req_data(const struct gx_req *req);
+
+/* ---- replies: each ends the request ---- */
+/* Extra response header for the coming reply (copied). */
+void gx_reply_header(struct gx_req *req, const char *name, const char *value);
+/* JSON reply; takes ownership of body (may be NULL for an empty body). */
+void gx_reply_json(struct gx_req *req, int status, cJSON *body);
+/* Pre-serialised body with a content type (copied). */
+void gx_reply_raw(struct gx_req *req, int status, const char *content_type, const void *body, size_t len);
+/* Error in the one format; message is a printf format. 5xx errors are logged at error level with the request id. */
+void gx_reply_error(struct gx_req *req, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* 400 VALIDATION_FAILED with the collector's details; takes ownership of v. */
+void gx_reply_verr(struct gx_req *req, struct gx_verr *v);
+/* Map a gx_pg failure to the right answer (503 DB_UNAVAILABLE for UNAVAILABLE/CONNECTION/TIMEOUT, 500 INTERNAL
+ * otherwise) and log it. */
+struct gx_pg_error;
+void gx_reply_pg_error(struct gx_req *req, const struct gx_pg_error *err);
+
+/* Is the server draining (SIGTERM received)? Workers' /readyz answer 503 then. */
+bool gx_http_draining(void);
+
+#endif
