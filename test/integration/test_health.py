@@ -1,0 +1,184 @@
+"""Health, metrics and HTTP-contract basics of every daemon binary that is built (decisions sections 3 and 8).
+
+One test per daemon and check (test_<check>__<daemon>): a daemon that is not built is reported as skipped.
+"""
+
+import re
+import signal
+import time
+import unittest
+
+import gxtest
+from gxtest import API_DAEMONS, DAEMONS, GxTestCase, request
+
+ERROR_CODE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
+
+
+def assert_error_format(tc, r, status):
+    """decisions section 3: {"error": {"code", "message", "statusCode", "requestId", "details"?}}."""
+    tc.assertEqual(r.status, status, r)
+    ctype = r.headers.get("Content-Type", "")
+    tc.assertTrue(ctype.startswith("application/json"), "Content-Type %r" % ctype)
+    body = r.json()
+    tc.assertIsInstance(body, dict, r.body)
+    err = body.get("error")
+    tc.assertIsInstance(err, dict, r.body)
+    tc.assertRegex(err.get("code") or "", ERROR_CODE)
+    tc.assertIsInstance(err.get("message"), str)
+    tc.assertTrue(err["message"], "empty message")
+    tc.assertEqual(err.get("statusCode"), status)
+    tc.assertTrue(err.get("requestId"), "no requestId in error body")
+    tc.assertEqual(err.get("requestId"), r.headers.get("X-Request-Id"))
+    if "details" in err:
+        tc.assertIsInstance(err["details"], list)
+
+
+class HealthTest(GxTestCase):
+    """Every built daemon against one migrated PostgreSQL and one Redis."""
+
+    daemons = {}
+    start_errors = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not any(gxtest.have_binary(d) for d in DAEMONS):
+            raise unittest.SkipTest("no daemon is built in %s" % gxtest.bin_dir())
+        cls.stack.start_pg()
+        cls.stack.start_redis()
+        cls.stack.migrate()
+        cls.daemons, cls.start_errors = {}, {}
+        for name in DAEMONS:
+            if not gxtest.have_binary(name):
+                continue
+            try:
+                cls.daemons[name] = cls.stack.start_daemon(name)
+            except AssertionError as e:
+                cls.start_errors[name] = str(e)
+
+    def daemon(self, name):
+        if not gxtest.have_binary(name):
+            self.skipTest("%s is not built" % name)
+        if name in self.start_errors:
+            self.fail("%s did not become ready: %s" % (name, self.start_errors[name]))
+        return self.daemons[name]
+
+    def check_health(self, name):
+        d = self.daemon(name)
+        for path in ("/health", "/livez", "/readyz"):
+            r = request("GET", d.url + path)
+            self.assertEqual(r.status, 200, "%s %s" % (path, r))
+            self.assertTrue(r.headers.get("Content-Type", "").startswith("application/json"),
+                            "%s Content-Type %r" % (path, r.headers.get("Content-Type")))
+            self.assertIsInstance(r.json(), dict, "%s body is not a JSON object: %r" % (path, r.body))
+
+    def check_metrics(self, name):
+        d = self.daemon(name)
+        request("GET", d.url + "/health")
+        r = request("GET", d.url + "/metrics")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.headers.get("Content-Type", "").startswith("text/plain"), r.headers.get("Content-Type"))
+        text = r.text
+        self.assertRegex(text, r"(?m)^# TYPE \w+ (counter|gauge|histogram)$")
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                self.assertRegex(line, r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? \S+$", "bad sample line")
+        if name in API_DAEMONS:
+            # request counts and latency histograms per route and status
+            self.assertRegex(text, r"(?m)^# TYPE \w+ histogram$")
+            self.assertRegex(text, r'(?m)^\w+_bucket\{.*le="\+Inf".*\} \d+')
+
+    def check_not_found(self, name):
+        d = self.daemon(name)
+        r = request("GET", d.url + "/api/v1/no-such-route-for-sure")
+        assert_error_format(self, r, 404)
+
+    def check_wrong_method(self, name):
+        d = self.daemon(name)
+        r = request("DELETE", d.url + "/health")
+        assert_error_format(self, r, 405)
+
+    def check_request_id(self, name):
+        d = self.daemon(name)
+        rid = "harness-%d-%s" % (int(time.time() * 1000), name)
+        r = request("GET", d.url + "/health", headers={"X-Request-Id": rid})
+        self.assertEqual(r.headers.get("X-Request-Id"), rid)
+        r = request("GET", d.url + "/api/v1/no-such-route", headers={"X-Request-Id": rid + "-404"})
+        self.assertEqual(r.headers.get("X-Request-Id"), rid + "-404")
+        self.assertEqual((r.json() or {}).get("error", {}).get("requestId"), rid + "-404")
+        generated = request("GET", d.url + "/health").headers.get("X-Request-Id")
+        self.assertTrue(generated, "no X-Request-Id generated")
+        self.assertNotEqual(generated, request("GET", d.url + "/health").headers.get("X-Request-Id"))
+        # the id is in the log lines about that request
+        d.wait_for_log(re.escape(rid + "-404"), timeout=5)
+
+    def check_sigterm(self, name):
+        self.daemon(name)
+        fresh = self.stack.start_daemon(name)
+        t0 = time.monotonic()
+        code = fresh.stop(signal.SIGTERM, timeout=5.0)
+        self.assertEqual(code, 0, "exit code %s after SIGTERM; last lines:\n%s" % (code, fresh.log_tail()))
+        self.assertLess(time.monotonic() - t0, 5.0)
+        with self.assertRaises(OSError):
+            request("GET", fresh.url + "/health", timeout=2)
+
+
+CHECKS = ["health", "metrics", "not_found", "wrong_method", "request_id", "sigterm"]
+
+
+def _make(check, name):
+    def test(self):
+        getattr(self, "check_" + check)(name)
+    return test
+
+
+for _name in DAEMONS:
+    for _check in CHECKS:
+        setattr(HealthTest, "test_%s__%s" % (_check, _name.replace("-", "_")), _make(_check, _name))
+
+
+class ReadyzDependencyTest(GxTestCase):
+    """With PostgreSQL stopped every daemon's /readyz answers 503 naming the failing check, and recovers after
+    PostgreSQL comes back (reconnect)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.names = [d for d in DAEMONS if gxtest.have_binary(d)]
+        if not cls.names:
+            raise unittest.SkipTest("no daemon is built in %s" % gxtest.bin_dir())
+        cls.stack.start_pg()
+        cls.stack.start_redis()
+        cls.stack.migrate()
+
+    def test_readyz_follows_postgres(self):
+        started = {}
+        for name in self.names:
+            d = self.stack.start_daemon(name)
+            d.expect_errors("")  # database errors are the point of this test
+            started[name] = d
+        self.stack.stop_pg()
+        problems = []
+        for name, d in started.items():
+            try:
+                r = d.wait_ready(timeout=15, want=503)
+                text = r.text.lower()
+                if not re.search(r"postgres|database|\"db\"|\"pg\"", text):
+                    problems.append("%s: 503 body does not name the database check: %s" % (name, r.text[:300]))
+                # liveness is not readiness: the process itself is fine
+                live = request("GET", d.url + "/livez")
+                if live.status != 200:
+                    problems.append("%s: /livez %d while only PostgreSQL is down" % (name, live.status))
+            except AssertionError as e:
+                problems.append(str(e))
+        self.stack.start_pg()
+        for name, d in started.items():
+            try:
+                d.wait_ready(timeout=30)
+            except AssertionError as e:
+                problems.append("after PostgreSQL restart: " + str(e))
+        self.assertEqual(problems, [], "\n".join(problems))
+
+
+if __name__ == "__main__":
+    unittest.main()
