@@ -1,0 +1,271 @@
+/* Unit tests for gx/valid.h: collector, predicates, JSON field getters. */
+#include <stdlib.h>
+
+#include "gx/valid.h"
+#include "gx_test.h"
+
+GX_TEST(collector_details)
+{
+	struct gx_verr *v = gx_verr_new();
+	cJSON *d;
+	char *s;
+
+	GX_CHECK(gx_verr_count(v) == 0);
+	d = gx_verr_details_json(v);
+	GX_CHECK(cJSON_IsArray(d) && cJSON_GetArraySize(d) == 0);
+	cJSON_Delete(d);
+	gx_verr_add(v, "amount", "must be > %d", 0);
+	gx_verr_add(v, "email", "is required");
+	GX_CHECK(gx_verr_count(v) == 2);
+	GX_CHECK(gx_verr_has(v, "email"));
+	GX_CHECK(!gx_verr_has(v, "phone"));
+	d = gx_verr_details_json(v);
+	s = cJSON_PrintUnformatted(d);
+	GX_CHECK_STR(s, "[{\"field\":\"amount\",\"issue\":\"must be > 0\"},"
+			"{\"field\":\"email\",\"issue\":\"is required\"}]");
+	free(s);
+	cJSON_Delete(d);
+	for (int i = 0; i < 100; i++)
+		gx_verr_add(v, "x", "bad %d", i);
+	GX_CHECK(gx_verr_count(v) == 102);
+	d = gx_verr_details_json(v);
+	GX_CHECK(cJSON_GetArraySize(d) == 64);
+	cJSON_Delete(d);
+	gx_verr_free(v);
+	gx_verr_free(NULL);
+}
+
+GX_TEST(email)
+{
+	GX_CHECK(gx_valid_email("a@b.co"));
+	GX_CHECK(gx_valid_email("first.last+tag@mail.example.com"));
+	GX_CHECK(gx_valid_email("o'neil@x-y.org"));
+	GX_CHECK(!gx_valid_email(NULL));
+	GX_CHECK(!gx_valid_email(""));
+	GX_CHECK(!gx_valid_email("plain"));
+	GX_CHECK(!gx_valid_email("a@b"));
+	GX_CHECK(!gx_valid_email("a@@b.com"));
+	GX_CHECK(!gx_valid_email("a@b@c.com"));
+	GX_CHECK(!gx_valid_email(".a@b.com"));
+	GX_CHECK(!gx_valid_email("a.@b.com"));
+	GX_CHECK(!gx_valid_email("a..b@b.com"));
+	GX_CHECK(!gx_valid_email("a b@b.com"));
+	GX_CHECK(!gx_valid_email("a@-b.com"));
+	GX_CHECK(!gx_valid_email("a@b-.com"));
+	GX_CHECK(!gx_valid_email("a@b..com"));
+	GX_CHECK(!gx_valid_email("a@b.com."));
+	GX_CHECK(!gx_valid_email("a@1.2.3.4"));
+	GX_CHECK(!gx_valid_email("a@b.c\xc3\xa9"));
+	GX_CHECK(!gx_valid_email("a\n@b.com"));
+	char local[80], longdom[300];
+	memset(local, 'a', 65);
+	strcpy(local + 65, "@b.com");
+	GX_CHECK(!gx_valid_email(local));
+	local[1] = '@';
+	local[2] = '\0';
+	strcat(local, "b.com");
+	GX_CHECK(gx_valid_email(local));
+	/* 250 bytes domain in 63-byte labels: 254 total would pass, 255 must not */
+	strcpy(longdom, "a@");
+	for (int i = 0; i < 3; i++) {
+		memset(longdom + strlen(longdom), 'd', 63);
+		longdom[2 + (i + 1) * 64 - 1] = '.';
+		longdom[2 + (i + 1) * 64] = '\0';
+	}
+	memset(longdom + strlen(longdom), 'e', 60);
+	longdom[2 + 3 * 64 + 60] = '\0';
+	GX_CHECK(strlen(longdom) == 254);
+	GX_CHECK(gx_valid_email(longdom));
+	strcat(longdom, "e");
+	GX_CHECK(!gx_valid_email(longdom));
+}
+
+GX_TEST(phone_country_hex)
+{
+	GX_CHECK(gx_valid_e164("+971501234567"));
+	GX_CHECK(gx_valid_e164("+12345678"));
+	GX_CHECK(gx_valid_e164("+123456789012345"));
+	GX_CHECK(!gx_valid_e164("+1234567"));
+	GX_CHECK(!gx_valid_e164("+1234567890123456"));
+	GX_CHECK(!gx_valid_e164("971501234567"));
+	GX_CHECK(!gx_valid_e164("+0971501234"));
+	GX_CHECK(!gx_valid_e164("+97150 123456"));
+	GX_CHECK(!gx_valid_e164("+"));
+	GX_CHECK(!gx_valid_e164(NULL));
+
+	GX_CHECK(gx_valid_iso2("AE"));
+	GX_CHECK(!gx_valid_iso2("ae"));
+	GX_CHECK(!gx_valid_iso2("A"));
+	GX_CHECK(!gx_valid_iso2("ARE"));
+	GX_CHECK(!gx_valid_iso2("A1"));
+	GX_CHECK(!gx_valid_iso2(NULL));
+
+	GX_CHECK(gx_valid_hex64("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+	GX_CHECK(gx_valid_hex64("E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"));
+	GX_CHECK(!gx_valid_hex64("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85"));
+	GX_CHECK(!gx_valid_hex64("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b8555"));
+	GX_CHECK(!gx_valid_hex64("g3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+	GX_CHECK(!gx_valid_hex64(NULL));
+}
+
+GX_TEST(utf8_and_names)
+{
+	GX_CHECK(gx_valid_utf8(""));
+	GX_CHECK(gx_valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+	GX_CHECK(!gx_valid_utf8("\xc0\xaf"));         /* overlong '/' */
+	GX_CHECK(!gx_valid_utf8("\xe0\x80\xaf"));     /* overlong */
+	GX_CHECK(!gx_valid_utf8("\xed\xa0\x80"));     /* surrogate */
+	GX_CHECK(!gx_valid_utf8("\xf4\x90\x80\x80")); /* > U+10FFFF */
+	GX_CHECK(!gx_valid_utf8("\xc3"));             /* truncated */
+	GX_CHECK(!gx_valid_utf8("\x80"));
+	GX_CHECK(!gx_valid_utf8(NULL));
+
+	GX_CHECK(gx_valid_name("Ann", 1, 50));
+	GX_CHECK(gx_valid_name("Jos\xc3\xa9 O'Neil-Smith", 1, 50));
+	GX_CHECK(gx_valid_name("\xd9\x85\xd8\xad\xd9\x85\xd8\xaf", 1, 4)); /* 4 Arabic letters = 4 code points */
+	GX_CHECK(!gx_valid_name("\xd9\x85\xd8\xad\xd9\x85\xd8\xaf", 1, 3));
+	GX_CHECK(!gx_valid_name("", 1, 50));
+	GX_CHECK(!gx_valid_name("   ", 1, 50));
+	GX_CHECK(!gx_valid_name("a\tb", 1, 50));
+	GX_CHECK(!gx_valid_name("a\x7f", 1, 50));
+	GX_CHECK(!gx_valid_name("a\xc2\x85", 1, 50)); /* C1 NEL */
+	GX_CHECK(!gx_valid_name("a\xe2\x80\xa8", 1, 50));
+	GX_CHECK(!gx_valid_name("\xff", 1, 50));
+	char fifty[52];
+	memset(fifty, 'x', 51);
+	fifty[51] = '\0';
+	GX_CHECK(!gx_valid_name(fifty, 1, 50));
+	fifty[50] = '\0';
+	GX_CHECK(gx_valid_name(fifty, 1, 50));
+}
+
+GX_TEST(dates_and_age)
+{
+	int y = 0, m = 0, d = 0;
+	struct tm tm = { 0 };
+	time_t now;
+
+	GX_CHECK(gx_valid_date("2000-02-29", &y, &m, &d) && y == 2000 && m == 2 && d == 29);
+	GX_CHECK(gx_valid_date("2024-12-31", NULL, NULL, NULL));
+	GX_CHECK(!gx_valid_date("1900-02-29", NULL, NULL, NULL));
+	GX_CHECK(!gx_valid_date("2023-02-29", NULL, NULL, NULL));
+	GX_CHECK(!gx_valid_date("2023-04-31", NULL, NULL, NULL));
+	GX_CHECK(!gx_valid_date("2023-13-01", NULL, NULL, NULL));
+	GX_CHECK(!gx_valid_date("2023-00-10", NULL, NULL, NULL));
+	GX_CHECK(!gx_valid_date("2023-01-00", NULL, NULL, NULL));
+	GX_CHECK(!gx_valid_date("0000-01-01", NULL, NULL, NULL));
+	GX_CHECK(!gx_valid_date("2023-1-01", NULL, NULL, NULL));
+	GX_CHECK(!gx_valid_date("2023/01/01", NULL, NULL, NULL));
+	GX_CHECK(!gx_valid_date("2023-01-01T00:00:00Z", NULL, NULL, NULL));
+	GX_CHECK(!gx_valid_date("+023-01-01", NULL, NULL, NULL));
+	GX_CHECK(!gx_valid_date(NULL, NULL, NULL, NULL));
+
+	tm.tm_year = 2024 - 1900, tm.tm_mon = 5, tm.tm_mday = 15, tm.tm_hour = 12; /* 2024-06-15 */
+	now = timegm(&tm);
+	GX_CHECK(gx_valid_age_years(2006, 6, 15, now) == 18);
+	GX_CHECK(gx_valid_age_years(2006, 6, 16, now) == 17);
+	GX_CHECK(gx_valid_age_years(2006, 5, 31, now) == 18);
+	GX_CHECK(gx_valid_age_years(2024, 6, 15, now) == 0);
+	GX_CHECK(gx_valid_age_years(2024, 6, 16, now) == -1);
+	GX_CHECK(gx_valid_age_years(2030, 1, 1, now) == -1);
+	tm.tm_year = 2023 - 1900, tm.tm_mon = 1, tm.tm_mday = 28; /* 2023-02-28 */
+	now = timegm(&tm);
+	GX_CHECK(gx_valid_age_years(2004, 2, 29, now) == 18);
+	tm.tm_mon = 2, tm.tm_mday = 1;
+	now = timegm(&tm);
+	GX_CHECK(gx_valid_age_years(2004, 2, 29, now) == 19);
+}
+
+GX_TEST(enum_and_id)
+{
+	static const char *const votes[] = { "FOR", "AGAINST", "ABSTAIN", NULL };
+
+	GX_CHECK(gx_valid_enum("FOR", votes));
+	GX_CHECK(gx_valid_enum("ABSTAIN", votes));
+	GX_CHECK(!gx_valid_enum("for", votes));
+	GX_CHECK(!gx_valid_enum("", votes));
+	GX_CHECK(!gx_valid_enum(NULL, votes));
+
+	GX_CHECK(gx_valid_id("123e4567-e89b-42d3-a456-426614174000"));
+	GX_CHECK(gx_valid_id("loan_1.v2:a"));
+	GX_CHECK(!gx_valid_id(""));
+	GX_CHECK(!gx_valid_id("../etc"));
+	GX_CHECK(!gx_valid_id("a..b"));
+	GX_CHECK(!gx_valid_id("a/b"));
+	GX_CHECK(!gx_valid_id("a%2Fb"));
+	GX_CHECK(!gx_valid_id("a b"));
+	GX_CHECK(!gx_valid_id(NULL));
+	char id[66];
+	memset(id, 'a', 65);
+	id[65] = '\0';
+	GX_CHECK(!gx_valid_id(id));
+	id[64] = '\0';
+	GX_CHECK(gx_valid_id(id));
+}
+
+GX_TEST(json_getters)
+{
+	cJSON *o = cJSON_Parse("{\"name\":\"Ann\",\"num\":42,\"frac\":1.5,\"big\":1e20,\"s\":\"7\",\"t\":true,"
+			       "\"nul\":null,\"long\":\"abcdef\",\"amt\":\"12.5\",\"zero\":0,\"neg\":\"-1\","
+			       "\"utf\":\"\xc3\xa9\xc3\xa9\"}");
+	struct gx_verr *v = gx_verr_new();
+	uint64_t q = 99;
+	cJSON *d;
+	char *s;
+
+	GX_CHECK(o != NULL);
+	GX_CHECK_STR(gx_valid_str(o, "name", true, 1, 50, v), "Ann");
+	GX_CHECK_STR(gx_valid_str(o, "utf", true, 2, 2, v), "\xc3\xa9\xc3\xa9"); /* counted in code points */
+	GX_CHECK(gx_valid_int(o, "num", true, 0, 100, -1, v) == 42);
+	GX_CHECK(gx_valid_bool(o, "t", true, false, v) == true);
+	GX_CHECK(gx_valid_amount(o, "amt", true, &q, v) && q == 1250000);
+	GX_CHECK(gx_valid_str(o, "missing", false, 1, 5, v) == NULL);
+	GX_CHECK(gx_valid_int(o, "missing", false, 0, 5, 3, v) == 3);
+	GX_CHECK(gx_valid_bool(o, "nul", false, true, v) == true);
+	GX_CHECK(gx_verr_count(v) == 0);
+
+	GX_CHECK(gx_valid_str(o, "missing", true, 1, 5, v) == NULL);
+	GX_CHECK(gx_valid_str(o, "num", true, 1, 5, v) == NULL);
+	GX_CHECK(gx_valid_str(o, "long", true, 1, 5, v) == NULL);
+	GX_CHECK(gx_valid_int(o, "frac", true, 0, 5, -1, v) == -1);
+	GX_CHECK(gx_valid_int(o, "big", true, 0, 5, -1, v) == -1);
+	GX_CHECK(gx_valid_int(o, "s", true, 0, 50, -1, v) == -1);
+	GX_CHECK(gx_valid_int(o, "num", true, 0, 41, -1, v) == -1);
+	GX_CHECK(gx_valid_bool(o, "num", true, false, v) == false);
+	GX_CHECK(!gx_valid_amount(o, "zero", true, &q, v) && q == 0);
+	GX_CHECK(!gx_valid_amount(o, "neg", true, &q, v));
+	GX_CHECK(!gx_valid_amount(o, "nul", true, &q, v));
+	GX_CHECK(gx_verr_count(v) == 11);
+	d = gx_verr_details_json(v);
+	s = cJSON_PrintUnformatted(d);
+	GX_CHECK_STR(s, "[{\"field\":\"missing\",\"issue\":\"is required\"},"
+			"{\"field\":\"num\",\"issue\":\"must be a string\"},"
+			"{\"field\":\"long\",\"issue\":\"must be 1..5 characters long\"},"
+			"{\"field\":\"frac\",\"issue\":\"must be an integer\"},"
+			"{\"field\":\"big\",\"issue\":\"must be an integer\"},"
+			"{\"field\":\"s\",\"issue\":\"must be an integer\"},"
+			"{\"field\":\"num\",\"issue\":\"must be between 0 and 41\"},"
+			"{\"field\":\"num\",\"issue\":\"must be true or false\"},"
+			"{\"field\":\"zero\",\"issue\":\"must be > 0\"},"
+			"{\"field\":\"neg\",\"issue\":\"must not be negative\"},"
+			"{\"field\":\"nul\",\"issue\":\"is required\"}]");
+	free(s);
+	cJSON_Delete(d);
+	/* a non-object body means every field is missing */
+	GX_CHECK(gx_valid_str(NULL, "a", true, 1, 2, v) == NULL);
+	GX_CHECK(gx_verr_count(v) == 12);
+	gx_verr_free(v);
+	cJSON_Delete(o);
+}
+
+int main(void)
+{
+	GX_RUN(collector_details);
+	GX_RUN(email);
+	GX_RUN(phone_country_hex);
+	GX_RUN(utf8_and_names);
+	GX_RUN(dates_and_age);
+	GX_RUN(enum_and_id);
+	GX_RUN(json_getters);
+	return gx_test_done();
+}
