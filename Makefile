@@ -5,6 +5,7 @@
 #   make up / down  local stack              make deps         install missing Debian packages
 
 SHELL := /bin/bash
+.DEFAULT_GOAL := all
 MODE := $(if $(filter 1,$(SANITIZE)),asan,release)
 BUILDROOT ?= build
 B := $(BUILDROOT)/$(MODE)
@@ -66,14 +67,36 @@ $(B)/%.o: %.c $(GEN_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c $< -o $@
 
-$(LIB): $(COMMON_OBJ) $(GEN_OBJ)
+# --- SQL migrations, embedded in the library (common/sql/NNNN_*.sql -> $(GEN)/gx_migrations.c) ----------------
+SQL_FILES := $(sort $(wildcard common/sql/[0-9][0-9][0-9][0-9]_*.sql))
+$(GEN)/gx_migrations.c: $(SQL_FILES) common/sql/embed.sh common/sql
+	@mkdir -p $(GEN)
+	common/sql/embed.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
+MIGRATIONS_OBJ := $(B)/gen/gx_migrations.o
+$(MIGRATIONS_OBJ): $(GEN)/gx_migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB): $(COMMON_OBJ) $(GEN_OBJ) $(MIGRATIONS_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 # --- binaries --------------------------------------------------------------------------------------
-BINS := $(addprefix $(B)/bin/,$(DAEMONS) $(TOOLS))
+# a binary whose directory has no sources yet is simply not built
+HAVE_SRC = $(strip $(wildcard $(SRCDIR_$(1))/*.c))
+BUILT := $(foreach d,$(DAEMONS) $(TOOLS),$(if $(call HAVE_SRC,$(d)),$(d)))
+BINS := $(addprefix $(B)/bin/,$(BUILT))
+# a daemon directory's openapi.json is embedded as gx_openapi_doc[] (see gx/api.h)
+$(GEN)/openapi/%.c: %/openapi.json common/embed-file.sh
+	@mkdir -p $(dir $@)
+	common/embed-file.sh gx_openapi_doc $< > $@.tmp && mv $@.tmp $@
+$(B)/gen/openapi/%.o: $(GEN)/openapi/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c $< -o $@
+
 define bin_rule
-$(1)_OBJ := $$(patsubst %.c,$(B)/%.o,$$(sort $$(wildcard $$(SRCDIR_$(1))/*.c)))
+$(1)_OBJ := $$(patsubst %.c,$(B)/%.o,$$(sort $$(wildcard $$(SRCDIR_$(1))/*.c))) \
+	$$(if $$(wildcard $$(SRCDIR_$(1))/openapi.json),$(B)/gen/openapi/$(1).o)
 $(B)/bin/$(1): $$($(1)_OBJ) $(LIB)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(LDSAN) -o $$@ $$($(1)_OBJ) $(LIB) $(LIBS)
@@ -87,8 +110,15 @@ $(B)/test/%: $(B)/test/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $< $(LIB) $(LIBS)
 
+# --- integration-test drivers: C programs under test/integration/ run by the Python tests -------------
+ITEST_SRC := $(sort $(wildcard test/integration/*.c))
+ITEST_BIN := $(patsubst test/integration/%.c,$(B)/itest/%,$(ITEST_SRC))
+$(B)/itest/%: $(B)/test/integration/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $< $(LIB) $(LIBS)
+
 .PHONY: all bins unit-bins clean deps test test-unit test-integration up down bench fuzz reliability images demo smoke format
-all: $(BINS) $(UNIT_BIN)
+all: $(BINS) $(UNIT_BIN) $(ITEST_BIN)
 bins: $(BINS)
 unit-bins: $(UNIT_BIN)
 
@@ -105,6 +135,10 @@ up:
 	@test/lib/stack.sh up
 down:
 	@test/lib/stack.sh down
+smoke:
+	@test/smoke.sh
+test-integration: all
+	@GX_BIN_DIR=$(abspath $(B)/bin) /usr/bin/python3 test/lib/runtests.py $(TESTS)
 
 clean:
 	rm -rf $(BUILDROOT)
