@@ -44,7 +44,7 @@ struct gx_pg_pool_opts {
 	int max_waiters;         /* requests that may queue for a connection before UNAVAILABLE (default 1024) */
 	int acquire_timeout_ms;  /* default 2000 */
 	int connect_timeout_ms;  /* default 5000 */
-	int statement_timeout_ms;/* sent as options=-c statement_timeout=..; default 10000 */
+	int statement_timeout_ms;/* sent as options=-c statement_timeout=..; default 10000 (0), negative: none */
 	const char *application_name;
 };
 
@@ -63,7 +63,8 @@ typedef void (*gx_pg_notify_cb)(const char *channel, const char *payload, void *
 
 /* Create a pool on base for conninfo (libpq keyword/value string or URI; borrowed, copied). Starts connecting at
  * once; never fails because the server is down (it keeps retrying). Caller owns; free with gx_pg_pool_free(),
- * which closes connections and fails queued requests with GX_PG_ERR_UNAVAILABLE. */
+ * which closes connections and fails queued requests with GX_PG_ERR_UNAVAILABLE (their callbacks run inside it).
+ * Call it outside pool callbacks, after every checked-out connection was released. */
 struct gx_pg_pool *gx_pg_pool_new(struct event_base *base, const char *conninfo, const struct gx_pg_pool_opts *o);
 void gx_pg_pool_free(struct gx_pg_pool *pool);
 
@@ -93,6 +94,17 @@ void gx_pg_release(struct gx_pg_conn *conn);
 /* LISTEN on channel over a dedicated connection of this pool's base; cb runs for every NOTIFY (payload borrowed).
  * Re-subscribes after reconnect. Returns 0/-1. */
 int gx_pg_listen(struct gx_pg_pool *pool, const char *channel, gx_pg_notify_cb cb, void *arg);
+
+/* True once the LISTEN connection is established and subscribed to every channel given so far (tests, readiness). */
+bool gx_pg_listen_ready(const struct gx_pg_pool *pool);
+
+/* Per-pool attachments for modules built on the pool (e.g. the outbox's command-status waiters): one value per key
+ * (any unique address, e.g. of a static variable). The pool owns val after set and calls free_fn(val) (may be NULL)
+ * when it is freed. Setting an existing key again adds a shadowing entry; get returns the newest, or NULL. */
+void *gx_pg_pool_ext_get(const struct gx_pg_pool *pool, const void *key);
+void gx_pg_pool_ext_set(struct gx_pg_pool *pool, const void *key, void *val, void (*free_fn)(void *));
+/* The event_base the pool runs on (borrowed). */
+struct event_base *gx_pg_pool_base(const struct gx_pg_pool *pool);
 
 /* Result helpers: value of row r, column by name ("" for NULL or a missing column, never NULL); true if NULL. */
 const char *gx_pg_val(const PGresult *res, int row, const char *col);

@@ -1,0 +1,69 @@
+/* Idempotency-Key store in "HttpIdempotency" (decisions §3): same key + same request replays the stored response
+ * byte for byte, same key + different request -> MISMATCH (422), same key still running -> IN_FLIGHT (409). Records
+ * live 24 h; expired records are ignored and replaced, and an IN_FLIGHT record older than 60 s (its request died) is
+ * taken over by the next request with that key.
+ *
+ * Scoped key: the caller passes one string "<tenant>:<caller>:<rest>" (the http pipeline builds
+ * tenant:sub-or-anon:service:header). It is stored as "tenantId" = text before the first ':', "callerId" = text
+ * between the first and second ':', "idempotencyKey" = the rest (a key without two ':' is stored with tenant
+ * "default" and caller ""). The split is injective, so distinct scoped keys never collide.
+ *
+ * Stored response: status, headers as a JSON object {"Header-Name": "value", ...} (include Content-Type) and the
+ * exact body bytes (BYTEA). What to store is the caller's choice; the pipeline stores 2xx-4xx and calls
+ * gx_idem_abort() for 5xx, so a retry after a server failure runs again.
+ *
+ * All calls run on the pool's thread; callbacks run once, later, on that thread (see gx/pg.h).
+ */
+#ifndef GX_IDEM_H
+#define GX_IDEM_H
+
+#include <stddef.h>
+#include "gx/pg.h"
+
+enum gx_idem_state {
+	GX_IDEM_NEW,       /* an IN_FLIGHT record is now ours: run the request, then complete or abort */
+	GX_IDEM_REPLAY,    /* a completed record for the same request: send status/headers/body as stored */
+	GX_IDEM_MISMATCH,  /* the key was used for a different method, path or body: 422 IDEMPOTENCY_KEY_REUSED */
+	GX_IDEM_IN_FLIGHT, /* the same request is still running elsewhere: 409 IDEMPOTENCY_IN_PROGRESS */
+};
+
+/* Result of gx_idem_begin. Pointers are borrowed and valid during the callback only. */
+struct gx_idem_hit {
+	enum gx_idem_state state;
+	int status;                 /* REPLAY: HTTP status */
+	const char *headers_json;   /* REPLAY: JSON object text ("{}" when none were stored) */
+	const unsigned char *body;  /* REPLAY: body bytes (not NUL-terminated; may be NULL when len is 0) */
+	size_t body_len;
+};
+
+/* hit is NULL exactly when err is non-NULL (database failure: answer 503 via gx_reply_pg_error). */
+typedef void (*gx_idem_cb)(const struct gx_idem_hit *hit, const struct gx_pg_error *err, void *arg);
+/* err is NULL on success. */
+typedef void (*gx_idem_done_cb)(const struct gx_pg_error *err, void *arg);
+
+/* Claim scoped_key for (method, path, body_sha256_hex) or learn what it holds. All strings borrowed (copied).
+ * Returns 0 when started (cb will run), -1 on bad arguments (logged). */
+int gx_idem_begin(struct gx_pg_pool *pool, const char *scoped_key, const char *method, const char *path,
+		  const char *body_sha256_hex, gx_idem_cb cb, void *arg);
+
+/* Store the final response of a NEW record: status, headers_json (JSON object text, NULL for "{}"), body[0..len).
+ * Borrowed, copied. cb may be NULL (failures are logged either way). Returns 0 when started, -1 on bad arguments. */
+int gx_idem_complete(struct gx_pg_pool *pool, const char *scoped_key, int status, const char *headers_json,
+		     const void *body, size_t len, gx_idem_done_cb cb, void *arg);
+
+/* Drop a NEW record without storing a response (the request failed in a way a retry should redo). cb may be NULL. */
+int gx_idem_abort(struct gx_pg_pool *pool, const char *scoped_key, gx_idem_done_cb cb, void *arg);
+
+/* The completion as one statement for a caller's own transaction (gx_pg_txn), e.g. the outbox write: the record
+ * commits or rolls back with the caller's data. The builder owns copies of everything; s->stmt is valid until
+ * gx_idem_stmt_clear(s). command_id may be NULL. */
+struct gx_idem_stmt {
+	struct gx_pg_stmt stmt;
+	const char *params[7];
+	char *owned[7];
+};
+void gx_idem_complete_stmt(struct gx_idem_stmt *s, const char *scoped_key, int status, const char *headers_json,
+			   const void *body, size_t len, const char *command_id);
+void gx_idem_stmt_clear(struct gx_idem_stmt *s);
+
+#endif
