@@ -28,6 +28,23 @@
  *      IDEMPOTENCY_IN_PROGRESS (decisions §3);
  *   8. the handler.
  * Error body (decisions §3): {"error":{"code","message","statusCode","requestId","details"?:[{"field","issue"}]}}.
+ *
+ * Policies worth knowing:
+ *   - paths match strictly: no trailing-slash redirect ("/a/" is 404 when the route is "/a"), empty segments never
+ *     match; literal segments win over {params} ("/users/me" before "/users/{id}") whatever the table order; HEAD
+ *     runs the GET route; params are percent-decoded, and one that decodes to '/' or NUL answers 400 INVALID_PATH;
+ *   - bodies up to max_body are accepted; up to 4 x max_body they are read and refused with our 413; beyond that
+ *     (and for methods outside GET POST PUT PATCH DELETE OPTIONS HEAD) libevent answers with its own page, since
+ *     libevent 2.1 has no hook between the headers and the body of a server request;
+ *   - 401 answers carry details [{"field":"authorization","issue":<reason>}] with the gx_jwt reason code or
+ *     TOKEN_MISSING / TOKEN_REVOKED; a public route ignores an invalid token (the request runs anonymously);
+ *   - Redis down: rate limits and access-token revocation fail open, counted in gx_redis_degraded_total;
+ *   - rate-limit keys: gx:rl:ip:<ip>, gx:rl:user:<sub> (gx:rl:strict:ip:..., gx:rl:strict:user:... for
+ *     GX_ROUTE_STRICT_RL), GCRA, per minute; RateLimit-* headers on every limited response, Retry-After on 429;
+ *   - idempotency: scoped key <tenant>:<sub or "anon">:<service>:<header> (header <= 128 printable ASCII chars, else
+ *     400 INVALID_IDEMPOTENCY_KEY); replies 2xx-4xx are stored after the reply, 5xx drop the record; a replay
+ *     carries Idempotent-Replayed: true;
+ *   - a handler that never replies is answered 503 SHUTTING_DOWN when the server stops.
  */
 #ifndef GX_HTTP_H
 #define GX_HTTP_H
@@ -57,6 +74,8 @@ enum gx_route_flags {
 	GX_ROUTE_STRICT_RL = 1 << 0, /* login/register-class rate limits */
 	GX_ROUTE_NO_IDEMP = 1 << 1,  /* POST/PATCH that must not be replayed from the idempotency store (e.g. login) */
 	GX_ROUTE_RAW_BODY = 1 << 2,  /* do not parse the body as JSON */
+	GX_ROUTE_NO_RL = 1 << 3,     /* no rate limit (health, metrics: probes must never see 429) */
+	GX_ROUTE_QUIET = 1 << 4,     /* access log at debug instead of info for non-error answers (probes) */
 };
 
 /* One row of a service's route table. Paths are literal segments and {name} parameters, e.g.
@@ -112,6 +131,7 @@ struct gx_http_opts {
 	long long rl_rate, rl_burst;             /* per IP / per user, per minute */
 	long long rl_strict_rate, rl_strict_burst;
 	bool hsts;
+	const char *tenant_id;        /* TENANT_ID: first part of scoped idempotency keys ("default" when NULL) */
 };
 
 /* Run the server until SIGTERM/SIGINT and a completed drain: installs signal handling, starts the workers, blocks.
@@ -141,6 +161,13 @@ struct event_base *gx_req_base(const struct gx_req *req);
 /* Idempotency key of this request after scoping (tenant + caller + key), or NULL; used to derive outbox requestId. */
 const char *gx_req_idempotency_key(const struct gx_req *req);
 
+/* The def the server runs (borrowed), e.g. for the shared health routes to reach def->ready and def->service. */
+const struct gx_http_def *gx_req_def(const struct gx_req *req);
+/* The handler stored its response in the idempotency table inside its own transaction (gx/outbox.h does this):
+ * the server then does not store it again after the reply. */
+void gx_req_set_idem_stored(struct gx_req *req);
+bool gx_req_idem_stored(const struct gx_req *req);
+
 /* Attach handler state to the request; free_fn (may be NULL) runs when the request is finished. */
 void gx_req_set_data(struct gx_req *req, void *data, void (*free_fn)(void *));
 void *gx_req_data(const struct gx_req *req);
@@ -164,5 +191,9 @@ void gx_reply_pg_error(struct gx_req *req, const struct gx_pg_error *err);
 
 /* Is the server draining (SIGTERM received)? Workers' /readyz answer 503 then. */
 bool gx_http_draining(void);
+
+/* /livez: true when every worker's event loop ran its heartbeat within max_age_ms; else false with the first
+ * stale worker named in reason. Safe from any thread. */
+bool gx_http_workers_alive(int max_age_ms, char *reason, size_t reasonlen);
 
 #endif

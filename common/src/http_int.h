@@ -1,0 +1,144 @@
+/* Internals shared by the http*.c files: the server, its workers, the request context and the route matcher.
+ * Not a public header: only common/src/http*.c and the http unit tests include it.
+ */
+#ifndef GX_HTTP_INT_H
+#define GX_HTTP_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "gx/http.h"
+#include "gx/jwt.h"
+
+/* ---- route matching (http_route.c) ---- */
+
+#define GX_HTTP_MAX_PARAMS 8
+#define GX_HTTP_MAX_SEGMENTS 24
+
+enum gx_http_match_result {
+	GX_HTTP_MATCH_OK,
+	GX_HTTP_MATCH_NOT_FOUND,   /* no route has this path */
+	GX_HTTP_MATCH_BAD_METHOD,  /* a route has this path, none with this method: m->allow lists the methods */
+	GX_HTTP_MATCH_BAD_PATH,    /* bad percent-encoding, or a decoded parameter holding '/' or NUL */
+};
+
+struct gx_http_match {
+	const struct gx_route *route;      /* borrowed from the table */
+	size_t nparams;
+	const char *names[GX_HTTP_MAX_PARAMS];  /* borrowed from the compiled router */
+	char *values[GX_HTTP_MAX_PARAMS];       /* owned: decoded values, freed by gx_http_match_release */
+	char allow[64];                    /* for 405: "GET, POST" */
+};
+
+struct gx_http_router;
+
+/* Compile a route table (borrowed: must outlive the router). Returns NULL (logged) when a row is invalid: path not
+ * starting with '/', a malformed {param}, too many segments or params, an unknown method, or a duplicate
+ * method + path. Caller owns; free with gx_http_router_free(). */
+struct gx_http_router *gx_http_router_new(const struct gx_route *routes, size_t n);
+void gx_http_router_free(struct gx_http_router *r);
+
+/* Match method ("HEAD" is matched as "GET") and raw_path (percent-encoded, without the query string; borrowed).
+ * Trailing-slash policy: strict, "/a/b/" does not match "/a/b" (404), empty segments never match. Literal segments
+ * beat {params} at the first position where two routes differ, whatever the table order. On GX_HTTP_MATCH_OK the
+ * caller owns m's values; release with gx_http_match_release() (also safe after any other result). */
+enum gx_http_match_result gx_http_router_match(const struct gx_http_router *r, const char *method,
+					       const char *raw_path, struct gx_http_match *m);
+void gx_http_match_release(struct gx_http_match *m);
+
+/* Percent-decode n bytes of s into a new string (caller owns). Returns NULL when an escape is malformed or the
+ * result contains NUL. '+' is kept as is (path semantics). */
+char *gx_http_pct_decode(const char *s, size_t n);
+
+/* ---- request id and error body (http_req.c) ---- */
+
+/* True when id (borrowed, may be NULL) is a sane client request id: 1..64 chars of [A-Za-z0-9._-]. */
+bool gx_http_request_id_ok(const char *id);
+/* The one error body; details may be NULL (takes ownership). Caller owns the result (cJSON_Delete). */
+cJSON *gx_http_error_body(int status, const char *code, const char *message, const char *request_id,
+			  cJSON *details);
+
+/* ---- server, workers, request context ---- */
+
+struct http_server;
+
+struct http_worker {
+	struct http_server *srv;
+	int index;
+	pthread_t thread;
+	bool thread_started;
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;  /* NULL once the listener is closed */
+	struct gx_pg_pool *pg;
+	struct gx_redis *redis;
+	void *state;                        /* from def->worker_init */
+	struct event *ev_close;             /* activated by the main thread: close the listener */
+	struct event *ev_stop;              /* activated by the main thread: leave the loop */
+	struct event *ev_beat;              /* heartbeat for /livez */
+	_Atomic int64_t beat_us;
+	bool stopping;                      /* loop left: pipeline continuations answer 503 */
+	struct gx_req *live;                /* requests not yet answered (doubly linked) */
+};
+
+struct http_server {
+	const struct gx_http_def *def;
+	const struct gx_http_opts *opts;
+	struct gx_http_router *router;
+	struct http_worker *workers;
+	int nworkers;
+	struct event_base *main_base;
+	_Atomic int inflight;
+};
+
+struct gx_req {
+	struct evhttp_request *ev;          /* valid until the reply (evhttp keeps a detached request alive) */
+	struct http_worker *w;
+	struct gx_req *prev, *next;         /* worker's live list */
+	const struct gx_route *route;       /* NULL until matched */
+	struct gx_http_match match;
+	char method[8];
+	char *path;                         /* decoded path (owned) */
+	char *raw_path;                     /* encoded path without query (owned) */
+	struct evkeyvalq query;
+	bool query_parsed;
+	char id[72];
+	char ip[64];
+	cJSON *body;                        /* owned */
+	const unsigned char *raw;           /* borrowed from evhttp's input buffer (pulled up) */
+	size_t raw_len;
+	struct gx_jwt_claims claims;
+	bool has_claims;
+	char *idem_key;                     /* scoped key (owned), NULL without Idempotency-Key */
+	char body_sha256[65];
+	bool idem_pending;                  /* we hold the in-flight idempotency record: complete it after reply */
+	bool idem_stored;                   /* the handler stored the response in its own transaction */
+	bool close_after;                   /* send Connection: close (unread oversize body, draining) */
+	cJSON *reply_headers;               /* handler-set headers {name: value}, stored with idempotent replies */
+	bool replied;
+	int64_t start_us;
+	void *data;
+	void (*data_free)(void *);
+};
+
+/* Global drain flag (set on the main thread, read anywhere). */
+extern _Atomic bool gx_http_draining_flag;
+
+/* Entry point of the pipeline after routing and body checks (http_pipeline.c): auth, revocation, rate limit,
+ * idempotency, then the handler. */
+void gx_http_pipeline_start(struct gx_req *req);
+
+/* After an idempotent request's reply is built: store it (2xx-4xx) or drop the record (5xx) (http_pipeline.c). */
+void gx_http_idem_finish(struct gx_req *req, int status, const char *content_type, const void *body, size_t len);
+
+/* Core reply used by every gx_reply_* (http_req.c). */
+void gx_http_send(struct gx_req *req, int status, const char *content_type, const void *body, size_t len);
+
+/* Allocate the request context for ev on worker w and link it (http_req.c). */
+struct gx_req *gx_http_req_new(struct http_worker *w, struct evhttp_request *ev);
+
+#endif

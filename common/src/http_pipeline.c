@@ -1,0 +1,384 @@
+/* Request pipeline after routing: bearer auth and role policy, access-token revocation, rate limits, idempotency,
+ * then the route's handler. Asynchronous steps (Redis, PostgreSQL) continue from their callbacks. */
+#include "http_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <mbedtls/sha256.h>
+
+#include "gx/idem.h"
+#include "gx/log.h"
+#include "gx/metrics.h"
+#include "gx/redis.h"
+#include "gx/util.h"
+
+#define ACCESS_AUDIENCE "gx-api"
+#define JWT_LEEWAY_S 30
+#define IDEM_KEY_MAX 128
+
+static struct gx_metric *m_degraded;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void metrics_register(void)
+{
+	static const char *const labels[] = { "check", NULL };
+	m_degraded = gx_metrics_counter("gx_redis_degraded_total", "Requests served in Redis-degraded mode", labels);
+}
+
+static void count_degraded(const char *check)
+{
+	const char *v[] = { check };
+	gx_metrics_add(m_degraded, v, 1);
+}
+
+static void step_ratelimit(struct gx_req *req);
+static void step_idempotency(struct gx_req *req);
+static void run_handler(struct gx_req *req);
+
+/* A continuation after the worker left its loop (shutdown): the rest of the pipeline must not run. */
+static bool shutting_down(struct gx_req *req)
+{
+	if (!req->w->stopping)
+		return false;
+	gx_reply_error(req, 503, "SHUTTING_DOWN", "the server is shutting down, retry");
+	return true;
+}
+
+/* ---- step 5: authentication and role policy ---- */
+
+static int role_rank(const char *role)
+{
+	if (strcmp(role, "SUPER_ADMIN") == 0)
+		return 3;
+	if (strcmp(role, "ADMIN") == 0)
+		return 2;
+	if (strcmp(role, "PARTNER_API") == 0)
+		return 1;
+	return 0;
+}
+
+static bool policy_allows(enum gx_auth_policy p, const char *role)
+{
+	switch (p) {
+	case GX_AUTH_PUBLIC:
+	case GX_AUTH_USER:
+		return true;
+	case GX_AUTH_PARTNER:
+		return role_rank(role) >= 1;
+	case GX_AUTH_ADMIN:
+		return role_rank(role) >= 2;
+	case GX_AUTH_SUPER_ADMIN:
+		return role_rank(role) == 3;
+	}
+	return false;
+}
+
+static void reply_unauthorized(struct gx_req *req, const char *reason, const char *message)
+{
+	cJSON *details = cJSON_CreateArray();
+	cJSON *d = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(d, "field", "authorization");
+	cJSON_AddStringToObject(d, "issue", reason);
+	cJSON_AddItemToArray(details, d);
+	evhttp_add_header(evhttp_request_get_output_headers(req->ev), "WWW-Authenticate",
+			  "Bearer error=\"invalid_token\"");
+	gx_reply_json(req, 401, gx_http_error_body(401, "UNAUTHORIZED", message, req->id, details));
+}
+
+/* Returns 0 to go on, -1 when the request was answered. */
+static int step_auth(struct gx_req *req)
+{
+	const struct gx_http_opts *o = req->w->srv->opts;
+	enum gx_auth_policy policy = req->route->auth;
+	const char *h = gx_req_header(req, "Authorization");
+	const char *reason = NULL;
+
+	if (!h || !*h) {
+		if (policy == GX_AUTH_PUBLIC)
+			return 0;
+		reply_unauthorized(req, "TOKEN_MISSING", "a bearer access token is required");
+		return -1;
+	}
+	if (strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
+		if (policy == GX_AUTH_PUBLIC)
+			return 0;
+		reply_unauthorized(req, "TOKEN_MALFORMED", "the Authorization header must be 'Bearer <token>'");
+		return -1;
+	}
+	if (gx_jwt_verify(h + 7, o->jwt_key, o->jwt_key_len, o->jwt_issuer, ACCESS_AUDIENCE, (long long)time(NULL),
+			  JWT_LEEWAY_S, &req->claims, &reason) < 0) {
+		/* a public route works without a token, so a stale one must not break it */
+		if (policy == GX_AUTH_PUBLIC)
+			return 0;
+		reply_unauthorized(req, reason, "the access token is not valid");
+		return -1;
+	}
+	req->has_claims = true;
+	if (!policy_allows(policy, req->claims.role)) {
+		gx_reply_error(req, 403, "FORBIDDEN", "this operation needs a higher role than %s", req->claims.role);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- step 5b: access-token revocation (jti denylist in Redis; fail open when Redis is down) ---- */
+
+static void on_revoked(const redisReply *reply, const char *err, void *arg)
+{
+	struct gx_req *req = arg;
+
+	if (shutting_down(req))
+		return;
+	if (err || !reply || reply->type != REDIS_REPLY_INTEGER) {
+		count_degraded("revocation");
+		gx_log_write(GX_LOG_WARN, req->id, NULL, "revocation check skipped: redis %s",
+			     err ? err : "bad reply");
+	} else if (reply->integer > 0) {
+		reply_unauthorized(req, "TOKEN_REVOKED", "the access token has been revoked");
+		return;
+	}
+	step_ratelimit(req);
+}
+
+static void step_revocation(struct gx_req *req)
+{
+	char key[96];
+	const char *argv[2] = { "EXISTS", key };
+	size_t argvlen[2];
+
+	if (!req->has_claims || !req->w->redis || !req->claims.jti[0]) {
+		step_ratelimit(req);
+		return;
+	}
+	snprintf(key, sizeof(key), "gx:revoked:jti:%s", req->claims.jti);
+	argvlen[0] = 6;
+	argvlen[1] = strlen(key);
+	if (gx_redis_cmd(req->w->redis, on_revoked, req, 2, argv, argvlen) < 0)
+		return; /* the callback still runs (from a timer) with err set */
+}
+
+/* ---- step 6: rate limits (per client IP, then per user) ---- */
+
+static void add_rl_headers(struct gx_req *req, const struct gx_ratelimit_result *r)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req->ev);
+	char v[32];
+
+	/* straight to evhttp: these must not be stored with an idempotent response and replayed later */
+	evhttp_remove_header(out, "RateLimit-Limit");
+	evhttp_remove_header(out, "RateLimit-Remaining");
+	evhttp_remove_header(out, "RateLimit-Reset");
+	snprintf(v, sizeof(v), "%lld", r->limit);
+	evhttp_add_header(out, "RateLimit-Limit", v);
+	snprintf(v, sizeof(v), "%lld", r->remaining < 0 ? 0 : r->remaining);
+	evhttp_add_header(out, "RateLimit-Remaining", v);
+	snprintf(v, sizeof(v), "%lld", r->reset_s < 0 ? 0 : r->reset_s);
+	evhttp_add_header(out, "RateLimit-Reset", v);
+}
+
+static bool rl_verdict(struct gx_req *req, const struct gx_ratelimit_result *r)
+{
+	char v[32];
+
+	if (r->degraded) {
+		count_degraded("ratelimit");
+		return true;
+	}
+	add_rl_headers(req, r);
+	if (r->allowed)
+		return true;
+	snprintf(v, sizeof(v), "%lld", r->retry_after_s > 0 ? r->retry_after_s : 1);
+	evhttp_add_header(evhttp_request_get_output_headers(req->ev), "Retry-After", v);
+	gx_reply_error(req, 429, "RATE_LIMITED", "too many requests, retry in %s s", v);
+	return false;
+}
+
+static void on_rl_user(const struct gx_ratelimit_result *r, void *arg)
+{
+	struct gx_req *req = arg;
+
+	if (shutting_down(req) || !rl_verdict(req, r))
+		return;
+	step_idempotency(req);
+}
+
+static void on_rl_ip(const struct gx_ratelimit_result *r, void *arg)
+{
+	struct gx_req *req = arg;
+	const struct gx_http_opts *o = req->w->srv->opts;
+	bool strict = req->route->flags & GX_ROUTE_STRICT_RL;
+	char key[128];
+
+	if (shutting_down(req) || !rl_verdict(req, r))
+		return;
+	if (!req->has_claims) {
+		step_idempotency(req);
+		return;
+	}
+	snprintf(key, sizeof(key), "gx:rl:%suser:%s", strict ? "strict:" : "", req->claims.sub);
+	gx_redis_ratelimit(req->w->redis, key, strict ? o->rl_strict_burst : o->rl_burst,
+			   strict ? o->rl_strict_rate : o->rl_rate, 60000, on_rl_user, req);
+}
+
+static void step_ratelimit(struct gx_req *req)
+{
+	const struct gx_http_opts *o = req->w->srv->opts;
+	bool strict = req->route->flags & GX_ROUTE_STRICT_RL;
+	char key[128];
+
+	if (!req->w->redis || (req->route->flags & GX_ROUTE_NO_RL) || (strict ? o->rl_strict_rate : o->rl_rate) <= 0) {
+		step_idempotency(req);
+		return;
+	}
+	snprintf(key, sizeof(key), "gx:rl:%sip:%s", strict ? "strict:" : "", req->ip);
+	gx_redis_ratelimit(req->w->redis, key, strict ? o->rl_strict_burst : o->rl_burst,
+			   strict ? o->rl_strict_rate : o->rl_rate, 60000, on_rl_ip, req);
+}
+
+/* ---- step 7: idempotency ---- */
+
+/* Validate the Idempotency-Key header and build the scoped key. Returns 0 (req->idem_key set, or NULL when the
+ * request carries no key or the step does not apply), -1 when answered (bad key). */
+static int idem_prepare(struct gx_req *req)
+{
+	const char *key = gx_req_header(req, "Idempotency-Key");
+	const char *tenant;
+	unsigned char digest[32];
+
+	if (!key)
+		key = gx_req_header(req, "X-Idempotency-Key");
+	if (!key || (req->route->flags & GX_ROUTE_NO_IDEMP) ||
+	    !(strcmp(req->method, "POST") == 0 || strcmp(req->method, "PATCH") == 0))
+		return 0;
+	if (!*key || strlen(key) > IDEM_KEY_MAX) {
+		gx_reply_error(req, 400, "INVALID_IDEMPOTENCY_KEY", "Idempotency-Key must be 1..%d characters",
+			       IDEM_KEY_MAX);
+		return -1;
+	}
+	for (const char *p = key; *p; p++) {
+		if (*p < 0x21 || *p > 0x7e) {
+			gx_reply_error(req, 400, "INVALID_IDEMPOTENCY_KEY",
+				       "Idempotency-Key must be printable ASCII without spaces");
+			return -1;
+		}
+	}
+	tenant = req->w->srv->opts->tenant_id && *req->w->srv->opts->tenant_id ? req->w->srv->opts->tenant_id
+										 : "default";
+	req->idem_key = gx_xasprintf("%s:%s:%s:%s", tenant, req->has_claims ? req->claims.sub : "anon",
+				     req->w->srv->def->service, key);
+	mbedtls_sha256_ret(req->raw ? req->raw : (const unsigned char *)"", req->raw_len, digest, 0);
+	gx_hex_encode(digest, sizeof(digest), req->body_sha256);
+	return 0;
+}
+
+/* Send a stored response again, byte for byte, with the stored headers. */
+static void idem_replay(struct gx_req *req, const struct gx_idem_hit *hit)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req->ev);
+	cJSON *headers = cJSON_Parse(hit->headers_json ? hit->headers_json : "{}");
+	char *ctype = NULL;
+	const cJSON *h;
+
+	cJSON_ArrayForEach(h, headers)
+	{
+		if (!cJSON_IsString(h))
+			continue;
+		if (strcasecmp(h->string, "Content-Type") == 0) {
+			free(ctype);
+			ctype = gx_xstrdup(h->valuestring);
+			continue;
+		}
+		evhttp_remove_header(out, h->string);
+		evhttp_add_header(out, h->string, h->valuestring);
+	}
+	cJSON_Delete(headers);
+	evhttp_add_header(out, "Idempotent-Replayed", "true");
+	gx_http_send(req, hit->status, ctype, hit->body, hit->body_len);
+	free(ctype);
+}
+
+static void on_idem(const struct gx_idem_hit *hit, const struct gx_pg_error *err, void *arg)
+{
+	struct gx_req *req = arg;
+
+	if (shutting_down(req))
+		return;
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	switch (hit->state) {
+	case GX_IDEM_NEW:
+		req->idem_pending = true;
+		run_handler(req);
+		break;
+	case GX_IDEM_REPLAY:
+		idem_replay(req, hit);
+		break;
+	case GX_IDEM_MISMATCH:
+		gx_reply_error(req, 422, "IDEMPOTENCY_KEY_REUSED",
+			       "this Idempotency-Key was used for a different request");
+		break;
+	case GX_IDEM_IN_FLIGHT:
+	default:
+		gx_reply_error(req, 409, "IDEMPOTENCY_IN_PROGRESS",
+			       "a request with this Idempotency-Key is still being processed");
+		break;
+	}
+}
+
+static void step_idempotency(struct gx_req *req)
+{
+	if (idem_prepare(req) < 0)
+		return;
+	if (!req->idem_key || !req->w->pg) {
+		run_handler(req);
+		return;
+	}
+	if (gx_idem_begin(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256, on_idem, req) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "idempotency check could not start");
+}
+
+void gx_http_idem_finish(struct gx_req *req, int status, const char *content_type, const void *body, size_t len)
+{
+	cJSON *headers;
+	char *json;
+
+	req->idem_pending = false;
+	/* while the worker tears down, the pool is being freed: the IN_FLIGHT record is taken over after 60 s */
+	if (req->w->stopping || !req->w->pg)
+		return;
+	if (status >= 500) {
+		gx_idem_abort(req->w->pg, req->idem_key, NULL, NULL);
+		return;
+	}
+	headers = req->reply_headers ? cJSON_Duplicate(req->reply_headers, true) : cJSON_CreateObject();
+	if (content_type)
+		cJSON_AddStringToObject(headers, "Content-Type", content_type);
+	json = cJSON_PrintUnformatted(headers);
+	cJSON_Delete(headers);
+	gx_idem_complete(req->w->pg, req->idem_key, status, json, body, len, NULL, NULL);
+	cJSON_free(json);
+}
+
+/* ---- step 8 ---- */
+
+static void run_handler(struct gx_req *req)
+{
+	gx_log_set_request_id(req->id);
+	req->route->handler(req);
+	/* req may be gone now */
+	gx_log_set_request_id(NULL);
+}
+
+void gx_http_pipeline_start(struct gx_req *req)
+{
+	pthread_once(&once, metrics_register);
+	if (step_auth(req) < 0)
+		return;
+	step_revocation(req);
+}

@@ -1,0 +1,13 @@
+/* svc-loanpool daemon (loanpool: loan applications and repayments).
+ * Wiring only: config, shared routes, serving and drain come from gx_api_main; the service's own routes are
+ * added here as they are written. */
+#include "gx/api.h"
+
+int main(int argc, char **argv)
+{
+	static const struct gx_api_service svc = {
+		.name = "svc-loanpool",
+	};
+
+	return gx_api_main(argc, argv, &svc);
+}

@@ -1,0 +1,13 @@
+/* svc-tokenomics daemon (tokenomics: wallets, transfers and balances).
+ * Wiring only: config, shared routes, serving and drain come from gx_api_main; the service's own routes are
+ * added here as they are written. */
+#include "gx/api.h"
+
+int main(int argc, char **argv)
+{
+	static const struct gx_api_service svc = {
+		.name = "svc-tokenomics",
+	};
+
+	return gx_api_main(argc, argv, &svc);
+}
