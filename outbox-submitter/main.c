@@ -1,11 +1,95 @@
-/* outbox-submitter: claims outbox commands and submits them to Fabric. Wiring only for now: the health and metrics
- * server on METRICS_PORT with a database/schema readiness check; the processing loop is started from init. */
+/* outbox-submitter: claims outbox commands and submits them to Fabric (issue 4, docs/outbox-submitter.md). This file
+ * is the wiring: the configuration table, and the engine (submitter.c) started from init, drained on SIGTERM and
+ * joined in fini, next to the shared health and metrics server on METRICS_PORT. */
+#include <stddef.h>
+
 #include "gx/api.h"
+#include "gx/util.h"
+#include "submitter.h"
+
+static struct sub_cfg cfg;
+
+#define OFF(f) offsetof(struct sub_cfg, f)
+#define REQ GX_CFG_REQUIRED
+
+static const struct gx_cfg_key keys[] = {
+	{ "FABRIC_PEER_ENDPOINT", GX_CFG_STR, "127.0.0.1:7051", 3, 255, OFF(peer_endpoint), 0, NULL,
+	  "Fabric Gateway peer host:port" },
+	{ "FABRIC_TLS_CA_FILE", GX_CFG_STR, "", 0, 0, OFF(tls_ca_file), 0, NULL,
+	  "PEM CA of the peer's TLS certificate; empty = plaintext" },
+	{ "FABRIC_TLS_CERT_FILE", GX_CFG_STR, "", 0, 0, OFF(tls_cert_file), 0, NULL, "client TLS certificate (mTLS)" },
+	{ "FABRIC_TLS_KEY_FILE", GX_CFG_STR, "", 0, 0, OFF(tls_key_file), 0, NULL, "client TLS key (mTLS)" },
+	{ "FABRIC_TLS_SERVER_NAME", GX_CFG_STR, "", 0, 255, OFF(tls_server_name), 0, NULL,
+	  "expected TLS server name; empty = the endpoint host" },
+	{ "FABRIC_MSP_ID", GX_CFG_STR, "Org1MSP", 1, 64, OFF(msp_id), 0, NULL, "MSP id of the client identities" },
+	{ "FABRIC_CHANNEL", GX_CFG_STR, "gxchannel", 1, 64, OFF(channel), 0, NULL, "channel name" },
+	{ "FABRIC_CHAINCODE", GX_CFG_STR, "gxtv3", 1, 64, OFF(chaincode), 0, NULL, "chaincode name" },
+	{ "FABRIC_CERT_SUPER_ADMIN", GX_CFG_STR, NULL, 1, 0, OFF(cert[0]), REQ, NULL,
+	  "PEM certificate with gxc_role=gx_super_admin" },
+	{ "FABRIC_KEY_SUPER_ADMIN", GX_CFG_STR, NULL, 1, 0, OFF(key[0]), REQ, NULL, "its PEM private key" },
+	{ "FABRIC_CERT_ADMIN", GX_CFG_STR, NULL, 1, 0, OFF(cert[1]), REQ, NULL, "PEM certificate with gxc_role=gx_admin" },
+	{ "FABRIC_KEY_ADMIN", GX_CFG_STR, NULL, 1, 0, OFF(key[1]), REQ, NULL, "its PEM private key" },
+	{ "FABRIC_CERT_PARTNER", GX_CFG_STR, NULL, 1, 0, OFF(cert[2]), REQ, NULL,
+	  "PEM certificate with gxc_role=gx_partner_api" },
+	{ "FABRIC_KEY_PARTNER", GX_CFG_STR, NULL, 1, 0, OFF(key[2]), REQ, NULL, "its PEM private key" },
+	{ "FABRIC_ENDORSE_TIMEOUT_MS", GX_CFG_MS, "15s", 100, 600000, OFF(endorse_timeout_ms), 0, NULL,
+	  "Endorse deadline" },
+	{ "FABRIC_COMMIT_TIMEOUT_MS", GX_CFG_MS, "60s", 100, 600000, OFF(commit_timeout_ms), 0, NULL,
+	  "CommitStatus deadline (waits for the block)" },
+	{ "WORKER_ID", GX_CFG_STR, "", 0, 128, OFF(worker_id), 0, NULL,
+	  "lease owner name, unique per replica; empty = <hostname>-<pid>" },
+	{ "BATCH_SIZE", GX_CFG_INT, "500", 1, 10000, OFF(batch_size), 0, NULL, "commands claimed per query" },
+	{ "MAX_IN_FLIGHT", GX_CFG_INT, "2000", 1, 100000, OFF(max_in_flight), 0, NULL,
+	  "commands claimed and not yet settled, per replica" },
+	{ "LEASE_MS", GX_CFG_MS, "60s", 1000, 3600000, OFF(lease_ms), 0, NULL,
+	  "claim lease; renewed every third; a dead replica's commands are taken over after it" },
+	{ "POLL_INTERVAL_MS", GX_CFG_MS, "1s", 10, 600000, OFF(poll_ms), 0, NULL,
+	  "claim poll when no NOTIFY gx_outbox arrives" },
+	{ "MAX_RETRIES", GX_CFG_INT, "10", 1, 1000, OFF(max_retries), 0, NULL,
+	  "counted attempts before a retryable failure becomes FAILED" },
+	{ "BACKOFF_BASE_MS", GX_CFG_MS, "500ms", 1, 3600000, OFF(backoff_base_ms), 0, NULL,
+	  "first retry delay (doubles per attempt, jittered)" },
+	{ "BACKOFF_MAX_MS", GX_CFG_MS, "60s", 1, 86400000, OFF(backoff_max_ms), 0, NULL, "retry delay cap" },
+	{ "MVCC_MAX_REENDORSE", GX_CFG_INT, "20", 0, 1000, OFF(mvcc_max), 0, NULL,
+	  "MVCC conflicts re-endorsed at once (not counted) before they count as retryable failures" },
+};
+
+static int init(const struct gx_api_config *shared, void *c, void **app)
+{
+	struct sub *s = sub_start(c, shared->pg_conninfo, shared->drain_timeout_ms);
+
+	if (!s)
+		return -1;
+	*app = s;
+	return 0;
+}
+
+static void fini(void *app)
+{
+	sub_free(app);
+}
+
+static void on_drain(void *app)
+{
+	sub_drain(app);
+}
+
+static bool ready(void *app, char *reason, size_t reasonlen)
+{
+	return sub_ready(app, reason, reasonlen);
+}
 
 int main(int argc, char **argv)
 {
 	static const struct gx_worker_service svc = {
 		.name = "outbox-submitter",
+		.keys = keys,
+		.nkeys = GX_ARRAY_LEN(keys),
+		.cfg = &cfg,
+		.init = init,
+		.fini = fini,
+		.ready = ready,
+		.on_drain = on_drain,
 	};
 
 	return gx_api_worker_main(argc, argv, &svc);

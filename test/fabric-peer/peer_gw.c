@@ -155,7 +155,8 @@ static int simulate(struct peer *p, struct proposal *pr, struct cc_stub *stub, c
 
 	for (size_t i = 0; i < in->n_args; i++) {
 		argv[i] = gx_xmalloc(in->args[i].len + 1);
-		memcpy(argv[i], in->args[i].data, in->args[i].len);
+		if (in->args[i].len)
+			memcpy(argv[i], in->args[i].data, in->args[i].len);
 		argv[i][in->args[i].len] = '\0';
 	}
 	if (pr->ch->timestamp)

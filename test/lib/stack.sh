@@ -101,15 +101,50 @@ start_redis() {
 }
 
 # ---- Fabric stand-in ------------------------------------------------------------------------------------
-# start_peer: starts test/fabric-peer (bin/gx-fabric-peer) with the dev identities it generates and appends
-# what the workers need to run/env. FILL IN when the peer lands: its flags, its identity directory (under
-# run/fabric) and the FABRIC_* variables for outbox-submitter and projector. Until then it only reports.
+# start_peer: the Fabric stand-in (bin/gx-fabric-peer) on 127.0.0.1:${GX_PEER_PORT:-7051}, plaintext, with the dev
+# CA of test/fabric-peer/mkdevca.sh in run/devca and its ledger in run/peer (kept across make down/up), 500-tx
+# blocks cut after 2 s like the deployment. Appends the FABRIC_* variables of outbox-submitter and projector to
+# run/env (write_env runs first).
+PEER_PORT=${GX_PEER_PORT:-7051}
+peer_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PEER_PORT") 2>/dev/null; }
 start_peer() {
 	if [ ! -x "$BIN/gx-fabric-peer" ]; then
 		say "note: gx-fabric-peer is not built; the Fabric stand-in is not started"
 		return 0
 	fi
-	say "note: gx-fabric-peer is built but start_peer in test/lib/stack.sh does not know its flags yet; not started"
+	test/fabric-peer/mkdevca.sh "$RUN/devca" >>"$LOGS/devca.log" 2>&1 || die "mkdevca.sh failed, see run/logs/devca.log"
+	mkdir -p "$RUN/peer"
+	local u=$RUN/devca/users
+	{
+		echo "FABRIC_PEER_ENDPOINT='127.0.0.1:$PEER_PORT'"
+		echo "FABRIC_MSP_ID='$(cat "$RUN/devca/msp-id" 2>/dev/null || echo Org1MSP)'"
+		echo "FABRIC_CHANNEL='gxchannel'"
+		echo "FABRIC_CHAINCODE='gxtv3'"
+		echo "FABRIC_TLS_CA_FILE=''"
+		echo "FABRIC_CERT_SUPER_ADMIN='$u/super-admin/cert.pem'"
+		echo "FABRIC_KEY_SUPER_ADMIN='$u/super-admin/key.pem'"
+		echo "FABRIC_CERT_ADMIN='$u/admin/cert.pem'"
+		echo "FABRIC_KEY_ADMIN='$u/admin/key.pem'"
+		echo "FABRIC_CERT_PARTNER='$u/partner-api/cert.pem'"
+		echo "FABRIC_KEY_PARTNER='$u/partner-api/key.pem'"
+	} >>"$RUN/env"
+	if pid_alive "$PIDS/gx-fabric-peer.pid" "$BIN/gx-fabric-peer"; then
+		say "Fabric stand-in already running on 127.0.0.1:$PEER_PORT"
+		return 0
+	fi
+	(
+		cd "$REPO"
+		exec setsid "$BIN/gx-fabric-peer" --listen "127.0.0.1:$PEER_PORT" --ledger-dir "$RUN/peer" \
+			--ca-cert "$RUN/devca/ca/ca.crt" --block-size 500 --block-timeout-ms 2000 \
+			</dev/null >>"$LOGS/gx-fabric-peer.log" 2>&1
+	) &
+	echo $! >"$PIDS/gx-fabric-peer.pid"
+	for _ in $(seq 100); do
+		peer_listening && { say "Fabric stand-in listening on 127.0.0.1:$PEER_PORT (run/logs/gx-fabric-peer.log)"; return 0; }
+		pid_alive "$PIDS/gx-fabric-peer.pid" "$BIN/gx-fabric-peer" || break
+		sleep 0.1
+	done
+	die "the Fabric stand-in did not start, see run/logs/gx-fabric-peer.log"
 }
 
 write_env() {
