@@ -1,12 +1,183 @@
-/* projector: applies chaincode events to the read-model tables. Wiring only for now: the health and metrics
- * server on METRICS_PORT with a database/schema readiness check; the processing loop is started from init. */
+/* projector: applies chaincode events to the read-model tables (docs/projector.md). Wiring: the configuration
+ * table, the health/metrics server on METRICS_PORT (gx_api_worker_main), the projector thread (run.c) started by
+ * init and stopped on SIGTERM, readiness (active, or a healthy standby) with the lag in its details, and the
+ * `projector rebuild` operator command. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "gx/api.h"
+#include "gx/cfg.h"
+#include "gx/log.h"
+#include "gx/util.h"
+#include "projector.h"
+
+static struct prj_cfg cfg;
+
+static const struct gx_cfg_key keys[] = {
+	{ "FABRIC_PEER_ENDPOINT", GX_CFG_STR, "127.0.0.1:7051", 1, 256, offsetof(struct prj_cfg, peer_endpoint), 0, NULL,
+	  "Fabric peer gateway endpoint host:port" },
+	{ "FABRIC_TLS_CA_FILE", GX_CFG_STR, NULL, 0, 4096, offsetof(struct prj_cfg, tls_ca_file), 0, NULL,
+	  "PEM CA of the peer's TLS certificate (unset: plaintext)" },
+	{ "FABRIC_TLS_CERT_FILE", GX_CFG_STR, NULL, 0, 4096, offsetof(struct prj_cfg, tls_cert_file), 0, NULL,
+	  "client TLS certificate for mutual TLS" },
+	{ "FABRIC_TLS_KEY_FILE", GX_CFG_STR, NULL, 0, 4096, offsetof(struct prj_cfg, tls_key_file), 0, NULL,
+	  "client TLS key for mutual TLS" },
+	{ "FABRIC_TLS_SERVER_NAME", GX_CFG_STR, NULL, 0, 256, offsetof(struct prj_cfg, tls_server_name), 0, NULL,
+	  "expected TLS server name of the peer (default: the endpoint host)" },
+	{ "FABRIC_MSP_ID", GX_CFG_STR, "Org1MSP", 1, 128, offsetof(struct prj_cfg, msp_id), 0, NULL, "MSP id" },
+	{ "FABRIC_CHANNEL", GX_CFG_STR, "gxchannel", 1, 128, offsetof(struct prj_cfg, channel), 0, NULL, "channel" },
+	{ "FABRIC_CHAINCODE", GX_CFG_STR, "gxtv3", 1, 128, offsetof(struct prj_cfg, chaincode), 0, NULL,
+	  "chaincode whose events are projected" },
+	{ "FABRIC_CERT_PARTNER", GX_CFG_STR, NULL, 1, 4096, offsetof(struct prj_cfg, cert_file), GX_CFG_REQUIRED, NULL,
+	  "PEM certificate of the identity that reads the event stream" },
+	{ "FABRIC_KEY_PARTNER", GX_CFG_STR, NULL, 1, 4096, offsetof(struct prj_cfg, key_file), GX_CFG_REQUIRED, NULL,
+	  "PEM private key of that identity" },
+	{ "PROJECTOR_NAME", GX_CFG_STR, "main-projector", 1, 128, offsetof(struct prj_cfg, name), 0, NULL,
+	  "checkpoint row name in ProjectorState" },
+	{ "LOCK_KEY", GX_CFG_INT, "7243019", -9223372036854775807LL, 9223372036854775807LL,
+	  offsetof(struct prj_cfg, lock_key), 0, NULL, "PostgreSQL advisory lock key electing the active replica" },
+	{ "RECONNECT_MAX_MS", GX_CFG_MS, "10s", 100, 600000, offsetof(struct prj_cfg, reconnect_max_ms), 0, NULL,
+	  "maximum backoff between event stream reconnects" },
+	{ "STANDBY_POLL_MS", GX_CFG_MS, "1s", 50, 60000, offsetof(struct prj_cfg, standby_poll_ms), 0, NULL,
+	  "how often a standby replica tries to take the lock" },
+	{ "PROJECTOR_STATEMENT_TIMEOUT", GX_CFG_MS, "60s", 1000, 3600000, offsetof(struct prj_cfg, stmt_timeout_ms), 0,
+	  NULL, "statement_timeout of the projector's database session" },
+};
+
+static int prj_init(const struct gx_api_config *shared, void *c, void **app)
+{
+	struct prj *p = gx_xcalloc(1, sizeof(*p));
+	int rc;
+
+	p->cfg = c;
+	p->tenant = gx_xstrdup(shared->tenant_id[0] ? shared->tenant_id : "default");
+	p->conninfo = gx_xasprintf("%s application_name=projector connect_timeout=5 keepalives=1 keepalives_idle=5"
+				   " keepalives_interval=2 keepalives_count=3 options='-c statement_timeout=%lld'",
+				   shared->pg_conninfo, p->cfg->stmt_timeout_ms);
+	pthread_mutex_init(&p->mu, NULL);
+	p->last_block = -1;
+	p->chain_height = -1;
+	atomic_init(&p->stop, false);
+	rc = pthread_create(&p->thread, NULL, prj_thread_main, p);
+	if (rc != 0) {
+		gx_log_error("projector: pthread_create failed: %s", strerror(rc));
+		free(p->conninfo);
+		free(p->tenant);
+		free(p);
+		return -1;
+	}
+	p->thread_started = true;
+	*app = p;
+	return 0;
+}
+
+static void prj_drain(void *app)
+{
+	struct prj *p = app;
+
+	if (p)
+		atomic_store(&p->stop, true);
+}
+
+static void prj_fini(void *app)
+{
+	struct prj *p = app;
+
+	if (!p)
+		return;
+	atomic_store(&p->stop, true);
+	if (p->thread_started)
+		pthread_join(p->thread, NULL);
+	pthread_mutex_destroy(&p->mu);
+	free(p->conninfo);
+	free(p->tenant);
+	free(p);
+}
+
+/* Ready when active or a healthy standby; the reason string carries the lag either way. */
+static bool prj_ready(void *app, char *reason, size_t len)
+{
+	struct prj *p = app;
+	enum prj_role role;
+	int64_t last, height, t;
+	bool up;
+	double lag = 0;
+
+	pthread_mutex_lock(&p->mu);
+	role = p->role;
+	last = p->last_block;
+	height = p->chain_height > last ? p->chain_height : last;
+	t = p->last_block_time_ms;
+	up = p->stream_up;
+	pthread_mutex_unlock(&p->mu);
+	if (height > last && t > 0)
+		lag = (double)(gx_now_ms() - t) / 1000.0;
+	switch (role) {
+	case PRJ_ROLE_ACTIVE:
+		snprintf(reason, len, "active: lastBlock=%lld chainHeight=%lld blocksBehind=%lld lagSeconds=%.1f stream=%s",
+			 (long long)last, (long long)height, (long long)(height - last), lag < 0 ? 0 : lag,
+			 up ? "up" : "connecting");
+		return true;
+	case PRJ_ROLE_STANDBY:
+		snprintf(reason, len, "standby: another replica holds the projector lock");
+		return true;
+	case PRJ_ROLE_NO_DB:
+		snprintf(reason, len, "projector: no database session");
+		return false;
+	case PRJ_ROLE_STARTING:
+	default:
+		snprintf(reason, len, "projector: starting");
+		return false;
+	}
+}
+
+int prj_rebuild_main(void)
+{
+	char err[256];
+	char *conninfo = gx_cfg_pg_conninfo(err, sizeof(err));
+	PGconn *c;
+	PGresult *r;
+	int rc = 1;
+
+	if (!conninfo) {
+		fprintf(stderr, "projector rebuild: %s\n", err);
+		return 2;
+	}
+	c = PQconnectdb(conninfo);
+	free(conninfo);
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "projector rebuild: cannot connect: %s", PQerrorMessage(c));
+		PQfinish(c);
+		return 1;
+	}
+	r = PQexec(c, prj_rebuild_sql);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+		printf("projector rebuild: checkpoint reset and read models cleared; the projector replays from block 0\n");
+		rc = 0;
+	} else {
+		fprintf(stderr, "projector rebuild: failed: %s", PQerrorMessage(c));
+	}
+	PQclear(r);
+	PQfinish(c);
+	return rc;
+}
 
 int main(int argc, char **argv)
 {
 	static const struct gx_worker_service svc = {
 		.name = "projector",
+		.keys = keys,
+		.nkeys = GX_ARRAY_LEN(keys),
+		.cfg = &cfg,
+		.init = prj_init,
+		.fini = prj_fini,
+		.ready = prj_ready,
+		.on_drain = prj_drain,
 	};
 
+	if (argc == 2 && strcmp(argv[1], "rebuild") == 0)
+		return prj_rebuild_main();
 	return gx_api_worker_main(argc, argv, &svc);
 }
