@@ -1,0 +1,522 @@
+/* Sessions: POST /api/v1/auth/login, /auth/refresh, /auth/logout (decisions §4).
+ *
+ * Login answers an unknown email and a wrong password the same way (401 INVALID_CREDENTIALS) after the same work:
+ * a bcrypt verify against the stored hash, or gx_password_burn for an unknown email, both on the bcrypt pool.
+ * Failures are counted in Redis per (email, client IP) — key gx:login:fail:<sha256>, so an unknown email counts
+ * like a known one and the lock reveals nothing; LOGIN_MAX_FAILURES within LOGIN_LOCKOUT answer 429 LOGIN_LOCKED
+ * until the window ends. Redis down: the lock is not enforced (fails open, counted in gx_redis_degraded_total).
+ *
+ * Refresh rotates: one statement marks the presented token rotated, reads the profile's current role and status
+ * and stores the successor in the same family. A token that was already rotated is a reuse: the whole family is
+ * revoked and the answer is 401 TOKEN_REUSED. Logout revokes the refresh family and denylists the caller's access
+ * token jti in Redis (gx:revoked:jti:<jti>, TTL = its remaining lifetime), which the HTTP pipeline checks.
+ */
+#include "identity.h"
+
+#include "gx/jwt.h"
+#include "gx/log.h"
+#include "gx/metrics.h"
+#include "gx/pg.h"
+#include "gx/rand.h"
+#include "gx/redis.h"
+#include "gx/util.h"
+#include "gx/valid.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mbedtls/sha256.h>
+
+static const char SQL_LOGIN_LOOKUP[] =
+	"SELECT " IDY_PROFILE_COLS ", \"passwordHash\" FROM \"UserProfile\" WHERE lower(\"email\") = $1"
+	" AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL";
+
+static const char SQL_STORE_REFRESH[] =
+	"INSERT INTO \"RefreshToken\" (\"jti\", \"tenantId\", \"profileId\", \"familyId\", \"tokenHash\", \"expiresAt\","
+	" \"userAgent\", \"ipAddress\") VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint), $7, $8)";
+
+static const char SQL_LAST_LOGIN[] =
+	"UPDATE \"UserProfile\" SET \"lastLoginAt\" = now() WHERE \"profileId\" = $1 AND \"tenantId\" = $2";
+
+/* $1 old jti, $2 tenant, $3 new jti, $4 old hash, $5 family, $6 new hash, $7 new expiry (epoch s), $8 UA, $9 IP */
+static const char SQL_ROTATE[] =
+	"WITH rot AS (UPDATE \"RefreshToken\" SET \"rotatedAt\" = now(), \"replacedBy\" = $3"
+	"  WHERE \"jti\" = $1 AND \"tenantId\" = $2 AND \"tokenHash\" = $4 AND \"familyId\" = $5"
+	"  AND \"rotatedAt\" IS NULL AND NOT \"revoked\" AND \"expiresAt\" > now() RETURNING \"profileId\", \"familyId\"),"
+	" u AS (SELECT p.\"profileId\", p.\"role\"::text AS \"role\", p.\"status\"::text AS \"status\""
+	"  FROM \"UserProfile\" p JOIN rot ON p.\"profileId\" = rot.\"profileId\" WHERE p.\"deletedAt\" IS NULL),"
+	" ins AS (INSERT INTO \"RefreshToken\" (\"jti\", \"tenantId\", \"profileId\", \"familyId\", \"tokenHash\","
+	"  \"expiresAt\", \"userAgent\", \"ipAddress\")"
+	"  SELECT $3, $2, u.\"profileId\", rot.\"familyId\", $6, to_timestamp($7::bigint), $8, $9 FROM u, rot"
+	"  WHERE u.\"status\" NOT IN ('SUSPENDED', 'CLOSED') RETURNING \"jti\")"
+	" SELECT u.\"profileId\", u.\"role\", u.\"status\", (SELECT count(*) FROM ins) AS \"issued\" FROM u";
+
+static const char SQL_INSPECT[] =
+	"SELECT (\"rotatedAt\" IS NOT NULL) AS \"rotated\", \"revoked\", (\"expiresAt\" <= now()) AS \"expired\""
+	" FROM \"RefreshToken\" WHERE \"jti\" = $1 AND \"tenantId\" = $2";
+
+static const char SQL_REVOKE_FAMILY[] =
+	"UPDATE \"RefreshToken\" SET \"revoked\" = true, \"revokedAt\" = now(), \"revokedReason\" = $3"
+	" WHERE \"familyId\" = $1 AND \"tenantId\" = $2 AND NOT \"revoked\"";
+
+/* Redis: current failure count and remaining window (ms) of a lock key; and the counting increment. */
+static const char LUA_LOCK_STATE[] =
+	"local n = tonumber(redis.call('GET', KEYS[1]) or '0') return {n, redis.call('PTTL', KEYS[1])}";
+static const char LUA_LOCK_FAIL[] =
+	"local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n";
+
+static bool inactive(const char *status)
+{
+	return strcmp(status, "SUSPENDED") == 0 || strcmp(status, "CLOSED") == 0;
+}
+
+static void count_login(const char *result)
+{
+	static const char *const labels[] = { "result", NULL };
+	const char *vals[1] = { result };
+
+	gx_metrics_add(gx_metrics_counter("gx_identity_logins_total", "login attempts by outcome", labels), vals, 1);
+}
+
+static void count_degraded(void)
+{
+	static const char *const labels[] = { "check", NULL };
+	const char *vals[1] = { "login_lockout" };
+
+	gx_metrics_add(gx_metrics_counter("gx_redis_degraded_total", "requests served in Redis-degraded mode", labels),
+		       vals, 1);
+}
+
+static void ignore_reply(const redisReply *reply GX_UNUSED, const char *err GX_UNUSED, void *arg GX_UNUSED)
+{
+}
+
+static const char *user_agent(const struct gx_req *req)
+{
+	const char *ua = gx_req_header(req, "User-Agent");
+
+	return ua && strlen(ua) <= 512 ? ua : NULL;
+}
+
+/* JSON {accessToken, refreshToken, tokenType, expiresIn}; caller owns. */
+static cJSON *tokens_json(const struct idy_tokens *t)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "accessToken", t->access);
+	cJSON_AddStringToObject(o, "refreshToken", t->refresh);
+	cJSON_AddStringToObject(o, "tokenType", "Bearer");
+	cJSON_AddNumberToObject(o, "expiresIn", IDY_ACCESS_TTL_S);
+	return o;
+}
+
+/* ---- login ---------------------------------------------------------------------------------------------- */
+
+struct login {
+	struct gx_req *req;
+	struct idy_hash_job *job;
+	char *email;    /* lower-cased */
+	char *password;
+	char lock_key[80];
+	char profile_id[64];
+	char role[16];
+	char status[32];
+	cJSON *user;
+	struct idy_tokens tok;
+};
+
+static void login_free(void *arg)
+{
+	struct login *s = arg;
+
+	idy_hash_cancel(s->job);
+	free(s->email);
+	if (s->password) {
+		explicit_bzero(s->password, strlen(s->password));
+		free(s->password);
+	}
+	cJSON_Delete(s->user);
+	idy_tokens_release(&s->tok);
+	free(s);
+}
+
+static void login_stored(PGresult *const *res GX_UNUSED, int nres GX_UNUSED, const struct gx_pg_error *err, void *arg)
+{
+	struct login *s = arg;
+	cJSON *body;
+
+	if (err) {
+		gx_reply_pg_error(s->req, err);
+		return;
+	}
+	body = tokens_json(&s->tok);
+	cJSON_AddItemToObject(body, "user", s->user);
+	s->user = NULL;
+	count_login("success");
+	gx_reply_json(s->req, 200, body);
+}
+
+static void login_checked(bool ok, const char *hash GX_UNUSED, void *arg)
+{
+	struct login *s = arg;
+	struct gx_req *req = s->req;
+	const struct idy_app *app = gx_req_app(req);
+	const struct idy_cfg *cfg = app->cfg;
+	char family[37], jti[37], exp[24];
+	const char *p[8], *lp[2];
+	struct gx_pg_stmt st[2];
+	long long now = (long long)time(NULL);
+
+	s->job = NULL;
+	if (!ok) {
+		char ttl[24];
+		const char *argv[5] = { "EVAL", LUA_LOCK_FAIL, "1", s->lock_key, ttl };
+		snprintf(ttl, sizeof(ttl), "%lld", cfg->login_lockout_ms);
+		gx_redis_cmd(gx_req_redis(req), ignore_reply, NULL, 5, argv, NULL);
+		count_login("failure");
+		gx_reply_error(req, 401, "INVALID_CREDENTIALS", "invalid email or password");
+		return;
+	}
+	if (inactive(s->status)) {
+		count_login("inactive");
+		gx_reply_error(req, 403, "ACCOUNT_INACTIVE", "the account is inactive; contact support");
+		return;
+	}
+	{
+		const char *argv[2] = { "DEL", s->lock_key };
+		gx_redis_cmd(gx_req_redis(req), ignore_reply, NULL, 2, argv, NULL);
+	}
+	if (gx_uuid_v4(family) < 0 || gx_uuid_v4(jti) < 0 ||
+	    idy_tokens_mint(app, s->profile_id, s->role, family, jti, now, &s->tok) < 0) {
+		gx_reply_error(req, 500, "INTERNAL", "cannot issue tokens");
+		return;
+	}
+	snprintf(exp, sizeof(exp), "%lld", s->tok.refresh_exp);
+	p[0] = s->tok.refresh_jti;
+	p[1] = idy_tenant(req);
+	p[2] = s->profile_id;
+	p[3] = family;
+	p[4] = s->tok.refresh_hash;
+	p[5] = exp;
+	p[6] = user_agent(req);
+	p[7] = gx_req_client_ip(req);
+	lp[0] = s->profile_id;
+	lp[1] = idy_tenant(req);
+	st[0] = (struct gx_pg_stmt){ SQL_STORE_REFRESH, 8, p };
+	st[1] = (struct gx_pg_stmt){ SQL_LAST_LOGIN, 2, lp };
+	if (gx_pg_txn(gx_req_pg(req), st, 2, login_stored, s) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "cannot start the session transaction");
+}
+
+static void login_found(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct login *s = arg;
+	struct gx_req *req = s->req;
+	const struct idy_app *app = gx_req_app(req);
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) == 1) {
+		snprintf(s->profile_id, sizeof(s->profile_id), "%s", gx_pg_val(res, 0, "profileId"));
+		snprintf(s->role, sizeof(s->role), "%s", gx_pg_val(res, 0, "role"));
+		snprintf(s->status, sizeof(s->status), "%s", gx_pg_val(res, 0, "status"));
+		s->user = idy_profile_json(res, 0);
+		s->job = idy_hash_submit(gx_req_worker(req), IDY_HASH_VERIFY, s->password,
+					 gx_pg_val(res, 0, "passwordHash"), 0, login_checked, s);
+	} else {
+		s->job = idy_hash_submit(gx_req_worker(req), IDY_HASH_BURN, s->password, NULL,
+					 (int)app->cfg->bcrypt_cost, login_checked, s);
+	}
+	if (!s->job) {
+		gx_reply_header(req, "Retry-After", "1");
+		gx_reply_error(req, 503, "BUSY", "too many password operations in progress, retry");
+	}
+}
+
+static void login_lookup(struct login *s)
+{
+	const char *p[2] = { s->email, idy_tenant(s->req) };
+
+	if (gx_pg_query(gx_req_pg(s->req), SQL_LOGIN_LOOKUP, 2, p, login_found, s) < 0)
+		gx_reply_error(s->req, 500, "INTERNAL", "cannot start the login query");
+}
+
+static void login_lock_state(const redisReply *reply, const char *err, void *arg)
+{
+	struct login *s = arg;
+	const struct idy_app *app = gx_req_app(s->req);
+
+	if (err || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_INTEGER || reply->element[1]->type != REDIS_REPLY_INTEGER) {
+		count_degraded();
+		login_lookup(s);
+		return;
+	}
+	if (reply->element[0]->integer >= app->cfg->login_max_failures) {
+		long long ms = reply->element[1]->integer;
+		char ra[24];
+		snprintf(ra, sizeof(ra), "%lld", ms > 0 ? (ms + 999) / 1000 : 1);
+		gx_reply_header(s->req, "Retry-After", ra);
+		count_login("locked");
+		gx_reply_error(s->req, 429, "LOGIN_LOCKED", "too many failed logins; try again later");
+		return;
+	}
+	login_lookup(s);
+}
+
+void idy_auth_login(struct gx_req *req)
+{
+	const cJSON *body = gx_req_body(req);
+	struct gx_verr *v = gx_verr_new();
+	const char *email, *pw, *ip = gx_req_client_ip(req);
+	unsigned char h[32];
+	char hex[65], *material;
+	struct login *s;
+
+	email = gx_valid_str(body, "email", true, 1, 254, v);
+	pw = gx_valid_str(body, "password", true, 1, 1024, v);
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	s = gx_xcalloc(1, sizeof(*s));
+	s->req = req;
+	gx_req_set_data(req, s, login_free);
+	s->email = gx_xstrdup(email);
+	for (char *c = s->email; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	s->password = gx_xstrdup(pw);
+
+	material = gx_xasprintf("%s|%s", s->email, ip ? ip : "");
+	if (mbedtls_sha256_ret((const unsigned char *)material, strlen(material), h, 0) != 0) {
+		free(material);
+		gx_log_error("sha256 failed");
+		gx_reply_error(req, 500, "INTERNAL", "cannot derive the lockout key");
+		return;
+	}
+	free(material);
+	gx_hex_encode(h, sizeof(h), hex);
+	snprintf(s->lock_key, sizeof(s->lock_key), "gx:login:fail:%s", hex);
+	{
+		const char *argv[4] = { "EVAL", LUA_LOCK_STATE, "1", s->lock_key };
+		/* on a disconnected client the callback still runs (with err): no return value to check */
+		gx_redis_cmd(gx_req_redis(req), login_lock_state, s, 4, argv, NULL);
+	}
+}
+
+/* ---- refresh -------------------------------------------------------------------------------------------- */
+
+struct refresh {
+	struct gx_req *req;
+	struct gx_jwt_claims old;
+	char new_jti[37];
+	char new_hash[65];
+	long long now;
+};
+
+/* Verify the body's refreshToken into *c. Returns 0, or -1 after replying (400 or 401). */
+static int read_refresh_token(struct gx_req *req, struct gx_jwt_claims *c)
+{
+	const struct idy_app *app = gx_req_app(req);
+	struct gx_verr *v = gx_verr_new();
+	const char *tok, *reason = NULL;
+
+	tok = gx_valid_str(gx_req_body(req), "refreshToken", true, 1, GX_JWT_MAX_LEN, v);
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return -1;
+	}
+	gx_verr_free(v);
+	if (gx_jwt_verify(tok, (const unsigned char *)app->shared->jwt_secret, strlen(app->shared->jwt_secret),
+			  app->shared->jwt_issuer, IDY_REFRESH_AUD, (long long)time(NULL), 30, c, &reason) < 0 ||
+	    !c->fam[0] || strcmp(c->tenant_id, app->shared->tenant_id) != 0) {
+		gx_reply_error(req, 401, "INVALID_REFRESH_TOKEN", "the refresh token is invalid or expired (%s)",
+			       reason ? reason : "TOKEN_MALFORMED");
+		return -1;
+	}
+	return 0;
+}
+
+static void refresh_family_revoked(PGresult *res GX_UNUSED, const struct gx_pg_error *err, void *arg)
+{
+	struct refresh *s = arg;
+
+	if (err) {
+		gx_reply_pg_error(s->req, err);
+		return;
+	}
+	gx_log_warn("refresh token reuse detected: family revoked (profile %s)", s->old.sub);
+	gx_reply_error(s->req, 401, "TOKEN_REUSED", "this refresh token was already used; every session of its family "
+		       "has been revoked");
+}
+
+static void refresh_inspected(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct refresh *s = arg;
+	const char *p[3];
+
+	if (err) {
+		gx_reply_pg_error(s->req, err);
+		return;
+	}
+	if (PQntuples(res) != 1 || strcmp(gx_pg_val(res, 0, "expired"), "t") == 0) {
+		gx_reply_error(s->req, 401, "INVALID_REFRESH_TOKEN", "the refresh token is unknown or expired");
+		return;
+	}
+	if (strcmp(gx_pg_val(res, 0, "rotated"), "t") == 0) {
+		p[0] = s->old.fam;
+		p[1] = idy_tenant(s->req);
+		p[2] = "reuse detected";
+		if (gx_pg_query(gx_req_pg(s->req), SQL_REVOKE_FAMILY, 3, p, refresh_family_revoked, s) < 0)
+			gx_reply_error(s->req, 500, "INTERNAL", "cannot start the family revocation");
+		return;
+	}
+	/* not rotated and not usable: revoked (logout, password change, an earlier reuse) */
+	gx_reply_error(s->req, 401, "TOKEN_REVOKED", "the refresh token has been revoked");
+}
+
+static void refresh_rotated(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct refresh *s = arg;
+	struct gx_req *req = s->req;
+	const struct idy_app *app = gx_req_app(req);
+	struct idy_tokens t;
+	const char *p[2];
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		p[0] = s->old.jti;
+		p[1] = idy_tenant(req);
+		if (gx_pg_query(gx_req_pg(req), SQL_INSPECT, 2, p, refresh_inspected, s) < 0)
+			gx_reply_error(req, 500, "INTERNAL", "cannot start the token inspection");
+		return;
+	}
+	if (strcmp(gx_pg_val(res, 0, "issued"), "1") != 0) {
+		gx_reply_error(req, 403, "ACCOUNT_INACTIVE", "the account is inactive; contact support");
+		return;
+	}
+	if (idy_tokens_mint(app, gx_pg_val(res, 0, "profileId"), gx_pg_val(res, 0, "role"), s->old.fam, s->new_jti,
+			    s->now, &t) < 0) {
+		gx_reply_error(req, 500, "INTERNAL", "cannot issue tokens");
+		return;
+	}
+	gx_reply_json(req, 200, tokens_json(&t));
+	idy_tokens_release(&t);
+}
+
+void idy_auth_refresh(struct gx_req *req)
+{
+	struct refresh *s = gx_xcalloc(1, sizeof(*s));
+	char old_hash[65], exp[24];
+	const char *p[9];
+
+	gx_req_set_data(req, s, free);
+	s->req = req;
+	if (read_refresh_token(req, &s->old) < 0)
+		return;
+	s->now = (long long)time(NULL);
+	if (gx_uuid_v4(s->new_jti) < 0 || idy_refresh_hash(s->new_jti, s->new_hash) < 0 ||
+	    idy_refresh_hash(s->old.jti, old_hash) < 0) {
+		gx_reply_error(req, 500, "INTERNAL", "cannot generate token identifiers");
+		return;
+	}
+	snprintf(exp, sizeof(exp), "%lld", s->now + IDY_REFRESH_TTL_S);
+	p[0] = s->old.jti;
+	p[1] = idy_tenant(req);
+	p[2] = s->new_jti;
+	p[3] = old_hash;
+	p[4] = s->old.fam;
+	p[5] = s->new_hash;
+	p[6] = exp;
+	p[7] = user_agent(req);
+	p[8] = gx_req_client_ip(req);
+	if (gx_pg_query(gx_req_pg(req), SQL_ROTATE, 9, p, refresh_rotated, s) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "cannot start the token rotation");
+}
+
+/* ---- logout --------------------------------------------------------------------------------------------- */
+
+struct logout {
+	struct gx_req *req;
+	struct gx_jwt_claims refresh;
+	char access_jti[40];
+	long long access_exp;
+};
+
+static void logout_reply(struct logout *s, bool access_revoked)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "message", "Logout successful");
+	cJSON_AddBoolToObject(o, "accessTokenRevoked", access_revoked);
+	gx_reply_json(s->req, 200, o);
+}
+
+static void logout_denylisted(const redisReply *reply, const char *err, void *arg)
+{
+	struct logout *s = arg;
+	bool ok = !err && reply && reply->type == REDIS_REPLY_STATUS;
+
+	if (!ok)
+		gx_log_warn("access token %s could not be denylisted: %s", s->access_jti, err ? err : "bad reply");
+	logout_reply(s, ok);
+}
+
+static void logout_revoked(PGresult *res GX_UNUSED, const struct gx_pg_error *err, void *arg)
+{
+	struct logout *s = arg;
+	long long ttl = s->access_exp - (long long)time(NULL);
+	char key[80], ttl_s[24];
+	const char *argv[5];
+
+	if (err) {
+		gx_reply_pg_error(s->req, err);
+		return;
+	}
+	if (!s->access_jti[0]) {
+		logout_reply(s, false);
+		return;
+	}
+	if (ttl <= 0) { /* already expired: nothing to denylist */
+		logout_reply(s, true);
+		return;
+	}
+	snprintf(key, sizeof(key), "gx:revoked:jti:%s", s->access_jti);
+	snprintf(ttl_s, sizeof(ttl_s), "%lld", ttl + 30); /* + the verifier's clock-skew leeway */
+	argv[0] = "SET";
+	argv[1] = key;
+	argv[2] = "1";
+	argv[3] = "EX";
+	argv[4] = ttl_s;
+	gx_redis_cmd(gx_req_redis(s->req), logout_denylisted, s, 5, argv, NULL);
+}
+
+void idy_auth_logout(struct gx_req *req)
+{
+	struct logout *s = gx_xcalloc(1, sizeof(*s));
+	const struct gx_jwt_claims *access = gx_req_claims(req);
+	const char *p[3];
+
+	gx_req_set_data(req, s, free);
+	s->req = req;
+	if (read_refresh_token(req, &s->refresh) < 0)
+		return;
+	if (access) {
+		snprintf(s->access_jti, sizeof(s->access_jti), "%s", access->jti);
+		s->access_exp = access->exp;
+	}
+	p[0] = s->refresh.fam;
+	p[1] = idy_tenant(req);
+	p[2] = "logout";
+	if (gx_pg_query(gx_req_pg(req), SQL_REVOKE_FAMILY, 3, p, logout_revoked, s) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "cannot start the logout");
+}

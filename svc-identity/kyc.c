@@ -1,0 +1,178 @@
+/* KYC evidence: POST /api/v1/users/{id}/kyc records a submission (hash, size and MIME type of evidence stored
+ * elsewhere; one PENDING at a time, none after an APPROVED one), GET returns the newest (404 when none).
+ * Self or admin only. Off chain: a direct write, answered 201 with the record.
+ */
+#include "identity.h"
+
+#include "gx/pg.h"
+#include "gx/rand.h"
+#include "gx/util.h"
+#include "gx/valid.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KYC_COLS                                                                                                  \
+	"\"kycId\", \"profileId\", \"status\"::text AS \"status\", \"evidenceHash\", \"evidenceSize\", \"evidenceMime\"," \
+	" " IDY_TS("\"verifiedAt\"") " AS \"verifiedAt\", \"verifierDetails\","                                   \
+	" " IDY_TS("\"createdAt\"") " AS \"createdAt\", " IDY_TS("\"updatedAt\"") " AS \"updatedAt\""
+
+/* $1 kycId, $2 profileId, $3 hash, $4 size, $5 mime, $6 tenant. One statement: the profile must exist and have no
+ * approved KYC; the partial unique index keeps one PENDING per profile. */
+static const char SQL_SUBMIT[] =
+	"WITH p AS (SELECT \"profileId\" FROM \"UserProfile\" WHERE \"profileId\" = $2 AND \"tenantId\" = $6"
+	"  AND \"deletedAt\" IS NULL),"
+	" a AS (SELECT EXISTS (SELECT 1 FROM \"KYCVerification\" WHERE \"profileId\" = $2 AND \"status\" = 'APPROVED')"
+	"  AS \"approved\"),"
+	" ins AS (INSERT INTO \"KYCVerification\" (\"kycId\", \"profileId\", \"status\", \"evidenceHash\","
+	"  \"evidenceSize\", \"evidenceMime\") SELECT $1, p.\"profileId\", 'PENDING', $3, $4::int, $5 FROM p, a"
+	"  WHERE NOT a.\"approved\" RETURNING " KYC_COLS ")"
+	" SELECT (SELECT count(*) FROM p) AS \"found\", (SELECT \"approved\" FROM a) AS \"approved\", ins.*"
+	" FROM (SELECT 1) AS one LEFT JOIN ins ON true";
+
+static const char SQL_NEWEST[] =
+	"SELECT " KYC_COLS " FROM \"KYCVerification\" WHERE \"profileId\" = $1 AND \"profileId\" IN"
+	" (SELECT \"profileId\" FROM \"UserProfile\" WHERE \"profileId\" = $1 AND \"tenantId\" = $2)"
+	" ORDER BY \"createdAt\" DESC, \"kycId\" DESC LIMIT 1";
+
+static const char PENDING_KEY[] = "KYCVerification_profileId_pending_key";
+
+#define MAX_EVIDENCE_SIZE 10485760
+
+static const char *const kyc_mimes[] = { "image/jpeg", "image/png", "application/pdf", NULL };
+
+static cJSON *kyc_json(const PGresult *res)
+{
+	static const char *const nullable[] = { "evidenceHash", "evidenceMime", "verifiedAt", "verifierDetails" };
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "kycId", gx_pg_val(res, 0, "kycId"));
+	cJSON_AddStringToObject(o, "profileId", gx_pg_val(res, 0, "profileId"));
+	cJSON_AddStringToObject(o, "status", gx_pg_val(res, 0, "status"));
+	for (size_t i = 0; i < GX_ARRAY_LEN(nullable); i++) {
+		if (gx_pg_isnull(res, 0, nullable[i]))
+			cJSON_AddNullToObject(o, nullable[i]);
+		else
+			cJSON_AddStringToObject(o, nullable[i], gx_pg_val(res, 0, nullable[i]));
+	}
+	if (gx_pg_isnull(res, 0, "evidenceSize"))
+		cJSON_AddNullToObject(o, "evidenceSize");
+	else
+		cJSON_AddNumberToObject(o, "evidenceSize", (double)strtoll(gx_pg_val(res, 0, "evidenceSize"), NULL, 10));
+	cJSON_AddStringToObject(o, "createdAt", gx_pg_val(res, 0, "createdAt"));
+	cJSON_AddStringToObject(o, "updatedAt", gx_pg_val(res, 0, "updatedAt"));
+	return o;
+}
+
+/* Self or admin; a malformed id is 404. Returns the id or NULL after replying. */
+static const char *kyc_profile(struct gx_req *req)
+{
+	const char *id = gx_req_param(req, "id");
+
+	if (!id || !gx_req_may_access(req, id)) {
+		gx_reply_error(req, 403, "FORBIDDEN", "you may only access your own KYC records");
+		return NULL;
+	}
+	if (!gx_uuid_valid(id)) {
+		gx_reply_error(req, 404, "NOT_FOUND", "user not found");
+		return NULL;
+	}
+	return id;
+}
+
+static void on_submitted(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct gx_req *req = arg;
+
+	if (err) {
+		if (err->kind == GX_PG_ERR_QUERY && strcmp(err->sqlstate, "23505") == 0 &&
+		    strcmp(err->constraint, PENDING_KEY) == 0) {
+			gx_reply_error(req, 409, "KYC_PENDING", "a KYC submission is already pending review");
+			return;
+		}
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) != 1 || strcmp(gx_pg_val(res, 0, "found"), "0") == 0) {
+		gx_reply_error(req, 404, "NOT_FOUND", "user not found");
+		return;
+	}
+	if (strcmp(gx_pg_val(res, 0, "approved"), "t") == 0) {
+		gx_reply_error(req, 409, "KYC_ALREADY_APPROVED", "KYC is already approved for this user");
+		return;
+	}
+	gx_reply_json(req, 201, kyc_json(res));
+}
+
+void idy_kyc_submit(struct gx_req *req)
+{
+	const char *id = kyc_profile(req);
+	const cJSON *body;
+	const char *hash, *mime, *p[6];
+	char kyc_id[37], lhash[65], size_s[24];
+	long long size;
+	struct gx_verr *v;
+
+	if (!id)
+		return;
+	body = gx_req_body(req);
+	v = gx_verr_new();
+	hash = gx_valid_str(body, "evidenceHash", true, 64, 64, v);
+	if (hash && !gx_valid_hex64(hash))
+		gx_verr_add(v, "evidenceHash", "must be 64 hex digits (SHA-256 of the evidence)");
+	size = gx_valid_int(body, "evidenceSize", true, 1, MAX_EVIDENCE_SIZE, 0, v);
+	mime = gx_valid_str(body, "evidenceMime", true, 1, 64, v);
+	if (mime && !gx_valid_enum(mime, kyc_mimes))
+		gx_verr_add(v, "evidenceMime", "must be one of image/jpeg, image/png, application/pdf");
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	if (gx_uuid_v4(kyc_id) < 0) {
+		gx_reply_error(req, 500, "INTERNAL", "cannot generate an id");
+		return;
+	}
+	for (size_t i = 0; i < 64; i++)
+		lhash[i] = (char)tolower((unsigned char)hash[i]);
+	lhash[64] = '\0';
+	snprintf(size_s, sizeof(size_s), "%lld", size);
+	p[0] = kyc_id;
+	p[1] = id;
+	p[2] = lhash;
+	p[3] = size_s;
+	p[4] = mime;
+	p[5] = idy_tenant(req);
+	if (gx_pg_query(gx_req_pg(req), SQL_SUBMIT, 6, p, on_submitted, req) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "cannot start the KYC query");
+}
+
+static void on_newest(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct gx_req *req = arg;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		gx_reply_error(req, 404, "KYC_NOT_FOUND", "no KYC submission for this user");
+		return;
+	}
+	gx_reply_json(req, 200, kyc_json(res));
+}
+
+void idy_kyc_get(struct gx_req *req)
+{
+	const char *id = kyc_profile(req);
+	const char *p[2];
+
+	if (!id)
+		return;
+	p[0] = id;
+	p[1] = idy_tenant(req);
+	if (gx_pg_query(gx_req_pg(req), SQL_NEWEST, 2, p, on_newest, req) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "cannot start the KYC query");
+}

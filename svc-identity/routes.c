@@ -1,0 +1,17 @@
+/* svc-identity route table (shared health, metrics, OpenAPI and command-status routes are added by gx_api_main). */
+#include "identity.h"
+
+#define AUTH_FLAGS (GX_ROUTE_STRICT_RL | GX_ROUTE_NO_IDEMP)
+
+const struct gx_route idy_routes[] = {
+	{ "POST", "/api/v1/auth/login", idy_auth_login, GX_AUTH_PUBLIC, AUTH_FLAGS },
+	{ "POST", "/api/v1/auth/refresh", idy_auth_refresh, GX_AUTH_PUBLIC, GX_ROUTE_NO_IDEMP },
+	{ "POST", "/api/v1/auth/logout", idy_auth_logout, GX_AUTH_PUBLIC, GX_ROUTE_NO_IDEMP },
+	{ "POST", "/api/v1/users", idy_users_create, GX_AUTH_PUBLIC, GX_ROUTE_STRICT_RL },
+	{ "GET", "/api/v1/users/{id}", idy_users_get, GX_AUTH_USER, 0 },
+	{ "PATCH", "/api/v1/users/{id}", idy_users_patch, GX_AUTH_USER, 0 },
+	{ "POST", "/api/v1/users/{id}/kyc", idy_kyc_submit, GX_AUTH_USER, 0 },
+	{ "GET", "/api/v1/users/{id}/kyc", idy_kyc_get, GX_AUTH_USER, 0 },
+};
+
+const size_t idy_nroutes = GX_ARRAY_LEN(idy_routes);

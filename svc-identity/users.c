@@ -1,0 +1,460 @@
+/* Users: registration (POST /api/v1/users: profile + CREATE_USER command in one transaction), profile read and
+ * update (GET/PATCH /api/v1/users/{id}, self or admin). Passwords are hashed on the bcrypt pool.
+ */
+#include "identity.h"
+
+#include "gx/log.h"
+#include "gx/outbox.h"
+#include "gx/password.h"
+#include "gx/pg.h"
+#include "gx/rand.h"
+#include "gx/util.h"
+#include "gx/valid.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mbedtls/sha256.h>
+
+static const char SQL_INSERT_PROFILE[] =
+	"INSERT INTO \"UserProfile\" (\"profileId\", \"tenantId\", \"firstName\", \"lastName\", \"email\", \"phoneNum\","
+	" \"identityNum\", \"biometricHash\", \"passwordHash\", \"nationalityCountryCode\", \"dateOfBirth\", \"status\","
+	" \"role\", \"fabricUserId\") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::date,"
+	" 'PENDING_VERIFICATION', 'USER', $1)";
+
+static const char SQL_GET_PROFILE[] =
+	"SELECT " IDY_PROFILE_COLS " FROM \"UserProfile\" WHERE \"profileId\" = $1 AND \"tenantId\" = $2"
+	" AND \"deletedAt\" IS NULL";
+
+static const char SQL_PATCH_PROFILE[] =
+	"UPDATE \"UserProfile\" SET \"firstName\" = COALESCE($3, \"firstName\"), \"lastName\" = COALESCE($4, \"lastName\"),"
+	" \"phoneNum\" = COALESCE($5, \"phoneNum\"), \"identityNum\" = COALESCE($6, \"identityNum\"),"
+	" \"email\" = COALESCE($7, \"email\"), \"passwordHash\" = COALESCE($8, \"passwordHash\"), \"updatedAt\" = now()"
+	" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL RETURNING " IDY_PROFILE_COLS;
+
+/* a new password ends every session of the profile */
+static const char SQL_REVOKE_ALL[] =
+	"UPDATE \"RefreshToken\" SET \"revoked\" = true, \"revokedAt\" = now(), \"revokedReason\" = 'password changed'"
+	" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND NOT \"revoked\"";
+
+static const struct gx_conflict profile_conflicts[] = {
+	{ "UserProfile_email_lower_key", 409, "EMAIL_TAKEN", "a user with this email already exists" },
+	{ "UserProfile_email_key", 409, "EMAIL_TAKEN", "a user with this email already exists" },
+	{ "UserProfile_phoneNum_key", 409, "PHONE_TAKEN", "a user with this phone number already exists" },
+	{ "UserProfile_biometricHash_key", 409, "BIOMETRIC_TAKEN", "this biometric hash is already registered" },
+	{ "UserProfile_nationalityCountryCode_fkey", 400, "UNKNOWN_COUNTRY",
+	  "nationalityCountryCode is not a known country" },
+};
+
+const char *idy_tenant(const struct gx_req *req)
+{
+	const struct idy_app *app = gx_req_app(req);
+
+	return app->shared->tenant_id;
+}
+
+static cJSON *col_or_null(const PGresult *res, int r, const char *col)
+{
+	if (gx_pg_isnull(res, r, col))
+		return cJSON_CreateNull();
+	return cJSON_CreateString(gx_pg_val(res, r, col));
+}
+
+cJSON *idy_profile_json(const PGresult *res, int r)
+{
+	static const char *const nullable[] = { "email", "phoneNum", "identityNum", "nationalityCountryCode",
+						"dateOfBirth", "fabricUserId", "onchainStatus", "kycStatus" };
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "profileId", gx_pg_val(res, r, "profileId"));
+	cJSON_AddStringToObject(o, "firstName", gx_pg_val(res, r, "firstName"));
+	cJSON_AddStringToObject(o, "lastName", gx_pg_val(res, r, "lastName"));
+	cJSON_AddStringToObject(o, "status", gx_pg_val(res, r, "status"));
+	cJSON_AddStringToObject(o, "role", gx_pg_val(res, r, "role"));
+	for (size_t i = 0; i < GX_ARRAY_LEN(nullable); i++)
+		cJSON_AddItemToObject(o, nullable[i], col_or_null(res, r, nullable[i]));
+	cJSON_AddStringToObject(o, "createdAt", gx_pg_val(res, r, "createdAt"));
+	cJSON_AddStringToObject(o, "updatedAt", gx_pg_val(res, r, "updatedAt"));
+	return o;
+}
+
+static void lower_ascii(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* ---- POST /api/v1/users ---------------------------------------------------------------------------------- */
+
+struct reg {
+	struct gx_req *req;
+	struct idy_hash_job *job;
+	char profile_id[37];
+	char *email, *password, *first, *last, *phone, *identity, *nationality, *dob;
+	char biometric[65];
+	long long age;
+};
+
+static void reg_free(void *arg)
+{
+	struct reg *s = arg;
+
+	idy_hash_cancel(s->job);
+	free(s->email);
+	wipe_free(s->password);
+	free(s->first);
+	free(s->last);
+	free(s->phone);
+	free(s->identity);
+	free(s->nationality);
+	free(s->dob);
+	free(s);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? gx_xstrdup(s) : NULL;
+}
+
+static void reg_hashed(bool ok, const char *hash, void *arg)
+{
+	struct reg *s = arg;
+	struct gx_req *req = s->req;
+	const char *p[11];
+	struct gx_pg_stmt st;
+	struct gx_outbox_cmd cmd;
+	cJSON *payload;
+
+	s->job = NULL;
+	if (!ok || !hash) {
+		gx_reply_error(req, 500, "INTERNAL", "cannot hash the password");
+		return;
+	}
+	p[0] = s->profile_id;
+	p[1] = idy_tenant(req);
+	p[2] = s->first;
+	p[3] = s->last;
+	p[4] = s->email;
+	p[5] = s->phone;
+	p[6] = s->identity;
+	p[7] = s->biometric;
+	p[8] = hash;
+	p[9] = s->nationality;
+	p[10] = s->dob;
+	st = (struct gx_pg_stmt){ SQL_INSERT_PROFILE, 11, p };
+
+	/* exactly the CREATE_USER fields of docs/chaincode.md: on-chain data only, no PII */
+	payload = cJSON_CreateObject();
+	cJSON_AddStringToObject(payload, "userId", s->profile_id);
+	cJSON_AddStringToObject(payload, "biometricHash", s->biometric);
+	cJSON_AddStringToObject(payload, "nationality", s->nationality);
+	cJSON_AddNumberToObject(payload, "age", (double)s->age);
+	cmd = (struct gx_outbox_cmd){ .command_type = "CREATE_USER", .aggregate_id = s->profile_id,
+				      .payload = payload };
+	gx_outbox_submit(req, &st, 1, &cmd, profile_conflicts, GX_ARRAY_LEN(profile_conflicts));
+	cJSON_Delete(payload);
+}
+
+/* The biometric hash sent on chain when the client gives none: SHA-256 of 32 random bytes (unlinkable to PII). */
+static int random_biometric(char out[65])
+{
+	unsigned char rnd[32], h[32];
+
+	if (gx_rand_bytes(rnd, sizeof(rnd)) < 0)
+		return -1;
+	if (mbedtls_sha256_ret(rnd, sizeof(rnd), h, 0) != 0) {
+		gx_log_error("sha256 failed");
+		return -1;
+	}
+	gx_hex_encode(h, sizeof(h), out);
+	return 0;
+}
+
+void idy_users_create(struct gx_req *req)
+{
+	const struct idy_app *app = gx_req_app(req);
+	const cJSON *body = gx_req_body(req);
+	struct gx_verr *v = gx_verr_new();
+	const char *email, *pw, *first, *last, *phone, *idn, *nat, *dob, *bio, *issue;
+	int y = 0, m = 0, d = 0;
+	long long age = -1;
+	struct reg *s;
+
+	email = gx_valid_str(body, "email", true, 3, 254, v);
+	if (email && !gx_valid_email(email))
+		gx_verr_add(v, "email", "must be a valid email address");
+	pw = gx_valid_str(body, "password", true, 1, 200, v);
+	if (pw && !gx_password_acceptable(pw, &issue))
+		gx_verr_add(v, "password", "%s", issue);
+	first = gx_valid_str(body, "firstName", true, 1, 50, v);
+	if (first && !gx_valid_name(first, 1, 50))
+		gx_verr_add(v, "firstName", "must be 1..50 characters without control characters");
+	last = gx_valid_str(body, "lastName", true, 1, 50, v);
+	if (last && !gx_valid_name(last, 1, 50))
+		gx_verr_add(v, "lastName", "must be 1..50 characters without control characters");
+	phone = gx_valid_str(body, "phoneNum", false, 1, 16, v);
+	if (phone && !gx_valid_e164(phone))
+		gx_verr_add(v, "phoneNum", "must be an E.164 number such as +14155550123");
+	idn = gx_valid_str(body, "identityNum", false, 1, 64, v);
+	nat = gx_valid_str(body, "nationalityCountryCode", true, 2, 2, v);
+	if (nat && !gx_valid_iso2(nat))
+		gx_verr_add(v, "nationalityCountryCode", "must be an ISO 3166-1 alpha-2 code in upper case");
+	dob = gx_valid_str(body, "dateOfBirth", true, 10, 10, v);
+	if (dob) {
+		if (!gx_valid_date(dob, &y, &m, &d) || y < 1900)
+			gx_verr_add(v, "dateOfBirth", "must be a date YYYY-MM-DD after 1900-01-01");
+		else if ((age = gx_valid_age_years(y, m, d, time(NULL))) < 0)
+			gx_verr_add(v, "dateOfBirth", "must not be in the future");
+	}
+	bio = gx_valid_str(body, "biometricHash", false, 64, 64, v);
+	if (bio && !gx_valid_hex64(bio))
+		gx_verr_add(v, "biometricHash", "must be 64 hex digits (SHA-256)");
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+
+	s = gx_xcalloc(1, sizeof(*s));
+	s->req = req;
+	gx_req_set_data(req, s, reg_free);
+	if (gx_uuid_v4(s->profile_id) < 0 || (!bio && random_biometric(s->biometric) < 0)) {
+		gx_reply_error(req, 500, "INTERNAL", "cannot generate identifiers");
+		return;
+	}
+	if (bio) {
+		snprintf(s->biometric, sizeof(s->biometric), "%s", bio);
+		lower_ascii(s->biometric);
+	}
+	s->email = gx_xstrdup(email);
+	lower_ascii(s->email);
+	s->password = gx_xstrdup(pw);
+	s->first = gx_xstrdup(first);
+	s->last = gx_xstrdup(last);
+	s->phone = dup_or_null(phone);
+	s->identity = dup_or_null(idn);
+	s->nationality = gx_xstrdup(nat);
+	s->dob = gx_xstrdup(dob);
+	s->age = age;
+	s->job = idy_hash_submit(gx_req_worker(req), IDY_HASH_MAKE, s->password, NULL, (int)app->cfg->bcrypt_cost,
+				 reg_hashed, s);
+	if (!s->job) {
+		gx_reply_header(req, "Retry-After", "1");
+		gx_reply_error(req, 503, "BUSY", "too many password operations in progress, retry");
+	}
+}
+
+/* ---- GET /api/v1/users/{id} ------------------------------------------------------------------------------- */
+
+static void on_profile(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct gx_req *req = arg;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		gx_reply_error(req, 404, "NOT_FOUND", "user not found");
+		return;
+	}
+	gx_reply_json(req, 200, idy_profile_json(res, 0));
+}
+
+/* Object-level check shared by the /users/{id} routes: 403 for someone else's profile, 404 for a malformed id.
+ * Returns the id, or NULL after replying. */
+static const char *profile_param(struct gx_req *req)
+{
+	const char *id = gx_req_param(req, "id");
+
+	if (!id || !gx_req_may_access(req, id)) {
+		gx_reply_error(req, 403, "FORBIDDEN", "you may only access your own profile");
+		return NULL;
+	}
+	if (!gx_uuid_valid(id)) {
+		gx_reply_error(req, 404, "NOT_FOUND", "user not found");
+		return NULL;
+	}
+	return id;
+}
+
+void idy_users_get(struct gx_req *req)
+{
+	const char *id = profile_param(req);
+	const char *p[2];
+
+	if (!id)
+		return;
+	p[0] = id;
+	p[1] = idy_tenant(req);
+	if (gx_pg_query(gx_req_pg(req), SQL_GET_PROFILE, 2, p, on_profile, req) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "cannot start the profile query");
+}
+
+/* ---- PATCH /api/v1/users/{id} ----------------------------------------------------------------------------- */
+
+struct patch {
+	struct gx_req *req;
+	struct idy_hash_job *job;
+	char *id;
+	char *first, *last, *phone, *identity, *email, *password;
+};
+
+static void patch_free(void *arg)
+{
+	struct patch *s = arg;
+
+	idy_hash_cancel(s->job);
+	free(s->id);
+	free(s->first);
+	free(s->last);
+	free(s->phone);
+	free(s->identity);
+	free(s->email);
+	wipe_free(s->password);
+	free(s);
+}
+
+/* Unique violations of an UPDATE are answered like registration's. */
+static void reply_profile_error(struct gx_req *req, const struct gx_pg_error *err)
+{
+	if (err->kind == GX_PG_ERR_QUERY && strcmp(err->sqlstate, "23505") == 0) {
+		for (size_t i = 0; i < GX_ARRAY_LEN(profile_conflicts); i++) {
+			if (strcmp(err->constraint, profile_conflicts[i].constraint) == 0) {
+				gx_reply_error(req, profile_conflicts[i].status, profile_conflicts[i].code, "%s",
+					       profile_conflicts[i].message);
+				return;
+			}
+		}
+	}
+	gx_reply_pg_error(req, err);
+}
+
+static void on_patched(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct gx_req *req = arg;
+
+	if (err) {
+		reply_profile_error(req, err);
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		gx_reply_error(req, 404, "NOT_FOUND", "user not found");
+		return;
+	}
+	gx_reply_json(req, 200, idy_profile_json(res, 0));
+}
+
+static void on_patched_txn(PGresult *const *res, int nres, const struct gx_pg_error *err, void *arg)
+{
+	on_patched(err || nres < 1 ? NULL : res[0], err, arg);
+}
+
+static void patch_run(struct patch *s, const char *hash)
+{
+	struct gx_req *req = s->req;
+	const char *p[8] = { s->id, idy_tenant(req), s->first, s->last, s->phone, s->identity, s->email, hash };
+	const char *rp[2] = { s->id, idy_tenant(req) };
+
+	if (hash) {
+		struct gx_pg_stmt st[2] = { { SQL_PATCH_PROFILE, 8, p }, { SQL_REVOKE_ALL, 2, rp } };
+		if (gx_pg_txn(gx_req_pg(req), st, 2, on_patched_txn, req) < 0)
+			gx_reply_error(req, 500, "INTERNAL", "cannot start the profile update");
+		return;
+	}
+	if (gx_pg_query(gx_req_pg(req), SQL_PATCH_PROFILE, 8, p, on_patched, req) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "cannot start the profile update");
+}
+
+static void patch_hashed(bool ok, const char *hash, void *arg)
+{
+	struct patch *s = arg;
+
+	s->job = NULL;
+	if (!ok || !hash) {
+		gx_reply_error(s->req, 500, "INTERNAL", "cannot hash the password");
+		return;
+	}
+	patch_run(s, hash);
+}
+
+void idy_users_patch(struct gx_req *req)
+{
+	static const char *const known[] = { "firstName", "lastName", "phoneNum", "identityNum", "email", "password",
+					     NULL };
+	const struct idy_app *app = gx_req_app(req);
+	const cJSON *body = gx_req_body(req), *it;
+	const char *id = profile_param(req);
+	const char *first, *last, *phone, *idn, *email, *pw, *issue;
+	struct gx_verr *v;
+	struct patch *s;
+
+	if (!id)
+		return;
+	v = gx_verr_new();
+	cJSON_ArrayForEach(it, body) {
+		if (strcmp(it->string, "nationalityCountryCode") == 0 || strcmp(it->string, "dateOfBirth") == 0)
+			gx_verr_add(v, it->string, "cannot be changed: it is part of the on-chain identity");
+		else if (!gx_valid_enum(it->string, known))
+			gx_verr_add(v, it->string, "unknown field");
+	}
+	first = gx_valid_str(body, "firstName", false, 1, 50, v);
+	if (first && !gx_valid_name(first, 1, 50))
+		gx_verr_add(v, "firstName", "must be 1..50 characters without control characters");
+	last = gx_valid_str(body, "lastName", false, 1, 50, v);
+	if (last && !gx_valid_name(last, 1, 50))
+		gx_verr_add(v, "lastName", "must be 1..50 characters without control characters");
+	phone = gx_valid_str(body, "phoneNum", false, 1, 16, v);
+	if (phone && !gx_valid_e164(phone))
+		gx_verr_add(v, "phoneNum", "must be an E.164 number such as +14155550123");
+	idn = gx_valid_str(body, "identityNum", false, 1, 64, v);
+	email = gx_valid_str(body, "email", false, 3, 254, v);
+	if (email && !gx_valid_email(email))
+		gx_verr_add(v, "email", "must be a valid email address");
+	pw = gx_valid_str(body, "password", false, 1, 200, v);
+	if (pw && !gx_password_acceptable(pw, &issue))
+		gx_verr_add(v, "password", "%s", issue);
+	if (gx_verr_count(v) == 0 && !first && !last && !phone && !idn && !email && !pw)
+		gx_verr_add(v, "body", "at least one of firstName, lastName, phoneNum, identityNum, email, password "
+			    "is required");
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+
+	s = gx_xcalloc(1, sizeof(*s));
+	s->req = req;
+	gx_req_set_data(req, s, patch_free);
+	s->id = gx_xstrdup(id);
+	s->first = dup_or_null(first);
+	s->last = dup_or_null(last);
+	s->phone = dup_or_null(phone);
+	s->identity = dup_or_null(idn);
+	if (email) {
+		s->email = gx_xstrdup(email);
+		lower_ascii(s->email);
+	}
+	if (!pw) {
+		patch_run(s, NULL);
+		return;
+	}
+	s->password = gx_xstrdup(pw);
+	s->job = idy_hash_submit(gx_req_worker(req), IDY_HASH_MAKE, s->password, NULL, (int)app->cfg->bcrypt_cost,
+				 patch_hashed, s);
+	if (!s->job) {
+		gx_reply_header(req, "Retry-After", "1");
+		gx_reply_error(req, 503, "BUSY", "too many password operations in progress, retry");
+	}
+}
