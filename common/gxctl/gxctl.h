@@ -25,6 +25,10 @@ struct gxctl_verb {
 /* Verbs. */
 int gxctl_migrate(int argc, char **argv);
 int gxctl_seed(int argc, char **argv);
+int gxctl_create_super_admin(int argc, char **argv); /* super_admin.c */
+int gxctl_commands(int argc, char **argv);           /* commands.c: list|show|requeue */
+int gxctl_projector(int argc, char **argv);          /* projector.c: rebuild */
+int gxctl_token(int argc, char **argv);              /* token.c: mint (development only) */
 
 /* True when argv[1..argc-1] asks for help (-h or --help). */
 int gxctl_wants_help(int argc, char **argv);

@@ -11,6 +11,11 @@
 static const struct gxctl_verb verbs[] = {
 	{"migrate", "apply or inspect schema migrations: migrate up | migrate status", gxctl_migrate},
 	{"seed", "insert reference data (ISO 3166-1 countries); safe to repeat", gxctl_seed},
+	{"create-super-admin", "create the first SUPER_ADMIN profile (password from stdin or a file)",
+	 gxctl_create_super_admin},
+	{"commands", "outbox commands: list | show ID | requeue (FAILED -> PENDING, audited)", gxctl_commands},
+	{"projector", "projector rebuild: clear read models and replay the chain from block 0", gxctl_projector},
+	{"token", "token mint: access token for local development (refused in production)", gxctl_token},
 };
 
 static void usage(FILE *out)

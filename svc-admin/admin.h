@@ -1,0 +1,96 @@
+/* svc-admin private declarations: service state, the handlers of every resource file and the helpers they share
+ * (query parameters, read-model value conversion, the audited outbox write path). */
+#ifndef ADMIN_H
+#define ADMIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+
+#include "gx/api.h"
+#include "gx/pg.h"
+
+struct gx_verr;
+
+/* Service state, read-only once serving (gx_req_app). */
+struct adm_app {
+	char *tenant; /* TENANT_ID (owned) */
+};
+
+/* Allowed deviation of the sum of country allocations from 1 (in parts per billion): |sum - 1| <= 0.0001. */
+#define ADM_COUNTRY_SUM_TOLERANCE_PPB 100000LL
+/* Longest batch a single re-queue call may touch. */
+#define ADM_REQUEUE_MAX 1000
+
+/* system.c: bootstrap, pause/resume, status, counters */
+void system_bootstrap(struct gx_req *req);
+void system_pause(struct gx_req *req);
+void system_resume(struct gx_req *req);
+void system_status(struct gx_req *req);
+void system_counters(struct gx_req *req);
+/* countries.c: initialize, list, stats; treasury activation */
+void countries_initialize(struct gx_req *req);
+void countries_list(struct gx_req *req);
+void countries_stats(struct gx_req *req);
+void treasury_activate(struct gx_req *req);
+/* parameters.c: update, list, one */
+void parameters_update(struct gx_req *req);
+void parameters_list(struct gx_req *req);
+void parameters_get(struct gx_req *req);
+/* admins.c: appoint an admin */
+void admins_appoint(struct gx_req *req);
+/* commands.c: outbox operations */
+void commands_list(struct gx_req *req);
+void commands_show(struct gx_req *req);
+void commands_requeue(struct gx_req *req);
+void commands_requeue_batch(struct gx_req *req);
+
+/* routes.c */
+extern const struct gx_route adm_routes[];
+extern const size_t adm_routes_len;
+
+/* ---- submit.c: helpers ---- */
+
+/* Integer query parameter name in [min, max], def when absent; an issue is added to v when malformed. */
+long long adm_query_int(struct gx_req *req, const char *name, long long min, long long max, long long def,
+			struct gx_verr *v);
+/* Paging of a list request: limit (1..max, default def) and offset (>= 0) from the query, as numbers and text. */
+struct adm_page {
+	struct gx_req *req;
+	long long limit, offset;
+	char limit_s[24], offset_s[24];
+};
+/* Parse ?limit&offset into a page attached to req (gx_req_set_data; freed with the request). Returns it, or NULL
+ * after answering 400 VALIDATION_FAILED (req is then finished). */
+struct adm_page *adm_page_new(struct gx_req *req, long long max, long long def);
+/* Add a text column as a JSON string, or null when the column is SQL NULL. */
+void adm_add_text(cJSON *obj, const char *name, const PGresult *res, int row, const char *col);
+/* Add an integer column as a JSON number (null when SQL NULL or not an integer). */
+void adm_add_int(cJSON *obj, const char *name, const PGresult *res, int row, const char *col);
+/* Add a Qirat NUMERIC column as coins under name and its integer string under name_qirat. Returns 0, or -1 when
+ * the value is not a u64 Qirat amount (nothing added; the caller answers 500). */
+int adm_add_amount(cJSON *obj, const char *name, const char *name_qirat, const PGresult *res, int row,
+		   const char *col);
+/* True when the text column holds PostgreSQL's boolean true ("t"). */
+bool adm_true(const PGresult *res, int row, const char *col);
+
+/* Enqueue an admin command and answer the request (ends req). payload (borrowed) must match the docs/chaincode.md
+ * row of type (checked with gx_chaincode_map, which also yields the aggregate; a mismatch answers 500). In the same
+ * transaction an "AdminAuditLog" row is written: actor = caller, action, target target_type/target_id (may be
+ * NULL), details = payload. */
+void adm_submit(struct gx_req *req, const char *type, const cJSON *payload, const char *action,
+		const char *target_type, const char *target_id);
+
+/* ISO 8601 UTC text of a timestamptz SQL expression (NULL stays NULL). */
+#define ADM_TS(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* One row describing the system from the read models and the outbox ($1 = tenant). Columns:
+ *   paused (bool, from the newest SystemPaused/SystemResumed event), pauseReason, pauseChangedAt;
+ *   pendingChange: PAUSE_SYSTEM | RESUME_SYSTEM of the newest not yet projected such command, or NULL;
+ *   bootstrapped (bool: SystemBootstrapped projected), bootstrappedAt, bootstrapRequested (bool: a BOOTSTRAP_SYSTEM
+ *   command that has not FAILED exists); countriesInitialized (bool), countriesRequested (bool, same rule);
+ *   lastUpdated: time of the newest of those system events, or NULL. */
+extern const char ADM_SQL_SYSTEM_STATE[];
+
+#endif

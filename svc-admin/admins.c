@@ -1,0 +1,87 @@
+/* POST /api/v1/admins (SUPER_ADMIN): appoint a registered, on-chain user as ADMIN (APPOINT_ADMIN). The projector
+ * raises the profile's role when AdminAppointed arrives. Body {"userId"} (the original's "newAdminId" accepted). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gx/http.h"
+#include "gx/valid.h"
+#include "admin.h"
+
+static const char SQL_USER[] =
+	"SELECT p.\"profileId\", p.\"role\"::text AS \"role\", p.\"fabricUserId\", p.\"onchainStatus\","
+	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\" = 'APPOINT_ADMIN'"
+	"   AND c.\"status\" NOT IN ('FAILED', 'PROJECTED') AND c.\"payload\"->>'userId' = p.\"fabricUserId\")"
+	"   AS \"pending\""
+	" FROM \"UserProfile\" p WHERE p.\"tenantId\" = $1 AND p.\"profileId\" = $2 AND p.\"deletedAt\" IS NULL";
+
+struct appoint {
+	struct gx_req *req;
+	char *user_id;
+};
+
+static void appoint_free(void *p)
+{
+	struct appoint *a = p;
+
+	free(a->user_id);
+	free(a);
+}
+
+static void on_user(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct appoint *a = arg;
+	struct gx_req *req = a->req;
+	const char *role;
+	cJSON *payload;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		gx_reply_error(req, 404, "USER_NOT_FOUND", "user %s was not found", a->user_id);
+		return;
+	}
+	role = gx_pg_val(res, 0, "role");
+	if (strcmp(role, "ADMIN") == 0 || strcmp(role, "SUPER_ADMIN") == 0 || adm_true(res, 0, "pending")) {
+		gx_reply_error(req, 409, "ALREADY_ADMIN", "user %s is already %s", a->user_id,
+			       adm_true(res, 0, "pending") ? "being appointed" : role);
+		return;
+	}
+	if (gx_pg_isnull(res, 0, "fabricUserId") || gx_pg_isnull(res, 0, "onchainStatus")) {
+		gx_reply_error(req, 409, "USER_NOT_ON_CHAIN", "user %s is not registered on chain yet", a->user_id);
+		return;
+	}
+	payload = cJSON_CreateObject();
+	cJSON_AddStringToObject(payload, "userId", gx_pg_val(res, 0, "fabricUserId"));
+	adm_submit(req, "APPOINT_ADMIN", payload, "ADMIN_APPOINT", "USER", a->user_id);
+	cJSON_Delete(payload);
+}
+
+void admins_appoint(struct gx_req *req)
+{
+	const struct adm_app *app = gx_req_app(req);
+	const cJSON *body = gx_req_body(req);
+	struct gx_verr *v = gx_verr_new();
+	const char *field = cJSON_GetObjectItemCaseSensitive(body, "newAdminId") &&
+			    !cJSON_GetObjectItemCaseSensitive(body, "userId") ? "newAdminId" : "userId";
+	const char *id = gx_valid_str(body, field, true, 1, 64, v);
+	struct appoint *a;
+	const char *params[2];
+
+	if (id && !gx_valid_id(id))
+		gx_verr_add(v, field, "must be a profile id");
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	a = gx_xcalloc(1, sizeof(*a));
+	a->req = req;
+	a->user_id = gx_xstrdup(id);
+	gx_req_set_data(req, a, appoint_free);
+	params[0] = app->tenant;
+	params[1] = a->user_id;
+	if (gx_pg_query(gx_req_pg(req), SQL_USER, 2, params, on_user, a) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the user query");
+}

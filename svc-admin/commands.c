@@ -1,0 +1,366 @@
+/* Outbox operations for admins (decisions §7): list commands by status/type/age/error with paging, inspect one
+ * (payload, error, lease, audit history), re-queue one FAILED command or a filtered batch of them.
+ *
+ * Re-queue resets a FAILED command to PENDING with attempts 0, no error, nextAttemptAt now, no lease, and CLEARS
+ * fabricTxId (with submittedAt/commitBlock/committedAt) and the submitter's stored signed proposal
+ * (payload._submission): a FAILED command's transaction was rejected or never valid, so the submitter must build
+ * and sign a new transaction with a new tx id (an id that reached the ledger as invalid would be refused as a
+ * duplicate). Each re-queued command gets one "AdminAuditLog" row (who, what, when, previous error) and a NOTIFY
+ * gx_outbox so a waiting submitter picks it up at once. All of it is one statement (one transaction). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gx/http.h"
+#include "gx/jwt.h"
+#include "gx/valid.h"
+#include "admin.h"
+
+#define FILTER_WHERE \
+	" \"tenantId\" = $1 AND ($2::text IS NULL OR \"status\"::text = $2) AND ($3::text IS NULL OR" \
+	" \"commandType\"::text = $3) AND ($4::bigint IS NULL OR \"createdAt\" <= now() - $4::bigint * interval '1 second')" \
+	" AND ($5::bigint IS NULL OR \"createdAt\" >= now() - $5::bigint * interval '1 second')" \
+	" AND ($6::text IS NULL OR \"errorCode\" = $6)"
+
+#define ITEM_JSON(t) \
+	"json_build_object('commandId', " t ".\"id\", 'commandType', " t ".\"commandType\", 'status', " t ".\"status\"," \
+	" 'service', " t ".\"service\", 'attempts', " t ".\"attempts\", 'errorCode', " t ".\"errorCode\"," \
+	" 'error', " t ".\"error\", 'aggregateId', " t ".\"aggregateId\", 'fabricTxId', " t ".\"fabricTxId\"," \
+	" 'blockNumber', " t ".\"commitBlock\", 'createdAt', " ADM_TS(t ".\"createdAt\"") "," \
+	" 'updatedAt', " ADM_TS(t ".\"updatedAt\"") ", 'nextAttemptAt', " ADM_TS(t ".\"nextAttemptAt\"") ")"
+
+#define REQUEUE_SET \
+	" SET \"status\" = 'PENDING', \"attempts\" = 0, \"errorCode\" = NULL, \"error\" = NULL, \"nextAttemptAt\" = now()," \
+	" \"fabricTxId\" = NULL, \"lockedBy\" = NULL, \"lockedAt\" = NULL, \"leaseUntil\" = NULL, \"submittedAt\" = NULL," \
+	" \"commitBlock\" = NULL, \"committedAt\" = NULL, \"updatedAt\" = now(), \"payload\" = \"payload\" - '_submission'"
+
+#define AUDIT_INSERT \
+	"INSERT INTO \"AdminAuditLog\" (\"tenantId\", \"actorId\", \"actorRole\", \"action\", \"targetType\", \"targetId\"," \
+	" \"details\", \"requestId\", \"ipAddress\")"
+
+static const char SQL_LIST[] =
+	"WITH f AS (SELECT * FROM \"OutboxCommand\" WHERE" FILTER_WHERE ")"
+	" SELECT (SELECT count(*) FROM f) AS \"total\","
+	" coalesce((SELECT json_agg(" ITEM_JSON("x") " ORDER BY x.\"createdAt\" DESC, x.\"id\")"
+	"  FROM (SELECT * FROM f ORDER BY \"createdAt\" DESC, \"id\" LIMIT $7::bigint OFFSET $8::bigint) x), '[]')::text"
+	"  AS \"items\"";
+
+static const char SQL_SHOW[] =
+	"SELECT (" ITEM_JSON("c") "::jsonb || jsonb_build_object('payload', c.\"payload\", 'requestId', c.\"requestId\","
+	" 'lockedBy', c.\"lockedBy\", 'leaseUntil', " ADM_TS("c.\"leaseUntil\"") ","
+	" 'submittedAt', " ADM_TS("c.\"submittedAt\"") ", 'committedAt', " ADM_TS("c.\"committedAt\"") ","
+	" 'projectedAt', " ADM_TS("c.\"projectedAt\"") ","
+	" 'audit', coalesce((SELECT jsonb_agg(jsonb_build_object('action', a.\"action\", 'actorId', a.\"actorId\","
+	"   'actorRole', a.\"actorRole\", 'details', a.\"details\", 'createdAt', " ADM_TS("a.\"createdAt\"") ")"
+	"   ORDER BY a.\"createdAt\", a.\"id\") FROM \"AdminAuditLog\" a WHERE a.\"tenantId\" = $1"
+	"   AND a.\"targetType\" = 'COMMAND' AND a.\"targetId\" = c.\"id\"), '[]'::jsonb)))::text AS \"doc\""
+	" FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"id\" = $2";
+
+/* $1 tenant, $2 id, $3 actor, $4 role, $5 request id, $6 ip */
+static const char SQL_REQUEUE_ONE[] =
+	"WITH c AS (SELECT \"id\", \"status\"::text AS \"status\", \"errorCode\", \"error\", \"attempts\""
+	"   FROM \"OutboxCommand\" WHERE \"tenantId\" = $1 AND \"id\" = $2),"
+	" u AS (UPDATE \"OutboxCommand\" o" REQUEUE_SET
+	"   WHERE o.\"tenantId\" = $1 AND o.\"id\" = $2 AND o.\"status\" = 'FAILED' RETURNING o.\"id\"),"
+	" a AS (" AUDIT_INSERT " SELECT $1, $3, $4, 'COMMAND_REQUEUE', 'COMMAND', u.\"id\","
+	"   jsonb_build_object('previousStatus', c.\"status\", 'previousErrorCode', c.\"errorCode\","
+	"   'previousError', c.\"error\", 'previousAttempts', c.\"attempts\"), $5, $6 FROM u JOIN c USING (\"id\")"
+	"   RETURNING 1),"
+	" n AS (SELECT pg_notify('gx_outbox', u.\"id\") FROM u)"
+	" SELECT c.\"status\" AS \"previousStatus\", (SELECT count(*) FROM u) AS \"requeued\","
+	" (SELECT count(*) FROM a) + (SELECT count(*) FROM n) AS \"sideEffects\" FROM c";
+
+/* $1..$6 filter (status fixed to FAILED), $7 limit, $8 actor, $9 role, $10 request id, $11 ip, $12 filter JSON */
+static const char SQL_REQUEUE_BATCH[] =
+	"WITH f AS (SELECT \"id\", \"errorCode\", \"error\", \"attempts\" FROM \"OutboxCommand\" WHERE" FILTER_WHERE
+	"   ORDER BY \"createdAt\", \"id\" LIMIT $7::bigint FOR UPDATE SKIP LOCKED),"
+	" u AS (UPDATE \"OutboxCommand\" o" REQUEUE_SET " FROM f WHERE o.\"id\" = f.\"id\" AND o.\"status\" = 'FAILED'"
+	"   RETURNING o.\"id\", o.\"createdAt\"),"
+	" a AS (" AUDIT_INSERT " SELECT $1, $8, $9, 'COMMAND_REQUEUE', 'COMMAND', u.\"id\","
+	"   jsonb_build_object('previousStatus', 'FAILED', 'previousErrorCode', f.\"errorCode\","
+	"   'previousError', f.\"error\", 'previousAttempts', f.\"attempts\", 'batchFilter', $12::jsonb), $10, $11"
+	"   FROM u JOIN f USING (\"id\") RETURNING 1),"
+	" n AS (SELECT pg_notify('gx_outbox', u.\"id\") FROM u)"
+	" SELECT coalesce((SELECT json_agg(u.\"id\" ORDER BY u.\"createdAt\", u.\"id\") FROM u), '[]')::text AS \"ids\","
+	" (SELECT count(*) FROM a) + (SELECT count(*) FROM n) AS \"sideEffects\"";
+
+static const char *const STATUSES[] = { "PENDING", "LOCKED", "SUBMITTED", "COMMITTED", "PROJECTED", "FAILED", NULL };
+
+/* [A-Z0-9_]{1,64}: the shape of command types and error codes. */
+static bool upper_word(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (!((s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '_'))
+			return false;
+	return n >= 1 && n <= 64;
+}
+
+/* The filter of a list or batch; strings point into the request (query or body). */
+struct filter {
+	const char *status, *type, *error_code;
+	char older[24], newer[24];
+	bool has_older, has_newer;
+};
+
+static void filter_params(const struct filter *f, const char **params)
+{
+	params[1] = f->status;
+	params[2] = f->type;
+	params[3] = f->has_older ? f->older : NULL;
+	params[4] = f->has_newer ? f->newer : NULL;
+	params[5] = f->error_code;
+}
+
+static void on_list(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct adm_page *pg = arg;
+	struct gx_req *req = pg->req;
+	cJSON *o, *items;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	items = cJSON_Parse(gx_pg_val(res, 0, "items"));
+	if (!items) {
+		gx_reply_error(req, 500, "INTERNAL", "command list is not JSON");
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddItemToObject(o, "items", items);
+	adm_add_int(o, "total", res, 0, "total");
+	cJSON_AddNumberToObject(o, "limit", (double)pg->limit);
+	cJSON_AddNumberToObject(o, "offset", (double)pg->offset);
+	gx_reply_json(req, 200, o);
+}
+
+void commands_list(struct gx_req *req)
+{
+	const struct adm_app *app = gx_req_app(req);
+	struct gx_verr *v = gx_verr_new();
+	struct filter f = { 0 };
+	struct adm_page *pg;
+	const char *params[8];
+	long long older, newer;
+
+	f.status = gx_req_query(req, "status");
+	if (f.status && !gx_valid_enum(f.status, STATUSES))
+		gx_verr_add(v, "status", "must be one of PENDING, LOCKED, SUBMITTED, COMMITTED, PROJECTED, FAILED");
+	f.type = gx_req_query(req, "type");
+	if (f.type && !upper_word(f.type))
+		gx_verr_add(v, "type", "must be a command type such as TRANSFER_TOKENS");
+	f.error_code = gx_req_query(req, "errorCode");
+	if (f.error_code && !upper_word(f.error_code))
+		gx_verr_add(v, "errorCode", "must be an error code such as CHAINCODE_423");
+	older = adm_query_int(req, "olderThanSeconds", 0, 3153600000LL, -1, v);
+	newer = adm_query_int(req, "newerThanSeconds", 0, 3153600000LL, -1, v);
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	if ((f.has_older = older >= 0))
+		snprintf(f.older, sizeof(f.older), "%lld", older);
+	if ((f.has_newer = newer >= 0))
+		snprintf(f.newer, sizeof(f.newer), "%lld", newer);
+	if (!(pg = adm_page_new(req, 100, 20)))
+		return;
+	params[0] = app->tenant;
+	filter_params(&f, params);
+	params[6] = pg->limit_s;
+	params[7] = pg->offset_s;
+	if (gx_pg_query(gx_req_pg(req), SQL_LIST, 8, params, on_list, pg) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the command list query");
+}
+
+static bool bad_command_id(struct gx_req *req, const char *id)
+{
+	struct gx_verr *v;
+
+	if (gx_valid_id(id))
+		return false;
+	v = gx_verr_new();
+	gx_verr_add(v, "commandId", "must be a command id");
+	gx_reply_verr(req, v);
+	return true;
+}
+
+static void on_show(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct gx_req *req = arg;
+	cJSON *doc;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		gx_reply_error(req, 404, "COMMAND_NOT_FOUND", "no command %s", gx_req_param(req, "commandId"));
+		return;
+	}
+	doc = cJSON_Parse(gx_pg_val(res, 0, "doc"));
+	if (!doc) {
+		gx_reply_error(req, 500, "INTERNAL", "command document is not JSON");
+		return;
+	}
+	gx_reply_json(req, 200, doc);
+}
+
+void commands_show(struct gx_req *req)
+{
+	const struct adm_app *app = gx_req_app(req);
+	const char *id = gx_req_param(req, "commandId");
+	const char *params[2] = { app->tenant, id };
+
+	if (bad_command_id(req, id))
+		return;
+	if (gx_pg_query(gx_req_pg(req), SQL_SHOW, 2, params, on_show, req) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the command query");
+}
+
+static void on_requeue_one(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct gx_req *req = arg;
+	const char *id = gx_req_param(req, "commandId");
+	cJSON *o;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		gx_reply_error(req, 404, "COMMAND_NOT_FOUND", "no command %s", id);
+		return;
+	}
+	if (strcmp(gx_pg_val(res, 0, "requeued"), "1") != 0) {
+		gx_reply_error(req, 409, "COMMAND_NOT_FAILED", "command %s is %s: only FAILED commands can be re-queued",
+			       id, gx_pg_val(res, 0, "previousStatus"));
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "commandId", id);
+	cJSON_AddStringToObject(o, "status", "PENDING");
+	cJSON_AddStringToObject(o, "previousStatus", gx_pg_val(res, 0, "previousStatus"));
+	cJSON_AddNumberToObject(o, "attempts", 0);
+	gx_reply_json(req, 200, o);
+}
+
+void commands_requeue(struct gx_req *req)
+{
+	const struct adm_app *app = gx_req_app(req);
+	const struct gx_jwt_claims *cl = gx_req_claims(req);
+	const char *id = gx_req_param(req, "commandId");
+	const char *params[6];
+
+	if (bad_command_id(req, id))
+		return;
+	params[0] = app->tenant;
+	params[1] = id;
+	params[2] = cl ? cl->sub : "";
+	params[3] = cl ? cl->role : "";
+	params[4] = gx_req_id(req);
+	params[5] = gx_req_client_ip(req);
+	if (gx_pg_query(gx_req_pg(req), SQL_REQUEUE_ONE, 6, params, on_requeue_one, req) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the re-queue");
+}
+
+struct batch_op {
+	struct gx_req *req;
+	char *filter_json;
+};
+
+static void batch_free(void *p)
+{
+	struct batch_op *b = p;
+
+	free(b->filter_json);
+	free(b);
+}
+
+static void on_requeue_batch(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct batch_op *b = arg;
+	struct gx_req *req = b->req;
+	cJSON *o, *ids;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	ids = cJSON_Parse(gx_pg_val(res, 0, "ids"));
+	if (!ids) {
+		gx_reply_error(req, 500, "INTERNAL", "re-queued ids are not JSON");
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "requeued", cJSON_GetArraySize(ids));
+	cJSON_AddItemToObject(o, "commandIds", ids);
+	gx_reply_json(req, 200, o);
+}
+
+/* Optional string filter field of the batch body that must be an upper_word. */
+static const char *body_word(const cJSON *body, const char *name, struct gx_verr *v)
+{
+	const char *s = gx_valid_str(body, name, false, 1, 64, v);
+
+	if (s && !upper_word(s)) {
+		gx_verr_add(v, name, "must be upper-case letters, digits and '_'");
+		return NULL;
+	}
+	return s;
+}
+
+void commands_requeue_batch(struct gx_req *req)
+{
+	const struct adm_app *app = gx_req_app(req);
+	const struct gx_jwt_claims *cl = gx_req_claims(req);
+	const cJSON *body = gx_req_body(req);
+	struct gx_verr *v = gx_verr_new();
+	struct filter f = { .status = "FAILED" };
+	struct batch_op *b;
+	long long older, newer, limit;
+	char lim[24];
+	const char *params[12];
+	cJSON *fj;
+
+	f.type = body_word(body, "commandType", v);
+	f.error_code = body_word(body, "errorCode", v);
+	older = gx_valid_int(body, "olderThanSeconds", false, 0, 3153600000LL, -1, v);
+	newer = gx_valid_int(body, "newerThanSeconds", false, 0, 3153600000LL, -1, v);
+	limit = gx_valid_int(body, "limit", false, 1, ADM_REQUEUE_MAX, 100, v);
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	if ((f.has_older = older >= 0))
+		snprintf(f.older, sizeof(f.older), "%lld", older);
+	if ((f.has_newer = newer >= 0))
+		snprintf(f.newer, sizeof(f.newer), "%lld", newer);
+	snprintf(lim, sizeof(lim), "%lld", limit);
+	fj = cJSON_CreateObject();
+	cJSON_AddItemToObject(fj, "commandType", f.type ? cJSON_CreateString(f.type) : cJSON_CreateNull());
+	cJSON_AddItemToObject(fj, "errorCode", f.error_code ? cJSON_CreateString(f.error_code) : cJSON_CreateNull());
+	cJSON_AddItemToObject(fj, "olderThanSeconds", older >= 0 ? cJSON_CreateNumber((double)older) : cJSON_CreateNull());
+	cJSON_AddItemToObject(fj, "newerThanSeconds", newer >= 0 ? cJSON_CreateNumber((double)newer) : cJSON_CreateNull());
+	cJSON_AddNumberToObject(fj, "limit", (double)limit);
+	b = gx_xcalloc(1, sizeof(*b));
+	b->req = req;
+	b->filter_json = cJSON_PrintUnformatted(fj);
+	cJSON_Delete(fj);
+	if (!b->filter_json)
+		abort(); /* cJSON only fails on OOM */
+	gx_req_set_data(req, b, batch_free);
+	params[0] = app->tenant;
+	filter_params(&f, params);
+	params[6] = lim;
+	params[7] = cl ? cl->sub : "";
+	params[8] = cl ? cl->role : "";
+	params[9] = gx_req_id(req);
+	params[10] = gx_req_client_ip(req);
+	params[11] = b->filter_json;
+	if (gx_pg_query(gx_req_pg(req), SQL_REQUEUE_BATCH, 12, params, on_requeue_batch, b) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the batch re-queue");
+}

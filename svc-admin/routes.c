@@ -1,0 +1,27 @@
+/* svc-admin route table (original-system.md §3.6 plus the outbox operations of decisions §7; auth per decisions §4
+ * and the identity column of docs/chaincode.md: super-admin chaincode functions need SUPER_ADMIN, treasury
+ * activation and outbox operations ADMIN; reads of public system state are public). */
+#include "gx/api.h"
+#include "admin.h"
+
+const struct gx_route adm_routes[] = {
+	{ "POST", "/api/v1/bootstrap", system_bootstrap, GX_AUTH_SUPER_ADMIN, 0 },
+	{ "POST", "/api/v1/system/pause", system_pause, GX_AUTH_SUPER_ADMIN, 0 },
+	{ "POST", "/api/v1/system/resume", system_resume, GX_AUTH_SUPER_ADMIN, 0 },
+	{ "GET", "/api/v1/system/status", system_status, GX_AUTH_PUBLIC, 0 },
+	{ "POST", "/api/v1/countries/initialize", countries_initialize, GX_AUTH_SUPER_ADMIN, 0 },
+	{ "GET", "/api/v1/countries", countries_list, GX_AUTH_PUBLIC, 0 },
+	{ "GET", "/api/v1/countries/{countryCode}/stats", countries_stats, GX_AUTH_PUBLIC, 0 },
+	{ "POST", "/api/v1/parameters", parameters_update, GX_AUTH_SUPER_ADMIN, 0 },
+	{ "GET", "/api/v1/parameters", parameters_list, GX_AUTH_PUBLIC, 0 },
+	{ "GET", "/api/v1/parameters/{paramId}", parameters_get, GX_AUTH_PUBLIC, 0 },
+	{ "POST", "/api/v1/admins", admins_appoint, GX_AUTH_SUPER_ADMIN, 0 },
+	{ "POST", "/api/v1/treasury/activate", treasury_activate, GX_AUTH_ADMIN, 0 },
+	{ "GET", "/api/v1/counters", system_counters, GX_AUTH_ADMIN, 0 },
+	{ "GET", "/api/v1/admin/commands", commands_list, GX_AUTH_ADMIN, 0 },
+	{ "GET", "/api/v1/admin/commands/{commandId}", commands_show, GX_AUTH_ADMIN, 0 },
+	{ "POST", "/api/v1/admin/commands/{commandId}/requeue", commands_requeue, GX_AUTH_ADMIN, 0 },
+	{ "POST", "/api/v1/admin/commands/requeue", commands_requeue_batch, GX_AUTH_ADMIN, 0 },
+};
+
+const size_t adm_routes_len = GX_ARRAY_LEN(adm_routes);

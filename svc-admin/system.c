@@ -1,0 +1,214 @@
+/* System-wide administration: POST /bootstrap (once), POST /system/pause and /system/resume (SUPER_ADMIN, through
+ * the outbox), GET /system/status (public) and GET /counters (ADMIN), all computed from the read models.
+ *
+ * Pause state: the projected state is the newest SystemPaused/SystemResumed event; for the 409 checks of pause and
+ * resume a not yet projected PAUSE_SYSTEM/RESUME_SYSTEM command counts as the newest word, so pausing twice in a
+ * row is refused even before the projector caught up. The chain stays the final guard (a race ends as a FAILED
+ * command with CHAINCODE_409). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gx/http.h"
+#include "gx/valid.h"
+#include "admin.h"
+
+static const char SQL_COUNTERS[] =
+	"SELECT (SELECT count(*) FROM \"UserProfile\" WHERE \"tenantId\" = $1 AND \"deletedAt\" IS NULL) AS \"users\","
+	" (SELECT count(*) FROM \"UserProfile\" WHERE \"tenantId\" = $1 AND \"deletedAt\" IS NULL"
+	"   AND \"role\" IN ('ADMIN', 'SUPER_ADMIN')) AS \"admins\","
+	" (SELECT count(*) FROM \"Wallet\" WHERE \"tenantId\" = $1 AND \"deletedAt\" IS NULL) AS \"wallets\","
+	" (SELECT count(DISTINCT coalesce(\"onChainTxId\", \"offTxId\")) FROM \"Transaction\" WHERE \"tenantId\" = $1)"
+	"   AS \"transactions\","
+	" (SELECT count(*) FROM \"Organization\" WHERE \"tenantId\" = $1) AS \"organizations\","
+	" (SELECT count(*) FROM \"Loan\" WHERE \"tenantId\" = $1) AS \"loans\","
+	" (SELECT count(*) FROM \"Proposal\" WHERE \"tenantId\" = $1) AS \"proposals\","
+	" (SELECT count(*) FROM \"Country\" WHERE \"initializedAt\" IS NOT NULL) AS \"countriesInitialized\","
+	" ((SELECT coalesce(sum(\"balanceQirat\"), 0) FROM \"Wallet\" WHERE \"tenantId\" = $1)"
+	"  + (SELECT coalesce(sum(\"balanceQirat\"), 0) FROM \"Organization\" WHERE \"tenantId\" = $1)"
+	"  + (SELECT coalesce(sum(\"balanceQirat\"), 0) FROM \"TreasuryAccount\" WHERE \"tenantId\" = $1)"
+	"  + (SELECT coalesce(sum(\"balanceQirat\"), 0) FROM \"SystemAccount\" WHERE \"tenantId\" = $1))::text"
+	"   AS \"totalSupply\","
+	" (SELECT coalesce(json_object_agg(s, n), '{}')::text FROM (SELECT \"status\"::text AS s, count(*) AS n"
+	"   FROM \"OutboxCommand\" WHERE \"tenantId\" = $1 GROUP BY 1) x) AS \"commands\"";
+
+static const char *const COMMAND_STATES[] = { "PENDING", "LOCKED", "SUBMITTED", "COMMITTED", "PROJECTED", "FAILED",
+					      NULL };
+
+enum sys_op_kind { OP_BOOTSTRAP, OP_PAUSE, OP_RESUME };
+
+struct sys_op {
+	struct gx_req *req;
+	enum sys_op_kind kind;
+	char *reason; /* OP_PAUSE */
+};
+
+static void sys_op_free(void *p)
+{
+	struct sys_op *op = p;
+
+	free(op->reason);
+	free(op);
+}
+
+/* Paused, counting a not yet projected pause/resume command as the newest word. */
+static bool effective_paused(const PGresult *res)
+{
+	if (!gx_pg_isnull(res, 0, "pendingChange"))
+		return strcmp(gx_pg_val(res, 0, "pendingChange"), "PAUSE_SYSTEM") == 0;
+	return adm_true(res, 0, "paused");
+}
+
+static void on_op_state(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct sys_op *op = arg;
+	struct gx_req *req = op->req;
+	cJSON *payload;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	payload = cJSON_CreateObject();
+	switch (op->kind) {
+	case OP_BOOTSTRAP:
+		if (adm_true(res, 0, "bootstrapped") || adm_true(res, 0, "bootstrapRequested")) {
+			gx_reply_error(req, 409, "SYSTEM_ALREADY_BOOTSTRAPPED", "the system is already %s",
+				       adm_true(res, 0, "bootstrapped") ? "bootstrapped" : "being bootstrapped");
+			break;
+		}
+		adm_submit(req, "BOOTSTRAP_SYSTEM", payload, "SYSTEM_BOOTSTRAP", "SYSTEM", NULL);
+		break;
+	case OP_PAUSE:
+		if (effective_paused(res)) {
+			gx_reply_error(req, 409, "SYSTEM_ALREADY_PAUSED", "the system is already paused%s",
+				       gx_pg_isnull(res, 0, "pendingChange") ? "" : " (pause pending)");
+			break;
+		}
+		cJSON_AddStringToObject(payload, "reason", op->reason);
+		adm_submit(req, "PAUSE_SYSTEM", payload, "SYSTEM_PAUSE", "SYSTEM", NULL);
+		break;
+	case OP_RESUME:
+		if (!effective_paused(res)) {
+			gx_reply_error(req, 409, "SYSTEM_NOT_PAUSED", "the system is not paused%s",
+				       gx_pg_isnull(res, 0, "pendingChange") ? "" : " (resume pending)");
+			break;
+		}
+		adm_submit(req, "RESUME_SYSTEM", payload, "SYSTEM_RESUME", "SYSTEM", NULL);
+		break;
+	}
+	cJSON_Delete(payload);
+}
+
+static void start_op(struct gx_req *req, enum sys_op_kind kind, const char *reason)
+{
+	const struct adm_app *app = gx_req_app(req);
+	struct sys_op *op = gx_xcalloc(1, sizeof(*op));
+	const char *params[1];
+
+	op->req = req;
+	op->kind = kind;
+	op->reason = reason ? gx_xstrdup(reason) : NULL;
+	gx_req_set_data(req, op, sys_op_free);
+	params[0] = app->tenant;
+	if (gx_pg_query(gx_req_pg(req), ADM_SQL_SYSTEM_STATE, 1, params, on_op_state, op) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the system state query");
+}
+
+void system_bootstrap(struct gx_req *req)
+{
+	start_op(req, OP_BOOTSTRAP, NULL);
+}
+
+void system_pause(struct gx_req *req)
+{
+	struct gx_verr *v = gx_verr_new();
+	const char *reason = gx_valid_str(gx_req_body(req), "reason", true, 10, 500, v);
+
+	if (reason && strlen(reason) > 500)
+		gx_verr_add(v, "reason", "must be at most 500 bytes of UTF-8");
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	start_op(req, OP_PAUSE, reason);
+}
+
+void system_resume(struct gx_req *req)
+{
+	start_op(req, OP_RESUME, NULL);
+}
+
+static void on_status(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct gx_req *req = arg;
+	cJSON *o;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "isPaused", adm_true(res, 0, "paused"));
+	adm_add_text(o, "pauseReason", res, 0, "pauseReason");
+	adm_add_text(o, "lastUpdated", res, 0, "lastUpdated");
+	adm_add_text(o, "pendingChange", res, 0, "pendingChange");
+	cJSON_AddBoolToObject(o, "isBootstrapped", adm_true(res, 0, "bootstrapped"));
+	adm_add_text(o, "bootstrappedAt", res, 0, "bootstrappedAt");
+	cJSON_AddBoolToObject(o, "countriesInitialized", adm_true(res, 0, "countriesInitialized"));
+	gx_reply_json(req, 200, o);
+}
+
+void system_status(struct gx_req *req)
+{
+	const struct adm_app *app = gx_req_app(req);
+	const char *params[1] = { app->tenant };
+
+	if (gx_pg_query(gx_req_pg(req), ADM_SQL_SYSTEM_STATE, 1, params, on_status, req) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the system state query");
+}
+
+static void on_counters(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct gx_req *req = arg;
+	cJSON *o, *by, *cmds;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	by = cJSON_Parse(gx_pg_val(res, 0, "commands"));
+	o = cJSON_CreateObject();
+	adm_add_int(o, "totalUsers", res, 0, "users");
+	adm_add_int(o, "totalAdmins", res, 0, "admins");
+	adm_add_int(o, "totalWallets", res, 0, "wallets");
+	adm_add_int(o, "totalTransactions", res, 0, "transactions");
+	adm_add_int(o, "totalOrganizations", res, 0, "organizations");
+	adm_add_int(o, "totalLoans", res, 0, "loans");
+	adm_add_int(o, "totalProposals", res, 0, "proposals");
+	adm_add_int(o, "countriesInitialized", res, 0, "countriesInitialized");
+	if (!by || adm_add_amount(o, "totalSupply", "totalSupplyQirat", res, 0, "totalSupply") < 0) {
+		cJSON_Delete(by);
+		cJSON_Delete(o);
+		gx_reply_error(req, 500, "INTERNAL", "counters hold values out of range (total supply '%.40s')",
+			       gx_pg_val(res, 0, "totalSupply"));
+		return;
+	}
+	cmds = cJSON_AddObjectToObject(o, "commands");
+	for (size_t i = 0; COMMAND_STATES[i]; i++) {
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(by, COMMAND_STATES[i]);
+
+		cJSON_AddNumberToObject(cmds, COMMAND_STATES[i], cJSON_IsNumber(n) ? n->valuedouble : 0);
+	}
+	cJSON_Delete(by);
+	gx_reply_json(req, 200, o);
+}
+
+void system_counters(struct gx_req *req)
+{
+	const struct adm_app *app = gx_req_app(req);
+	const char *params[1] = { app->tenant };
+
+	if (gx_pg_query(gx_req_pg(req), SQL_COUNTERS, 1, params, on_counters, req) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the counters query");
+}
