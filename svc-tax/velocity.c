@@ -1,0 +1,289 @@
+/* Velocity tax: GET /velocity-tax/eligibility/{accountId} evaluates the chain's rule (docs/chaincode.md §6.7) on
+ * the read model; POST /velocity-tax/apply (ADMIN) checks the same rule and enqueues APPLY_VELOCITY_TAX.
+ *
+ * Rule: only USER and ORG accounts (SYSTEM and treasury accounts are exempt); balance >= velocityTaxMinimumBalance;
+ * no debit for velocityTaxDormancyDays whole days. The dormancy timer is the account's last debit (user wallet:
+ * the newest SENT, FEE, TAX or LOAN_REPAYMENT history row; organization: the newest executed multi-signature
+ * transfer), or the account's creation (organization: activation). Tax = floor(balance x velocityTaxRateBps /
+ * 10000). The read model can lag the chain, which decides. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gx/chaincode.h"
+#include "gx/jwt.h"
+#include "gx/money.h"
+#include "gx/outbox.h"
+#include "gx/valid.h"
+#include "tax.h"
+
+#define ISO_TS(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define DAYS_SINCE(x) "greatest(0, floor(extract(epoch FROM (now() - " x ")) / 86400))::bigint::text"
+
+/* $1 tenant, $2 account id (or a user's profile id), $3 caller's profile id. At most one row per kind. */
+static const char SQL_ACCOUNT[] =
+	"WITH p AS (SELECT"
+	"  (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1 AND \"paramKey\" = '"
+	TAX_PARAM_RATE "') AS \"rate\","
+	"  (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1 AND \"paramKey\" = '"
+	TAX_PARAM_MIN_BALANCE "') AS \"minBalance\","
+	"  (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1 AND \"paramKey\" = '"
+	TAX_PARAM_DORMANCY "') AS \"dormancy\"),"
+	" w AS (SELECT x.*, (SELECT max(t.\"timestamp\") FROM \"Transaction\" t WHERE t.\"walletId\" = x.\"walletId\""
+	"     AND t.\"type\" IN ('SENT', 'FEE', 'TAX', 'LOAN_REPAYMENT')) AS \"lastDebit\""
+	"   FROM \"Wallet\" x WHERE x.\"tenantId\" = $1 AND x.\"deletedAt\" IS NULL"
+	"   AND (x.\"primaryAccountId\" = $2 OR x.\"profileId\" = $2)"
+	"   ORDER BY (x.\"primaryAccountId\" = $2) DESC, x.\"createdAt\", x.\"walletId\" LIMIT 1),"
+	" o AS (SELECT y.*, (SELECT max(m.\"executedAt\") FROM \"MultiSigTransaction\" m WHERE m.\"orgId\" = y.\"orgId\""
+	"     AND m.\"status\" = 'EXECUTED') AS \"lastDebit\""
+	"   FROM \"Organization\" y WHERE y.\"tenantId\" = $1 AND y.\"orgId\" = $2),"
+	" a AS ("
+	"  SELECT 'USER' AS \"kind\", w.\"primaryAccountId\" AS \"accountId\", w.\"balanceQirat\","
+	"   w.\"lastDebit\", coalesce(w.\"lastDebit\", w.\"createdAt\") AS \"since\", w.\"profileId\" = $3 AS \"mine\""
+	"   FROM w"
+	"  UNION ALL SELECT 'ORG', o.\"orgId\", o.\"balanceQirat\", o.\"lastDebit\","
+	"   coalesce(o.\"lastDebit\", o.\"activatedAt\", o.\"createdAt\"),"
+	"   jsonb_typeof(o.\"stakeholders\") = 'array' AND (o.\"stakeholders\" ? $3 OR EXISTS (SELECT 1 FROM \"Wallet\" c"
+	"     WHERE c.\"tenantId\" = $1 AND c.\"profileId\" = $3 AND o.\"stakeholders\" ? c.\"primaryAccountId\"))"
+	"   FROM o"
+	"  UNION ALL SELECT 'TREASURY', r.\"accountId\", r.\"balanceQirat\", NULL, r.\"createdAt\", false"
+	"   FROM \"TreasuryAccount\" r WHERE r.\"tenantId\" = $1 AND r.\"accountId\" = $2"
+	"  UNION ALL SELECT 'SYSTEM', s.\"accountId\", s.\"balanceQirat\", NULL, s.\"createdAt\", false"
+	"   FROM \"SystemAccount\" s WHERE s.\"tenantId\" = $1 AND s.\"accountId\" = $2)"
+	" SELECT a.\"kind\", a.\"accountId\", a.\"balanceQirat\"::text AS \"balanceQirat\", a.\"mine\","
+	" " ISO_TS("a.\"lastDebit\"") " AS \"lastDebit\", " DAYS_SINCE("a.\"since\"") " AS \"dormantDays\","
+	" p.\"rate\", p.\"minBalance\", p.\"dormancy\""
+	" FROM a CROSS JOIN p LIMIT 1";
+
+static const char SQL_AUDIT[] =
+	"INSERT INTO \"AdminAuditLog\" (\"tenantId\", \"actorId\", \"actorRole\", \"action\", \"targetType\","
+	" \"targetId\", \"details\", \"requestId\", \"ipAddress\")"
+	" VALUES ($1, $2, $3, 'VELOCITY_TAX_APPLY', 'ACCOUNT', $4, $5::jsonb, $6, $7)";
+
+/* What the rule says about one account. */
+struct verdict {
+	const char *kind;         /* USER, ORG, TREASURY, SYSTEM */
+	const char *code;         /* ELIGIBLE, SYSTEM_ACCOUNT, TREASURY_ACCOUNT, BALANCE_BELOW_MINIMUM, NOT_DORMANT */
+	char reason[160];
+	bool eligible;
+	uint64_t balance, min_balance, tax;
+	uint32_t rate_bps;
+	long long dormant_days, dormancy_days;
+};
+
+struct vt {
+	struct gx_req *req;
+	char *account;  /* as asked */
+	bool apply;
+};
+
+static void vt_free(void *p)
+{
+	struct vt *t = p;
+
+	free(t->account);
+	free(t);
+}
+
+/* A parameter column: its stored value within [0, max], or def when the row is missing. -1 when invalid. */
+static int param(const PGresult *res, const char *col, uint64_t max, uint64_t def, uint64_t *out)
+{
+	if (gx_pg_isnull(res, 0, col)) {
+		*out = def;
+		return 0;
+	}
+	if (gx_fee_parse_u64(gx_pg_val(res, 0, col), out) < 0 || *out > max)
+		return -1;
+	return 0;
+}
+
+static int judge(const PGresult *res, struct verdict *vd)
+{
+	uint64_t rate, days;
+	char have[GX_MONEY_FMT_LEN], need[GX_MONEY_FMT_LEN];
+
+	memset(vd, 0, sizeof(*vd));
+	vd->kind = strcmp(gx_pg_val(res, 0, "kind"), "USER") == 0 ? "USER" :
+		   strcmp(gx_pg_val(res, 0, "kind"), "ORG") == 0 ? "ORG" :
+		   strcmp(gx_pg_val(res, 0, "kind"), "TREASURY") == 0 ? "TREASURY" : "SYSTEM";
+	if (param(res, "rate", GX_FEE_MAX_BPS, TAX_DEFAULT_RATE_BPS, &rate) < 0 ||
+	    param(res, "minBalance", UINT64_MAX, TAX_DEFAULT_MIN_BALANCE, &vd->min_balance) < 0 ||
+	    param(res, "dormancy", TAX_MAX_DORMANCY_DAYS, TAX_DEFAULT_DORMANCY_DAYS, &days) < 0 ||
+	    gx_fee_parse_u64(gx_pg_val(res, 0, "balanceQirat"), &vd->balance) < 0)
+		return -1;
+	vd->rate_bps = (uint32_t)rate;
+	vd->dormancy_days = (long long)days;
+	vd->dormant_days = strtoll(gx_pg_val(res, 0, "dormantDays"), NULL, 10);
+	gx_money_format(vd->balance, have);
+	gx_money_format(vd->min_balance, need);
+	if (strcmp(vd->kind, "SYSTEM") == 0) {
+		vd->code = "SYSTEM_ACCOUNT";
+		snprintf(vd->reason, sizeof(vd->reason), "system accounts are exempt from velocity tax");
+	} else if (strcmp(vd->kind, "TREASURY") == 0) {
+		vd->code = "TREASURY_ACCOUNT";
+		snprintf(vd->reason, sizeof(vd->reason), "treasury accounts are exempt from velocity tax");
+	} else if (vd->balance < vd->min_balance) {
+		vd->code = "BALANCE_BELOW_MINIMUM";
+		snprintf(vd->reason, sizeof(vd->reason), "balance %s is below the minimum %s", have, need);
+	} else if (vd->dormant_days < vd->dormancy_days) {
+		vd->code = "NOT_DORMANT";
+		snprintf(vd->reason, sizeof(vd->reason), "dormant %lld of %lld days", vd->dormant_days,
+			 vd->dormancy_days);
+	} else {
+		vd->code = "ELIGIBLE";
+		vd->eligible = true;
+		snprintf(vd->reason, sizeof(vd->reason), "dormant %lld days with balance %s", vd->dormant_days, have);
+		if (gx_money_mul_bps(vd->balance, vd->rate_bps, &vd->tax) < 0)
+			return -1; /* cannot happen: rate <= 10000 */
+	}
+	return 0;
+}
+
+static cJSON *verdict_json(const PGresult *res, const struct verdict *vd)
+{
+	cJSON *o = cJSON_CreateObject();
+	char pct[16];
+
+	cJSON_AddStringToObject(o, "accountId", gx_pg_val(res, 0, "accountId"));
+	cJSON_AddStringToObject(o, "accountType", vd->kind);
+	cJSON_AddBoolToObject(o, "isEligible", vd->eligible);
+	cJSON_AddStringToObject(o, "reasonCode", vd->code);
+	cJSON_AddStringToObject(o, "reason", vd->reason);
+	amount_add(o, "balance", "balanceQirat", vd->balance);
+	amount_add(o, "minimumBalance", NULL, vd->min_balance);
+	if (gx_pg_isnull(res, 0, "lastDebit"))
+		cJSON_AddNullToObject(o, "lastTransactionDate");
+	else
+		cJSON_AddStringToObject(o, "lastTransactionDate", gx_pg_val(res, 0, "lastDebit"));
+	cJSON_AddNumberToObject(o, "dormantDays", (double)vd->dormant_days);
+	cJSON_AddNumberToObject(o, "dormancyDaysRequired", (double)vd->dormancy_days);
+	amount_add(o, "estimatedTax", "estimatedTaxQirat", vd->tax);
+	amount_percent(vd->rate_bps, pct, sizeof(pct));
+	cJSON_AddStringToObject(o, "taxRate", pct);
+	cJSON_AddNumberToObject(o, "taxRateBps", vd->rate_bps);
+	return o;
+}
+
+static void submit(struct gx_req *req, const PGresult *res)
+{
+	const struct tax_app *app = gx_req_app(req);
+	const struct gx_jwt_claims *cl = gx_req_claims(req);
+	const char *account = gx_pg_val(res, 0, "accountId");
+	struct gx_cc_call call = { 0 };
+	struct gx_outbox_cmd cmd;
+	struct gx_pg_stmt audit;
+	const char *params[7];
+	char err[256];
+	char *details;
+	cJSON *payload = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(payload, "accountId", account);
+	if (gx_chaincode_map("APPLY_VELOCITY_TAX", payload, &call, err, sizeof(err)) < 0) {
+		gx_reply_error(req, 500, "INTERNAL", "APPLY_VELOCITY_TAX payload does not map: %s", err);
+		cJSON_Delete(payload);
+		return;
+	}
+	details = cJSON_PrintUnformatted(payload);
+	if (!details)
+		abort(); /* cJSON only fails on OOM */
+	params[0] = app->tenant;
+	params[1] = cl->sub;
+	params[2] = cl->role;
+	params[3] = account;
+	params[4] = details;
+	params[5] = gx_req_id(req);
+	params[6] = gx_req_client_ip(req);
+	audit.sql = SQL_AUDIT;
+	audit.nparams = 7;
+	audit.params = params;
+	cmd.command_type = "APPLY_VELOCITY_TAX";
+	cmd.aggregate_id = call.aggregate;
+	cmd.payload = payload;
+	gx_outbox_submit(req, &audit, 1, &cmd, NULL, 0);
+	free(details);
+	gx_cc_call_release(&call);
+	cJSON_Delete(payload);
+}
+
+static void on_account(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct vt *t = arg;
+	struct gx_req *req = t->req;
+	struct verdict vd;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		gx_reply_error(req, 404, "ACCOUNT_NOT_FOUND", "account %s was not found", t->account);
+		return;
+	}
+	if (!gx_req_is_admin(req) && (strcmp(gx_pg_val(res, 0, "kind"), "USER") == 0 ||
+				      strcmp(gx_pg_val(res, 0, "kind"), "ORG") == 0) &&
+	    strcmp(gx_pg_val(res, 0, "mine"), "t") != 0) {
+		gx_reply_error(req, 403, "FORBIDDEN", "you can only check your own or your organization's account");
+		return;
+	}
+	if (judge(res, &vd) < 0) {
+		gx_reply_error(req, 500, "INTERNAL", "account %s or a velocity-tax parameter holds an invalid value",
+			       t->account);
+		return;
+	}
+	if (!t->apply) {
+		gx_reply_json(req, 200, verdict_json(res, &vd));
+		return;
+	}
+	if (!vd.eligible) {
+		gx_reply_error(req, 409, "VELOCITY_TAX_NOT_ELIGIBLE", "account %s is not eligible: %s", t->account,
+			       vd.reason);
+		return;
+	}
+	submit(req, res);
+}
+
+static void start(struct gx_req *req, const char *account, bool apply)
+{
+	const struct tax_app *app = gx_req_app(req);
+	const struct gx_jwt_claims *cl = gx_req_claims(req);
+	struct vt *t = gx_xcalloc(1, sizeof(*t));
+	const char *params[3];
+
+	t->req = req;
+	t->account = gx_xstrdup(account);
+	t->apply = apply;
+	gx_req_set_data(req, t, vt_free);
+	params[0] = app->tenant;
+	params[1] = t->account;
+	params[2] = cl ? cl->sub : "";
+	if (gx_pg_query(gx_req_pg(req), SQL_ACCOUNT, 3, params, on_account, t) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the account query");
+}
+
+void velocity_eligibility(struct gx_req *req)
+{
+	const char *account = gx_req_param(req, "accountId");
+
+	if (!gx_valid_id(account)) {
+		struct gx_verr *v = gx_verr_new();
+
+		gx_verr_add(v, "accountId", "must be an account id");
+		gx_reply_verr(req, v);
+		return;
+	}
+	start(req, account, false);
+}
+
+void velocity_apply(struct gx_req *req)
+{
+	struct gx_verr *v = gx_verr_new();
+	const char *account = gx_valid_str(gx_req_body(req), "accountId", true, 1, 64, v);
+
+	if (account && !gx_valid_id(account))
+		gx_verr_add(v, "accountId", "must be an account id");
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	start(req, account, true);
+}

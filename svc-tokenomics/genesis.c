@@ -1,0 +1,121 @@
+/* POST /api/v1/genesis (SUPER_ADMIN): distribute a user's genesis allocation, once per user. Refused with 409 when
+ * the read model already shows the allocation or a DISTRIBUTE_GENESIS command for the user is pending or done;
+ * the chain is the final guard. Enqueues DISTRIBUTE_GENESIS with an admin audit row. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gx/http.h"
+#include "gx/valid.h"
+#include "tokenomics.h"
+
+static const char *const USER_TYPES[] = { "individual", "business", "government", "organization", NULL };
+
+static const char SQL_GENESIS_STATE[] =
+	"SELECT p.\"profileId\", coalesce(p.\"nationalityCountryCode\", '') AS \"nationality\","
+	" w.\"walletId\", w.\"primaryAccountId\", w.\"isFrozen\","
+	" EXISTS (SELECT 1 FROM \"Transaction\" t WHERE t.\"walletId\" = w.\"walletId\""
+	"   AND t.\"type\" = 'GENESIS') AS \"projected\","
+	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1"
+	"   AND c.\"commandType\" = 'DISTRIBUTE_GENESIS' AND c.\"status\" <> 'FAILED'"
+	"   AND c.\"payload\"->>'userId' = w.\"primaryAccountId\") AS \"pending\""
+	" FROM \"UserProfile\" p"
+	" LEFT JOIN LATERAL (SELECT * FROM \"Wallet\" x WHERE x.\"tenantId\" = $1 AND x.\"profileId\" = p.\"profileId\""
+	"   AND x.\"deletedAt\" IS NULL ORDER BY x.\"createdAt\", x.\"walletId\" LIMIT 1) w ON true"
+	" WHERE p.\"tenantId\" = $1 AND p.\"profileId\" = $2 AND p.\"deletedAt\" IS NULL";
+
+struct genesis {
+	struct gx_req *req;
+	char *user_id;      /* profile id */
+	char *user_type;
+	char country[3];
+};
+
+static void genesis_free(void *p)
+{
+	struct genesis *g = p;
+
+	free(g->user_id);
+	free(g->user_type);
+	free(g);
+}
+
+static void on_state(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct genesis *g = arg;
+	struct gx_req *req = g->req;
+	const char *nat;
+	cJSON *payload;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		gx_reply_error(req, 404, "USER_NOT_FOUND", "user %s was not found", g->user_id);
+		return;
+	}
+	if (gx_pg_isnull(res, 0, "walletId")) {
+		gx_reply_error(req, 404, "WALLET_NOT_FOUND", "user %s has no wallet yet (not yet created on chain?)",
+			       g->user_id);
+		return;
+	}
+	nat = gx_pg_val(res, 0, "nationality");
+	if (*nat && strcmp(nat, g->country) != 0) {
+		struct gx_verr *v = gx_verr_new();
+
+		gx_verr_add(v, "countryCode", "must equal the user's nationality (%s)", nat);
+		gx_reply_verr(req, v);
+		return;
+	}
+	if (strcmp(gx_pg_val(res, 0, "projected"), "t") == 0 || strcmp(gx_pg_val(res, 0, "pending"), "t") == 0) {
+		gx_reply_error(req, 409, "GENESIS_ALREADY_DISTRIBUTED", "genesis was already %s for user %s",
+			       strcmp(gx_pg_val(res, 0, "projected"), "t") == 0 ? "distributed" : "requested",
+			       g->user_id);
+		return;
+	}
+	if (strcmp(gx_pg_val(res, 0, "isFrozen"), "t") == 0) {
+		gx_reply_error(req, 409, "WALLET_FROZEN", "the wallet of user %s is frozen", g->user_id);
+		return;
+	}
+	payload = cJSON_CreateObject();
+	cJSON_AddStringToObject(payload, "userId", gx_pg_val(res, 0, "primaryAccountId"));
+	cJSON_AddStringToObject(payload, "userType", g->user_type);
+	cJSON_AddStringToObject(payload, "countryCode", g->country);
+	command_submit(req, "DISTRIBUTE_GENESIS", payload, "GENESIS_DISTRIBUTE", gx_pg_val(res, 0, "walletId"));
+	cJSON_Delete(payload);
+}
+
+void genesis_create(struct gx_req *req)
+{
+	const struct tok_app *app = gx_req_app(req);
+	const cJSON *body = gx_req_body(req);
+	struct gx_verr *v = gx_verr_new();
+	const char *user_id, *user_type, *country;
+	struct genesis *g;
+	const char *params[2];
+
+	user_id = gx_valid_str(body, "userId", true, 1, 64, v);
+	if (user_id && !gx_valid_id(user_id))
+		gx_verr_add(v, "userId", "must be a profile id");
+	user_type = gx_valid_str(body, "userType", true, 1, 32, v);
+	if (user_type && !gx_valid_enum(user_type, USER_TYPES))
+		gx_verr_add(v, "userType", "must be one of individual, business, government, organization");
+	country = gx_valid_str(body, "countryCode", true, 2, 2, v);
+	if (country && !gx_valid_iso2(country))
+		gx_verr_add(v, "countryCode", "must be an ISO 3166-1 alpha-2 code (two upper-case letters)");
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	g = gx_xcalloc(1, sizeof(*g));
+	g->req = req;
+	g->user_id = gx_xstrdup(user_id);
+	g->user_type = gx_xstrdup(user_type);
+	memcpy(g->country, country, 3);
+	gx_req_set_data(req, g, genesis_free);
+	params[0] = app->tenant;
+	params[1] = g->user_id;
+	if (gx_pg_query(gx_req_pg(req), SQL_GENESIS_STATE, 2, params, on_state, g) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the genesis query");
+}

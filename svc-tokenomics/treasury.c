@@ -1,0 +1,62 @@
+/* GET /api/v1/treasury/{countryCode}/balance (public): a national treasury's balance, account treasury_<CC>. */
+#include <stdio.h>
+#include <string.h>
+
+#include "gx/http.h"
+#include "gx/valid.h"
+#include "tokenomics.h"
+
+static const char SQL_TREASURY[] =
+	"SELECT \"accountId\", \"countryCode\", \"status\", \"balanceQirat\"::text AS \"balanceQirat\","
+	" to_char(\"updatedAt\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updatedAt\""
+	" FROM \"TreasuryAccount\" WHERE \"tenantId\" = $1 AND \"accountId\" = $2";
+
+static void on_treasury(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct gx_req *req = arg;
+	uint64_t balance;
+	cJSON *o;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		gx_reply_error(req, 404, "TREASURY_NOT_FOUND", "no treasury account for country %s",
+			       gx_req_param(req, "countryCode"));
+		return;
+	}
+	if (command_qirat(res, 0, "balanceQirat", &balance) < 0) {
+		gx_reply_error(req, 500, "INTERNAL", "treasury balance '%.40s' is not a Qirat amount",
+			       gx_pg_val(res, 0, "balanceQirat"));
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "countryCode", gx_pg_val(res, 0, "countryCode"));
+	cJSON_AddStringToObject(o, "accountId", gx_pg_val(res, 0, "accountId"));
+	command_add_amount(o, "balance", "balanceQirat", balance);
+	cJSON_AddStringToObject(o, "status", gx_pg_val(res, 0, "status"));
+	cJSON_AddStringToObject(o, "updatedAt", gx_pg_val(res, 0, "updatedAt"));
+	gx_reply_json(req, 200, o);
+}
+
+void treasury_balance(struct gx_req *req)
+{
+	const struct tok_app *app = gx_req_app(req);
+	const char *cc = gx_req_param(req, "countryCode");
+	char account[16];
+	const char *params[2];
+
+	if (!gx_valid_iso2(cc)) {
+		struct gx_verr *v = gx_verr_new();
+
+		gx_verr_add(v, "countryCode", "must be an ISO 3166-1 alpha-2 code (two upper-case letters)");
+		gx_reply_verr(req, v);
+		return;
+	}
+	snprintf(account, sizeof(account), "treasury_%s", cc);
+	params[0] = app->tenant;
+	params[1] = account;
+	if (gx_pg_query(gx_req_pg(req), SQL_TREASURY, 2, params, on_treasury, req) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the treasury query");
+}

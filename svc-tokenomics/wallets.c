@@ -1,0 +1,306 @@
+/* Wallet resources: GET /wallets/{profileId}/balance and /transactions (the owner or an admin), POST
+ * /wallets/{walletId}/freeze and /unfreeze (ADMIN, FREEZE_WALLET / UNFREEZE_WALLET through the outbox). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gx/http.h"
+#include "gx/valid.h"
+#include "tokenomics.h"
+
+#define ISO_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* A profile's wallet: the oldest live one (a profile normally has exactly one). */
+static const char SQL_BALANCE[] =
+	"SELECT \"walletId\", \"profileId\", \"primaryAccountId\", \"balanceQirat\"::text AS \"balanceQirat\","
+	" \"isFrozen\", " ISO_TS("\"updatedAt\"") " AS \"updatedAt\""
+	" FROM \"Wallet\" WHERE \"tenantId\" = $1 AND \"profileId\" = $2 AND \"deletedAt\" IS NULL"
+	" ORDER BY \"createdAt\", \"walletId\" LIMIT 1";
+
+/* One row per history entry of the page, or a single row with NULL entry columns when the page is empty; no row
+ * when the profile has no wallet. */
+static const char SQL_HISTORY[] =
+	"WITH w AS (SELECT \"walletId\" FROM \"Wallet\" WHERE \"tenantId\" = $1 AND \"profileId\" = $2"
+	"   AND \"deletedAt\" IS NULL ORDER BY \"createdAt\", \"walletId\" LIMIT 1)"
+	" SELECT w.\"walletId\" AS \"wallet\","
+	" (SELECT count(*) FROM \"Transaction\" c WHERE c.\"walletId\" = w.\"walletId\")::text AS \"total\","
+	" t.\"offTxId\", t.\"onChainTxId\", t.\"type\"::text AS \"type\", t.\"counterparty\","
+	" t.\"amountQirat\"::text AS \"amountQirat\", t.\"feeQirat\"::text AS \"feeQirat\", t.\"remark\","
+	" " ISO_TS("t.\"timestamp\"") " AS \"timestamp\", t.\"blockNumber\"::text AS \"blockNumber\""
+	" FROM w LEFT JOIN LATERAL (SELECT * FROM \"Transaction\" x WHERE x.\"walletId\" = w.\"walletId\""
+	"   ORDER BY x.\"timestamp\" DESC, x.\"offTxId\" LIMIT $3::int OFFSET $4::bigint) t ON true";
+
+static const char SQL_WALLET_BY_ID[] =
+	"SELECT \"walletId\", \"primaryAccountId\", \"isFrozen\" FROM \"Wallet\""
+	" WHERE \"tenantId\" = $1 AND \"walletId\" = $2 AND \"deletedAt\" IS NULL";
+
+/* ---- balance ---------------------------------------------------------------------------------------------- */
+
+static void on_balance(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct gx_req *req = arg;
+	uint64_t balance;
+	cJSON *o;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		gx_reply_error(req, 404, "WALLET_NOT_FOUND", "wallet not found");
+		return;
+	}
+	if (command_qirat(res, 0, "balanceQirat", &balance) < 0) {
+		gx_reply_error(req, 500, "INTERNAL", "wallet balance '%.40s' is not a Qirat amount",
+			       gx_pg_val(res, 0, "balanceQirat"));
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "walletId", gx_pg_val(res, 0, "walletId"));
+	cJSON_AddStringToObject(o, "profileId", gx_pg_val(res, 0, "profileId"));
+	cJSON_AddStringToObject(o, "accountId", gx_pg_val(res, 0, "primaryAccountId"));
+	command_add_amount(o, "balance", "balanceQirat", balance);
+	cJSON_AddBoolToObject(o, "isFrozen", strcmp(gx_pg_val(res, 0, "isFrozen"), "t") == 0);
+	cJSON_AddStringToObject(o, "updatedAt", gx_pg_val(res, 0, "updatedAt"));
+	gx_reply_json(req, 200, o);
+}
+
+/* The {profileId} parameter after the object-level check; NULL when an answer was sent. */
+static const char *owned_profile(struct gx_req *req)
+{
+	const char *pid = gx_req_param(req, "profileId");
+
+	if (!gx_valid_id(pid)) {
+		struct gx_verr *v = gx_verr_new();
+
+		gx_verr_add(v, "profileId", "must be a profile id");
+		gx_reply_verr(req, v);
+		return NULL;
+	}
+	if (!gx_req_may_access(req, pid)) {
+		gx_reply_error(req, 403, "FORBIDDEN", "you can only access your own wallet");
+		return NULL;
+	}
+	return pid;
+}
+
+void wallets_balance(struct gx_req *req)
+{
+	const struct tok_app *app = gx_req_app(req);
+	const char *params[2];
+
+	if (!(params[1] = owned_profile(req)))
+		return;
+	params[0] = app->tenant;
+	if (gx_pg_query(gx_req_pg(req), SQL_BALANCE, 2, params, on_balance, req) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the balance query");
+}
+
+/* ---- transactions ----------------------------------------------------------------------------------------- */
+
+struct page {
+	struct gx_req *req;
+	long long limit, offset;
+};
+
+/* Query parameter name as an integer in [min, max], def when absent. Adds an issue to v when invalid. */
+static long long query_int(struct gx_req *req, const char *name, long long min, long long max, long long def,
+			   struct gx_verr *v)
+{
+	const char *s = gx_req_query(req, name);
+	char *end;
+	long long n;
+
+	if (!s)
+		return def;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (!*s || *end || errno || (s[0] < '0' || s[0] > '9') || n < min || n > max) {
+		gx_verr_add(v, name, "must be an integer from %lld to %lld", min, max);
+		return def;
+	}
+	return n;
+}
+
+static cJSON *history_item(const PGresult *res, int i)
+{
+	cJSON *o = cJSON_CreateObject();
+	uint64_t amount, fee;
+	const char *block;
+
+	cJSON_AddStringToObject(o, "offTxId", gx_pg_val(res, i, "offTxId"));
+	command_add_text(o, "onChainTxId", res, i, "onChainTxId");
+	cJSON_AddStringToObject(o, "walletId", gx_pg_val(res, i, "wallet"));
+	cJSON_AddStringToObject(o, "type", gx_pg_val(res, i, "type"));
+	cJSON_AddStringToObject(o, "counterparty", gx_pg_val(res, i, "counterparty"));
+	if (command_qirat(res, i, "amountQirat", &amount) < 0 || command_qirat(res, i, "feeQirat", &fee) < 0) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	command_add_amount(o, "amount", "amountQirat", amount);
+	command_add_amount(o, "fee", "feeQirat", fee);
+	command_add_text(o, "remark", res, i, "remark");
+	cJSON_AddStringToObject(o, "timestamp", gx_pg_val(res, i, "timestamp"));
+	block = gx_pg_val(res, i, "blockNumber");
+	if (gx_pg_isnull(res, i, "blockNumber"))
+		cJSON_AddNullToObject(o, "blockNumber");
+	else
+		cJSON_AddNumberToObject(o, "blockNumber", (double)strtoll(block, NULL, 10)); /* BIGINT, < 2^53 */
+	return o;
+}
+
+static void on_history(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct page *pg = arg;
+	struct gx_req *req = pg->req;
+	cJSON *o, *items, *item;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		gx_reply_error(req, 404, "WALLET_NOT_FOUND", "wallet not found");
+		return;
+	}
+	o = cJSON_CreateObject();
+	items = cJSON_AddArrayToObject(o, "transactions");
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (gx_pg_isnull(res, i, "offTxId"))
+			continue;
+		if (!(item = history_item(res, i))) {
+			cJSON_Delete(o);
+			gx_reply_error(req, 500, "INTERNAL", "a history amount of wallet %s is not a Qirat amount",
+				       gx_pg_val(res, i, "wallet"));
+			return;
+		}
+		cJSON_AddItemToArray(items, item);
+	}
+	cJSON_AddNumberToObject(o, "total", (double)strtoll(gx_pg_val(res, 0, "total"), NULL, 10));
+	cJSON_AddNumberToObject(o, "limit", (double)pg->limit);
+	cJSON_AddNumberToObject(o, "offset", (double)pg->offset);
+	gx_reply_json(req, 200, o);
+}
+
+void wallets_transactions(struct gx_req *req)
+{
+	const struct tok_app *app = gx_req_app(req);
+	struct gx_verr *v = gx_verr_new();
+	struct page *pg;
+	char lim[24], off[24];
+	const char *params[4];
+	long long limit, offset;
+
+	limit = query_int(req, "limit", 1, 100, 20, v);
+	offset = query_int(req, "offset", 0, 1000000000LL, 0, v);
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	if (!(params[1] = owned_profile(req)))
+		return;
+	pg = gx_xcalloc(1, sizeof(*pg));
+	pg->req = req;
+	pg->limit = limit;
+	pg->offset = offset;
+	gx_req_set_data(req, pg, free);
+	snprintf(lim, sizeof(lim), "%lld", limit);
+	snprintf(off, sizeof(off), "%lld", offset);
+	params[0] = app->tenant;
+	params[2] = lim;
+	params[3] = off;
+	if (gx_pg_query(gx_req_pg(req), SQL_HISTORY, 4, params, on_history, pg) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the history query");
+}
+
+/* ---- freeze / unfreeze ------------------------------------------------------------------------------------ */
+
+struct freeze {
+	struct gx_req *req;
+	bool freeze;
+	char *reason; /* freeze only */
+};
+
+static void freeze_free(void *p)
+{
+	struct freeze *f = p;
+
+	free(f->reason);
+	free(f);
+}
+
+static void on_wallet(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct freeze *f = arg;
+	struct gx_req *req = f->req;
+	bool frozen;
+	cJSON *payload;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		gx_reply_error(req, 404, "WALLET_NOT_FOUND", "wallet not found");
+		return;
+	}
+	frozen = strcmp(gx_pg_val(res, 0, "isFrozen"), "t") == 0;
+	if (f->freeze && frozen) {
+		gx_reply_error(req, 409, "WALLET_ALREADY_FROZEN", "the wallet is already frozen");
+		return;
+	}
+	if (!f->freeze && !frozen) {
+		gx_reply_error(req, 409, "WALLET_NOT_FROZEN", "the wallet is not frozen");
+		return;
+	}
+	payload = cJSON_CreateObject();
+	cJSON_AddStringToObject(payload, "userId", gx_pg_val(res, 0, "primaryAccountId"));
+	if (f->freeze)
+		cJSON_AddStringToObject(payload, "reason", f->reason);
+	command_submit(req, f->freeze ? "FREEZE_WALLET" : "UNFREEZE_WALLET", payload,
+		       f->freeze ? "WALLET_FREEZE" : "WALLET_UNFREEZE", gx_pg_val(res, 0, "walletId"));
+	cJSON_Delete(payload);
+}
+
+static void freeze_common(struct gx_req *req, bool freeze)
+{
+	const struct tok_app *app = gx_req_app(req);
+	const char *wid = gx_req_param(req, "walletId");
+	struct gx_verr *v = gx_verr_new();
+	const char *reason = NULL;
+	struct freeze *f;
+	const char *params[2];
+
+	if (!gx_valid_id(wid))
+		gx_verr_add(v, "walletId", "must be a wallet id");
+	if (freeze) {
+		reason = gx_valid_str(gx_req_body(req), "reason", true, 10, 500, v);
+		if (reason && strlen(reason) > 500)
+			gx_verr_add(v, "reason", "must be at most 500 bytes");
+	}
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	f = gx_xcalloc(1, sizeof(*f));
+	f->req = req;
+	f->freeze = freeze;
+	f->reason = reason ? gx_xstrdup(reason) : NULL;
+	gx_req_set_data(req, f, freeze_free);
+	params[0] = app->tenant;
+	params[1] = wid;
+	if (gx_pg_query(gx_req_pg(req), SQL_WALLET_BY_ID, 2, params, on_wallet, f) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the wallet query");
+}
+
+void wallets_freeze(struct gx_req *req)
+{
+	freeze_common(req, true);
+}
+
+void wallets_unfreeze(struct gx_req *req)
+{
+	freeze_common(req, false);
+}

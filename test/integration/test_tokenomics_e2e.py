@@ -1,0 +1,156 @@
+"""End to end with the Fabric stand-in, the outbox-submitter and the projector: bootstrap -> two users created on
+chain -> genesis through svc-tokenomics -> transfers (1 Qirat pieces, a STANDARD fee, and a CAPPED fee after the cap
+parameter was changed on chain) -> both balances and both history rows exact -> every fee equals svc-tax's quote
+and went to SYSTEM_FEE_POOL. System commands the admin service would write are inserted into the outbox directly."""
+
+import hashlib
+import json
+import unittest
+import uuid
+
+import gxtest
+from gxtest import openapi as oa
+from gxtest.chain import start_chain, wait_command, wait_sql
+import test_tokenomics as tk
+
+SUPER = str(uuid.uuid4())
+NO_LIMITS = {"RATE_LIMIT_PER_MIN": "1000000", "RATE_LIMIT_BURST": "1000000"}
+
+
+class TokenomicsEndToEndTest(gxtest.GxTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        st = cls.stack
+        st.start_pg()
+        st.start_redis()
+        st.migrate()
+        cls.chain = start_chain(st, replicas=1)
+        if cls.chain.projector is None:
+            raise unittest.SkipTest("projector is not built")
+        cls.tok = st.start_daemon("svc-tokenomics", env=NO_LIMITS)
+        cls.tax = st.start_daemon("svc-tax", env=dict(NO_LIMITS, FEE_PARAMS_CACHE="0"))
+        cls.doc = oa.fetch(cls.tok.url)
+
+    def outbox(self, ctype, payload):
+        """Enqueue a command as another service would; returns its id."""
+        cid = str(uuid.uuid4())
+        self.stack.psql('INSERT INTO "OutboxCommand" ("id", "tenantId", "service", "commandType", "requestId", '
+                        '"payload", "aggregateId") VALUES (%s, \'default\', \'test\', %s, %s, %s::jsonb, %s); '
+                        'NOTIFY gx_outbox, %s' % (tk.q(cid), tk.q(ctype), tk.q(cid), tk.q(json.dumps(payload)),
+                                                  tk.q("system" if ctype != "CREATE_USER" else "wallet:" + payload["userId"]),
+                                                  tk.q(cid)))
+        return cid
+
+    def projected(self, cid, token=None):
+        return wait_command(self.tok.url, cid, token, want="PROJECTED", timeout=60)
+
+    def onchain_user(self):
+        """A profile plus CREATE_USER; returns (profileId, accountId, token) once the projector made the wallet."""
+        pid = str(uuid.uuid4())
+        acct = "u-" + pid[:18]
+        bio = hashlib.sha256(pid.encode()).hexdigest()
+        self.stack.psql('INSERT INTO "UserProfile" ("profileId", "tenantId", "firstName", "lastName", "email", '
+                        '"biometricHash", "passwordHash", "nationalityCountryCode", "status", "fabricUserId") VALUES '
+                        "(%s, 'default', 'E', 'Two', %s, %s, 'x', 'US', 'PENDING_VERIFICATION', %s)"
+                        % (tk.q(pid), tk.q(pid + "@example.com"), tk.q(bio), tk.q(acct)))
+        self.projected(self.outbox("CREATE_USER", {"userId": acct, "biometricHash": bio, "nationality": "US",
+                                                   "age": 30}))
+        wait_sql(self.stack, 'SELECT count(*) FROM "Wallet" WHERE "primaryAccountId" = %s' % tk.q(acct), [("1",)])
+        return pid, acct, gxtest.mint_token(pid)
+
+    def balance(self, pid, token):
+        r = gxtest.request("GET", "%s/api/v1/wallets/%s/balance" % (self.tok.url, pid), headers=gxtest.bearer(token))
+        self.assertEqual(r.status, 200, r.text)
+        oa.validate(self.doc, "GET", "/api/v1/wallets/{profileId}/balance", 200, r)
+        return r.json()
+
+    def history(self, pid, token):
+        r = gxtest.request("GET", "%s/api/v1/wallets/%s/transactions?limit=100" % (self.tok.url, pid),
+                           headers=gxtest.bearer(token))
+        self.assertEqual(r.status, 200, r.text)
+        oa.validate(self.doc, "GET", "/api/v1/wallets/{profileId}/transactions", 200, r)
+        return r.json()
+
+    def quote(self, amount):
+        r = gxtest.request("POST", self.tax.url + "/api/v1/fees/calculate", json_body={"amount": amount})
+        self.assertEqual(r.status, 200, r.text)
+        return r.json()
+
+    def test_genesis_transfer_fees(self):
+        st = self.stack
+        self.projected(self.outbox("BOOTSTRAP_SYSTEM", {}))
+        a, a_acct, a_tok = self.onchain_user()
+        b, b_acct, b_tok = self.onchain_user()
+
+        # genesis through the API, once
+        r = gxtest.request("POST", self.tok.url + "/api/v1/genesis", headers=gxtest.bearer(gxtest.mint_token(SUPER, "SUPER_ADMIN")),
+                           json_body={"userId": a, "userType": "individual", "countryCode": "US"})
+        self.assertEqual(r.status, 202, r.text)
+        self.projected(r.json()["commandId"], gxtest.mint_token(SUPER, "SUPER_ADMIN"))
+        self.assertEqual(self.balance(a, a_tok)["balanceQirat"], "10000000")        # genesisTier1Amount
+        r = gxtest.request("POST", self.tok.url + "/api/v1/genesis", headers=gxtest.bearer(gxtest.mint_token(SUPER, "SUPER_ADMIN")),
+                           json_body={"userId": a, "userType": "individual", "countryCode": "US"})
+        self.assertEqual((r.status, r.json()["error"]["code"]), (409, "GENESIS_ALREADY_DISTRIBUTED"))
+
+        def transfer(amount):
+            r = gxtest.request("POST", self.tok.url + "/api/v1/transfers", headers=gxtest.bearer(a_tok),
+                               json_body={"toUserId": b, "amount": amount, "remark": "e2e"})
+            self.assertEqual(r.status, 202, r.text)
+            doc = self.projected(r.json()["commandId"], a_tok)
+            ev = st.psql('SELECT "payload"::text FROM "EventLog" WHERE "fabricTxId" = %s AND "eventName" = '
+                         '\'TransferCompleted\'' % tk.q(doc["fabricTxId"]))
+            self.assertEqual(len(ev), 1, ev)
+            return doc, json.loads(ev[0][0])
+
+        sent = []
+        for amount in ["0.00001", "0.00001", "0.00001", "20"]:
+            quote = self.quote(amount)
+            doc, ev = transfer(amount)
+            self.assertEqual((ev["fromID"], ev["toID"], ev["amount"]), (a_acct, b_acct, quote["amountQirat"]))
+            # the fee the chain charged is the fee svc-tax quotes (same rule, same parameters)
+            self.assertEqual((ev["fee"], ev["feeTier"], ev["feeAccountID"]),
+                             (quote["feeQirat"], quote["tier"], "SYSTEM_FEE_POOL"))
+            sent.append((doc["fabricTxId"], int(quote["amountQirat"]), int(quote["feeQirat"])))
+        self.assertEqual([s[2] for s in sent], [0, 0, 0, 2000])
+
+        # change the fee cap on chain; the projector mirrors it into SystemParameter, svc-tax follows, the chain caps
+        self.projected(self.outbox("UPDATE_SYSTEM_PARAMETER", {"paramKey": "transactionFeeMaxQirat",
+                                                               "paramValue": "1500"}))
+        wait_sql(st, 'SELECT "paramValue" FROM "SystemParameter" WHERE "tenantId" = \'default\' AND "paramKey" = '
+                 '\'transactionFeeMaxQirat\'', [("1500",)])
+        quote = self.quote("20")
+        self.assertEqual((quote["feeQirat"], quote["tier"]), ("1500", "CAPPED"))
+        doc, ev = transfer("20")
+        self.assertEqual((ev["fee"], ev["feeTier"]), ("1500", "CAPPED"))
+        sent.append((doc["fabricTxId"], 2000000, 1500))
+
+        # balances: exact to the Qirat on both sides
+        total_amount = sum(s[1] for s in sent)
+        total_fee = sum(s[2] for s in sent)
+        self.assertEqual(total_amount, 4000003)
+        ab, bb = self.balance(a, a_tok), self.balance(b, b_tok)
+        self.assertEqual(ab["balanceQirat"], str(10000000 - total_amount - total_fee))
+        self.assertEqual((ab["balance"], bb["balance"], bb["balanceQirat"]), ("59.96497", "40.00003", "4000003"))
+
+        # history: one row per side per transfer, exact amounts, the fee on the sender's row
+        ha, hb = self.history(a, a_tok), self.history(b, b_tok)
+        self.assertEqual((ha["total"], hb["total"]), (len(sent) + 1, len(sent)))
+        a_rows = {t["onChainTxId"]: t for t in ha["transactions"] if t["type"] == "SENT"}
+        b_rows = {t["onChainTxId"]: t for t in hb["transactions"]}
+        self.assertEqual([t["type"] for t in ha["transactions"]].count("GENESIS"), 1)
+        for txid, amount, fee in sent:
+            self.assertEqual((a_rows[txid]["amountQirat"], a_rows[txid]["feeQirat"], a_rows[txid]["counterparty"]),
+                             (str(amount), str(fee), b_acct))
+            self.assertEqual((b_rows[txid]["type"], b_rows[txid]["amountQirat"], b_rows[txid]["feeQirat"],
+                              b_rows[txid]["counterparty"], b_rows[txid]["remark"]),
+                             ("RECEIVED", str(amount), "0", a_acct, "e2e"))
+
+        # every fee went to the documented account
+        self.assertEqual(st.psql('SELECT "balanceQirat"::text FROM "SystemAccount" WHERE "accountId" = '
+                                 '\'SYSTEM_FEE_POOL\''), [(str(total_fee),)])
+
+        # the read model says A can no longer afford 60 coins; the API refuses before the chain
+        r = gxtest.request("POST", self.tok.url + "/api/v1/transfers", headers=gxtest.bearer(a_tok),
+                           json_body={"toUserId": b, "amount": "60"})
+        self.assertEqual((r.status, r.json()["error"]["code"]), (409, "INSUFFICIENT_BALANCE"))
