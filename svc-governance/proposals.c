@@ -1,0 +1,452 @@
+/* Proposals: submit (SUBMIT_PROPOSAL; the proposalId is made here and is the command's aggregate, so the 202
+ * answer's "aggregateId" is the proposalId), list and get from the "Proposal" read model (statuses ACTIVE,
+ * EXECUTED, REJECTED as the projector writes them), and execute (EXECUTE_PROPOSAL, admin, only when the voting
+ * window is over and the votes pass the quorum and approval rules of docs/chaincode.md §5). A proposal changes one
+ * system parameter; the target and value are checked against the parameter table of docs/chaincode.md §5 so the
+ * chain never sees a proposal it would refuse. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gx/fee.h"
+#include "gx/http.h"
+#include "gx/jwt.h"
+#include "gx/outbox.h"
+#include "gx/pg.h"
+#include "gx/rand.h"
+#include "gx/valid.h"
+#include "gov.h"
+
+#define U64_MAX_ 18446744073709551615ULL
+
+#define PROPOSAL_COLS \
+	"p.\"proposalId\", p.\"title\", p.\"description\", p.\"proposalType\", p.\"status\", p.\"proposerId\"," \
+	" p.\"targetParam\", p.\"newValue\", p.\"votesFor\", p.\"votesAgainst\", p.\"votesAbstain\"," \
+	" (p.\"status\" = 'ACTIVE' AND (p.\"votingEndsAt\" IS NULL OR p.\"votingEndsAt\" > now())) AS \"votingOpen\"," \
+	" " GOV_TS("p.\"createdAt\"") " AS \"createdAt\", " GOV_TS("p.\"votingEndsAt\"") " AS \"votingEndsAt\"," \
+	" " GOV_TS("p.\"executedAt\"") " AS \"executedAt\", " GOV_TS("p.\"updatedAt\"") " AS \"updatedAt\""
+
+static const char SQL_ONE[] =
+	"SELECT " PROPOSAL_COLS " FROM \"Proposal\" p WHERE p.\"proposalId\" = $2 AND p.\"tenantId\" = $1";
+
+/* One page (newest first) with the total on every row; an empty page is one row with proposalId NULL. */
+static const char SQL_LIST[] =
+	"SELECT x.\"total\", p.* FROM (SELECT count(*) AS \"total\" FROM \"Proposal\" WHERE \"tenantId\" = $1"
+	"  AND ($2::text IS NULL OR \"status\" = $2)) x"
+	" LEFT JOIN LATERAL (SELECT " PROPOSAL_COLS " FROM \"Proposal\" p WHERE p.\"tenantId\" = $1"
+	"  AND ($2::text IS NULL OR p.\"status\" = $2) ORDER BY p.\"createdAt\" DESC, p.\"proposalId\""
+	"  LIMIT $3::bigint OFFSET $4::bigint) p ON true";
+
+/* What execution needs: the tallies, whether the window is over, the decision parameters, the number of users
+ * registered on chain, and whether an execution is accepted but not yet projected. */
+static const char SQL_EXECUTE[] =
+	"SELECT p.\"status\", p.\"votesFor\", p.\"votesAgainst\", p.\"votesAbstain\","
+	" (p.\"votingEndsAt\" IS NULL OR p.\"votingEndsAt\" <= now()) AS \"ended\","
+	" (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1"
+	"  AND \"paramKey\" = 'governanceQuorumPercentage') AS \"quorum\","
+	" (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1"
+	"  AND \"paramKey\" = 'governanceApprovalThreshold') AS \"approval\","
+	" (SELECT count(*) FROM \"UserProfile\" WHERE \"tenantId\" = $1 AND \"onchainStatus\" IS NOT NULL) AS \"users\","
+	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\" = 'EXECUTE_PROPOSAL'"
+	"  AND c.\"payload\"->>'proposalId' = $2 AND c.\"status\" NOT IN ('FAILED', 'PROJECTED')) AS \"inflight\""
+	" FROM \"Proposal\" p WHERE p.\"proposalId\" = $2 AND p.\"tenantId\" = $1";
+
+/* docs/chaincode.md §5: the parameters a proposal may change and their ranges. */
+static const struct param_rule {
+	const char *key;
+	unsigned long long min, max;
+} PARAMS[] = {
+	{ "transactionFeeBps", 0, 10000 },
+	{ "transactionFeeThreshold", 0, U64_MAX_ },
+	{ "transactionFeeMaxQirat", 0, U64_MAX_ },
+	{ "velocityTaxRateBps", 0, 10000 },
+	{ "velocityTaxMinimumBalance", 0, U64_MAX_ },
+	{ "velocityTaxDormancyDays", 0, 36500 },
+	{ "genesisTier1Amount", 0, U64_MAX_ },
+	{ "genesisTier2Amount", 0, U64_MAX_ },
+	{ "genesisTier3Amount", 0, U64_MAX_ },
+	{ "loanMinimumAmount", 1, U64_MAX_ },
+	{ "loanMaximumAmount", 1, U64_MAX_ },
+	{ "governanceVotingPeriodSeconds", 1, 31536000 },
+	{ "governanceQuorumPercentage", 0, 100 },
+	{ "governanceApprovalThreshold", 1, 100 },
+	{ "orgDefaultThreshold", 1, 20 },
+	{ "genesisUserPoolAmount", 0, U64_MAX_ },
+	{ "genesisGovtPoolAmount", 0, U64_MAX_ },
+	{ "loanPoolAmount", 0, U64_MAX_ },
+	{ "totalSupplyCap", 1, U64_MAX_ },
+};
+
+static const char *const TYPES[] = { "PARAMETER_CHANGE", "FEATURE_ADDITION", "SYSTEM_UPGRADE", "POLICY_CHANGE",
+				     NULL };
+static const char *const STATUSES[] = { "ACTIVE", "EXECUTED", "REJECTED", "ALL", NULL };
+
+const char *gov_tenant(const struct gx_req *req)
+{
+	const struct gov_app *app = gx_req_app(req);
+
+	return app->tenant;
+}
+
+struct propop {
+	struct gx_req *req;
+	char id[65];
+	char caller[64];
+	long long limit, offset;
+	char *status;
+};
+
+static void propop_free(void *p)
+{
+	struct propop *op = p;
+
+	free(op->status);
+	free(op);
+}
+
+static struct propop *propop_new(struct gx_req *req)
+{
+	struct propop *op = gx_xcalloc(1, sizeof(*op));
+	const struct gx_jwt_claims *cl = gx_req_claims(req);
+
+	op->req = req;
+	snprintf(op->caller, sizeof(op->caller), "%s", cl ? cl->sub : "");
+	gx_req_set_data(req, op, propop_free);
+	return op;
+}
+
+/* ---- POST /api/v1/proposals ---- */
+
+/* The first present of two accepted spellings (the OpenAPI's and the original code's). */
+static const cJSON *either(const cJSON *body, const char *a, const char *b, const char **used)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(body, a);
+
+	*used = a;
+	if (x && !cJSON_IsNull(x))
+		return x;
+	if (cJSON_GetObjectItemCaseSensitive(body, b) && !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(body, b)))
+		*used = b;
+	return cJSON_GetObjectItemCaseSensitive(body, b);
+}
+
+/* The proposed value: a canonical non-negative integer (string, or a JSON integer) within the rule's range.
+ * Writes its canonical text to out; returns 0 or -1 with an issue added. */
+static int read_value(const cJSON *val, const char *field, const struct param_rule *rule, char out[24],
+		      struct gx_verr *v)
+{
+	uint64_t n;
+
+	if (!val || cJSON_IsNull(val)) {
+		gx_verr_add(v, field, "is required");
+		return -1;
+	}
+	if (cJSON_IsNumber(val)) {
+		double d = val->valuedouble;
+
+		if (d < 0 || d > 9007199254740991.0 || d != (double)(uint64_t)d) {
+			gx_verr_add(v, field, "must be a non-negative integer (send large values as a string)");
+			return -1;
+		}
+		n = (uint64_t)d;
+	} else if (!cJSON_IsString(val) || gx_fee_parse_u64(val->valuestring, &n) < 0) {
+		gx_verr_add(v, field, "must be a non-negative integer without sign or leading zeros");
+		return -1;
+	}
+	if (rule && (n < rule->min || n > rule->max)) {
+		gx_verr_add(v, field, "must be between %llu and %llu for %s", rule->min, rule->max, rule->key);
+		return -1;
+	}
+	snprintf(out, 24, "%llu", (unsigned long long)n);
+	return 0;
+}
+
+void proposals_submit(struct gx_req *req)
+{
+	const struct gx_jwt_claims *cl = gx_req_claims(req);
+	const cJSON *body = gx_req_body(req);
+	struct gx_verr *v = gx_verr_new();
+	const char *title, *desc, *type, *proposer, *tf, *vf;
+	const struct param_rule *rule = NULL;
+	const cJSON *target, *val;
+	struct gx_outbox_cmd cmd;
+	char id[37], value[24];
+	cJSON *payload;
+
+	title = gx_valid_str(body, "title", true, 10, 200, v);
+	if (title && strlen(title) > 200)
+		gx_verr_add(v, "title", "must be at most 200 bytes");
+	desc = gx_valid_str(body, "description", true, 50, 2000, v);
+	if (desc && strlen(desc) > 2000)
+		gx_verr_add(v, "description", "must be at most 2000 bytes");
+	type = gx_valid_str(body, "proposalType", false, 1, 32, v);
+	if (type && !gx_valid_enum(type, TYPES))
+		gx_verr_add(v, "proposalType", "must be one of PARAMETER_CHANGE, FEATURE_ADDITION, SYSTEM_UPGRADE, "
+			    "POLICY_CHANGE");
+	else if (type && strcmp(type, "PARAMETER_CHANGE") != 0)
+		gx_verr_add(v, "proposalType", "only PARAMETER_CHANGE proposals can be executed on chain");
+	proposer = gx_valid_str(body, "proposerId", false, 1, 64, v);
+	target = either(body, "targetParameter", "targetParam", &tf);
+	if (!target || cJSON_IsNull(target))
+		gx_verr_add(v, tf, "is required");
+	else if (!cJSON_IsString(target))
+		gx_verr_add(v, tf, "must be a string");
+	else {
+		for (size_t i = 0; i < GX_ARRAY_LEN(PARAMS); i++)
+			if (strcmp(PARAMS[i].key, target->valuestring) == 0)
+				rule = &PARAMS[i];
+		if (!rule)
+			gx_verr_add(v, tf, "unknown parameter");
+	}
+	val = either(body, "proposedValue", "newValue", &vf);
+	read_value(val, vf, rule, value, v);
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	if (proposer && strcmp(proposer, cl->sub) != 0) {
+		gx_reply_error(req, 403, "FORBIDDEN", "you can only submit proposals as yourself");
+		return;
+	}
+	if (gx_uuid_v4(id) < 0) {
+		gx_reply_error(req, 500, "INTERNAL", "cannot generate a proposal id");
+		return;
+	}
+	payload = cJSON_CreateObject();
+	cJSON_AddStringToObject(payload, "proposalId", id);
+	cJSON_AddStringToObject(payload, "proposerId", cl->sub);
+	cJSON_AddStringToObject(payload, "targetParam", rule->key);
+	cJSON_AddStringToObject(payload, "newValue", value);
+	cJSON_AddStringToObject(payload, "title", title);
+	cJSON_AddStringToObject(payload, "description", desc);
+	cmd = (struct gx_outbox_cmd){ .command_type = "SUBMIT_PROPOSAL", .aggregate_id = id, .payload = payload };
+	gx_outbox_submit(req, NULL, 0, &cmd, NULL, 0);
+	cJSON_Delete(payload);
+}
+
+/* ---- reads ---- */
+
+static void add_text(cJSON *o, const char *name, const PGresult *res, int row, const char *col)
+{
+	if (gx_pg_isnull(res, row, col))
+		cJSON_AddNullToObject(o, name);
+	else
+		cJSON_AddStringToObject(o, name, gx_pg_val(res, row, col));
+}
+
+static cJSON *proposal_json(const PGresult *res, int row)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "proposalId", gx_pg_val(res, row, "proposalId"));
+	cJSON_AddStringToObject(o, "title", gx_pg_val(res, row, "title"));
+	cJSON_AddStringToObject(o, "description", gx_pg_val(res, row, "description"));
+	cJSON_AddStringToObject(o, "proposalType", gx_pg_val(res, row, "proposalType"));
+	cJSON_AddStringToObject(o, "status", gx_pg_val(res, row, "status"));
+	cJSON_AddStringToObject(o, "proposerId", gx_pg_val(res, row, "proposerId"));
+	add_text(o, "targetParameter", res, row, "targetParam");
+	add_text(o, "proposedValue", res, row, "newValue");
+	cJSON_AddNumberToObject(o, "votesFor", atoi(gx_pg_val(res, row, "votesFor")));
+	cJSON_AddNumberToObject(o, "votesAgainst", atoi(gx_pg_val(res, row, "votesAgainst")));
+	cJSON_AddNumberToObject(o, "votesAbstain", atoi(gx_pg_val(res, row, "votesAbstain")));
+	cJSON_AddBoolToObject(o, "votingOpen", strcmp(gx_pg_val(res, row, "votingOpen"), "t") == 0);
+	add_text(o, "votingStartedAt", res, row, "createdAt");
+	add_text(o, "votingEndsAt", res, row, "votingEndsAt");
+	add_text(o, "executedAt", res, row, "executedAt");
+	add_text(o, "createdAt", res, row, "createdAt");
+	add_text(o, "updatedAt", res, row, "updatedAt");
+	return o;
+}
+
+static void on_one(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct propop *op = arg;
+
+	if (err) {
+		gx_reply_pg_error(op->req, err);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		gx_reply_error(op->req, 404, "PROPOSAL_NOT_FOUND", "proposal not found");
+		return;
+	}
+	gx_reply_json(op->req, 200, proposal_json(res, 0));
+}
+
+void proposals_get(struct gx_req *req)
+{
+	const char *id = gx_req_param(req, "proposalId");
+	struct propop *op;
+	const char *params[2];
+
+	if (!gx_valid_id(id)) {
+		gx_reply_error(req, 404, "PROPOSAL_NOT_FOUND", "proposal not found");
+		return;
+	}
+	op = propop_new(req);
+	snprintf(op->id, sizeof(op->id), "%s", id);
+	params[0] = gov_tenant(req);
+	params[1] = op->id;
+	if (gx_pg_query(gx_req_pg(req), SQL_ONE, 2, params, on_one, op) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the proposal query");
+}
+
+static long long query_int(const struct gx_req *req, const char *name, long long min, long long max, long long def,
+			   struct gx_verr *v)
+{
+	const char *s = gx_req_query(req, name);
+	char *end;
+	long long n;
+
+	if (!s)
+		return def;
+	n = strtoll(s, &end, 10);
+	if (!*s || *end || !isdigit((unsigned char)s[0]) || n < min || n > max) {
+		gx_verr_add(v, name, "must be an integer from %lld to %lld", min, max);
+		return def;
+	}
+	return n;
+}
+
+static void on_list(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct propop *op = arg;
+	cJSON *o, *items;
+
+	if (err) {
+		gx_reply_pg_error(op->req, err);
+		return;
+	}
+	o = cJSON_CreateObject();
+	items = cJSON_AddArrayToObject(o, "proposals");
+	for (int i = 0; i < PQntuples(res) && !gx_pg_isnull(res, i, "proposalId"); i++)
+		cJSON_AddItemToArray(items, proposal_json(res, i));
+	cJSON_AddNumberToObject(o, "total", PQntuples(res) ? (double)atoll(gx_pg_val(res, 0, "total")) : 0);
+	cJSON_AddNumberToObject(o, "limit", (double)op->limit);
+	cJSON_AddNumberToObject(o, "offset", (double)op->offset);
+	gx_reply_json(op->req, 200, o);
+}
+
+void proposals_list(struct gx_req *req)
+{
+	const char *status = gx_req_query(req, "status");
+	struct gx_verr *v = gx_verr_new();
+	struct propop *op;
+	char lim[24], off[24];
+	const char *params[4];
+	long long limit, offset;
+
+	limit = query_int(req, "limit", 1, 100, 20, v);
+	offset = query_int(req, "offset", 0, 1000000000LL, 0, v);
+	if (status && !gx_valid_enum(status, STATUSES))
+		gx_verr_add(v, "status", "must be one of ACTIVE, EXECUTED, REJECTED, ALL");
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	op = propop_new(req);
+	op->limit = limit;
+	op->offset = offset;
+	if (!status)
+		status = "ACTIVE";
+	op->status = strcmp(status, "ALL") == 0 ? NULL : gx_xstrdup(status);
+	snprintf(lim, sizeof(lim), "%lld", limit);
+	snprintf(off, sizeof(off), "%lld", offset);
+	params[0] = gov_tenant(req);
+	params[1] = op->status;
+	params[2] = lim;
+	params[3] = off;
+	if (gx_pg_query(gx_req_pg(req), SQL_LIST, 4, params, on_list, op) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the proposal list query");
+}
+
+/* ---- POST /api/v1/proposals/{proposalId}/execute ---- */
+
+/* Parameter column as a number in [0, 100], def when the read model has no row. -1 when invalid. */
+static long long pct(const PGresult *res, const char *col, long long def)
+{
+	uint64_t n;
+
+	if (gx_pg_isnull(res, 0, col))
+		return def;
+	if (gx_fee_parse_u64(gx_pg_val(res, 0, col), &n) < 0 || n > 100)
+		return -1;
+	return (long long)n;
+}
+
+static void on_execute(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct propop *op = arg;
+	struct gx_req *req = op->req;
+	long long f, a, ab, users, quorum, approval;
+	struct gx_outbox_cmd cmd;
+	cJSON *payload;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		gx_reply_error(req, 404, "PROPOSAL_NOT_FOUND", "proposal not found");
+		return;
+	}
+	if (strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") != 0) {
+		gx_reply_error(req, 409, "PROPOSAL_NOT_ACTIVE", "proposal is %s, not ACTIVE", gx_pg_val(res, 0, "status"));
+		return;
+	}
+	if (strcmp(gx_pg_val(res, 0, "ended"), "t") != 0) {
+		gx_reply_error(req, 409, "VOTING_NOT_ENDED", "the voting period of this proposal has not ended");
+		return;
+	}
+	if (strcmp(gx_pg_val(res, 0, "inflight"), "t") == 0) {
+		gx_reply_error(req, 409, "EXECUTION_IN_PROGRESS", "an execution of this proposal is in progress");
+		return;
+	}
+	f = atoll(gx_pg_val(res, 0, "votesFor"));
+	a = atoll(gx_pg_val(res, 0, "votesAgainst"));
+	ab = atoll(gx_pg_val(res, 0, "votesAbstain"));
+	users = atoll(gx_pg_val(res, 0, "users"));
+	quorum = pct(res, "quorum", 10);
+	approval = pct(res, "approval", 66);
+	if (quorum < 0 || approval < 0) {
+		gx_reply_error(req, 500, "INTERNAL", "the governance parameters in SystemParameter are invalid");
+		return;
+	}
+	if ((f + a + ab) * 100 < quorum * users) {
+		gx_reply_error(req, 422, "PROPOSAL_NOT_PASSED", "quorum not reached: %lld of %lld registered users voted, "
+			       "%lld%% needed", f + a + ab, users, quorum);
+		return;
+	}
+	if (f < 1 || f * 100 < approval * (f + a)) {
+		gx_reply_error(req, 422, "PROPOSAL_NOT_PASSED", "approval threshold not reached: %lld for, %lld against, "
+			       "%lld%% needed", f, a, approval);
+		return;
+	}
+	payload = cJSON_CreateObject();
+	cJSON_AddStringToObject(payload, "proposalId", op->id);
+	cJSON_AddStringToObject(payload, "executedBy", op->caller);
+	cmd = (struct gx_outbox_cmd){ .command_type = "EXECUTE_PROPOSAL", .aggregate_id = op->id, .payload = payload };
+	gx_outbox_submit(req, NULL, 0, &cmd, NULL, 0);
+	cJSON_Delete(payload);
+}
+
+void proposals_execute(struct gx_req *req)
+{
+	const char *id = gx_req_param(req, "proposalId");
+	struct propop *op;
+	const char *params[2];
+
+	if (!gx_valid_id(id)) {
+		gx_reply_error(req, 404, "PROPOSAL_NOT_FOUND", "proposal not found");
+		return;
+	}
+	op = propop_new(req);
+	snprintf(op->id, sizeof(op->id), "%s", id);
+	params[0] = gov_tenant(req);
+	params[1] = op->id;
+	if (gx_pg_query(gx_req_pg(req), SQL_EXECUTE, 2, params, on_execute, op) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the proposal query");
+}

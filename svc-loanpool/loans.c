@@ -1,0 +1,486 @@
+/* Loans: apply (APPLY_FOR_LOAN; the loanId is made here and is the command's aggregate, so the 202 answer's
+ * "aggregateId" is the loanId), approve (APPROVE_LOAN, admin, only from PENDING_APPROVAL), repay (REPAY_LOAN, the
+ * borrower, only while ACTIVE) and the "Loan" read model. Statuses are the chain's and the projector's:
+ * PENDING_APPROVAL -> ACTIVE -> REPAID (docs/chaincode.md §6.4). Read-model checks are fast rejections; the chain
+ * decides. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gx/fee.h"
+#include "gx/http.h"
+#include "gx/jwt.h"
+#include "gx/money.h"
+#include "gx/outbox.h"
+#include "gx/pg.h"
+#include "gx/rand.h"
+#include "gx/valid.h"
+#include "loan.h"
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define LOAN_COLS \
+	"l.\"loanId\", l.\"borrowerId\", l.\"amountQirat\"::text AS \"amountQirat\"," \
+	" l.\"repaidQirat\"::text AS \"repaidQirat\", l.\"status\", l.\"collateralHash\", l.\"approvedBy\"," \
+	" " TS("l.\"approvedAt\"") " AS \"approvedAt\", " TS("l.\"disbursedAt\"") " AS \"disbursedAt\"," \
+	" " TS("l.\"repaidAt\"") " AS \"repaidAt\", " TS("l.\"appliedAt\"") " AS \"appliedAt\"," \
+	" " TS("l.\"createdAt\"") " AS \"createdAt\", " TS("l.\"updatedAt\"") " AS \"updatedAt\""
+
+/* Defaults of docs/chaincode.md §5 when the read model has no row. */
+#define LOAN_MIN_DEFAULT 10000000ULL
+#define LOAN_MAX_DEFAULT 100000000000ULL
+
+/* The borrower ("borrower" NULL: no live profile; f: not on chain yet) and the loan bounds. */
+static const char SQL_APPLY[] =
+	"SELECT (SELECT \"onchainStatus\" IS NOT NULL FROM \"UserProfile\" WHERE \"profileId\" = $2 AND \"tenantId\" = $1"
+	"  AND \"deletedAt\" IS NULL) AS \"borrower\","
+	" (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1 AND \"paramKey\" = 'loanMinimumAmount')"
+	"  AS \"min\","
+	" (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1 AND \"paramKey\" = 'loanMaximumAmount')"
+	"  AS \"max\"";
+
+/* One loan, whether a command of type $3 for it is accepted but not yet projected, and the borrower's balance. */
+static const char SQL_LOAN[] =
+	"SELECT " LOAN_COLS ","
+	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\" = $3::\"CommandType\""
+	"  AND c.\"payload\"->>'loanId' = $2 AND c.\"status\" NOT IN ('FAILED', 'PROJECTED')) AS \"inflight\","
+	" (SELECT w.\"balanceQirat\"::text FROM \"Wallet\" w WHERE w.\"tenantId\" = $1 AND w.\"profileId\" = l.\"borrowerId\""
+	"  AND w.\"deletedAt\" IS NULL ORDER BY w.\"createdAt\", w.\"walletId\" LIMIT 1) AS \"walletQirat\""
+	" FROM \"Loan\" l WHERE l.\"loanId\" = $2 AND l.\"tenantId\" = $1";
+
+/* One page of a borrower's loans, newest first; "total" on every row (the page may be empty: then loanId is
+ * NULL on the one row). */
+static const char SQL_LIST[] =
+	"SELECT x.\"total\", l.* FROM (SELECT count(*) AS \"total\" FROM \"Loan\" WHERE \"tenantId\" = $1"
+	"  AND \"borrowerId\" = $2 AND ($3::text IS NULL OR \"status\" = $3)) x"
+	" LEFT JOIN LATERAL (SELECT " LOAN_COLS " FROM \"Loan\" l WHERE l.\"tenantId\" = $1 AND l.\"borrowerId\" = $2"
+	"  AND ($3::text IS NULL OR l.\"status\" = $3) ORDER BY l.\"appliedAt\" DESC, l.\"loanId\""
+	"  LIMIT $4::bigint OFFSET $5::bigint) l ON true";
+
+static const char *const STATUSES[] = { "PENDING_APPROVAL", "ACTIVE", "REPAID", "DEFAULTED", "REJECTED", NULL };
+
+struct loanop {
+	struct gx_req *req;
+	void (*step)(struct loanop *op, const PGresult *res);
+	char loan_id[65];
+	char caller[64];
+	uint64_t amount;   /* apply: requested; repay: requested (0 = the whole outstanding) */
+	char *collateral;
+	char *status;      /* list filter or NULL */
+	long long limit, offset;
+};
+
+static void loanop_free(void *p)
+{
+	struct loanop *op = p;
+
+	free(op->collateral);
+	free(op->status);
+	free(op);
+}
+
+static struct loanop *loanop_new(struct gx_req *req)
+{
+	struct loanop *op = gx_xcalloc(1, sizeof(*op));
+	const struct gx_jwt_claims *cl = gx_req_claims(req);
+
+	op->req = req;
+	snprintf(op->caller, sizeof(op->caller), "%s", cl ? cl->sub : "");
+	gx_req_set_data(req, op, loanop_free);
+	return op;
+}
+
+static const char *tenant(const struct gx_req *req)
+{
+	const struct loan_app *app = gx_req_app(req);
+
+	return app->tenant;
+}
+
+static void qstr(uint64_t q, char out[24])
+{
+	snprintf(out, 24, "%llu", (unsigned long long)q);
+}
+
+static void add_text(cJSON *o, const char *name, const PGresult *res, int row, const char *col)
+{
+	if (gx_pg_isnull(res, row, col))
+		cJSON_AddNullToObject(o, name);
+	else
+		cJSON_AddStringToObject(o, name, gx_pg_val(res, row, col));
+}
+
+static void add_coins(cJSON *o, const char *name, uint64_t q)
+{
+	char coins[GX_MONEY_FMT_LEN];
+
+	gx_money_format(q, coins);
+	cJSON_AddStringToObject(o, name, coins);
+}
+
+/* The Loan document of row (amounts in coins). NULL when the read model holds an invalid amount. */
+static cJSON *loan_json(const PGresult *res, int row)
+{
+	uint64_t amount, repaid;
+	cJSON *o;
+
+	if (gx_fee_parse_u64(gx_pg_val(res, row, "amountQirat"), &amount) < 0 ||
+	    gx_fee_parse_u64(gx_pg_val(res, row, "repaidQirat"), &repaid) < 0 || repaid > amount)
+		return NULL;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "loanId", gx_pg_val(res, row, "loanId"));
+	cJSON_AddStringToObject(o, "borrowerId", gx_pg_val(res, row, "borrowerId"));
+	add_coins(o, "amount", amount);
+	add_coins(o, "repaid", repaid);
+	add_coins(o, "outstanding", amount - repaid);
+	cJSON_AddStringToObject(o, "status", gx_pg_val(res, row, "status"));
+	cJSON_AddStringToObject(o, "collateralHash", gx_pg_val(res, row, "collateralHash"));
+	add_text(o, "approvedBy", res, row, "approvedBy");
+	add_text(o, "approvedAt", res, row, "approvedAt");
+	add_text(o, "disbursedAt", res, row, "disbursedAt");
+	add_text(o, "repaidAt", res, row, "repaidAt");
+	add_text(o, "appliedAt", res, row, "appliedAt");
+	add_text(o, "createdAt", res, row, "createdAt");
+	add_text(o, "updatedAt", res, row, "updatedAt");
+	return o;
+}
+
+static void submit(struct loanop *op, const char *type, cJSON *payload)
+{
+	struct gx_outbox_cmd cmd = { .command_type = type, .aggregate_id = op->loan_id, .payload = payload };
+
+	gx_outbox_submit(op->req, NULL, 0, &cmd, NULL, 0);
+	cJSON_Delete(payload);
+}
+
+/* ---- POST /api/v1/loans ---- */
+
+static void on_apply(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct loanop *op = arg;
+	struct gx_req *req = op->req;
+	uint64_t min = LOAN_MIN_DEFAULT, max = LOAN_MAX_DEFAULT;
+	char q[24];
+	cJSON *payload;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (gx_pg_isnull(res, 0, "borrower")) {
+		gx_reply_error(req, 404, "BORROWER_NOT_FOUND", "borrower not found");
+		return;
+	}
+	if (strcmp(gx_pg_val(res, 0, "borrower"), "t") != 0) {
+		gx_reply_error(req, 409, "BORROWER_NOT_ON_CHAIN", "the borrower is not registered on chain yet");
+		return;
+	}
+	if ((!gx_pg_isnull(res, 0, "min") && gx_fee_parse_u64(gx_pg_val(res, 0, "min"), &min) < 0) ||
+	    (!gx_pg_isnull(res, 0, "max") && gx_fee_parse_u64(gx_pg_val(res, 0, "max"), &max) < 0)) {
+		gx_reply_error(req, 500, "INTERNAL", "the loan bounds in SystemParameter are invalid");
+		return;
+	}
+	if (op->amount < min || op->amount > max) {
+		struct gx_verr *v = gx_verr_new();
+		char lo[GX_MONEY_FMT_LEN], hi[GX_MONEY_FMT_LEN];
+
+		gx_money_format(min, lo);
+		gx_money_format(max, hi);
+		gx_verr_add(v, "amount", "must be between %s and %s", lo, hi);
+		gx_reply_verr(req, v);
+		return;
+	}
+	if (gx_uuid_v4(op->loan_id) < 0) {
+		gx_reply_error(req, 500, "INTERNAL", "cannot generate a loan id");
+		return;
+	}
+	qstr(op->amount, q);
+	payload = cJSON_CreateObject();
+	cJSON_AddStringToObject(payload, "loanId", op->loan_id);
+	cJSON_AddStringToObject(payload, "borrowerId", op->caller);
+	cJSON_AddStringToObject(payload, "amount", q);
+	cJSON_AddStringToObject(payload, "collateralHash", op->collateral);
+	submit(op, "APPLY_FOR_LOAN", payload);
+}
+
+static bool lower_hex64(const char *s)
+{
+	if (!gx_valid_hex64(s))
+		return false;
+	for (; *s; s++)
+		if (isupper((unsigned char)*s))
+			return false;
+	return true;
+}
+
+void loans_apply(struct gx_req *req)
+{
+	const struct gx_jwt_claims *cl = gx_req_claims(req);
+	const cJSON *body = gx_req_body(req);
+	struct gx_verr *v = gx_verr_new();
+	const char *borrower, *coll;
+	uint64_t amount = 0;
+	struct loanop *op;
+	const char *params[2];
+
+	borrower = gx_valid_str(body, "borrowerId", false, 1, 64, v);
+	gx_valid_amount(body, "amount", true, &amount, v);
+	coll = gx_valid_str(body, "collateralHash", true, 64, 64, v);
+	if (coll && !lower_hex64(coll))
+		gx_verr_add(v, "collateralHash", "must be 64 lower-case hex characters (SHA-256)");
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	if (borrower && strcmp(borrower, cl->sub) != 0) {
+		gx_reply_error(req, 403, "FORBIDDEN", "you can only apply for loans for yourself");
+		return;
+	}
+	op = loanop_new(req);
+	op->amount = amount;
+	op->collateral = gx_xstrdup(coll);
+	params[0] = tenant(req);
+	params[1] = op->caller;
+	if (gx_pg_query(gx_req_pg(req), SQL_APPLY, 2, params, on_apply, op) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the borrower query");
+}
+
+/* ---- one loan: load it, then a step ---- */
+
+static void on_loan(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct loanop *op = arg;
+
+	if (err) {
+		gx_reply_pg_error(op->req, err);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		gx_reply_error(op->req, 404, "LOAN_NOT_FOUND", "loan not found");
+		return;
+	}
+	op->step(op, res);
+}
+
+static void loan_load(struct gx_req *req, struct loanop *op, const char *inflight_type)
+{
+	const char *id = gx_req_param(req, "loanId");
+	const char *params[3];
+
+	if (!gx_valid_id(id)) {
+		gx_reply_error(req, 404, "LOAN_NOT_FOUND", "loan not found");
+		return;
+	}
+	snprintf(op->loan_id, sizeof(op->loan_id), "%s", id);
+	params[0] = tenant(req);
+	params[1] = op->loan_id;
+	params[2] = inflight_type;
+	if (gx_pg_query(gx_req_pg(req), SQL_LOAN, 3, params, on_loan, op) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the loan query");
+}
+
+/* ---- GET /api/v1/loans/{loanId} ---- */
+
+static void get_step(struct loanop *op, const PGresult *res)
+{
+	cJSON *o;
+
+	if (!gx_req_may_access(op->req, gx_pg_val(res, 0, "borrowerId"))) {
+		gx_reply_error(op->req, 403, "FORBIDDEN", "you can only view your own loans");
+		return;
+	}
+	o = loan_json(res, 0);
+	if (!o) {
+		gx_reply_error(op->req, 500, "INTERNAL", "the loan read model holds an invalid amount");
+		return;
+	}
+	gx_reply_json(op->req, 200, o);
+}
+
+void loans_get(struct gx_req *req)
+{
+	struct loanop *op = loanop_new(req);
+
+	op->step = get_step;
+	loan_load(req, op, "APPLY_FOR_LOAN");
+}
+
+/* ---- POST /api/v1/loans/{loanId}/approve ---- */
+
+static void approve_step(struct loanop *op, const PGresult *res)
+{
+	cJSON *payload;
+
+	if (strcmp(gx_pg_val(res, 0, "status"), "PENDING_APPROVAL") != 0) {
+		gx_reply_error(op->req, 409, "LOAN_NOT_PENDING", "loan is %s; only a PENDING_APPROVAL loan can be approved",
+			       gx_pg_val(res, 0, "status"));
+		return;
+	}
+	if (strcmp(gx_pg_val(res, 0, "inflight"), "t") == 0) {
+		gx_reply_error(op->req, 409, "APPROVAL_IN_PROGRESS", "an approval of this loan is in progress");
+		return;
+	}
+	payload = cJSON_CreateObject();
+	cJSON_AddStringToObject(payload, "loanId", op->loan_id);
+	cJSON_AddStringToObject(payload, "approvedBy", op->caller);
+	submit(op, "APPROVE_LOAN", payload);
+}
+
+void loans_approve(struct gx_req *req)
+{
+	struct loanop *op = loanop_new(req);
+
+	op->step = approve_step;
+	loan_load(req, op, "APPROVE_LOAN");
+}
+
+/* ---- POST /api/v1/loans/{loanId}/repay ---- */
+
+static void repay_step(struct loanop *op, const PGresult *res)
+{
+	uint64_t amount, repaid, outstanding, balance = 0;
+	char q[24], c[GX_MONEY_FMT_LEN];
+	cJSON *payload;
+
+	if (strcmp(gx_pg_val(res, 0, "borrowerId"), op->caller) != 0) {
+		gx_reply_error(op->req, 403, "FORBIDDEN", "only the borrower can repay this loan");
+		return;
+	}
+	if (strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") != 0) {
+		gx_reply_error(op->req, 409, "LOAN_NOT_ACTIVE", "loan is %s; only an ACTIVE loan can be repaid",
+			       gx_pg_val(res, 0, "status"));
+		return;
+	}
+	if (gx_fee_parse_u64(gx_pg_val(res, 0, "amountQirat"), &amount) < 0 ||
+	    gx_fee_parse_u64(gx_pg_val(res, 0, "repaidQirat"), &repaid) < 0 || repaid > amount ||
+	    (!gx_pg_isnull(res, 0, "walletQirat") && gx_fee_parse_u64(gx_pg_val(res, 0, "walletQirat"), &balance) < 0)) {
+		gx_reply_error(op->req, 500, "INTERNAL", "the loan read model holds an invalid amount");
+		return;
+	}
+	outstanding = amount - repaid;
+	if (op->amount == 0)
+		op->amount = outstanding;
+	if (op->amount > outstanding) {
+		struct gx_verr *v = gx_verr_new();
+
+		gx_money_format(outstanding, c);
+		gx_verr_add(v, "amount", "must not exceed the outstanding %s", c);
+		gx_reply_verr(op->req, v);
+		return;
+	}
+	if (balance < op->amount) {
+		gx_money_format(balance, c);
+		gx_reply_error(op->req, 409, "INSUFFICIENT_BALANCE", "insufficient balance: available %s", c);
+		return;
+	}
+	qstr(op->amount, q);
+	payload = cJSON_CreateObject();
+	cJSON_AddStringToObject(payload, "loanId", op->loan_id);
+	cJSON_AddStringToObject(payload, "borrowerId", op->caller);
+	cJSON_AddStringToObject(payload, "amount", q);
+	submit(op, "REPAY_LOAN", payload);
+}
+
+void loans_repay(struct gx_req *req)
+{
+	const cJSON *body = gx_req_body(req);
+	struct gx_verr *v = gx_verr_new();
+	uint64_t amount = 0;
+	struct loanop *op;
+
+	gx_valid_amount(body, "amount", false, &amount, v);
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	op = loanop_new(req);
+	op->step = repay_step;
+	op->amount = amount;
+	loan_load(req, op, "REPAY_LOAN");
+}
+
+/* ---- GET /api/v1/users/{borrowerId}/loans ---- */
+
+static long long query_int(const struct gx_req *req, const char *name, long long min, long long max, long long def,
+			   struct gx_verr *v)
+{
+	const char *s = gx_req_query(req, name);
+	char *end;
+	long long n;
+
+	if (!s)
+		return def;
+	n = strtoll(s, &end, 10);
+	if (!*s || *end || !isdigit((unsigned char)s[0]) || n < min || n > max) {
+		gx_verr_add(v, name, "must be an integer from %lld to %lld", min, max);
+		return def;
+	}
+	return n;
+}
+
+static void on_list(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct loanop *op = arg;
+	cJSON *o, *items;
+
+	if (err) {
+		gx_reply_pg_error(op->req, err);
+		return;
+	}
+	o = cJSON_CreateObject();
+	items = cJSON_AddArrayToObject(o, "loans");
+	for (int i = 0; i < PQntuples(res) && !gx_pg_isnull(res, i, "loanId"); i++) {
+		cJSON *l = loan_json(res, i);
+
+		if (!l) {
+			cJSON_Delete(o);
+			gx_reply_error(op->req, 500, "INTERNAL", "the loan read model holds an invalid amount");
+			return;
+		}
+		cJSON_AddItemToArray(items, l);
+	}
+	cJSON_AddNumberToObject(o, "total", PQntuples(res) ? (double)atoll(gx_pg_val(res, 0, "total")) : 0);
+	cJSON_AddNumberToObject(o, "limit", (double)op->limit);
+	cJSON_AddNumberToObject(o, "offset", (double)op->offset);
+	gx_reply_json(op->req, 200, o);
+}
+
+void loans_list(struct gx_req *req)
+{
+	const char *borrower = gx_req_param(req, "borrowerId"), *status = gx_req_query(req, "status");
+	struct gx_verr *v = gx_verr_new();
+	long long limit, offset;
+	struct loanop *op;
+	char lim[24], off[24];
+	const char *params[5];
+
+	limit = query_int(req, "limit", 1, 100, 20, v);
+	offset = query_int(req, "offset", 0, 1000000000LL, 0, v);
+	if (status && !gx_valid_enum(status, STATUSES))
+		gx_verr_add(v, "status", "must be one of PENDING_APPROVAL, ACTIVE, REPAID, DEFAULTED, REJECTED");
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	if (!gx_req_may_access(req, borrower)) {
+		gx_reply_error(req, 403, "FORBIDDEN", "you can only view your own loans");
+		return;
+	}
+	op = loanop_new(req);
+	op->limit = limit;
+	op->offset = offset;
+	op->status = status ? gx_xstrdup(status) : NULL;
+	snprintf(op->loan_id, sizeof(op->loan_id), "%s", borrower);
+	snprintf(lim, sizeof(lim), "%lld", limit);
+	snprintf(off, sizeof(off), "%lld", offset);
+	params[0] = tenant(req);
+	params[1] = op->loan_id;
+	params[2] = op->status;
+	params[3] = lim;
+	params[4] = off;
+	if (gx_pg_query(gx_req_pg(req), SQL_LIST, 5, params, on_list, op) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the loan list query");
+}

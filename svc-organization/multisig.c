@@ -1,0 +1,332 @@
+/* Multi-signature organization transfers: initiate (INITIATE_MULTISIG_TX; the pendingTxId is made here and is the
+ * command's aggregate, so the 202 answer's "aggregateId" is the pendingTxId), approve (APPROVE_MULTISIG_TX; the
+ * approval that reaches the threshold executes the transfer on chain) and the pending list from the
+ * "MultiSigTransaction" read model (status PENDING | EXECUTED as the projector writes it). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gx/fee.h"
+#include "gx/http.h"
+#include "gx/jwt.h"
+#include "gx/money.h"
+#include "gx/outbox.h"
+#include "gx/pg.h"
+#include "gx/rand.h"
+#include "gx/valid.h"
+#include "org.h"
+
+/* The organization and the receiver ($3): "receiver" is NULL when no live profile has that id. */
+static const char SQL_INITIATE[] =
+	"SELECT o.\"status\", o.\"stakeholders\"::text AS \"stakeholders\", o.\"balanceQirat\"::text AS \"balanceQirat\","
+	" (SELECT p.\"onchainStatus\" IS NOT NULL FROM \"UserProfile\" p WHERE p.\"profileId\" = $3"
+	"  AND p.\"tenantId\" = $1 AND p.\"deletedAt\" IS NULL) AS \"receiver\""
+	" FROM \"Organization\" o WHERE o.\"orgId\" = $2 AND o.\"tenantId\" = $1";
+
+/* The pending transaction, and whether caller $3 has an approval accepted but not yet projected. */
+static const char SQL_APPROVE[] =
+	"SELECT m.\"status\", m.\"params\"->'approverIDs' AS \"approverIds\","
+	" COALESCE(m.\"approvers\", '[]')::text AS \"approvals\","
+	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1"
+	"  AND c.\"commandType\" = 'APPROVE_MULTISIG_TX' AND c.\"payload\"->>'pendingTxId' = $2"
+	"  AND c.\"payload\"->>'userId' = $3 AND c.\"status\" NOT IN ('FAILED', 'PROJECTED')) AS \"inflight\""
+	" FROM \"MultiSigTransaction\" m WHERE m.\"txId\" = $2 AND m.\"tenantId\" = $1";
+
+/* One page of the organization's PENDING transactions (newest first) with the total; the first row carries
+ * "org" (does the organization exist) and "total" even when the page is empty (then "txId" is NULL). */
+static const char SQL_PENDING[] =
+	"SELECT x.\"org\", x.\"total\", m.* FROM (SELECT EXISTS (SELECT 1 FROM \"Organization\" WHERE \"orgId\" = $2"
+	"  AND \"tenantId\" = $1) AS \"org\", (SELECT count(*) FROM \"MultiSigTransaction\" WHERE \"orgId\" = $2"
+	"  AND \"tenantId\" = $1 AND \"status\" = 'PENDING') AS \"total\") x"
+	" LEFT JOIN LATERAL (SELECT \"txId\", \"orgId\", \"proposerId\", \"toId\", \"amountQirat\"::text AS \"amountQirat\","
+	"  \"remark\", \"status\", \"requiredSignatures\", \"currentSignatures\","
+	"  COALESCE(\"params\"->'approverIDs', '[]')::text AS \"approverIds\","
+	"  COALESCE(\"approvers\", '[]')::text AS \"approvals\", " ORG_TS("\"createdAt\"") " AS \"createdAt\""
+	"  FROM \"MultiSigTransaction\" WHERE \"orgId\" = $2 AND \"tenantId\" = $1 AND \"status\" = 'PENDING'"
+	"  ORDER BY \"createdAt\" DESC, \"txId\" LIMIT $3::bigint OFFSET $4::bigint) m ON true";
+
+struct msop {
+	struct gx_req *req;
+	char tx_id[37];      /* initiate: the new pendingTxId */
+	char *id;            /* orgId (initiate, pending) or pendingTxId (approve) */
+	char caller[64];
+	char *to;
+	char *remark;
+	uint64_t amount;
+	long long limit, offset;
+};
+
+static void msop_free(void *p)
+{
+	struct msop *op = p;
+
+	free(op->id);
+	free(op->to);
+	free(op->remark);
+	free(op);
+}
+
+static struct msop *msop_new(struct gx_req *req, const char *id)
+{
+	struct msop *op = gx_xcalloc(1, sizeof(*op));
+	const struct gx_jwt_claims *cl = gx_req_claims(req);
+
+	op->req = req;
+	op->id = gx_xstrdup(id ? id : "");
+	if (cl)
+		snprintf(op->caller, sizeof(op->caller), "%s", cl->sub);
+	gx_req_set_data(req, op, msop_free);
+	return op;
+}
+
+/* ---- POST /api/v1/organizations/{orgId}/transactions ---- */
+
+static void on_initiate(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct msop *op = arg;
+	struct gx_req *req = op->req;
+	struct gx_outbox_cmd cmd;
+	cJSON *stake, *payload;
+	uint64_t balance;
+	bool member;
+	char q[24];
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		gx_reply_error(req, 404, "ORG_NOT_FOUND", "organization not found");
+		return;
+	}
+	stake = org_json_col(gx_pg_val(res, 0, "stakeholders"));
+	member = org_json_has(stake, op->caller);
+	cJSON_Delete(stake);
+	if (!member) {
+		gx_reply_error(req, 403, "FORBIDDEN", "only a stakeholder can initiate a transaction of this organization");
+		return;
+	}
+	if (strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") != 0) {
+		gx_reply_error(req, 409, "ORG_NOT_ACTIVE", "organization is %s; transactions need an ACTIVE organization",
+			       gx_pg_val(res, 0, "status"));
+		return;
+	}
+	if (gx_pg_isnull(res, 0, "receiver")) {
+		gx_reply_error(req, 404, "RECEIVER_NOT_FOUND", "the receiver was not found");
+		return;
+	}
+	if (strcmp(gx_pg_val(res, 0, "receiver"), "t") != 0) {
+		gx_reply_error(req, 409, "RECEIVER_NOT_ON_CHAIN", "the receiver is not registered on chain yet");
+		return;
+	}
+	if (gx_fee_parse_u64(gx_pg_val(res, 0, "balanceQirat"), &balance) < 0) {
+		gx_reply_error(req, 500, "INTERNAL", "the organization read model holds an invalid balance");
+		return;
+	}
+	if (balance < op->amount) {
+		char have[GX_MONEY_FMT_LEN];
+
+		gx_money_format(balance, have);
+		gx_reply_error(req, 409, "INSUFFICIENT_BALANCE", "the organization's balance is %s", have);
+		return;
+	}
+	if (gx_uuid_v4(op->tx_id) < 0) {
+		gx_reply_error(req, 500, "INTERNAL", "cannot generate a transaction id");
+		return;
+	}
+	snprintf(q, sizeof(q), "%llu", (unsigned long long)op->amount);
+	payload = cJSON_CreateObject();
+	cJSON_AddStringToObject(payload, "pendingTxId", op->tx_id);
+	cJSON_AddStringToObject(payload, "orgId", op->id);
+	cJSON_AddStringToObject(payload, "initiatorId", op->caller);
+	cJSON_AddStringToObject(payload, "toUserId", op->to);
+	cJSON_AddStringToObject(payload, "amount", q);
+	cJSON_AddStringToObject(payload, "remark", op->remark);
+	cmd = (struct gx_outbox_cmd){ .command_type = "INITIATE_MULTISIG_TX", .aggregate_id = op->tx_id,
+				      .payload = payload };
+	gx_outbox_submit(req, NULL, 0, &cmd, NULL, 0);
+	cJSON_Delete(payload);
+}
+
+void multisig_initiate(struct gx_req *req)
+{
+	const char *org = gx_req_param(req, "orgId");
+	const cJSON *body = gx_req_body(req);
+	struct gx_verr *v;
+	const char *to, *remark;
+	uint64_t amount = 0;
+	struct msop *op;
+	const char *params[3];
+
+	if (!gx_valid_id(org)) {
+		gx_reply_error(req, 404, "ORG_NOT_FOUND", "organization not found");
+		return;
+	}
+	v = gx_verr_new();
+	to = gx_valid_str(body, "toUserId", true, 1, 64, v);
+	if (to && !gx_valid_id(to))
+		gx_verr_add(v, "toUserId", "must be a user id");
+	else if (to && strcmp(to, org) == 0)
+		gx_verr_add(v, "toUserId", "must differ from the organization");
+	gx_valid_amount(body, "amount", true, &amount, v);
+	remark = gx_valid_str(body, "remark", false, 0, 200, v);
+	if (remark && strlen(remark) > 500)
+		gx_verr_add(v, "remark", "must be at most 500 bytes");
+	if (gx_verr_count(v) > 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	op = msop_new(req, org);
+	op->to = gx_xstrdup(to);
+	op->remark = gx_xstrdup(remark ? remark : "");
+	op->amount = amount;
+	params[0] = org_tenant(req);
+	params[1] = op->id;
+	params[2] = op->to;
+	if (gx_pg_query(gx_req_pg(req), SQL_INITIATE, 3, params, on_initiate, op) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the organization query");
+}
+
+/* ---- POST /api/v1/transactions/{pendingTxId}/approve ---- */
+
+static void on_approve(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct msop *op = arg;
+	struct gx_req *req = op->req;
+	struct gx_outbox_cmd cmd;
+	cJSON *approvers, *approvals, *payload;
+	bool allowed, done;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		gx_reply_error(req, 404, "TRANSACTION_NOT_FOUND", "multi-signature transaction not found");
+		return;
+	}
+	if (strcmp(gx_pg_val(res, 0, "status"), "PENDING") != 0) {
+		gx_reply_error(req, 409, "TRANSACTION_NOT_PENDING", "transaction is %s, not PENDING",
+			       gx_pg_val(res, 0, "status"));
+		return;
+	}
+	approvers = org_json_col(gx_pg_val(res, 0, "approverIds"));
+	approvals = org_json_col(gx_pg_val(res, 0, "approvals"));
+	allowed = org_json_has(approvers, op->caller);
+	done = org_json_has(approvals, op->caller) || strcmp(gx_pg_val(res, 0, "inflight"), "t") == 0;
+	cJSON_Delete(approvers);
+	cJSON_Delete(approvals);
+	if (!allowed) {
+		gx_reply_error(req, 403, "FORBIDDEN", "you are not an approver of this transaction");
+		return;
+	}
+	if (done) {
+		gx_reply_error(req, 409, "ALREADY_APPROVED", "you have already approved this transaction");
+		return;
+	}
+	payload = cJSON_CreateObject();
+	cJSON_AddStringToObject(payload, "pendingTxId", op->id);
+	cJSON_AddStringToObject(payload, "userId", op->caller);
+	cmd = (struct gx_outbox_cmd){ .command_type = "APPROVE_MULTISIG_TX", .aggregate_id = op->id,
+				      .payload = payload };
+	gx_outbox_submit(req, NULL, 0, &cmd, NULL, 0);
+	cJSON_Delete(payload);
+}
+
+void multisig_approve(struct gx_req *req)
+{
+	const char *id = gx_req_param(req, "pendingTxId");
+	struct msop *op;
+	const char *params[3];
+
+	if (!gx_valid_id(id)) {
+		gx_reply_error(req, 404, "TRANSACTION_NOT_FOUND", "multi-signature transaction not found");
+		return;
+	}
+	op = msop_new(req, id);
+	params[0] = org_tenant(req);
+	params[1] = op->id;
+	params[2] = op->caller;
+	if (gx_pg_query(gx_req_pg(req), SQL_APPROVE, 3, params, on_approve, op) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the transaction query");
+}
+
+/* ---- GET /api/v1/organizations/{orgId}/transactions/pending ---- */
+
+static void on_pending(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct msop *op = arg;
+	struct gx_req *req = op->req;
+	cJSON *o, *items;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) == 0 || strcmp(gx_pg_val(res, 0, "org"), "t") != 0) {
+		gx_reply_error(req, 404, "ORG_NOT_FOUND", "organization not found");
+		return;
+	}
+	o = cJSON_CreateObject();
+	items = cJSON_AddArrayToObject(o, "pendingTransactions");
+	for (int i = 0; i < PQntuples(res); i++) {
+		cJSON *t;
+
+		if (gx_pg_isnull(res, i, "txId"))
+			break;
+		t = cJSON_CreateObject();
+		cJSON_AddItemToArray(items, t);
+		cJSON_AddStringToObject(t, "pendingTxId", gx_pg_val(res, i, "txId"));
+		cJSON_AddStringToObject(t, "orgId", gx_pg_val(res, i, "orgId"));
+		cJSON_AddStringToObject(t, "initiatorId", gx_pg_val(res, i, "proposerId"));
+		cJSON_AddStringToObject(t, "toUserId", gx_pg_val(res, i, "toId"));
+		if (org_add_coins(t, "amount", gx_pg_val(res, i, "amountQirat")) < 0) {
+			cJSON_Delete(o);
+			gx_reply_error(req, 500, "INTERNAL", "the transaction read model holds an invalid amount");
+			return;
+		}
+		cJSON_AddStringToObject(t, "remark", gx_pg_val(res, i, "remark"));
+		cJSON_AddNumberToObject(t, "approvalCount", atoi(gx_pg_val(res, i, "currentSignatures")));
+		cJSON_AddNumberToObject(t, "requiredApprovals", atoi(gx_pg_val(res, i, "requiredSignatures")));
+		cJSON_AddItemToObject(t, "approverIds", org_json_col(gx_pg_val(res, i, "approverIds")));
+		cJSON_AddItemToObject(t, "approvals", org_json_col(gx_pg_val(res, i, "approvals")));
+		cJSON_AddStringToObject(t, "status", gx_pg_val(res, i, "status"));
+		cJSON_AddStringToObject(t, "createdAt", gx_pg_val(res, i, "createdAt"));
+	}
+	cJSON_AddNumberToObject(o, "total", (double)atoll(gx_pg_val(res, 0, "total")));
+	cJSON_AddNumberToObject(o, "limit", (double)op->limit);
+	cJSON_AddNumberToObject(o, "offset", (double)op->offset);
+	gx_reply_json(req, 200, o);
+}
+
+void multisig_pending(struct gx_req *req)
+{
+	const char *org = gx_req_param(req, "orgId");
+	struct gx_verr *v = gx_verr_new();
+	long long limit, offset;
+	struct msop *op;
+	char lim[24], off[24];
+	const char *params[4];
+
+	if (org_paging(req, &limit, &offset, v) < 0) {
+		gx_reply_verr(req, v);
+		return;
+	}
+	gx_verr_free(v);
+	if (!gx_valid_id(org)) {
+		gx_reply_error(req, 404, "ORG_NOT_FOUND", "organization not found");
+		return;
+	}
+	op = msop_new(req, org);
+	op->limit = limit;
+	op->offset = offset;
+	snprintf(lim, sizeof(lim), "%lld", limit);
+	snprintf(off, sizeof(off), "%lld", offset);
+	params[0] = org_tenant(req);
+	params[1] = op->id;
+	params[2] = lim;
+	params[3] = off;
+	if (gx_pg_query(gx_req_pg(req), SQL_PENDING, 4, params, on_pending, op) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the pending-transactions query");
+}

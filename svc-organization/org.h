@@ -1,0 +1,48 @@
+/* svc-organization private declarations: service state, handlers, and the small helpers its resource files share
+ * (read-model JSON columns, paging, timestamps). */
+#ifndef ORG_H
+#define ORG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "gx/api.h"
+
+/* Timestamp column as ISO 8601 UTC with milliseconds (NULL stays NULL). */
+#define ORG_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* Service state, read-only once serving (gx_req_app). */
+struct org_app {
+	char *tenant; /* TENANT_ID (owned) */
+};
+
+/* organizations.c */
+void orgs_propose(struct gx_req *req);   /* POST /api/v1/organizations */
+void orgs_get(struct gx_req *req);       /* GET  /api/v1/organizations/{orgId} */
+void orgs_endorse(struct gx_req *req);   /* POST /api/v1/organizations/{orgId}/endorse */
+void orgs_activate(struct gx_req *req);  /* POST /api/v1/organizations/{orgId}/activate */
+void orgs_rules(struct gx_req *req);     /* POST /api/v1/organizations/{orgId}/rules */
+
+/* multisig.c */
+void multisig_initiate(struct gx_req *req); /* POST /api/v1/organizations/{orgId}/transactions */
+void multisig_approve(struct gx_req *req);  /* POST /api/v1/transactions/{pendingTxId}/approve */
+void multisig_pending(struct gx_req *req);  /* GET  /api/v1/organizations/{orgId}/transactions/pending */
+
+/* routes.c */
+extern const struct gx_route org_routes[];
+extern const size_t org_routes_len;
+
+/* Tenant of this service (borrowed from the app state). */
+const char *org_tenant(const struct gx_req *req);
+/* Parse a JSON text column (borrowed); NULL/empty/invalid gives an empty array. Caller owns the result. */
+cJSON *org_json_col(const char *text);
+/* True when the JSON array arr (borrowed, may be NULL) holds the string s. */
+bool org_json_has(const cJSON *arr, const char *s);
+/* Add the Qirat decimal string qirat (canonical, from the read model or an event) as coins under name; returns -1
+ * when it is not a canonical u64 (the caller answers 500). */
+int org_add_coins(cJSON *obj, const char *name, const char *qirat);
+/* limit/offset query parameters (limit 1..100, default 20; offset >= 0): 0, or -1 with v filled. */
+int org_paging(const struct gx_req *req, long long *limit, long long *offset, struct gx_verr *v);
+
+#endif

@@ -1,0 +1,232 @@
+"""svc-governance against real PostgreSQL and Redis: submit (target parameter and value checked against the
+parameter table), list (status filter, paging), get (tallies, window), vote (FOR|AGAINST|ABSTAIN, once per voter:
+a confirmed vote or one in flight makes a second vote 409, a failed one does not), execute (admin, window over,
+quorum and approval) with the exact command payloads of docs/chaincode.md §2 and idempotent retries. Read-model rows
+the projector would write are seeded with SQL; every checked response is validated against the live /openapi.json."""
+
+import hashlib
+import json
+import uuid
+
+import gxtest
+from gxtest import openapi as oa
+
+DESC = "Lower the transaction fee so that small everyday payments stay cheap for everyone."
+
+
+def q(v):
+    return "NULL" if v is None else "'" + str(v).replace("'", "''") + "'"
+
+
+def seed_user(stack, onchain=True):
+    pid = str(uuid.uuid4())
+    stack.psql('INSERT INTO "UserProfile" ("profileId", "tenantId", "firstName", "lastName", "email", '
+               '"biometricHash", "passwordHash", "status", "fabricUserId", "onchainStatus") VALUES '
+               "(%s, 'default', 'T', 'User', %s, %s, 'x', 'ACTIVE', %s, %s)"
+               % (q(pid), q(pid + "@example.com"), q(hashlib.sha256(pid.encode()).hexdigest()), q(pid),
+                  q("ACTIVE" if onchain else None)))
+    return pid
+
+
+def seed_proposal(stack, proposer, status="ACTIVE", votes=(0, 0, 0), ends="now() + interval '1 day'",
+                  created="now()"):
+    pid = str(uuid.uuid4())
+    stack.psql('INSERT INTO "Proposal" ("proposalId", "tenantId", "title", "description", "proposerId", '
+               '"proposalType", "status", "votesFor", "votesAgainst", "votesAbstain", "targetParam", "newValue", '
+               '"votingEndsAt", "createdAt", "voters") VALUES (%s, \'default\', \'Lower the fee\', %s, %s, '
+               '\'PARAMETER_CHANGE\', %s, %d, %d, %d, \'transactionFeeBps\', \'5\', %s, %s, \'[]\')'
+               % (q(pid), q(DESC), q(proposer), q(status), votes[0], votes[1], votes[2], ends, created))
+    return pid
+
+
+def command(stack, command_id):
+    rows = stack.psql('SELECT "commandType", "payload"::text, coalesce("aggregateId", \'\') '
+                      'FROM "OutboxCommand" WHERE "id" = %s' % q(command_id))
+    assert len(rows) == 1, rows
+    payload = json.loads(rows[0][1])
+    payload.pop("_meta", None)
+    return rows[0][0], payload, rows[0][2]
+
+
+class GovernanceTest(gxtest.GxTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.stack.start_pg()
+        cls.stack.start_redis()
+        cls.stack.migrate()
+        cls.api = cls.stack.start_daemon("svc-governance", env={"RATE_LIMIT_PER_MIN": "1000000",
+                                                                "RATE_LIMIT_BURST": "1000000"})
+        cls.doc = oa.fetch(cls.api.url)
+        cls.admin_id = str(uuid.uuid4())
+        cls.admin = gxtest.mint_token(cls.admin_id, "ADMIN")
+
+    def call(self, method, path, token=None, body=None, headers=None):
+        h = dict(headers or {})
+        if token:
+            h.update(gxtest.bearer(token))
+        return gxtest.request(method, self.api.url + path, json_body=body, headers=h)
+
+    def check(self, r, status, method, template, code=None):
+        self.assertEqual(r.status, status, r.text[:500])
+        oa.validate(self.doc, method, template, status, r)
+        if code:
+            self.assertEqual(r.json()["error"]["code"], code, r.text)
+        return r.json()
+
+    def test_document(self):
+        oa.check_document(self.doc)
+        ops = {(m, p) for m, p, _ in oa.operations(self.doc)}
+        for op in [("POST", "/api/v1/proposals"), ("GET", "/api/v1/proposals"),
+                   ("GET", "/api/v1/proposals/{proposalId}"), ("POST", "/api/v1/proposals/{proposalId}/vote"),
+                   ("POST", "/api/v1/proposals/{proposalId}/execute"), ("GET", "/api/v1/commands/{commandId}")]:
+            self.assertIn(op, ops)
+
+    # --- submit -------------------------------------------------------------------------------------------
+    def test_submit(self):
+        me = seed_user(self.stack)
+        body = {"title": "Lower the fee to 5 bps", "description": DESC, "proposalType": "PARAMETER_CHANGE",
+                "targetParameter": "transactionFeeBps", "proposedValue": 5}
+        res = self.check(self.call("POST", "/api/v1/proposals", gxtest.mint_token(me), body), 202, "POST",
+                         "/api/v1/proposals")
+        ctype, payload, agg = command(self.stack, res["commandId"])
+        self.assertEqual(ctype, "SUBMIT_PROPOSAL")
+        self.assertEqual(payload, {"proposalId": agg, "proposerId": me, "targetParam": "transactionFeeBps",
+                                   "newValue": "5", "title": body["title"], "description": DESC})
+        self.assertEqual(res["aggregateId"], agg)
+        # the original code's field names are accepted too
+        res = self.check(self.call("POST", "/api/v1/proposals", gxtest.mint_token(me),
+                                   {"title": "Shorter voting window", "description": DESC,
+                                    "targetParam": "governanceVotingPeriodSeconds", "newValue": "86400"}),
+                         202, "POST", "/api/v1/proposals")
+        self.assertEqual(command(self.stack, res["commandId"])[1]["newValue"], "86400")
+
+    def test_submit_errors(self):
+        me = seed_user(self.stack)
+        tok, p = gxtest.mint_token(me), "/api/v1/proposals"
+        r = self.check(self.call("POST", p, tok, {"title": "short", "description": "too short",
+                                                  "proposalType": "SYSTEM_UPGRADE", "targetParameter": "nope",
+                                                  "proposedValue": "1"}), 400, "POST", p, "VALIDATION_FAILED")
+        self.assertEqual({d["field"] for d in r["error"]["details"]},
+                         {"title", "description", "proposalType", "targetParameter"})
+        for value in ("10001", "-1", "007", 1.5, "abc"):
+            r = self.check(self.call("POST", p, tok, {"title": "Raise the fee a lot", "description": DESC,
+                                                      "targetParameter": "transactionFeeBps",
+                                                      "proposedValue": value}), 400, "POST", p, "VALIDATION_FAILED")
+            self.assertEqual([d["field"] for d in r["error"]["details"]], ["proposedValue"], value)
+        self.check(self.call("POST", p, tok, {"title": "Raise the fee a lot", "description": DESC,
+                                              "targetParameter": "transactionFeeBps", "proposedValue": "20",
+                                              "proposerId": seed_user(self.stack)}), 403, "POST", p, "FORBIDDEN")
+        self.check(self.call("POST", p, None, {}), 401, "POST", p, "UNAUTHORIZED")
+
+    # --- reads --------------------------------------------------------------------------------------------
+    def test_get_and_list(self):
+        me = seed_user(self.stack)
+        a = seed_proposal(self.stack, me, votes=(3, 1, 2), created="now() - interval '1 hour'")
+        b = seed_proposal(self.stack, me, "EXECUTED")
+        c = seed_proposal(self.stack, me)
+        res = self.check(self.call("GET", "/api/v1/proposals/" + a), 200, "GET", "/api/v1/proposals/{proposalId}")
+        self.assertEqual((res["votesFor"], res["votesAgainst"], res["votesAbstain"], res["status"], res["votingOpen"],
+                          res["targetParameter"], res["proposedValue"]), (3, 1, 2, "ACTIVE", True,
+                                                                          "transactionFeeBps", "5"))
+        self.assertIsNotNone(res["votingEndsAt"])
+        self.check(self.call("GET", "/api/v1/proposals/" + str(uuid.uuid4())), 404, "GET",
+                   "/api/v1/proposals/{proposalId}", "PROPOSAL_NOT_FOUND")
+        lst = self.check(self.call("GET", "/api/v1/proposals?limit=100"), 200, "GET", "/api/v1/proposals")
+        ids = [p["proposalId"] for p in lst["proposals"]]
+        self.assertIn(a, ids)
+        self.assertNotIn(b, ids)
+        self.assertLess(ids.index(c), ids.index(a))
+        self.assertTrue(all(p["status"] == "ACTIVE" for p in lst["proposals"]))
+        ex = self.check(self.call("GET", "/api/v1/proposals?status=EXECUTED"), 200, "GET", "/api/v1/proposals")
+        self.assertIn(b, [p["proposalId"] for p in ex["proposals"]])
+        allp = self.check(self.call("GET", "/api/v1/proposals?status=ALL&limit=1"), 200, "GET", "/api/v1/proposals")
+        self.assertEqual(len(allp["proposals"]), 1)
+        self.assertGreaterEqual(allp["total"], 3)
+        self.check(self.call("GET", "/api/v1/proposals?status=PASSING"), 400, "GET", "/api/v1/proposals",
+                   "VALIDATION_FAILED")
+
+    # --- vote ---------------------------------------------------------------------------------------------
+    def test_vote_once(self):
+        me, voter = seed_user(self.stack), seed_user(self.stack)
+        pid = seed_proposal(self.stack, me)
+        path, tpl = "/api/v1/proposals/%s/vote" % pid, "/api/v1/proposals/{proposalId}/vote"
+        tok = gxtest.mint_token(voter)
+        res = self.check(self.call("POST", path, tok, {"vote": "AGAINST", "reason": "too low"}), 202, "POST", tpl)
+        self.assertEqual(command(self.stack, res["commandId"]),
+                         ("CAST_VOTE", {"proposalId": pid, "voterId": voter, "vote": "AGAINST"}, pid))
+        # in flight: a second vote is refused
+        self.check(self.call("POST", path, tok, {"vote": "FOR"}), 409, "POST", tpl, "ALREADY_VOTED")
+        # the chain refused it: the voter may vote again
+        self.stack.psql('UPDATE "OutboxCommand" SET "status" = \'FAILED\' WHERE "id" = %s' % q(res["commandId"]))
+        res = self.check(self.call("POST", path, tok, {"vote": "FOR"}), 202, "POST", tpl)
+        self.assertEqual(self.stack.psql('SELECT "vote" FROM "ProposalVote" WHERE "proposalId" = %s AND "voterId" = %s'
+                                         % (q(pid), q(voter))), [("FOR",)])
+        # confirmed by the projector (its command projected)
+        self.stack.psql('UPDATE "OutboxCommand" SET "status" = \'PROJECTED\' WHERE "id" = %s' % q(res["commandId"]))
+        self.stack.psql('UPDATE "ProposalVote" SET "confirmedAt" = now() WHERE "proposalId" = %s' % q(pid))
+        self.check(self.call("POST", path, tok, {"vote": "ABSTAIN"}), 409, "POST", tpl, "ALREADY_VOTED")
+
+    def test_vote_errors(self):
+        me = seed_user(self.stack)
+        tok, tpl = gxtest.mint_token(me), "/api/v1/proposals/{proposalId}/vote"
+        pid = seed_proposal(self.stack, me)
+        for bad in ({"vote": True}, {"vote": "yes"}, {}, {"vote": "FOR", "reason": "x" * 501}):
+            self.check(self.call("POST", "/api/v1/proposals/%s/vote" % pid, tok, bad), 400, "POST", tpl,
+                       "VALIDATION_FAILED")
+        closed = seed_proposal(self.stack, me, ends="now() - interval '1 second'")
+        self.check(self.call("POST", "/api/v1/proposals/%s/vote" % closed, tok, {"vote": "FOR"}), 409, "POST", tpl,
+                   "VOTING_CLOSED")
+        done = seed_proposal(self.stack, me, "REJECTED")
+        self.check(self.call("POST", "/api/v1/proposals/%s/vote" % done, tok, {"vote": "FOR"}), 409, "POST", tpl,
+                   "PROPOSAL_NOT_ACTIVE")
+        self.check(self.call("POST", "/api/v1/proposals/%s/vote" % uuid.uuid4(), tok, {"vote": "FOR"}), 404, "POST",
+                   tpl, "PROPOSAL_NOT_FOUND")
+        self.check(self.call("POST", "/api/v1/proposals/%s/vote" % pid,
+                             gxtest.mint_token(seed_user(self.stack, onchain=False)), {"vote": "FOR"}),
+                   409, "POST", tpl, "VOTER_NOT_ON_CHAIN")
+
+    def test_vote_idempotent_retry(self):
+        me = seed_user(self.stack)
+        pid = seed_proposal(self.stack, me)
+        key = {"Idempotency-Key": "vote-" + str(uuid.uuid4())}
+        path = "/api/v1/proposals/%s/vote" % pid
+        r1 = self.call("POST", path, gxtest.mint_token(me), {"vote": "FOR"}, key)
+        r2 = self.call("POST", path, gxtest.mint_token(me), {"vote": "FOR"}, key)
+        self.check(r1, 202, "POST", "/api/v1/proposals/{proposalId}/vote")
+        self.assertEqual(r1.body, r2.body)
+        self.assertEqual(r2.headers.get("Idempotent-Replayed"), "true")
+
+    # --- execute ------------------------------------------------------------------------------------------
+    def test_execute(self):
+        me = seed_user(self.stack)
+        tpl = "/api/v1/proposals/{proposalId}/execute"
+        users = int(self.stack.psql('SELECT count(*) FROM "UserProfile" WHERE "onchainStatus" IS NOT NULL')[0][0])
+        ended = "now() - interval '1 second'"
+        passed = seed_proposal(self.stack, me, votes=(users, 0, 0), ends=ended)
+        self.check(self.call("POST", "/api/v1/proposals/%s/execute" % passed, gxtest.mint_token(me)), 403, "POST",
+                   tpl, "FORBIDDEN")
+        res = self.check(self.call("POST", "/api/v1/proposals/%s/execute" % passed, self.admin), 202, "POST", tpl)
+        self.assertEqual(command(self.stack, res["commandId"]),
+                         ("EXECUTE_PROPOSAL", {"proposalId": passed, "executedBy": self.admin_id}, passed))
+        self.check(self.call("POST", "/api/v1/proposals/%s/execute" % passed, self.admin), 409, "POST", tpl,
+                   "EXECUTION_IN_PROGRESS")
+        running = seed_proposal(self.stack, me, votes=(users, 0, 0))
+        self.check(self.call("POST", "/api/v1/proposals/%s/execute" % running, self.admin), 409, "POST", tpl,
+                   "VOTING_NOT_ENDED")
+        # 2 of 3 = 66.7 % >= 66 % approval, but quorum of 10 % of the registered users missed when many users exist
+        for _ in range(40):
+            seed_user(self.stack)
+        no_quorum = seed_proposal(self.stack, me, votes=(2, 1, 0), ends=ended)
+        r = self.check(self.call("POST", "/api/v1/proposals/%s/execute" % no_quorum, self.admin), 422, "POST", tpl,
+                       "PROPOSAL_NOT_PASSED")
+        self.assertIn("quorum", r["error"]["message"])
+        rejected = seed_proposal(self.stack, me, votes=(10, 10, 0), ends=ended)
+        r = self.check(self.call("POST", "/api/v1/proposals/%s/execute" % rejected, self.admin), 422, "POST", tpl,
+                       "PROPOSAL_NOT_PASSED")
+        self.assertIn("approval", r["error"]["message"])
+        done = seed_proposal(self.stack, me, "EXECUTED", ends=ended)
+        self.check(self.call("POST", "/api/v1/proposals/%s/execute" % done, self.admin), 409, "POST", tpl,
+                   "PROPOSAL_NOT_ACTIVE")
+        self.check(self.call("POST", "/api/v1/proposals/%s/execute" % uuid.uuid4(), self.admin), 404, "POST", tpl,
+                   "PROPOSAL_NOT_FOUND")

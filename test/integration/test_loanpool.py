@@ -1,0 +1,212 @@
+"""svc-loanpool against real PostgreSQL and Redis: apply (self only, bounds from SystemParameter, collateral hash),
+approve (admin, only from PENDING_APPROVAL, one in flight), get (borrower or admin), list (self or admin, paging,
+status filter) and repay (borrower, ACTIVE, outstanding and balance), with the exact command payloads of
+docs/chaincode.md §2 and idempotent retries. Read-model rows the projector would write are seeded with SQL; every
+checked response is validated against the live /openapi.json."""
+
+import hashlib
+import json
+import uuid
+
+import gxtest
+from gxtest import openapi as oa
+
+HASH = hashlib.sha256(b"deed").hexdigest()
+
+
+def q(v):
+    return "NULL" if v is None else "'" + str(v).replace("'", "''") + "'"
+
+
+def seed_user(stack, onchain=True, balance=0):
+    pid = str(uuid.uuid4())
+    stack.psql('INSERT INTO "UserProfile" ("profileId", "tenantId", "firstName", "lastName", "email", '
+               '"biometricHash", "passwordHash", "status", "fabricUserId", "onchainStatus") VALUES '
+               "(%s, 'default', 'T', 'User', %s, %s, 'x', 'ACTIVE', %s, %s)"
+               % (q(pid), q(pid + "@example.com"), q(hashlib.sha256(pid.encode()).hexdigest()), q(pid),
+                  q("ACTIVE" if onchain else None)))
+    stack.psql('INSERT INTO "Wallet" ("tenantId", "profileId", "primaryAccountId", "walletName", "balanceQirat") '
+               "VALUES ('default', %s, %s, 'Primary Wallet', %d)" % (q(pid), q(pid), balance))
+    return pid
+
+
+def seed_loan(stack, borrower, status="PENDING_APPROVAL", amount=50000000, repaid=0, applied="now()"):
+    lid = str(uuid.uuid4())
+    stack.psql('INSERT INTO "Loan" ("loanId", "tenantId", "borrowerId", "collateralHash", "status", "amountQirat", '
+               '"repaidQirat", "appliedAt") VALUES (%s, \'default\', %s, %s, %s, %d, %d, %s)'
+               % (q(lid), q(borrower), q(HASH), q(status), amount, repaid, applied))
+    return lid
+
+
+def command(stack, command_id):
+    rows = stack.psql('SELECT "commandType", "payload"::text, coalesce("aggregateId", \'\') '
+                      'FROM "OutboxCommand" WHERE "id" = %s' % q(command_id))
+    assert len(rows) == 1, rows
+    payload = json.loads(rows[0][1])
+    payload.pop("_meta", None)
+    return rows[0][0], payload, rows[0][2]
+
+
+class LoanpoolTest(gxtest.GxTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.stack.start_pg()
+        cls.stack.start_redis()
+        cls.stack.migrate()
+        cls.api = cls.stack.start_daemon("svc-loanpool", env={"RATE_LIMIT_PER_MIN": "1000000",
+                                                              "RATE_LIMIT_BURST": "1000000"})
+        cls.doc = oa.fetch(cls.api.url)
+        cls.admin = gxtest.mint_token(str(uuid.uuid4()), "ADMIN")
+
+    def call(self, method, path, token=None, body=None, headers=None):
+        h = dict(headers or {})
+        if token:
+            h.update(gxtest.bearer(token))
+        return gxtest.request(method, self.api.url + path, json_body=body, headers=h)
+
+    def check(self, r, status, method, template, code=None):
+        self.assertEqual(r.status, status, r.text[:500])
+        oa.validate(self.doc, method, template, status, r)
+        if code:
+            self.assertEqual(r.json()["error"]["code"], code, r.text)
+        return r.json()
+
+    def test_document(self):
+        oa.check_document(self.doc)
+        ops = {(m, p) for m, p, _ in oa.operations(self.doc)}
+        for op in [("POST", "/api/v1/loans"), ("GET", "/api/v1/loans/{loanId}"),
+                   ("POST", "/api/v1/loans/{loanId}/approve"), ("POST", "/api/v1/loans/{loanId}/repay"),
+                   ("GET", "/api/v1/users/{borrowerId}/loans"), ("GET", "/api/v1/commands/{commandId}")]:
+            self.assertIn(op, ops)
+
+    def test_apply(self):
+        me = seed_user(self.stack)
+        tok = gxtest.mint_token(me)
+        res = self.check(self.call("POST", "/api/v1/loans", tok, {"borrowerId": me, "amount": "500",
+                                                                  "collateralHash": HASH}), 202, "POST", "/api/v1/loans")
+        ctype, payload, agg = command(self.stack, res["commandId"])
+        self.assertEqual(ctype, "APPLY_FOR_LOAN")
+        self.assertEqual(payload, {"loanId": agg, "borrowerId": me, "amount": "50000000", "collateralHash": HASH})
+        self.assertEqual(res["aggregateId"], agg)
+        uuid.UUID(agg)
+        # borrowerId defaults to the caller
+        self.check(self.call("POST", "/api/v1/loans", tok, {"amount": 100, "collateralHash": HASH}), 202, "POST",
+                   "/api/v1/loans")
+
+    def test_apply_errors(self):
+        me = seed_user(self.stack)
+        tok = gxtest.mint_token(me)
+        p = "/api/v1/loans"
+        r = self.check(self.call("POST", p, tok, {"amount": "-1", "collateralHash": HASH.upper()}), 400, "POST", p,
+                       "VALIDATION_FAILED")
+        self.assertEqual({d["field"] for d in r["error"]["details"]}, {"amount", "collateralHash"})
+        # bounds from the parameters (defaults 100 .. 1,000,000 coins)
+        r = self.check(self.call("POST", p, tok, {"amount": "99.99999", "collateralHash": HASH}), 400, "POST", p,
+                       "VALIDATION_FAILED")
+        self.assertEqual(r["error"]["details"], [{"field": "amount", "issue": "must be between 100 and 1000000"}])
+        self.stack.psql('UPDATE "SystemParameter" SET "paramValue" = \'20000000\' WHERE "paramKey" = '
+                        '\'loanMaximumAmount\'')
+        try:
+            self.check(self.call("POST", p, tok, {"amount": "200.00001", "collateralHash": HASH}), 400, "POST", p,
+                       "VALIDATION_FAILED")
+        finally:
+            self.stack.psql('UPDATE "SystemParameter" SET "paramValue" = \'100000000000\' WHERE "paramKey" = '
+                            '\'loanMaximumAmount\'')
+        self.check(self.call("POST", p, tok, {"borrowerId": seed_user(self.stack), "amount": "500",
+                                              "collateralHash": HASH}), 403, "POST", p, "FORBIDDEN")
+        self.check(self.call("POST", p, gxtest.mint_token(str(uuid.uuid4())), {"amount": "500",
+                                                                               "collateralHash": HASH}),
+                   404, "POST", p, "BORROWER_NOT_FOUND")
+        self.check(self.call("POST", p, gxtest.mint_token(seed_user(self.stack, onchain=False)),
+                             {"amount": "500", "collateralHash": HASH}), 409, "POST", p, "BORROWER_NOT_ON_CHAIN")
+        self.check(self.call("POST", p, None, {"amount": "500", "collateralHash": HASH}), 401, "POST", p,
+                   "UNAUTHORIZED")
+
+    def test_apply_idempotent_retry(self):
+        me = seed_user(self.stack)
+        tok = gxtest.mint_token(me)
+        key = {"Idempotency-Key": "loan-" + str(uuid.uuid4())}
+        body = {"amount": "321", "collateralHash": HASH}
+        r1 = self.call("POST", "/api/v1/loans", tok, body, key)
+        r2 = self.call("POST", "/api/v1/loans", tok, body, key)
+        self.check(r1, 202, "POST", "/api/v1/loans")
+        self.assertEqual(r1.body, r2.body)
+        self.assertEqual(self.stack.psql('SELECT count(*) FROM "OutboxCommand" WHERE "payload"->>\'borrowerId\' = %s'
+                                         % q(me)), [("1",)])
+
+    def test_get_owner_or_admin(self):
+        me, other = seed_user(self.stack), seed_user(self.stack)
+        lid = seed_loan(self.stack, me, "ACTIVE", amount=50000000, repaid=12500000)
+        tpl = "/api/v1/loans/{loanId}"
+        res = self.check(self.call("GET", "/api/v1/loans/" + lid, gxtest.mint_token(me)), 200, "GET", tpl)
+        self.assertEqual((res["loanId"], res["borrowerId"], res["amount"], res["repaid"], res["outstanding"],
+                          res["status"], res["collateralHash"]), (lid, me, "500", "125", "375", "ACTIVE", HASH))
+        self.check(self.call("GET", "/api/v1/loans/" + lid, self.admin), 200, "GET", tpl)
+        self.check(self.call("GET", "/api/v1/loans/" + lid, gxtest.mint_token(other)), 403, "GET", tpl, "FORBIDDEN")
+        self.check(self.call("GET", "/api/v1/loans/" + str(uuid.uuid4()), gxtest.mint_token(me)), 404, "GET", tpl,
+                   "LOAN_NOT_FOUND")
+
+    def test_approve(self):
+        me = seed_user(self.stack)
+        lid = seed_loan(self.stack, me)
+        path, tpl = "/api/v1/loans/%s/approve" % lid, "/api/v1/loans/{loanId}/approve"
+        self.check(self.call("POST", path, gxtest.mint_token(me)), 403, "POST", tpl, "FORBIDDEN")
+        admin_id = str(uuid.uuid4())
+        res = self.check(self.call("POST", path, gxtest.mint_token(admin_id, "ADMIN")), 202, "POST", tpl)
+        self.assertEqual(command(self.stack, res["commandId"]),
+                         ("APPROVE_LOAN", {"loanId": lid, "approvedBy": admin_id}, lid))
+        self.check(self.call("POST", path, self.admin), 409, "POST", tpl, "APPROVAL_IN_PROGRESS")
+        active = seed_loan(self.stack, me, "ACTIVE")
+        self.check(self.call("POST", "/api/v1/loans/%s/approve" % active, self.admin), 409, "POST", tpl,
+                   "LOAN_NOT_PENDING")
+        self.check(self.call("POST", "/api/v1/loans/%s/approve" % uuid.uuid4(), self.admin), 404, "POST", tpl,
+                   "LOAN_NOT_FOUND")
+
+    def test_repay(self):
+        me = seed_user(self.stack, balance=30000000)
+        tok = gxtest.mint_token(me)
+        lid = seed_loan(self.stack, me, "ACTIVE", amount=50000000, repaid=25000000)
+        path, tpl = "/api/v1/loans/%s/repay" % lid, "/api/v1/loans/{loanId}/repay"
+        res = self.check(self.call("POST", path, tok, {"amount": "100"}), 202, "POST", tpl)
+        self.assertEqual(command(self.stack, res["commandId"]),
+                         ("REPAY_LOAN", {"loanId": lid, "borrowerId": me, "amount": "10000000"}, lid))
+        # no amount: the whole outstanding (250 coins)
+        res = self.check(self.call("POST", path, tok, {}), 202, "POST", tpl)
+        self.assertEqual(command(self.stack, res["commandId"])[1]["amount"], "25000000")
+        r = self.check(self.call("POST", path, tok, {"amount": "250.00001"}), 400, "POST", tpl, "VALIDATION_FAILED")
+        self.assertEqual(r["error"]["details"][0]["field"], "amount")
+        self.stack.psql('UPDATE "Wallet" SET "balanceQirat" = 100 WHERE "profileId" = %s' % q(me))
+        self.check(self.call("POST", path, tok, {"amount": "1"}), 409, "POST", tpl, "INSUFFICIENT_BALANCE")
+        self.check(self.call("POST", path, gxtest.mint_token(seed_user(self.stack)), {}), 403, "POST", tpl,
+                   "FORBIDDEN")
+        self.check(self.call("POST", path, self.admin, {}), 403, "POST", tpl, "FORBIDDEN")
+        pending = seed_loan(self.stack, me)
+        self.check(self.call("POST", "/api/v1/loans/%s/repay" % pending, tok, {}), 409, "POST", tpl,
+                   "LOAN_NOT_ACTIVE")
+        self.check(self.call("POST", "/api/v1/loans/%s/repay" % uuid.uuid4(), tok, {}), 404, "POST", tpl,
+                   "LOAN_NOT_FOUND")
+
+    def test_list(self):
+        me, other = seed_user(self.stack), seed_user(self.stack)
+        l1 = seed_loan(self.stack, me, applied="now() - interval '2 hours'")
+        l2 = seed_loan(self.stack, me, "ACTIVE", applied="now() - interval '1 hour'")
+        l3 = seed_loan(self.stack, me, "REPAID", repaid=50000000)
+        seed_loan(self.stack, other)
+        tpl = "/api/v1/users/{borrowerId}/loans"
+        res = self.check(self.call("GET", "/api/v1/users/%s/loans" % me, gxtest.mint_token(me)), 200, "GET", tpl)
+        self.assertEqual([l["loanId"] for l in res["loans"]], [l3, l2, l1])
+        self.assertEqual((res["total"], res["limit"], res["offset"]), (3, 20, 0))
+        page = self.check(self.call("GET", "/api/v1/users/%s/loans?limit=1&offset=1" % me, self.admin), 200, "GET",
+                          tpl)
+        self.assertEqual(([l["loanId"] for l in page["loans"]], page["total"]), ([l2], 3))
+        act = self.check(self.call("GET", "/api/v1/users/%s/loans?status=ACTIVE" % me, gxtest.mint_token(me)), 200,
+                         "GET", tpl)
+        self.assertEqual(([l["loanId"] for l in act["loans"]], act["total"]), ([l2], 1))
+        self.check(self.call("GET", "/api/v1/users/%s/loans?status=PENDING" % me, gxtest.mint_token(me)), 400, "GET",
+                   tpl, "VALIDATION_FAILED")
+        self.check(self.call("GET", "/api/v1/users/%s/loans" % me, gxtest.mint_token(other)), 403, "GET", tpl,
+                   "FORBIDDEN")
+        empty = self.check(self.call("GET", "/api/v1/users/%s/loans?offset=10" % me, gxtest.mint_token(me)), 200,
+                           "GET", tpl)
+        self.assertEqual((empty["loans"], empty["total"]), ([], 3))
