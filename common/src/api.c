@@ -266,7 +266,7 @@ static void readyz_finish(struct gx_req *req, cJSON *checks, bool ok)
 		cJSON_AddStringToObject(checks, "redis", redis && gx_redis_ready(redis) ? "ok" : "degraded");
 	if (def->ready) {
 		bool sok = def->ready(def->app, reason, sizeof(reason));
-		cJSON_AddStringToObject(checks, "service", sok ? "ok" : (reason[0] ? reason : "not ready"));
+		cJSON_AddStringToObject(checks, "service", reason[0] ? reason : (sok ? "ok" : "not ready"));
 		ok = ok && sok;
 	}
 	cJSON_AddStringToObject(b, "status", ok ? "ready" : "not_ready");

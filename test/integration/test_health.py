@@ -33,6 +33,24 @@ def assert_error_format(tc, r, status):
         tc.assertIsInstance(err["details"], list)
 
 
+WORKERS = ("outbox-submitter", "projector")
+
+
+def _start_peer(stack):
+    """The workers need the Fabric stand-in and their identities; without a peer they are (rightly) not ready.
+    Returns the FABRIC_* environment for them ({} when the stand-in is not built)."""
+    if not gxtest.have_binary("gx-fabric-peer"):
+        return {}
+    from gxtest.chain import Chain
+    chain = Chain(stack)
+    chain.start_peer()
+    return chain.fabric_env()
+
+
+def _env_for(fabric_env, name):
+    return fabric_env if name in WORKERS else None
+
+
 class HealthTest(GxTestCase):
     """Every built daemon against one migrated PostgreSQL and one Redis."""
 
@@ -48,11 +66,13 @@ class HealthTest(GxTestCase):
         cls.stack.start_redis()
         cls.stack.migrate()
         cls.daemons, cls.start_errors = {}, {}
+        # The workers need the Fabric stand-in and their identities; without a peer they are (rightly) not ready.
+        cls.fabric_env = _start_peer(cls.stack)
         for name in DAEMONS:
             if not gxtest.have_binary(name):
                 continue
             try:
-                cls.daemons[name] = cls.stack.start_daemon(name)
+                cls.daemons[name] = cls.stack.start_daemon(name, env=_env_for(cls.fabric_env, name))
             except AssertionError as e:
                 cls.start_errors[name] = str(e)
 
@@ -114,7 +134,7 @@ class HealthTest(GxTestCase):
 
     def check_sigterm(self, name):
         self.daemon(name)
-        fresh = self.stack.start_daemon(name)
+        fresh = self.stack.start_daemon(name, env=_env_for(self.fabric_env, name))
         t0 = time.monotonic()
         code = fresh.stop(signal.SIGTERM, timeout=5.0)
         self.assertEqual(code, 0, "exit code %s after SIGTERM; last lines:\n%s" % (code, fresh.log_tail()))
@@ -150,11 +170,12 @@ class ReadyzDependencyTest(GxTestCase):
         cls.stack.start_pg()
         cls.stack.start_redis()
         cls.stack.migrate()
+        cls.fabric_env = _start_peer(cls.stack)
 
     def test_readyz_follows_postgres(self):
         started = {}
         for name in self.names:
-            d = self.stack.start_daemon(name)
+            d = self.stack.start_daemon(name, env=_env_for(self.fabric_env, name))
             d.expect_errors("")  # database errors are the point of this test
             started[name] = d
         self.stack.stop_pg()
