@@ -117,7 +117,38 @@ $(B)/itest/%: $(B)/test/integration/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $< $(LIB) $(LIBS)
 
-.PHONY: all bins unit-bins clean deps test test-unit test-integration up down bench fuzz reliability images demo smoke format
+# --- libFuzzer targets: test/fuzz/fuzz_*.c -> $(BUILDROOT)/fuzz/fuzz_*, with the common sources and the generated
+# protobuf code compiled by clang for fuzzing (make fuzz-bins; make fuzz runs each for FUZZ_SECONDS on a scratch copy
+# of its seed corpus test/fuzz/corpus/<name without fuzz_>) ---------------------------------------------------
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FZ := $(BUILDROOT)/fuzz
+FUZZ_CFLAGS := -std=c11 -Wall -Wno-unused-parameter -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_SRC := $(sort $(wildcard test/fuzz/fuzz_*.c))
+FUZZ_BIN := $(patsubst test/fuzz/%.c,$(FZ)/%,$(FUZZ_SRC))
+FUZZ_LIB := $(FZ)/libgxcommon.a
+$(FZ)/obj/%.o: %.c $(GEN_STAMP)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CFLAGS) -c $< -o $@
+$(FZ)/gen/%.o: $(GEN)/%.c $(GEN_STAMP)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_LIB): $(patsubst %.c,$(FZ)/obj/%.o,$(COMMON_SRC)) $(patsubst $(GEN)/%.c,$(FZ)/gen/%.o,$(GEN_C) $(GEN)/gx_migrations.c)
+	@rm -f $@
+	ar rcs $@ $^
+$(FZ)/fuzz_%: $(FZ)/obj/test/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB) $(LIBS)
+
+fuzz-bins: $(FUZZ_BIN)
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; w=$$(mktemp -d); mkdir -p test/fuzz/corpus/$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(FZ)/crash-$$n- \
+	    $$w test/fuzz/corpus/$$n 2>&1 | tail -n 12; rc=$${PIPESTATUS[0]}; rm -rf $$w; \
+	  [ $$rc -eq 0 ] || { echo "fuzz_$$n failed (exit $$rc); reproducer in $(FZ)/crash-$$n-*"; exit 1; }; done
+
+.PHONY: all bins unit-bins fuzz-bins clean deps test test-unit test-integration up down bench fuzz reliability images demo smoke format
 all: $(BINS) $(UNIT_BIN) $(ITEST_BIN)
 bins: $(BINS)
 unit-bins: $(UNIT_BIN)
@@ -137,6 +168,8 @@ down:
 	@test/lib/stack.sh down
 smoke:
 	@test/smoke.sh
+images:
+	@k8s/images/build.sh
 test-integration: all
 	@GX_BIN_DIR=$(abspath $(B)/bin) /usr/bin/python3 test/lib/runtests.py $(TESTS)
 
