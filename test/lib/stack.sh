@@ -5,12 +5,15 @@
 #   test/lib/stack.sh down     stop daemons (SIGTERM, SIGKILL after 10 s), Redis and PostgreSQL
 #   test/lib/stack.sh status   print the status table; exit 0 when everything built is running and ready
 # Env: BUILDROOT (build), GX_PG_PORT (55432), GX_REDIS_PORT (56379), GX_UP_TIMEOUT seconds to wait for /readyz (60),
-#      GX_NO_BUILD=1 skips deps and build.
+#      GX_NO_BUILD=1 skips deps and build, GX_RUN (./run) another state directory and GX_PORT_OFFSET (0) added to
+#      every daemon port, for a second stack beside make up (test/suites/demo.sh; pass the same values to every call),
+#      GX_PEER_BLOCK_MS (2000) the stand-in's block cut timeout.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$REPO"
-RUN=$REPO/run
+RUN=${GX_RUN:-$REPO/run}
+case $RUN in /*) ;; *) RUN=$REPO/$RUN ;; esac
 LOGS=$RUN/logs
 PIDS=$RUN/pids
 BR=${BUILDROOT:-build}
@@ -24,6 +27,9 @@ UP_TIMEOUT=${GX_UP_TIMEOUT:-60}
 # daemon:port, in decisions section 1 order
 DAEMONS=(svc-identity:3001 svc-admin:3002 svc-tokenomics:3003 svc-organization:3004 svc-loanpool:3005
 	svc-governance:3006 svc-tax:3007 outbox-submitter:9090 projector:9091)
+for i in "${!DAEMONS[@]}"; do
+	DAEMONS[i]=${DAEMONS[i]%%:*}:$((${DAEMONS[i]##*:} + ${GX_PORT_OFFSET:-0}))
+done
 
 say() { printf 'stack: %s\n' "$*"; }
 die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
@@ -135,7 +141,7 @@ start_peer() {
 	(
 		cd "$REPO"
 		exec setsid "$BIN/gx-fabric-peer" --listen "127.0.0.1:$PEER_PORT" --ledger-dir "$RUN/peer" \
-			--ca-cert "$RUN/devca/ca/ca.crt" --block-size 500 --block-timeout-ms 2000 \
+			--ca-cert "$RUN/devca/ca/ca.crt" --block-size 500 --block-timeout-ms "${GX_PEER_BLOCK_MS:-2000}" \
 			</dev/null >>"$LOGS/gx-fabric-peer.log" 2>&1
 	) &
 	echo $! >"$PIDS/gx-fabric-peer.pid"
