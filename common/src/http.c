@@ -25,7 +25,6 @@
  * between headers and body for server requests), so its cap is this multiple of max_body: bodies between the two
  * are read, then refused by us with 413 in our format while the connection stays usable. */
 #define EVHTTP_CAP_FACTOR 4
-#define JSON_MAX_DEPTH 32
 #define BEAT_INTERVAL_MS 1000
 #define DRAIN_POLL_MS 50
 #define FLUSH_MS 100
@@ -180,58 +179,6 @@ static const char *method_name(enum evhttp_cmd_type t)
 	}
 }
 
-static bool json_depth_ok(const cJSON *item, int depth)
-{
-	if (depth > JSON_MAX_DEPTH)
-		return false;
-	for (const cJSON *c = item->child; c; c = c->next)
-		if (!json_depth_ok(c, depth + 1))
-			return false;
-	return true;
-}
-
-static bool utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len;
-		unsigned cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (i + len > n)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		/* overlong forms and UTF-16 surrogates are not UTF-8 */
-		if (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-			return false;
-		if (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
-			return false;
-		i += len;
-	}
-	return true;
-}
-
 /* Step 4. Returns 0 to go on, -1 when answered. */
 static int check_body(struct gx_req *req)
 {
@@ -239,7 +186,7 @@ static int check_body(struct gx_req *req)
 	struct evbuffer *buf = evhttp_request_get_input_buffer(req->ev);
 	size_t len = evbuffer_get_length(buf);
 	const char *ct;
-	const char *end = NULL;
+	const char *why = NULL;
 
 	if (len > req->w->srv->opts->max_body) {
 		gx_reply_error(req, 413, "PAYLOAD_TOO_LARGE", "the request body exceeds %zu bytes",
@@ -258,20 +205,9 @@ static int check_body(struct gx_req *req)
 		gx_reply_error(req, 415, "UNSUPPORTED_MEDIA_TYPE", "the request body must be application/json");
 		return -1;
 	}
-	if (!utf8_ok(req->raw, len)) {
-		gx_reply_error(req, 400, "INVALID_JSON", "the request body is not valid UTF-8");
-		return -1;
-	}
-	req->body = cJSON_ParseWithLengthOpts((const char *)req->raw, len, &end, false);
-	while (req->body && end && end < (const char *)req->raw + len && strchr(" \t\r\n", *end))
-		end++;
-	if (!req->body || end != (const char *)req->raw + len) {
-		gx_reply_error(req, 400, "INVALID_JSON", "the request body is not valid JSON");
-		return -1;
-	}
-	if (!cJSON_IsObject(req->body) || !json_depth_ok(req->body, 0)) {
-		gx_reply_error(req, 400, "INVALID_JSON",
-			       "the request body must be a JSON object nested at most %d deep", JSON_MAX_DEPTH);
+	req->body = gx_http_json_parse_body(req->raw, len, &why);
+	if (!req->body) {
+		gx_reply_error(req, 400, "INVALID_JSON", "%s", why);
 		return -1;
 	}
 	return 0;
@@ -393,6 +329,7 @@ static int worker_setup(struct http_worker *w)
 		return -1;
 	}
 	evhttp_set_gencb(w->http, on_request, w);
+	gx_http_conn_install(w);
 	evhttp_set_max_body_size(w->http, (ev_ssize_t)(o->max_body * EVHTTP_CAP_FACTOR));
 	evhttp_set_max_headers_size(w->http, 64 * 1024);
 	evhttp_set_timeout_tv(w->http, &tv);
@@ -471,6 +408,7 @@ static void worker_release(struct http_worker *w)
 		event_free(w->ev_beat);
 	if (w->http)
 		evhttp_free(w->http);
+	gx_http_conn_release_all(w);
 	if (w->base)
 		event_base_free(w->base);
 }

@@ -54,6 +54,14 @@ void gx_http_match_release(struct gx_http_match *m);
  * result contains NUL. '+' is kept as is (path semantics). */
 char *gx_http_pct_decode(const char *s, size_t n);
 
+/* ---- JSON request bodies (http_json.c) ---- */
+
+/* Parse exactly n bytes of s (need not be NUL-terminated; borrowed) as a request body: well-formed UTF-8, no raw
+ * byte below 0x20 but JSON whitespace outside strings and none inside, no \u0000 escape, one JSON value with only
+ * whitespace after it, an object nested at most 32 deep. Returns the object (caller owns, cJSON_Delete) and sets
+ * *why to NULL, or returns NULL with *why the client-facing reason (static text) for 400 INVALID_JSON. */
+cJSON *gx_http_json_parse_body(const unsigned char *s, size_t n, const char **why);
+
 /* ---- request id and error body (http_req.c) ---- */
 
 /* True when id (borrowed, may be NULL) is a sane client request id: 1..64 chars of [A-Za-z0-9._-]. */
@@ -83,6 +91,7 @@ struct http_worker {
 	_Atomic int64_t beat_us;
 	bool stopping;                      /* loop left: pipeline continuations answer 503 */
 	struct gx_req *live;                /* requests not yet answered (doubly linked) */
+	struct http_conn *conns;            /* open connections with a receive deadline (http_conn.c) */
 };
 
 struct http_server {
@@ -124,6 +133,11 @@ struct gx_req {
 	void *data;
 	void (*data_free)(void *);
 };
+
+/* Per-connection receive deadline (http_conn.c, see "slow clients" in gx/http.h): install on w->http before it
+ * serves; after evhttp_free(w->http), release what evhttp never reported closed. */
+void gx_http_conn_install(struct http_worker *w);
+void gx_http_conn_release_all(struct http_worker *w);
 
 /* Global drain flag (set on the main thread, read anywhere). */
 extern _Atomic bool gx_http_draining_flag;

@@ -11,7 +11,9 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/md.h>
 
+#include "gx/http.h"
 #include "gx/log.h"
+#include "gx/valid.h"
 
 #define JWT_MAC_LEN 32
 /* Decoded parts are never larger than 3/4 of the whole token. */
@@ -99,8 +101,10 @@ static int jwt_mac(const unsigned char *key, size_t keylen, const char *input, s
 
 static bool claims_signable(const struct gx_jwt_claims *c)
 {
+	/* claims that are not UTF-8 would make a token gx_jwt_verify refuses (JSON text is UTF-8) */
 	return c->sub[0] && c->tenant_id[0] && c->jti[0] && c->iss[0] && c->aud[0] && gx_jwt_role_valid(c->role) &&
-	       c->exp > c->iat;
+	       c->exp > c->iat && gx_valid_utf8(c->sub) && gx_valid_utf8(c->tenant_id) && gx_valid_utf8(c->jti) &&
+	       gx_valid_utf8(c->fam) && gx_valid_utf8(c->iss) && gx_valid_utf8(c->aud);
 }
 
 char *gx_jwt_sign(const struct gx_jwt_claims *c, const unsigned char *key, size_t keylen)
@@ -153,7 +157,7 @@ static cJSON *part_json(const char *s, size_t n)
 	long len = b64url_decode(s, n, buf, JWT_PART_MAX);
 	cJSON *j;
 
-	if (len < 0 || memchr(buf, '\0', (size_t)len))
+	if (len < 0 || memchr(buf, '\0', (size_t)len) || !gx_http_json_text_ok(buf, (size_t)len))
 		return NULL;
 	buf[len] = '\0';
 	j = cJSON_ParseWithOpts((const char *)buf, NULL, true);

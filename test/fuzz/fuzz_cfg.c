@@ -4,26 +4,18 @@
  *   1: the input is spliced into the password of "postgres://u:<marker><input>@db:5432/gx?<input>"; neither the
  *      error text nor the masked conninfo may contain the password marker;
  *   2: the input is DATABASE_PASSWORD (with DATABASE_HOST/PORT set and no URL): same secrecy check. */
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
+#include "fuzz.h"
 #include "gx/cfg.h"
-#include "gx/log.h"
 
 #define MARKER "Zq9PwMark"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static volatile size_t sink;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	gx_log_set_level(GX_LOG_FATAL);
+	fuzz_quiet();
 	unsetenv("DATABASE_HOST");
 	unsetenv("DATABASE_NAME");
 	unsetenv("DATABASE_USER");
@@ -54,13 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *in, *url;
 	size_t n;
 
-	if (size < 1)
+	if (size < 1 || !(in = fuzz_cstr(data + 1, size - 1)))
 		return 0;
-	in = malloc(size);
-	if (!in)
-		return 0;
-	memcpy(in, data + 1, size - 1);
-	in[size - 1] = '\0';
 	n = strlen(in);
 	switch (data[0] % 3) {
 	case 0:

@@ -2,17 +2,9 @@
  * percent-decoding. Byte 0 picks the method, the rest is the raw request path. Checks the matcher's promises: a
  * match names a route of the table with one decoded value per {param}, none holding '/' or NUL; a 405 lists the
  * allowed methods. */
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "gx/log.h"
+#include "fuzz.h"
 #include "../../common/src/http_int.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static volatile size_t sink;
 static struct gx_http_router *router;
 
 static void h(struct gx_req *req)
@@ -36,7 +28,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	gx_log_set_level(GX_LOG_FATAL);
+	fuzz_quiet();
 	router = gx_http_router_new(routes, sizeof(routes) / sizeof(routes[0]));
 	if (!router)
 		abort();
@@ -58,13 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct gx_http_match m;
 	char *path, *dec;
 
-	if (size < 1)
+	if (size < 1 || !(path = fuzz_cstr(data + 1, size - 1)))
 		return 0;
-	path = malloc(size);
-	if (!path)
-		return 0;
-	memcpy(path, data + 1, size - 1);
-	path[size - 1] = '\0';
 
 	dec = gx_http_pct_decode(path, size - 1);
 	if (dec) {

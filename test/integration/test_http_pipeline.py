@@ -61,16 +61,30 @@ def redis_cli(stack, *args):
 JSON = {"Content-Type": "application/json"}
 
 
-class Pipeline(gxtest.GxTestCase):
+class EchodCase(gxtest.GxTestCase):
+    """Base of the echod suites (here and in test_hostile.py): skips when echod is not built, else starts PostgreSQL,
+    Redis unless REDIS is false, migrates, and creates ECHOD_TABLE when TABLE is true. Subclasses start their echod."""
+
+    REDIS = True
+    TABLE = True
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         if not have_echod():
             raise unittest.SkipTest("echod is not built (%s)" % echod_path())
         cls.stack.start_pg()
-        cls.stack.start_redis()
+        if cls.REDIS:
+            cls.stack.start_redis()
         cls.stack.migrate()
-        cls.stack.psql(ECHOD_TABLE)
+        if cls.TABLE:
+            cls.stack.psql(ECHOD_TABLE)
+
+
+class Pipeline(EchodCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         cls.d = start_echod(cls.stack, env={"RATE_LIMIT_STRICT_PER_MIN": "3", "RATE_LIMIT_STRICT_BURST": "3",
                                             "CORS_ORIGINS": "https://app.example", "TRUSTED_PROXIES": "127.0.0.1"})
         cls.u = cls.d.url
@@ -203,51 +217,45 @@ class Pipeline(gxtest.GxTestCase):
         self.assertRegex(r.text, r'gx_http_requests_total\{route="/api/v1/slow",method="GET",status="200"\} [1-9]')
         self.assertEqual(request("GET", self.u + "/health").status, 200)
 
-    def test_zz_drain(self):
-        d = start_echod(self.stack, env={"DRAIN_DELAY": "500ms", "DRAIN_TIMEOUT": "5s"})
+    def sigterm_during_slow(self, d, after_kill=None):
+        """GET /api/v1/slow on d, SIGTERM 0.3 s into it, run after_kill(); return the slow request's answer once d
+        has exited 0."""
         res = {}
-
-        def slow():
-            res["r"] = request("GET", d.url + "/api/v1/slow")
-        t = threading.Thread(target=slow)
+        t = threading.Thread(target=lambda: res.setdefault("r", request("GET", d.url + "/api/v1/slow")))
         t.start()
         time.sleep(0.3)
         os.kill(d.pid, signal.SIGTERM)
-        time.sleep(0.2)
-        self.assertEqual(request("GET", d.url + "/readyz").status, 503)
+        if after_kill:
+            after_kill()
         t.join()
-        self.assertEqual(res["r"].status, 200)
         self.assertTrue(wait_exit(d, 5))
         self.assertEqual(d.popen.returncode, 0)
         d.stopped_by_test = True
+        return res["r"]
+
+    def test_zz_drain(self):
+        d = start_echod(self.stack, env={"DRAIN_DELAY": "500ms", "DRAIN_TIMEOUT": "5s"})
+
+        def readyz_503():
+            time.sleep(0.2)
+            self.assertEqual(request("GET", d.url + "/readyz").status, 503)
+        self.assertEqual(self.sigterm_during_slow(d, readyz_503).status, 200)
 
     def test_zz_drain_timeout_leftover_answered_503(self):
         d = start_echod(self.stack, env={"DRAIN_DELAY": "0", "DRAIN_TIMEOUT": "300ms"})
         d.expect_errors("shut down before")
-        res = {}
-
-        def slow():
-            res["r"] = request("GET", d.url + "/api/v1/slow")
-        t = threading.Thread(target=slow)
-        t.start()
-        time.sleep(0.3)
-        os.kill(d.pid, signal.SIGTERM)
-        t.join()
-        self.assertEqual(res["r"].status, 503, res["r"])
-        self.assertEqual(res["r"].json()["error"]["code"], "SHUTTING_DOWN")
-        self.assertTrue(wait_exit(d, 5))
-        self.assertEqual(d.popen.returncode, 0)
-        d.stopped_by_test = True
+        r = self.sigterm_during_slow(d)
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.json()["error"]["code"], "SHUTTING_DOWN")
 
 
-class Degraded(gxtest.GxTestCase):
+class Degraded(EchodCase):
+    REDIS = False
+    TABLE = False
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if not have_echod():
-            raise unittest.SkipTest("echod is not built (%s)" % echod_path())
-        cls.stack.start_pg()
-        cls.stack.migrate()
         cls.d = start_echod(cls.stack, env={"REDIS_URL": "redis://127.0.0.1:%d" % gxtest.free_port()})
         cls.d.expect_errors("redis")
 

@@ -18,7 +18,9 @@
  *      (preflight OPTIONS answered here);
  *   3. route match: unknown path -> 404 NOT_FOUND, known path with other method -> 405 METHOD_NOT_ALLOWED + Allow;
  *   4. body: > max_body -> 413 PAYLOAD_TOO_LARGE; for POST/PUT/PATCH with a body, Content-Type must be JSON and the
- *      body a JSON object (nesting depth <= 32, valid UTF-8) -> else 400 INVALID_JSON / 415 UNSUPPORTED_MEDIA_TYPE;
+ *      body (exactly Content-Length bytes) a JSON object: valid UTF-8, nesting depth <= 32, no raw byte < 0x20 but
+ *      whitespace between tokens, none inside strings, no \u0000 escape (it would truncate C strings), only
+ *      whitespace after the value -> else 400 INVALID_JSON / 415 UNSUPPORTED_MEDIA_TYPE;
  *   5. auth per route policy: Bearer access token (gx_jwt, HS256, iss/aud/exp) -> 401 UNAUTHORIZED with reason code,
  *      role below the policy -> 403 FORBIDDEN; access-token revocation (jti denylist in Redis);
  *   6. rate limit (Redis GCRA, per client IP — X-Forwarded-For only from trusted proxies — and per user; routes with
@@ -44,7 +46,12 @@
  *   - idempotency: scoped key <tenant>:<sub or "anon">:<service>:<header> (header <= 128 printable ASCII chars, else
  *     400 INVALID_IDEMPOTENCY_KEY); replies 2xx-4xx are stored after the reply, 5xx drop the record; a replay
  *     carries Idempotent-Replayed: true;
- *   - a handler that never replies is answered 503 SHUTTING_DOWN when the server stops.
+ *   - a handler that never replies is answered 503 SHUTTING_DOWN when the server stops;
+ *   - slow clients: request_timeout_ms is both evhttp's idle timeout (no byte read or written for that long) and a
+ *     deadline per request: a request must be received completely (headers and body) within request_timeout_ms of
+ *     the connection opening or of the previous response on it, else the connection is closed without an answer
+ *     (counted in gx_http_request_deadline_total), so a client trickling bytes cannot hold a connection. Time
+ *     spent in the handler and writing the response does not count.
  */
 #ifndef GX_HTTP_H
 #define GX_HTTP_H
@@ -117,7 +124,7 @@ struct gx_http_opts {
 	int port;
 	int threads;                  /* worker threads (default: number of CPUs) */
 	size_t max_body;              /* bytes, default 1 MiB */
-	int request_timeout_ms;       /* evhttp read/write timeout for slow or idle clients */
+	int request_timeout_ms;       /* idle timeout and per-request receive deadline (see slow clients above) */
 	int drain_timeout_ms;         /* SIGTERM: finish in-flight requests within this, then exit */
 	int drain_delay_ms;           /* SIGTERM: keep serving with /readyz 503 this long before closing listeners */
 	const char *cors_origins;     /* comma list or "*" or "" (off) */
@@ -188,6 +195,11 @@ void gx_reply_verr(struct gx_req *req, struct gx_verr *v);
  * otherwise) and log it. */
 struct gx_pg_error;
 void gx_reply_pg_error(struct gx_req *req, const struct gx_pg_error *err);
+
+/* True when n bytes of s (borrowed, need not be NUL-terminated) are JSON text the body step would parse: valid
+ * UTF-8, no raw control character but whitespace between tokens, no \u0000 escape. The grammar is cJSON's to check.
+ * Shared with gx_jwt for token parts. */
+bool gx_http_json_text_ok(const unsigned char *s, size_t n);
 
 /* Is the server draining (SIGTERM received)? Workers' /readyz answer 503 then. */
 bool gx_http_draining(void);

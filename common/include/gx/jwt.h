@@ -32,7 +32,8 @@ struct gx_jwt_claims {
 
 /* Sign claims c (borrowed) with key (borrowed, keylen bytes). Returns "header.payload.signature" (caller owns, free
  * with free()), or NULL when the key is shorter than GX_JWT_MIN_KEY_LEN or a claim is unusable (empty
- * sub/tenant_id/jti/iss/aud, unknown role, exp <= iat); that is a programming error and is logged. */
+ * sub/tenant_id/jti/iss/aud, a string claim not valid UTF-8, unknown role, exp <= iat); that is a programming error
+ * and is logged. */
 char *gx_jwt_sign(const struct gx_jwt_claims *c, const unsigned char *key, size_t keylen);
 
 /* Verify token (borrowed) and fill *out. Checks, in order: size and shape (three base64url parts, no padding),
