@@ -1,5 +1,5 @@
 /* svc-admin private declarations: service state, the handlers of every resource file and the helpers they share
- * (query parameters, read-model value conversion, the audited outbox write path). */
+ * (list paging, read-model value conversion, the audited outbox write path). */
 #ifndef ADMIN_H
 #define ADMIN_H
 
@@ -10,6 +10,7 @@
 
 #include "gx/api.h"
 #include "gx/pg.h"
+#include "gx/svc.h"
 
 struct gx_verr;
 
@@ -52,28 +53,26 @@ extern const size_t adm_routes_len;
 
 /* ---- submit.c: helpers ---- */
 
-/* Integer query parameter name in [min, max], def when absent; an issue is added to v when malformed. */
-long long adm_query_int(struct gx_req *req, const char *name, long long min, long long max, long long def,
-			struct gx_verr *v);
-/* Paging of a list request: limit (1..max, default def) and offset (>= 0) from the query, as numbers and text. */
+/* Paging of a list request whose query yields one row: "total" and "items", a JSON array text. */
 struct adm_page {
 	struct gx_req *req;
-	long long limit, offset;
-	char limit_s[24], offset_s[24];
+	struct gx_valid_page page; /* limit and offset, as numbers and text */
+	const char *field;         /* member name of the items in the answer (static) */
 };
-/* Parse ?limit&offset into a page attached to req (gx_req_set_data; freed with the request). Returns it, or NULL
- * after answering 400 VALIDATION_FAILED (req is then finished). */
-struct adm_page *adm_page_new(struct gx_req *req, long long max, long long def);
-/* Add a text column as a JSON string, or null when the column is SQL NULL. */
-void adm_add_text(cJSON *obj, const char *name, const PGresult *res, int row, const char *col);
+/* Parse ?limit&offset (limit 1..max, default def) into a page attached to req (gx_req_set_data; freed with the
+ * request). Returns it, or NULL after answering 400 VALIDATION_FAILED (req is then finished). */
+struct adm_page *adm_page_new(struct gx_req *req, long long max, long long def, const char *field);
+/* Run the list query sql ($1 tenant, $2 limit, $3 offset; one row of "total" and "items") and answer the page
+ * under field (static), or 400 when ?limit/?offset are invalid. Ends req. */
+void adm_list(struct gx_req *req, const char *sql, long long max, long long def, const char *field);
+/* gx_pg callback of a list query (arg: the struct adm_page): answers {field: items, total, limit, offset}. */
+void adm_on_page(PGresult *res, const struct gx_pg_error *err, void *arg);
 /* Add an integer column as a JSON number (null when SQL NULL or not an integer). */
 void adm_add_int(cJSON *obj, const char *name, const PGresult *res, int row, const char *col);
 /* Add a Qirat NUMERIC column as coins under name and its integer string under name_qirat. Returns 0, or -1 when
  * the value is not a u64 Qirat amount (nothing added; the caller answers 500). */
 int adm_add_amount(cJSON *obj, const char *name, const char *name_qirat, const PGresult *res, int row,
 		   const char *col);
-/* True when the text column holds PostgreSQL's boolean true ("t"). */
-bool adm_true(const PGresult *res, int row, const char *col);
 
 /* Enqueue an admin command and answer the request (ends req). payload (borrowed) must match the docs/chaincode.md
  * row of type (checked with gx_chaincode_map, which also yields the aggregate; a mismatch answers 500). In the same

@@ -34,18 +34,12 @@ static void on_user(PGresult *res, const struct gx_pg_error *err, void *arg)
 	const char *role;
 	cJSON *payload;
 
-	if (err) {
-		gx_reply_pg_error(req, err);
+	if (!gx_svc_found(req, res, err, "USER_NOT_FOUND", "user %s was not found", a->user_id))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(req, 404, "USER_NOT_FOUND", "user %s was not found", a->user_id);
-		return;
-	}
 	role = gx_pg_val(res, 0, "role");
-	if (strcmp(role, "ADMIN") == 0 || strcmp(role, "SUPER_ADMIN") == 0 || adm_true(res, 0, "pending")) {
+	if (strcmp(role, "ADMIN") == 0 || strcmp(role, "SUPER_ADMIN") == 0 || gx_svc_true(res, 0, "pending")) {
 		gx_reply_error(req, 409, "ALREADY_ADMIN", "user %s is already %s", a->user_id,
-			       adm_true(res, 0, "pending") ? "being appointed" : role);
+			       gx_svc_true(res, 0, "pending") ? "being appointed" : role);
 		return;
 	}
 	if (gx_pg_isnull(res, 0, "fabricUserId") || gx_pg_isnull(res, 0, "onchainStatus")) {
@@ -71,11 +65,8 @@ void admins_appoint(struct gx_req *req)
 
 	if (id && !gx_valid_id(id))
 		gx_verr_add(v, field, "must be a profile id");
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	a = gx_xcalloc(1, sizeof(*a));
 	a->req = req;
 	a->user_id = gx_xstrdup(id);

@@ -104,6 +104,15 @@ struct filter {
 	bool has_older, has_newer;
 };
 
+/* Set the age bounds of f from the parsed values (-1: no bound). */
+static void filter_ages(struct filter *f, long long older, long long newer)
+{
+	if ((f->has_older = older >= 0))
+		snprintf(f->older, sizeof(f->older), "%lld", older);
+	if ((f->has_newer = newer >= 0))
+		snprintf(f->newer, sizeof(f->newer), "%lld", newer);
+}
+
 static void filter_params(const struct filter *f, const char **params)
 {
 	params[1] = f->status;
@@ -111,29 +120,6 @@ static void filter_params(const struct filter *f, const char **params)
 	params[3] = f->has_older ? f->older : NULL;
 	params[4] = f->has_newer ? f->newer : NULL;
 	params[5] = f->error_code;
-}
-
-static void on_list(PGresult *res, const struct gx_pg_error *err, void *arg)
-{
-	struct adm_page *pg = arg;
-	struct gx_req *req = pg->req;
-	cJSON *o, *items;
-
-	if (err) {
-		gx_reply_pg_error(req, err);
-		return;
-	}
-	items = cJSON_Parse(gx_pg_val(res, 0, "items"));
-	if (!items) {
-		gx_reply_error(req, 500, "INTERNAL", "command list is not JSON");
-		return;
-	}
-	o = cJSON_CreateObject();
-	cJSON_AddItemToObject(o, "items", items);
-	adm_add_int(o, "total", res, 0, "total");
-	cJSON_AddNumberToObject(o, "limit", (double)pg->limit);
-	cJSON_AddNumberToObject(o, "offset", (double)pg->offset);
-	gx_reply_json(req, 200, o);
 }
 
 void commands_list(struct gx_req *req)
@@ -154,36 +140,26 @@ void commands_list(struct gx_req *req)
 	f.error_code = gx_req_query(req, "errorCode");
 	if (f.error_code && !upper_word(f.error_code))
 		gx_verr_add(v, "errorCode", "must be an error code such as CHAINCODE_423");
-	older = adm_query_int(req, "olderThanSeconds", 0, 3153600000LL, -1, v);
-	newer = adm_query_int(req, "newerThanSeconds", 0, 3153600000LL, -1, v);
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	older = gx_svc_query_int(req, "olderThanSeconds", 0, 3153600000LL, -1, v);
+	newer = gx_svc_query_int(req, "newerThanSeconds", 0, 3153600000LL, -1, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
-	if ((f.has_older = older >= 0))
-		snprintf(f.older, sizeof(f.older), "%lld", older);
-	if ((f.has_newer = newer >= 0))
-		snprintf(f.newer, sizeof(f.newer), "%lld", newer);
-	if (!(pg = adm_page_new(req, 100, 20)))
+	filter_ages(&f, older, newer);
+	if (!(pg = adm_page_new(req, 100, 20, "items")))
 		return;
 	params[0] = app->tenant;
 	filter_params(&f, params);
-	params[6] = pg->limit_s;
-	params[7] = pg->offset_s;
-	if (gx_pg_query(gx_req_pg(req), SQL_LIST, 8, params, on_list, pg) < 0)
+	params[6] = pg->page.limit_s;
+	params[7] = pg->page.offset_s;
+	if (gx_pg_query(gx_req_pg(req), SQL_LIST, 8, params, adm_on_page, pg) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the command list query");
 }
 
 static bool bad_command_id(struct gx_req *req, const char *id)
 {
-	struct gx_verr *v;
-
 	if (gx_valid_id(id))
 		return false;
-	v = gx_verr_new();
-	gx_verr_add(v, "commandId", "must be a command id");
-	gx_reply_verr(req, v);
+	gx_svc_reply_invalid(req, "commandId", "must be a command id");
 	return true;
 }
 
@@ -192,14 +168,8 @@ static void on_show(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct gx_req *req = arg;
 	cJSON *doc;
 
-	if (err) {
-		gx_reply_pg_error(req, err);
+	if (!gx_svc_found(req, res, err, "COMMAND_NOT_FOUND", "no command %s", gx_req_param(req, "commandId")))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(req, 404, "COMMAND_NOT_FOUND", "no command %s", gx_req_param(req, "commandId"));
-		return;
-	}
 	doc = cJSON_Parse(gx_pg_val(res, 0, "doc"));
 	if (!doc) {
 		gx_reply_error(req, 500, "INTERNAL", "command document is not JSON");
@@ -226,14 +196,8 @@ static void on_requeue_one(PGresult *res, const struct gx_pg_error *err, void *a
 	const char *id = gx_req_param(req, "commandId");
 	cJSON *o;
 
-	if (err) {
-		gx_reply_pg_error(req, err);
+	if (!gx_svc_found(req, res, err, "COMMAND_NOT_FOUND", "no command %s", id))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(req, 404, "COMMAND_NOT_FOUND", "no command %s", id);
-		return;
-	}
 	if (strcmp(gx_pg_val(res, 0, "requeued"), "1") != 0) {
 		gx_reply_error(req, 409, "COMMAND_NOT_FAILED", "command %s is %s: only FAILED commands can be re-queued",
 			       id, gx_pg_val(res, 0, "previousStatus"));
@@ -330,15 +294,9 @@ void commands_requeue_batch(struct gx_req *req)
 	older = gx_valid_int(body, "olderThanSeconds", false, 0, 3153600000LL, -1, v);
 	newer = gx_valid_int(body, "newerThanSeconds", false, 0, 3153600000LL, -1, v);
 	limit = gx_valid_int(body, "limit", false, 1, ADM_REQUEUE_MAX, 100, v);
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
-	if ((f.has_older = older >= 0))
-		snprintf(f.older, sizeof(f.older), "%lld", older);
-	if ((f.has_newer = newer >= 0))
-		snprintf(f.newer, sizeof(f.newer), "%lld", newer);
+	filter_ages(&f, older, newer);
 	snprintf(lim, sizeof(lim), "%lld", limit);
 	fj = cJSON_CreateObject();
 	cJSON_AddItemToObject(fj, "commandType", f.type ? cJSON_CreateString(f.type) : cJSON_CreateNull());

@@ -145,13 +145,13 @@ static void on_init_state(PGresult *res, const struct gx_pg_error *err, void *ar
 		gx_reply_verr(req, v);
 		return;
 	}
-	if (!adm_true(res, 0, "bootstrapped") && !adm_true(res, 0, "bootstrapRequested")) {
+	if (!gx_svc_true(res, 0, "bootstrapped") && !gx_svc_true(res, 0, "bootstrapRequested")) {
 		gx_reply_error(req, 409, "SYSTEM_NOT_BOOTSTRAPPED", "bootstrap the system before initializing countries");
 		return;
 	}
-	if (adm_true(res, 0, "countriesInitialized") || adm_true(res, 0, "countriesRequested")) {
+	if (gx_svc_true(res, 0, "countriesInitialized") || gx_svc_true(res, 0, "countriesRequested")) {
 		gx_reply_error(req, 409, "COUNTRIES_ALREADY_INITIALIZED", "country data is already %s",
-			       adm_true(res, 0, "countriesInitialized") ? "initialized" : "being initialized");
+			       gx_svc_true(res, 0, "countriesInitialized") ? "initialized" : "being initialized");
 		return;
 	}
 	adm_submit(req, "INITIALIZE_COUNTRY_DATA", op->payload, "COUNTRIES_INITIALIZE", "COUNTRY", NULL);
@@ -244,11 +244,8 @@ void countries_initialize(struct gx_req *req)
 	if (gx_verr_count(v) == 0 && llabs(sum - PPB) > ADM_COUNTRY_SUM_TOLERANCE_PPB)
 		gx_verr_add(v, "countriesData", "percentages must sum to 1 within %.4f (they sum to %lld.%09lld)",
 			    (double)ADM_COUNTRY_SUM_TOLERANCE_PPB / PPB, sum / PPB, sum % PPB);
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	cap = (size_t)n * 3 + 3;
 	op->codes_array = gx_xmalloc(cap);
 	op->codes_array[len++] = '{';
@@ -267,42 +264,9 @@ void countries_initialize(struct gx_req *req)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the country check");
 }
 
-static void on_list(PGresult *res, const struct gx_pg_error *err, void *arg)
-{
-	struct adm_page *pg = arg;
-	struct gx_req *req = pg->req;
-	cJSON *o, *items;
-
-	if (err) {
-		gx_reply_pg_error(req, err);
-		return;
-	}
-	items = cJSON_Parse(gx_pg_val(res, 0, "items"));
-	if (!items) {
-		gx_reply_error(req, 500, "INTERNAL", "country list is not JSON");
-		return;
-	}
-	o = cJSON_CreateObject();
-	cJSON_AddItemToObject(o, "countries", items);
-	adm_add_int(o, "total", res, 0, "total");
-	cJSON_AddNumberToObject(o, "limit", (double)pg->limit);
-	cJSON_AddNumberToObject(o, "offset", (double)pg->offset);
-	gx_reply_json(req, 200, o);
-}
-
 void countries_list(struct gx_req *req)
 {
-	const struct adm_app *app = gx_req_app(req);
-	struct adm_page *pg = adm_page_new(req, MAX_COUNTRIES, MAX_COUNTRIES);
-	const char *params[3];
-
-	if (!pg)
-		return;
-	params[0] = app->tenant;
-	params[1] = pg->limit_s;
-	params[2] = pg->offset_s;
-	if (gx_pg_query(gx_req_pg(req), SQL_LIST, 3, params, on_list, pg) < 0)
-		gx_reply_error(req, 500, "INTERNAL", "could not start the country list query");
+	adm_list(req, SQL_LIST, MAX_COUNTRIES, MAX_COUNTRIES, "countries");
 }
 
 static void on_stats(PGresult *res, const struct gx_pg_error *err, void *arg)
@@ -310,20 +274,15 @@ static void on_stats(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct gx_req *req = arg;
 	cJSON *o, *t;
 
-	if (err) {
-		gx_reply_pg_error(req, err);
+	if (!gx_svc_found(req, res, err, "COUNTRY_NOT_FOUND",
+			  "no country with code %s", gx_req_param(req, "countryCode")))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(req, 404, "COUNTRY_NOT_FOUND", "no country with code %s", gx_req_param(req, "countryCode"));
-		return;
-	}
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "countryCode", gx_pg_val(res, 0, "countryCode"));
 	cJSON_AddStringToObject(o, "countryName", gx_pg_val(res, 0, "countryName"));
-	adm_add_text(o, "region", res, 0, "region");
-	adm_add_text(o, "allocationPercentage", res, 0, "allocation");
-	adm_add_text(o, "initializedAt", res, 0, "initializedAt");
+	gx_svc_add_text(o, "region", res, 0, "region");
+	gx_svc_add_text(o, "allocationPercentage", res, 0, "allocation");
+	gx_svc_add_text(o, "initializedAt", res, 0, "initializedAt");
 	adm_add_int(o, "userCount", res, 0, "userCount");
 	if (adm_add_amount(o, "walletBalance", "walletBalanceQirat", res, 0, "walletBalance") < 0 ||
 	    adm_add_amount(o, "totalSupply", "totalSupplyQirat", res, 0, "totalSupply") < 0)
@@ -336,7 +295,7 @@ static void on_stats(PGresult *res, const struct gx_pg_error *err, void *arg)
 		cJSON_AddStringToObject(t, "status", gx_pg_val(res, 0, "treasuryStatus"));
 		if (adm_add_amount(t, "balance", "balanceQirat", res, 0, "treasuryBalance") < 0)
 			goto bad;
-		adm_add_text(t, "activatedAt", res, 0, "activatedAt");
+		gx_svc_add_text(t, "activatedAt", res, 0, "activatedAt");
 	}
 	gx_reply_json(req, 200, o);
 	return;
@@ -384,18 +343,18 @@ static void on_treasury_state(PGresult *res, const struct gx_pg_error *err, void
 		gx_reply_pg_error(req, err);
 		return;
 	}
-	if (!adm_true(res, 0, "known")) {
+	if (!gx_svc_true(res, 0, "known")) {
 		gx_reply_error(req, 404, "COUNTRY_NOT_FOUND", "no country with code %s", op->cc);
 		return;
 	}
-	if (gx_pg_isnull(res, 0, "status") && !adm_true(res, 0, "countriesRequested")) {
+	if (gx_pg_isnull(res, 0, "status") && !gx_svc_true(res, 0, "countriesRequested")) {
 		gx_reply_error(req, 409, "COUNTRY_NOT_INITIALIZED", "country %s has no treasury yet: initialize countries first",
 			       op->cc);
 		return;
 	}
-	if (strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") == 0 || adm_true(res, 0, "requested")) {
+	if (strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") == 0 || gx_svc_true(res, 0, "requested")) {
 		gx_reply_error(req, 409, "TREASURY_ALREADY_ACTIVE", "the treasury of %s is already %s", op->cc,
-			       adm_true(res, 0, "requested") && strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") != 0 ?
+			       gx_svc_true(res, 0, "requested") && strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") != 0 ?
 			       "being activated" : "active");
 		return;
 	}
@@ -415,11 +374,8 @@ void treasury_activate(struct gx_req *req)
 
 	if (cc && !gx_valid_iso2(cc))
 		gx_verr_add(v, "countryCode", "must be an ISO 3166-1 alpha-2 code (two upper-case letters)");
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	op = gx_xcalloc(1, sizeof(*op));
 	op->req = req;
 	memcpy(op->cc, cc, 3);

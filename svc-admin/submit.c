@@ -1,22 +1,15 @@
-/* svc-admin shared helpers: query parameters, read-model value conversion, the system-state query and the audited
- * on-chain write path (chaincode mapping check + "AdminAuditLog" row + outbox, one transaction). */
+/* svc-admin shared helpers: list paging, read-model value conversion, the system-state query and the audited
+ * on-chain write path (gx_svc_submit with the admin's "AdminAuditLog" row). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gx/chaincode.h"
 #include "gx/fee.h"
 #include "gx/http.h"
-#include "gx/jwt.h"
 #include "gx/money.h"
-#include "gx/outbox.h"
 #include "gx/valid.h"
 #include "admin.h"
-
-static const char SQL_AUDIT[] =
-	"INSERT INTO \"AdminAuditLog\" (\"tenantId\", \"actorId\", \"actorRole\", \"action\", \"targetType\","
-	" \"targetId\", \"details\", \"requestId\", \"ipAddress\") VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)";
 
 #define OPEN_STATES "('PENDING', 'LOCKED', 'SUBMITTED', 'COMMITTED')"
 
@@ -43,52 +36,55 @@ const char ADM_SQL_SYSTEM_STATE[] =
 	"   WHERE e.\"tenantId\" = $1 AND e.\"eventName\" = 'SystemBootstrapped'"
 	"   ORDER BY e.\"blockNumber\", e.\"eventIndex\" LIMIT 1) b ON true";
 
-long long adm_query_int(struct gx_req *req, const char *name, long long min, long long max, long long def,
-			struct gx_verr *v)
-{
-	const char *s = gx_req_query(req, name);
-	char *end;
-	long long n;
-
-	if (!s)
-		return def;
-	errno = 0;
-	n = strtoll(s, &end, 10);
-	if (!*s || *end || errno || s[0] < '0' || s[0] > '9' || n < min || n > max) {
-		gx_verr_add(v, name, "must be an integer from %lld to %lld", min, max);
-		return def;
-	}
-	return n;
-}
-
-struct adm_page *adm_page_new(struct gx_req *req, long long max, long long def)
+struct adm_page *adm_page_new(struct gx_req *req, long long max, long long def, const char *field)
 {
 	struct gx_verr *v = gx_verr_new();
-	long long limit = adm_query_int(req, "limit", 1, max, def, v);
-	long long offset = adm_query_int(req, "offset", 0, 1000000000LL, 0, v);
+	struct gx_valid_page page;
 	struct adm_page *pg;
 
-	if (gx_verr_count(v) > 0) {
+	if (gx_svc_paging(req, max, def, &page, v) < 0) {
 		gx_reply_verr(req, v);
 		return NULL;
 	}
 	gx_verr_free(v);
 	pg = gx_xcalloc(1, sizeof(*pg));
 	pg->req = req;
-	pg->limit = limit;
-	pg->offset = offset;
-	snprintf(pg->limit_s, sizeof(pg->limit_s), "%lld", limit);
-	snprintf(pg->offset_s, sizeof(pg->offset_s), "%lld", offset);
+	pg->page = page;
+	pg->field = field;
 	gx_req_set_data(req, pg, free);
 	return pg;
 }
 
-void adm_add_text(cJSON *obj, const char *name, const PGresult *res, int row, const char *col)
+void adm_list(struct gx_req *req, const char *sql, long long max, long long def, const char *field)
 {
-	if (gx_pg_isnull(res, row, col))
-		cJSON_AddNullToObject(obj, name);
-	else
-		cJSON_AddStringToObject(obj, name, gx_pg_val(res, row, col));
+	const struct adm_app *app = gx_req_app(req);
+	struct adm_page *pg = adm_page_new(req, max, def, field);
+	const char *params[3];
+
+	if (!pg)
+		return;
+	params[0] = app->tenant;
+	params[1] = pg->page.limit_s;
+	params[2] = pg->page.offset_s;
+	if (gx_pg_query(gx_req_pg(req), sql, 3, params, adm_on_page, pg) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "could not start the %s list query", field);
+}
+
+void adm_on_page(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct adm_page *pg = arg;
+	cJSON *items;
+
+	if (err) {
+		gx_reply_pg_error(pg->req, err);
+		return;
+	}
+	items = cJSON_Parse(gx_pg_val(res, 0, "items"));
+	if (!items) {
+		gx_reply_error(pg->req, 500, "INTERNAL", "the %s list is not JSON", pg->field);
+		return;
+	}
+	gx_svc_reply_list(pg->req, pg->field, items, gx_svc_total(res), &pg->page);
 }
 
 void adm_add_int(cJSON *obj, const char *name, const PGresult *res, int row, const char *col)
@@ -122,51 +118,11 @@ int adm_add_amount(cJSON *obj, const char *name, const char *name_qirat, const P
 	return 0;
 }
 
-bool adm_true(const PGresult *res, int row, const char *col)
-{
-	return strcmp(gx_pg_val(res, row, col), "t") == 0;
-}
-
 void adm_submit(struct gx_req *req, const char *type, const cJSON *payload, const char *action,
 		const char *target_type, const char *target_id)
 {
 	const struct adm_app *app = gx_req_app(req);
-	const struct gx_jwt_claims *cl = gx_req_claims(req);
-	struct gx_cc_call call = { 0 };
-	struct gx_outbox_cmd cmd;
-	struct gx_pg_stmt audit;
-	const char *params[9];
-	char err[256];
-	char *details = NULL;
+	const struct gx_svc_audit audit = { app->tenant, action, target_type, target_id };
 
-	if (gx_chaincode_map(type, payload, &call, err, sizeof(err)) < 0) {
-		gx_reply_error(req, 500, "INTERNAL", "%s payload does not map: %s", type, err);
-		goto out;
-	}
-	if (!cl) { /* every admin write route requires a token: reaching here without one is a routing bug */
-		gx_reply_error(req, 500, "INTERNAL", "admin write without caller claims");
-		goto out;
-	}
-	cmd.command_type = type;
-	cmd.aggregate_id = call.aggregate;
-	cmd.payload = payload;
-	details = cJSON_PrintUnformatted(payload);
-	if (!details)
-		abort(); /* cJSON only fails on OOM */
-	params[0] = app->tenant;
-	params[1] = cl->sub;
-	params[2] = cl->role;
-	params[3] = action;
-	params[4] = target_type;
-	params[5] = target_id;
-	params[6] = details;
-	params[7] = gx_req_id(req);
-	params[8] = gx_req_client_ip(req);
-	audit.sql = SQL_AUDIT;
-	audit.nparams = 9;
-	audit.params = params;
-	gx_outbox_submit(req, &audit, 1, &cmd, NULL, 0);
-out:
-	free(details);
-	gx_cc_call_release(&call);
+	gx_svc_submit(req, type, payload, &audit);
 }

@@ -55,7 +55,7 @@ static bool effective_paused(const PGresult *res)
 {
 	if (!gx_pg_isnull(res, 0, "pendingChange"))
 		return strcmp(gx_pg_val(res, 0, "pendingChange"), "PAUSE_SYSTEM") == 0;
-	return adm_true(res, 0, "paused");
+	return gx_svc_true(res, 0, "paused");
 }
 
 static void on_op_state(PGresult *res, const struct gx_pg_error *err, void *arg)
@@ -71,9 +71,9 @@ static void on_op_state(PGresult *res, const struct gx_pg_error *err, void *arg)
 	payload = cJSON_CreateObject();
 	switch (op->kind) {
 	case OP_BOOTSTRAP:
-		if (adm_true(res, 0, "bootstrapped") || adm_true(res, 0, "bootstrapRequested")) {
+		if (gx_svc_true(res, 0, "bootstrapped") || gx_svc_true(res, 0, "bootstrapRequested")) {
 			gx_reply_error(req, 409, "SYSTEM_ALREADY_BOOTSTRAPPED", "the system is already %s",
-				       adm_true(res, 0, "bootstrapped") ? "bootstrapped" : "being bootstrapped");
+				       gx_svc_true(res, 0, "bootstrapped") ? "bootstrapped" : "being bootstrapped");
 			break;
 		}
 		adm_submit(req, "BOOTSTRAP_SYSTEM", payload, "SYSTEM_BOOTSTRAP", "SYSTEM", NULL);
@@ -126,11 +126,8 @@ void system_pause(struct gx_req *req)
 
 	if (reason && strlen(reason) > 500)
 		gx_verr_add(v, "reason", "must be at most 500 bytes of UTF-8");
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	start_op(req, OP_PAUSE, reason);
 }
 
@@ -149,13 +146,13 @@ static void on_status(PGresult *res, const struct gx_pg_error *err, void *arg)
 		return;
 	}
 	o = cJSON_CreateObject();
-	cJSON_AddBoolToObject(o, "isPaused", adm_true(res, 0, "paused"));
-	adm_add_text(o, "pauseReason", res, 0, "pauseReason");
-	adm_add_text(o, "lastUpdated", res, 0, "lastUpdated");
-	adm_add_text(o, "pendingChange", res, 0, "pendingChange");
-	cJSON_AddBoolToObject(o, "isBootstrapped", adm_true(res, 0, "bootstrapped"));
-	adm_add_text(o, "bootstrappedAt", res, 0, "bootstrappedAt");
-	cJSON_AddBoolToObject(o, "countriesInitialized", adm_true(res, 0, "countriesInitialized"));
+	cJSON_AddBoolToObject(o, "isPaused", gx_svc_true(res, 0, "paused"));
+	gx_svc_add_text(o, "pauseReason", res, 0, "pauseReason");
+	gx_svc_add_text(o, "lastUpdated", res, 0, "lastUpdated");
+	gx_svc_add_text(o, "pendingChange", res, 0, "pendingChange");
+	cJSON_AddBoolToObject(o, "isBootstrapped", gx_svc_true(res, 0, "bootstrapped"));
+	gx_svc_add_text(o, "bootstrappedAt", res, 0, "bootstrappedAt");
+	cJSON_AddBoolToObject(o, "countriesInitialized", gx_svc_true(res, 0, "countriesInitialized"));
 	gx_reply_json(req, 200, o);
 }
 

@@ -4,7 +4,6 @@
  * window is over and the votes pass the quorum and approval rules of docs/chaincode.md §5). A proposal changes one
  * system parameter; the target and value are checked against the parameter table of docs/chaincode.md §5 so the
  * chain never sees a proposal it would refuse. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,13 +11,12 @@
 #include "gx/fee.h"
 #include "gx/http.h"
 #include "gx/jwt.h"
-#include "gx/outbox.h"
+#include "gx/params.h"
 #include "gx/pg.h"
 #include "gx/rand.h"
+#include "gx/svc.h"
 #include "gx/valid.h"
 #include "gov.h"
-
-#define U64_MAX_ 18446744073709551615ULL
 
 #define PROPOSAL_COLS \
 	"p.\"proposalId\", p.\"title\", p.\"description\", p.\"proposalType\", p.\"status\", p.\"proposerId\"," \
@@ -52,32 +50,6 @@ static const char SQL_EXECUTE[] =
 	"  AND c.\"payload\"->>'proposalId' = $2 AND c.\"status\" NOT IN ('FAILED', 'PROJECTED')) AS \"inflight\""
 	" FROM \"Proposal\" p WHERE p.\"proposalId\" = $2 AND p.\"tenantId\" = $1";
 
-/* docs/chaincode.md §5: the parameters a proposal may change and their ranges. */
-static const struct param_rule {
-	const char *key;
-	unsigned long long min, max;
-} PARAMS[] = {
-	{ "transactionFeeBps", 0, 10000 },
-	{ "transactionFeeThreshold", 0, U64_MAX_ },
-	{ "transactionFeeMaxQirat", 0, U64_MAX_ },
-	{ "velocityTaxRateBps", 0, 10000 },
-	{ "velocityTaxMinimumBalance", 0, U64_MAX_ },
-	{ "velocityTaxDormancyDays", 0, 36500 },
-	{ "genesisTier1Amount", 0, U64_MAX_ },
-	{ "genesisTier2Amount", 0, U64_MAX_ },
-	{ "genesisTier3Amount", 0, U64_MAX_ },
-	{ "loanMinimumAmount", 1, U64_MAX_ },
-	{ "loanMaximumAmount", 1, U64_MAX_ },
-	{ "governanceVotingPeriodSeconds", 1, 31536000 },
-	{ "governanceQuorumPercentage", 0, 100 },
-	{ "governanceApprovalThreshold", 1, 100 },
-	{ "orgDefaultThreshold", 1, 20 },
-	{ "genesisUserPoolAmount", 0, U64_MAX_ },
-	{ "genesisGovtPoolAmount", 0, U64_MAX_ },
-	{ "loanPoolAmount", 0, U64_MAX_ },
-	{ "totalSupplyCap", 1, U64_MAX_ },
-};
-
 static const char *const TYPES[] = { "PARAMETER_CHANGE", "FEATURE_ADDITION", "SYSTEM_UPGRADE", "POLICY_CHANGE",
 				     NULL };
 static const char *const STATUSES[] = { "ACTIVE", "EXECUTED", "REJECTED", "ALL", NULL };
@@ -93,7 +65,7 @@ struct propop {
 	struct gx_req *req;
 	char id[65];
 	char caller[64];
-	long long limit, offset;
+	struct gx_valid_page page;
 	char *status;
 };
 
@@ -118,22 +90,9 @@ static struct propop *propop_new(struct gx_req *req)
 
 /* ---- POST /api/v1/proposals ---- */
 
-/* The first present of two accepted spellings (the OpenAPI's and the original code's). */
-static const cJSON *either(const cJSON *body, const char *a, const char *b, const char **used)
-{
-	const cJSON *x = cJSON_GetObjectItemCaseSensitive(body, a);
-
-	*used = a;
-	if (x && !cJSON_IsNull(x))
-		return x;
-	if (cJSON_GetObjectItemCaseSensitive(body, b) && !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(body, b)))
-		*used = b;
-	return cJSON_GetObjectItemCaseSensitive(body, b);
-}
-
 /* The proposed value: a canonical non-negative integer (string, or a JSON integer) within the rule's range.
  * Writes its canonical text to out; returns 0 or -1 with an issue added. */
-static int read_value(const cJSON *val, const char *field, const struct param_rule *rule, char out[24],
+static int read_value(const cJSON *val, const char *field, const struct gx_params_rule *rule, char out[24],
 		      struct gx_verr *v)
 {
 	uint64_t n;
@@ -155,7 +114,8 @@ static int read_value(const cJSON *val, const char *field, const struct param_ru
 		return -1;
 	}
 	if (rule && (n < rule->min || n > rule->max)) {
-		gx_verr_add(v, field, "must be between %llu and %llu for %s", rule->min, rule->max, rule->key);
+		gx_verr_add(v, field, "must be between %llu and %llu for %s", (unsigned long long)rule->min,
+			    (unsigned long long)rule->max, rule->key);
 		return -1;
 	}
 	snprintf(out, 24, "%llu", (unsigned long long)n);
@@ -168,9 +128,8 @@ void proposals_submit(struct gx_req *req)
 	const cJSON *body = gx_req_body(req);
 	struct gx_verr *v = gx_verr_new();
 	const char *title, *desc, *type, *proposer, *tf, *vf;
-	const struct param_rule *rule = NULL;
+	const struct gx_params_rule *rule = NULL;
 	const cJSON *target, *val;
-	struct gx_outbox_cmd cmd;
 	char id[37], value[24];
 	cJSON *payload;
 
@@ -187,25 +146,17 @@ void proposals_submit(struct gx_req *req)
 	else if (type && strcmp(type, "PARAMETER_CHANGE") != 0)
 		gx_verr_add(v, "proposalType", "only PARAMETER_CHANGE proposals can be executed on chain");
 	proposer = gx_valid_str(body, "proposerId", false, 1, 64, v);
-	target = either(body, "targetParameter", "targetParam", &tf);
+	target = gx_valid_either(body, "targetParameter", "targetParam", &tf);
 	if (!target || cJSON_IsNull(target))
 		gx_verr_add(v, tf, "is required");
 	else if (!cJSON_IsString(target))
 		gx_verr_add(v, tf, "must be a string");
-	else {
-		for (size_t i = 0; i < GX_ARRAY_LEN(PARAMS); i++)
-			if (strcmp(PARAMS[i].key, target->valuestring) == 0)
-				rule = &PARAMS[i];
-		if (!rule)
-			gx_verr_add(v, tf, "unknown parameter");
-	}
-	val = either(body, "proposedValue", "newValue", &vf);
+	else if (!(rule = gx_params_find(target->valuestring)))
+		gx_verr_add(v, tf, "unknown parameter");
+	val = gx_valid_either(body, "proposedValue", "newValue", &vf);
 	read_value(val, vf, rule, value, v);
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	if (proposer && strcmp(proposer, cl->sub) != 0) {
 		gx_reply_error(req, 403, "FORBIDDEN", "you can only submit proposals as yourself");
 		return;
@@ -221,20 +172,10 @@ void proposals_submit(struct gx_req *req)
 	cJSON_AddStringToObject(payload, "newValue", value);
 	cJSON_AddStringToObject(payload, "title", title);
 	cJSON_AddStringToObject(payload, "description", desc);
-	cmd = (struct gx_outbox_cmd){ .command_type = "SUBMIT_PROPOSAL", .aggregate_id = id, .payload = payload };
-	gx_outbox_submit(req, NULL, 0, &cmd, NULL, 0);
-	cJSON_Delete(payload);
+	gx_svc_enqueue(req, "SUBMIT_PROPOSAL", id, payload);
 }
 
 /* ---- reads ---- */
-
-static void add_text(cJSON *o, const char *name, const PGresult *res, int row, const char *col)
-{
-	if (gx_pg_isnull(res, row, col))
-		cJSON_AddNullToObject(o, name);
-	else
-		cJSON_AddStringToObject(o, name, gx_pg_val(res, row, col));
-}
 
 static cJSON *proposal_json(const PGresult *res, int row)
 {
@@ -246,17 +187,17 @@ static cJSON *proposal_json(const PGresult *res, int row)
 	cJSON_AddStringToObject(o, "proposalType", gx_pg_val(res, row, "proposalType"));
 	cJSON_AddStringToObject(o, "status", gx_pg_val(res, row, "status"));
 	cJSON_AddStringToObject(o, "proposerId", gx_pg_val(res, row, "proposerId"));
-	add_text(o, "targetParameter", res, row, "targetParam");
-	add_text(o, "proposedValue", res, row, "newValue");
+	gx_svc_add_text(o, "targetParameter", res, row, "targetParam");
+	gx_svc_add_text(o, "proposedValue", res, row, "newValue");
 	cJSON_AddNumberToObject(o, "votesFor", atoi(gx_pg_val(res, row, "votesFor")));
 	cJSON_AddNumberToObject(o, "votesAgainst", atoi(gx_pg_val(res, row, "votesAgainst")));
 	cJSON_AddNumberToObject(o, "votesAbstain", atoi(gx_pg_val(res, row, "votesAbstain")));
-	cJSON_AddBoolToObject(o, "votingOpen", strcmp(gx_pg_val(res, row, "votingOpen"), "t") == 0);
-	add_text(o, "votingStartedAt", res, row, "createdAt");
-	add_text(o, "votingEndsAt", res, row, "votingEndsAt");
-	add_text(o, "executedAt", res, row, "executedAt");
-	add_text(o, "createdAt", res, row, "createdAt");
-	add_text(o, "updatedAt", res, row, "updatedAt");
+	cJSON_AddBoolToObject(o, "votingOpen", gx_svc_true(res, row, "votingOpen"));
+	gx_svc_add_text(o, "votingStartedAt", res, row, "createdAt");
+	gx_svc_add_text(o, "votingEndsAt", res, row, "votingEndsAt");
+	gx_svc_add_text(o, "executedAt", res, row, "executedAt");
+	gx_svc_add_text(o, "createdAt", res, row, "createdAt");
+	gx_svc_add_text(o, "updatedAt", res, row, "updatedAt");
 	return o;
 }
 
@@ -264,18 +205,13 @@ static void on_one(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct propop *op = arg;
 
-	if (err) {
-		gx_reply_pg_error(op->req, err);
+	if (!gx_svc_found(op->req, res, err, "PROPOSAL_NOT_FOUND", "proposal not found"))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(op->req, 404, "PROPOSAL_NOT_FOUND", "proposal not found");
-		return;
-	}
 	gx_reply_json(op->req, 200, proposal_json(res, 0));
 }
 
-void proposals_get(struct gx_req *req)
+/* Run sql ($1 tenant, $2 the {proposalId} of the path) with cb; an id that cannot exist answers 404. */
+static void proposal_query(struct gx_req *req, const char *sql, gx_pg_result_cb cb)
 {
 	const char *id = gx_req_param(req, "proposalId");
 	struct propop *op;
@@ -289,76 +225,52 @@ void proposals_get(struct gx_req *req)
 	snprintf(op->id, sizeof(op->id), "%s", id);
 	params[0] = gov_tenant(req);
 	params[1] = op->id;
-	if (gx_pg_query(gx_req_pg(req), SQL_ONE, 2, params, on_one, op) < 0)
+	if (gx_pg_query(gx_req_pg(req), sql, 2, params, cb, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the proposal query");
 }
 
-static long long query_int(const struct gx_req *req, const char *name, long long min, long long max, long long def,
-			   struct gx_verr *v)
+void proposals_get(struct gx_req *req)
 {
-	const char *s = gx_req_query(req, name);
-	char *end;
-	long long n;
-
-	if (!s)
-		return def;
-	n = strtoll(s, &end, 10);
-	if (!*s || *end || !isdigit((unsigned char)s[0]) || n < min || n > max) {
-		gx_verr_add(v, name, "must be an integer from %lld to %lld", min, max);
-		return def;
-	}
-	return n;
+	proposal_query(req, SQL_ONE, on_one);
 }
 
 static void on_list(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct propop *op = arg;
-	cJSON *o, *items;
+	cJSON *items;
 
 	if (err) {
 		gx_reply_pg_error(op->req, err);
 		return;
 	}
-	o = cJSON_CreateObject();
-	items = cJSON_AddArrayToObject(o, "proposals");
+	items = cJSON_CreateArray();
 	for (int i = 0; i < PQntuples(res) && !gx_pg_isnull(res, i, "proposalId"); i++)
 		cJSON_AddItemToArray(items, proposal_json(res, i));
-	cJSON_AddNumberToObject(o, "total", PQntuples(res) ? (double)atoll(gx_pg_val(res, 0, "total")) : 0);
-	cJSON_AddNumberToObject(o, "limit", (double)op->limit);
-	cJSON_AddNumberToObject(o, "offset", (double)op->offset);
-	gx_reply_json(op->req, 200, o);
+	gx_svc_reply_list(op->req, "proposals", items, gx_svc_total(res), &op->page);
 }
 
 void proposals_list(struct gx_req *req)
 {
 	const char *status = gx_req_query(req, "status");
 	struct gx_verr *v = gx_verr_new();
+	struct gx_valid_page page;
 	struct propop *op;
-	char lim[24], off[24];
 	const char *params[4];
-	long long limit, offset;
 
-	limit = query_int(req, "limit", 1, 100, 20, v);
-	offset = query_int(req, "offset", 0, 1000000000LL, 0, v);
+	gx_svc_paging(req, 100, 20, &page, v);
 	if (status && !gx_valid_enum(status, STATUSES))
 		gx_verr_add(v, "status", "must be one of ACTIVE, EXECUTED, REJECTED, ALL");
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	op = propop_new(req);
-	op->limit = limit;
-	op->offset = offset;
+	op->page = page;
 	if (!status)
 		status = "ACTIVE";
 	op->status = strcmp(status, "ALL") == 0 ? NULL : gx_xstrdup(status);
-	snprintf(lim, sizeof(lim), "%lld", limit);
-	snprintf(off, sizeof(off), "%lld", offset);
 	params[0] = gov_tenant(req);
 	params[1] = op->status;
-	params[2] = lim;
-	params[3] = off;
+	params[2] = op->page.limit_s;
+	params[3] = op->page.offset_s;
 	if (gx_pg_query(gx_req_pg(req), SQL_LIST, 4, params, on_list, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the proposal list query");
 }
@@ -382,26 +294,19 @@ static void on_execute(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct propop *op = arg;
 	struct gx_req *req = op->req;
 	long long f, a, ab, users, quorum, approval;
-	struct gx_outbox_cmd cmd;
 	cJSON *payload;
 
-	if (err) {
-		gx_reply_pg_error(req, err);
+	if (!gx_svc_found(req, res, err, "PROPOSAL_NOT_FOUND", "proposal not found"))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(req, 404, "PROPOSAL_NOT_FOUND", "proposal not found");
-		return;
-	}
 	if (strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") != 0) {
 		gx_reply_error(req, 409, "PROPOSAL_NOT_ACTIVE", "proposal is %s, not ACTIVE", gx_pg_val(res, 0, "status"));
 		return;
 	}
-	if (strcmp(gx_pg_val(res, 0, "ended"), "t") != 0) {
+	if (!gx_svc_true(res, 0, "ended")) {
 		gx_reply_error(req, 409, "VOTING_NOT_ENDED", "the voting period of this proposal has not ended");
 		return;
 	}
-	if (strcmp(gx_pg_val(res, 0, "inflight"), "t") == 0) {
+	if (gx_svc_true(res, 0, "inflight")) {
 		gx_reply_error(req, 409, "EXECUTION_IN_PROGRESS", "an execution of this proposal is in progress");
 		return;
 	}
@@ -428,25 +333,10 @@ static void on_execute(PGresult *res, const struct gx_pg_error *err, void *arg)
 	payload = cJSON_CreateObject();
 	cJSON_AddStringToObject(payload, "proposalId", op->id);
 	cJSON_AddStringToObject(payload, "executedBy", op->caller);
-	cmd = (struct gx_outbox_cmd){ .command_type = "EXECUTE_PROPOSAL", .aggregate_id = op->id, .payload = payload };
-	gx_outbox_submit(req, NULL, 0, &cmd, NULL, 0);
-	cJSON_Delete(payload);
+	gx_svc_enqueue(req, "EXECUTE_PROPOSAL", op->id, payload);
 }
 
 void proposals_execute(struct gx_req *req)
 {
-	const char *id = gx_req_param(req, "proposalId");
-	struct propop *op;
-	const char *params[2];
-
-	if (!gx_valid_id(id)) {
-		gx_reply_error(req, 404, "PROPOSAL_NOT_FOUND", "proposal not found");
-		return;
-	}
-	op = propop_new(req);
-	snprintf(op->id, sizeof(op->id), "%s", id);
-	params[0] = gov_tenant(req);
-	params[1] = op->id;
-	if (gx_pg_query(gx_req_pg(req), SQL_EXECUTE, 2, params, on_execute, op) < 0)
-		gx_reply_error(req, 500, "INTERNAL", "could not start the proposal query");
+	proposal_query(req, SQL_EXECUTE, on_execute);
 }

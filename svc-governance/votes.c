@@ -11,6 +11,7 @@
 #include "gx/jwt.h"
 #include "gx/outbox.h"
 #include "gx/pg.h"
+#include "gx/svc.h"
 #include "gx/valid.h"
 #include "gov.h"
 
@@ -58,14 +59,8 @@ static void on_precheck(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct gx_outbox_cmd cmd;
 	cJSON *payload;
 
-	if (err) {
-		gx_reply_pg_error(req, err);
+	if (!gx_svc_found(req, res, err, "PROPOSAL_NOT_FOUND", "proposal not found"))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(req, 404, "PROPOSAL_NOT_FOUND", "proposal not found");
-		return;
-	}
 	if (strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") != 0) {
 		gx_reply_error(req, 409, "PROPOSAL_NOT_ACTIVE", "proposal is %s; votes are only taken while ACTIVE",
 			       gx_pg_val(res, 0, "status"));
@@ -111,11 +106,8 @@ void votes_cast(struct gx_req *req)
 	if (choice && !gx_valid_enum(choice, CHOICES))
 		gx_verr_add(v, "vote", "must be FOR, AGAINST or ABSTAIN");
 	gx_valid_str(body, "reason", false, 0, 500, v);
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	vt = gx_xcalloc(1, sizeof(*vt));
 	vt->req = req;
 	snprintf(vt->proposal, sizeof(vt->proposal), "%s", id);

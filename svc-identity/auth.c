@@ -19,10 +19,10 @@
 #include "gx/pg.h"
 #include "gx/rand.h"
 #include "gx/redis.h"
+#include "gx/svc.h"
 #include "gx/util.h"
 #include "gx/valid.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,10 +134,7 @@ static void login_free(void *arg)
 
 	idy_hash_cancel(s->job);
 	free(s->email);
-	if (s->password) {
-		explicit_bzero(s->password, strlen(s->password));
-		free(s->password);
-	}
+	idy_wipe_free(s->password);
 	cJSON_Delete(s->user);
 	idy_tokens_release(&s->tok);
 	free(s);
@@ -232,10 +229,8 @@ static void login_found(PGresult *res, const struct gx_pg_error *err, void *arg)
 		s->job = idy_hash_submit(gx_req_worker(req), IDY_HASH_BURN, s->password, NULL,
 					 (int)app->cfg->bcrypt_cost, login_checked, s);
 	}
-	if (!s->job) {
-		gx_reply_header(req, "Retry-After", "1");
-		gx_reply_error(req, 503, "BUSY", "too many password operations in progress, retry");
-	}
+	if (!s->job)
+		idy_reply_busy(req);
 }
 
 static void login_lookup(struct login *s)
@@ -280,17 +275,13 @@ void idy_auth_login(struct gx_req *req)
 
 	email = gx_valid_str(body, "email", true, 1, 254, v);
 	pw = gx_valid_str(body, "password", true, 1, 1024, v);
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	s = gx_xcalloc(1, sizeof(*s));
 	s->req = req;
 	gx_req_set_data(req, s, login_free);
 	s->email = gx_xstrdup(email);
-	for (char *c = s->email; *c; c++)
-		*c = (char)tolower((unsigned char)*c);
+	idy_lower_ascii(s->email);
 	s->password = gx_xstrdup(pw);
 
 	material = gx_xasprintf("%s|%s", s->email, ip ? ip : "");
@@ -328,11 +319,8 @@ static int read_refresh_token(struct gx_req *req, struct gx_jwt_claims *c)
 	const char *tok, *reason = NULL;
 
 	tok = gx_valid_str(gx_req_body(req), "refreshToken", true, 1, GX_JWT_MAX_LEN, v);
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return -1;
-	}
-	gx_verr_free(v);
 	if (gx_jwt_verify(tok, (const unsigned char *)app->shared->jwt_secret, strlen(app->shared->jwt_secret),
 			  app->shared->jwt_issuer, IDY_REFRESH_AUD, (long long)time(NULL), 30, c, &reason) < 0 ||
 	    !c->fam[0] || strcmp(c->tenant_id, app->shared->tenant_id) != 0) {

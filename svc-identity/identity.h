@@ -108,6 +108,12 @@ int idy_refresh_hash(const char *jti, char out[65]);
 cJSON *idy_profile_json(const PGresult *res, int r);
 /* The tenant of this deployment (TENANT_ID). */
 const char *idy_tenant(const struct gx_req *req);
+/* Lower-case the ASCII letters of s in place (emails are stored and looked up in lower case). */
+void idy_lower_ascii(char *s);
+/* Overwrite the secret s with zeros, then free it; NULL is a no-op. */
+void idy_wipe_free(char *s);
+/* Answer 503 BUSY with Retry-After: 1 when idy_hash_submit refused a job (ends req). */
+void idy_reply_busy(struct gx_req *req);
 
 /* ---- handlers ---- */
 void idy_auth_login(struct gx_req *req);

@@ -6,6 +6,7 @@
 
 #include "gx/pg.h"
 #include "gx/rand.h"
+#include "gx/svc.h"
 #include "gx/util.h"
 #include "gx/valid.h"
 
@@ -126,11 +127,8 @@ void idy_kyc_submit(struct gx_req *req)
 	mime = gx_valid_str(body, "evidenceMime", true, 1, 64, v);
 	if (mime && !gx_valid_enum(mime, kyc_mimes))
 		gx_verr_add(v, "evidenceMime", "must be one of image/jpeg, image/png, application/pdf");
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	if (gx_uuid_v4(kyc_id) < 0) {
 		gx_reply_error(req, 500, "INTERNAL", "cannot generate an id");
 		return;

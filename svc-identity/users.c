@@ -9,6 +9,7 @@
 #include "gx/pg.h"
 #include "gx/rand.h"
 #include "gx/util.h"
+#include "gx/svc.h"
 #include "gx/valid.h"
 
 #include <ctype.h>
@@ -81,18 +82,87 @@ cJSON *idy_profile_json(const PGresult *res, int r)
 	return o;
 }
 
-static void lower_ascii(char *s)
+void idy_lower_ascii(char *s)
 {
 	for (; *s; s++)
 		*s = (char)tolower((unsigned char)*s);
 }
 
-static void wipe_free(char *s)
+void idy_wipe_free(char *s)
 {
 	if (s) {
 		explicit_bzero(s, strlen(s));
 		free(s);
 	}
+}
+
+void idy_reply_busy(struct gx_req *req)
+{
+	gx_reply_header(req, "Retry-After", "1");
+	gx_reply_error(req, 503, "BUSY", "too many password operations in progress, retry");
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? gx_xstrdup(s) : NULL;
+}
+
+/* The profile fields a registration or an update carries; each owned, NULL when absent. */
+struct fields {
+	char *first, *last, *phone, *identity, *email, *password;
+};
+
+/* Copy the given fields (borrowed, may be NULL); the email is stored in lower case. */
+static void fields_set(struct fields *f, const char *first, const char *last, const char *phone, const char *idn,
+		       const char *email, const char *pw)
+{
+	f->first = dup_or_null(first);
+	f->last = dup_or_null(last);
+	f->phone = dup_or_null(phone);
+	f->identity = dup_or_null(idn);
+	f->email = dup_or_null(email);
+	if (f->email)
+		idy_lower_ascii(f->email);
+	f->password = dup_or_null(pw);
+}
+
+/* email and password of body (borrowed from it; NULL when absent or invalid, with issues added to v). */
+static void read_credentials(const cJSON *body, bool required, struct gx_verr *v, const char **email, const char **pw)
+{
+	const char *issue;
+
+	*email = gx_valid_str(body, "email", required, 3, 254, v);
+	if (*email && !gx_valid_email(*email))
+		gx_verr_add(v, "email", "must be a valid email address");
+	*pw = gx_valid_str(body, "password", required, 1, 200, v);
+	if (*pw && !gx_password_acceptable(*pw, &issue))
+		gx_verr_add(v, "password", "%s", issue);
+}
+
+/* firstName, lastName (required or not), phoneNum and identityNum (optional) of body, like read_credentials. */
+static void read_names(const cJSON *body, bool required, struct gx_verr *v, const char **first, const char **last,
+		       const char **phone, const char **idn)
+{
+	*first = gx_valid_str(body, "firstName", required, 1, 50, v);
+	if (*first && !gx_valid_name(*first, 1, 50))
+		gx_verr_add(v, "firstName", "must be 1..50 characters without control characters");
+	*last = gx_valid_str(body, "lastName", required, 1, 50, v);
+	if (*last && !gx_valid_name(*last, 1, 50))
+		gx_verr_add(v, "lastName", "must be 1..50 characters without control characters");
+	*phone = gx_valid_str(body, "phoneNum", false, 1, 16, v);
+	if (*phone && !gx_valid_e164(*phone))
+		gx_verr_add(v, "phoneNum", "must be an E.164 number such as +14155550123");
+	*idn = gx_valid_str(body, "identityNum", false, 1, 64, v);
+}
+
+static void fields_release(struct fields *f)
+{
+	free(f->first);
+	free(f->last);
+	free(f->phone);
+	free(f->identity);
+	free(f->email);
+	idy_wipe_free(f->password);
 }
 
 /* ---- POST /api/v1/users ---------------------------------------------------------------------------------- */
@@ -101,7 +171,8 @@ struct reg {
 	struct gx_req *req;
 	struct idy_hash_job *job;
 	char profile_id[37];
-	char *email, *password, *first, *last, *phone, *identity, *nationality, *dob;
+	struct fields f;
+	char *nationality, *dob;
 	char biometric[65];
 	long long age;
 };
@@ -111,20 +182,10 @@ static void reg_free(void *arg)
 	struct reg *s = arg;
 
 	idy_hash_cancel(s->job);
-	free(s->email);
-	wipe_free(s->password);
-	free(s->first);
-	free(s->last);
-	free(s->phone);
-	free(s->identity);
+	fields_release(&s->f);
 	free(s->nationality);
 	free(s->dob);
 	free(s);
-}
-
-static char *dup_or_null(const char *s)
-{
-	return s ? gx_xstrdup(s) : NULL;
 }
 
 static void reg_hashed(bool ok, const char *hash, void *arg)
@@ -143,11 +204,11 @@ static void reg_hashed(bool ok, const char *hash, void *arg)
 	}
 	p[0] = s->profile_id;
 	p[1] = idy_tenant(req);
-	p[2] = s->first;
-	p[3] = s->last;
-	p[4] = s->email;
-	p[5] = s->phone;
-	p[6] = s->identity;
+	p[2] = s->f.first;
+	p[3] = s->f.last;
+	p[4] = s->f.email;
+	p[5] = s->f.phone;
+	p[6] = s->f.identity;
 	p[7] = s->biometric;
 	p[8] = hash;
 	p[9] = s->nationality;
@@ -186,27 +247,13 @@ void idy_users_create(struct gx_req *req)
 	const struct idy_app *app = gx_req_app(req);
 	const cJSON *body = gx_req_body(req);
 	struct gx_verr *v = gx_verr_new();
-	const char *email, *pw, *first, *last, *phone, *idn, *nat, *dob, *bio, *issue;
+	const char *email, *pw, *first, *last, *phone, *idn, *nat, *dob, *bio;
 	int y = 0, m = 0, d = 0;
 	long long age = -1;
 	struct reg *s;
 
-	email = gx_valid_str(body, "email", true, 3, 254, v);
-	if (email && !gx_valid_email(email))
-		gx_verr_add(v, "email", "must be a valid email address");
-	pw = gx_valid_str(body, "password", true, 1, 200, v);
-	if (pw && !gx_password_acceptable(pw, &issue))
-		gx_verr_add(v, "password", "%s", issue);
-	first = gx_valid_str(body, "firstName", true, 1, 50, v);
-	if (first && !gx_valid_name(first, 1, 50))
-		gx_verr_add(v, "firstName", "must be 1..50 characters without control characters");
-	last = gx_valid_str(body, "lastName", true, 1, 50, v);
-	if (last && !gx_valid_name(last, 1, 50))
-		gx_verr_add(v, "lastName", "must be 1..50 characters without control characters");
-	phone = gx_valid_str(body, "phoneNum", false, 1, 16, v);
-	if (phone && !gx_valid_e164(phone))
-		gx_verr_add(v, "phoneNum", "must be an E.164 number such as +14155550123");
-	idn = gx_valid_str(body, "identityNum", false, 1, 64, v);
+	read_credentials(body, true, v, &email, &pw);
+	read_names(body, true, v, &first, &last, &phone, &idn);
 	nat = gx_valid_str(body, "nationalityCountryCode", true, 2, 2, v);
 	if (nat && !gx_valid_iso2(nat))
 		gx_verr_add(v, "nationalityCountryCode", "must be an ISO 3166-1 alpha-2 code in upper case");
@@ -220,11 +267,8 @@ void idy_users_create(struct gx_req *req)
 	bio = gx_valid_str(body, "biometricHash", false, 64, 64, v);
 	if (bio && !gx_valid_hex64(bio))
 		gx_verr_add(v, "biometricHash", "must be 64 hex digits (SHA-256)");
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 
 	s = gx_xcalloc(1, sizeof(*s));
 	s->req = req;
@@ -235,41 +279,37 @@ void idy_users_create(struct gx_req *req)
 	}
 	if (bio) {
 		snprintf(s->biometric, sizeof(s->biometric), "%s", bio);
-		lower_ascii(s->biometric);
+		idy_lower_ascii(s->biometric);
 	}
-	s->email = gx_xstrdup(email);
-	lower_ascii(s->email);
-	s->password = gx_xstrdup(pw);
-	s->first = gx_xstrdup(first);
-	s->last = gx_xstrdup(last);
-	s->phone = dup_or_null(phone);
-	s->identity = dup_or_null(idn);
+	fields_set(&s->f, first, last, phone, idn, email, pw);
 	s->nationality = gx_xstrdup(nat);
 	s->dob = gx_xstrdup(dob);
 	s->age = age;
-	s->job = idy_hash_submit(gx_req_worker(req), IDY_HASH_MAKE, s->password, NULL, (int)app->cfg->bcrypt_cost,
+	s->job = idy_hash_submit(gx_req_worker(req), IDY_HASH_MAKE, s->f.password, NULL, (int)app->cfg->bcrypt_cost,
 				 reg_hashed, s);
-	if (!s->job) {
-		gx_reply_header(req, "Retry-After", "1");
-		gx_reply_error(req, 503, "BUSY", "too many password operations in progress, retry");
-	}
+	if (!s->job)
+		idy_reply_busy(req);
 }
 
 /* ---- GET /api/v1/users/{id} ------------------------------------------------------------------------------- */
+
+/* Answer the profile of the one row of res (a SELECT or UPDATE ... RETURNING), or 404 when it matched none. */
+static void reply_profile(struct gx_req *req, const PGresult *res)
+{
+	if (PQntuples(res) != 1)
+		gx_reply_error(req, 404, "NOT_FOUND", "user not found");
+	else
+		gx_reply_json(req, 200, idy_profile_json(res, 0));
+}
 
 static void on_profile(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct gx_req *req = arg;
 
-	if (err) {
+	if (err)
 		gx_reply_pg_error(req, err);
-		return;
-	}
-	if (PQntuples(res) != 1) {
-		gx_reply_error(req, 404, "NOT_FOUND", "user not found");
-		return;
-	}
-	gx_reply_json(req, 200, idy_profile_json(res, 0));
+	else
+		reply_profile(req, res);
 }
 
 /* Object-level check shared by the /users/{id} routes: 403 for someone else's profile, 404 for a malformed id.
@@ -308,7 +348,7 @@ struct patch {
 	struct gx_req *req;
 	struct idy_hash_job *job;
 	char *id;
-	char *first, *last, *phone, *identity, *email, *password;
+	struct fields f;
 };
 
 static void patch_free(void *arg)
@@ -317,12 +357,7 @@ static void patch_free(void *arg)
 
 	idy_hash_cancel(s->job);
 	free(s->id);
-	free(s->first);
-	free(s->last);
-	free(s->phone);
-	free(s->identity);
-	free(s->email);
-	wipe_free(s->password);
+	fields_release(&s->f);
 	free(s);
 }
 
@@ -345,15 +380,10 @@ static void on_patched(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct gx_req *req = arg;
 
-	if (err) {
+	if (err)
 		reply_profile_error(req, err);
-		return;
-	}
-	if (PQntuples(res) != 1) {
-		gx_reply_error(req, 404, "NOT_FOUND", "user not found");
-		return;
-	}
-	gx_reply_json(req, 200, idy_profile_json(res, 0));
+	else
+		reply_profile(req, res);
 }
 
 static void on_patched_txn(PGresult *const *res, int nres, const struct gx_pg_error *err, void *arg)
@@ -364,7 +394,7 @@ static void on_patched_txn(PGresult *const *res, int nres, const struct gx_pg_er
 static void patch_run(struct patch *s, const char *hash)
 {
 	struct gx_req *req = s->req;
-	const char *p[8] = { s->id, idy_tenant(req), s->first, s->last, s->phone, s->identity, s->email, hash };
+	const char *p[8] = { s->id, idy_tenant(req), s->f.first, s->f.last, s->f.phone, s->f.identity, s->f.email, hash };
 	const char *rp[2] = { s->id, idy_tenant(req) };
 
 	if (hash) {
@@ -396,7 +426,7 @@ void idy_users_patch(struct gx_req *req)
 	const struct idy_app *app = gx_req_app(req);
 	const cJSON *body = gx_req_body(req), *it;
 	const char *id = profile_param(req);
-	const char *first, *last, *phone, *idn, *email, *pw, *issue;
+	const char *first, *last, *phone, *idn, *email, *pw;
 	struct gx_verr *v;
 	struct patch *s;
 
@@ -409,52 +439,25 @@ void idy_users_patch(struct gx_req *req)
 		else if (!gx_valid_enum(it->string, known))
 			gx_verr_add(v, it->string, "unknown field");
 	}
-	first = gx_valid_str(body, "firstName", false, 1, 50, v);
-	if (first && !gx_valid_name(first, 1, 50))
-		gx_verr_add(v, "firstName", "must be 1..50 characters without control characters");
-	last = gx_valid_str(body, "lastName", false, 1, 50, v);
-	if (last && !gx_valid_name(last, 1, 50))
-		gx_verr_add(v, "lastName", "must be 1..50 characters without control characters");
-	phone = gx_valid_str(body, "phoneNum", false, 1, 16, v);
-	if (phone && !gx_valid_e164(phone))
-		gx_verr_add(v, "phoneNum", "must be an E.164 number such as +14155550123");
-	idn = gx_valid_str(body, "identityNum", false, 1, 64, v);
-	email = gx_valid_str(body, "email", false, 3, 254, v);
-	if (email && !gx_valid_email(email))
-		gx_verr_add(v, "email", "must be a valid email address");
-	pw = gx_valid_str(body, "password", false, 1, 200, v);
-	if (pw && !gx_password_acceptable(pw, &issue))
-		gx_verr_add(v, "password", "%s", issue);
+	read_names(body, false, v, &first, &last, &phone, &idn);
+	read_credentials(body, false, v, &email, &pw);
 	if (gx_verr_count(v) == 0 && !first && !last && !phone && !idn && !email && !pw)
 		gx_verr_add(v, "body", "at least one of firstName, lastName, phoneNum, identityNum, email, password "
 			    "is required");
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 
 	s = gx_xcalloc(1, sizeof(*s));
 	s->req = req;
 	gx_req_set_data(req, s, patch_free);
 	s->id = gx_xstrdup(id);
-	s->first = dup_or_null(first);
-	s->last = dup_or_null(last);
-	s->phone = dup_or_null(phone);
-	s->identity = dup_or_null(idn);
-	if (email) {
-		s->email = gx_xstrdup(email);
-		lower_ascii(s->email);
-	}
+	fields_set(&s->f, first, last, phone, idn, email, pw);
 	if (!pw) {
 		patch_run(s, NULL);
 		return;
 	}
-	s->password = gx_xstrdup(pw);
-	s->job = idy_hash_submit(gx_req_worker(req), IDY_HASH_MAKE, s->password, NULL, (int)app->cfg->bcrypt_cost,
+	s->job = idy_hash_submit(gx_req_worker(req), IDY_HASH_MAKE, s->f.password, NULL, (int)app->cfg->bcrypt_cost,
 				 patch_hashed, s);
-	if (!s->job) {
-		gx_reply_header(req, "Retry-After", "1");
-		gx_reply_error(req, 503, "BUSY", "too many password operations in progress, retry");
-	}
+	if (!s->job)
+		idy_reply_busy(req);
 }

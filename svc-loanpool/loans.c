@@ -12,9 +12,9 @@
 #include "gx/http.h"
 #include "gx/jwt.h"
 #include "gx/money.h"
-#include "gx/outbox.h"
 #include "gx/pg.h"
 #include "gx/rand.h"
+#include "gx/svc.h"
 #include "gx/valid.h"
 #include "loan.h"
 
@@ -67,7 +67,7 @@ struct loanop {
 	uint64_t amount;   /* apply: requested; repay: requested (0 = the whole outstanding) */
 	char *collateral;
 	char *status;      /* list filter or NULL */
-	long long limit, offset;
+	struct gx_valid_page page;
 };
 
 static void loanop_free(void *p)
@@ -97,19 +97,6 @@ static const char *tenant(const struct gx_req *req)
 	return app->tenant;
 }
 
-static void qstr(uint64_t q, char out[24])
-{
-	snprintf(out, 24, "%llu", (unsigned long long)q);
-}
-
-static void add_text(cJSON *o, const char *name, const PGresult *res, int row, const char *col)
-{
-	if (gx_pg_isnull(res, row, col))
-		cJSON_AddNullToObject(o, name);
-	else
-		cJSON_AddStringToObject(o, name, gx_pg_val(res, row, col));
-}
-
 static void add_coins(cJSON *o, const char *name, uint64_t q)
 {
 	char coins[GX_MONEY_FMT_LEN];
@@ -135,22 +122,33 @@ static cJSON *loan_json(const PGresult *res, int row)
 	add_coins(o, "outstanding", amount - repaid);
 	cJSON_AddStringToObject(o, "status", gx_pg_val(res, row, "status"));
 	cJSON_AddStringToObject(o, "collateralHash", gx_pg_val(res, row, "collateralHash"));
-	add_text(o, "approvedBy", res, row, "approvedBy");
-	add_text(o, "approvedAt", res, row, "approvedAt");
-	add_text(o, "disbursedAt", res, row, "disbursedAt");
-	add_text(o, "repaidAt", res, row, "repaidAt");
-	add_text(o, "appliedAt", res, row, "appliedAt");
-	add_text(o, "createdAt", res, row, "createdAt");
-	add_text(o, "updatedAt", res, row, "updatedAt");
+	gx_svc_add_text(o, "approvedBy", res, row, "approvedBy");
+	gx_svc_add_text(o, "approvedAt", res, row, "approvedAt");
+	gx_svc_add_text(o, "disbursedAt", res, row, "disbursedAt");
+	gx_svc_add_text(o, "repaidAt", res, row, "repaidAt");
+	gx_svc_add_text(o, "appliedAt", res, row, "appliedAt");
+	gx_svc_add_text(o, "createdAt", res, row, "createdAt");
+	gx_svc_add_text(o, "updatedAt", res, row, "updatedAt");
 	return o;
+}
+
+/* The payload start of APPLY_FOR_LOAN and REPAY_LOAN: the loan, the caller as borrower and op->amount in Qirat.
+ * Caller owns. */
+static cJSON *amount_payload(const struct loanop *op)
+{
+	cJSON *payload = cJSON_CreateObject();
+	char q[24];
+
+	snprintf(q, sizeof(q), "%llu", (unsigned long long)op->amount);
+	cJSON_AddStringToObject(payload, "loanId", op->loan_id);
+	cJSON_AddStringToObject(payload, "borrowerId", op->caller);
+	cJSON_AddStringToObject(payload, "amount", q);
+	return payload;
 }
 
 static void submit(struct loanop *op, const char *type, cJSON *payload)
 {
-	struct gx_outbox_cmd cmd = { .command_type = type, .aggregate_id = op->loan_id, .payload = payload };
-
-	gx_outbox_submit(op->req, NULL, 0, &cmd, NULL, 0);
-	cJSON_Delete(payload);
+	gx_svc_enqueue(op->req, type, op->loan_id, payload);
 }
 
 /* ---- POST /api/v1/loans ---- */
@@ -160,7 +158,6 @@ static void on_apply(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct loanop *op = arg;
 	struct gx_req *req = op->req;
 	uint64_t min = LOAN_MIN_DEFAULT, max = LOAN_MAX_DEFAULT;
-	char q[24];
 	cJSON *payload;
 
 	if (err) {
@@ -171,7 +168,7 @@ static void on_apply(PGresult *res, const struct gx_pg_error *err, void *arg)
 		gx_reply_error(req, 404, "BORROWER_NOT_FOUND", "borrower not found");
 		return;
 	}
-	if (strcmp(gx_pg_val(res, 0, "borrower"), "t") != 0) {
+	if (!gx_svc_true(res, 0, "borrower")) {
 		gx_reply_error(req, 409, "BORROWER_NOT_ON_CHAIN", "the borrower is not registered on chain yet");
 		return;
 	}
@@ -181,24 +178,18 @@ static void on_apply(PGresult *res, const struct gx_pg_error *err, void *arg)
 		return;
 	}
 	if (op->amount < min || op->amount > max) {
-		struct gx_verr *v = gx_verr_new();
 		char lo[GX_MONEY_FMT_LEN], hi[GX_MONEY_FMT_LEN];
 
 		gx_money_format(min, lo);
 		gx_money_format(max, hi);
-		gx_verr_add(v, "amount", "must be between %s and %s", lo, hi);
-		gx_reply_verr(req, v);
+		gx_svc_reply_invalid(req, "amount", "must be between %s and %s", lo, hi);
 		return;
 	}
 	if (gx_uuid_v4(op->loan_id) < 0) {
 		gx_reply_error(req, 500, "INTERNAL", "cannot generate a loan id");
 		return;
 	}
-	qstr(op->amount, q);
-	payload = cJSON_CreateObject();
-	cJSON_AddStringToObject(payload, "loanId", op->loan_id);
-	cJSON_AddStringToObject(payload, "borrowerId", op->caller);
-	cJSON_AddStringToObject(payload, "amount", q);
+	payload = amount_payload(op);
 	cJSON_AddStringToObject(payload, "collateralHash", op->collateral);
 	submit(op, "APPLY_FOR_LOAN", payload);
 }
@@ -228,11 +219,8 @@ void loans_apply(struct gx_req *req)
 	coll = gx_valid_str(body, "collateralHash", true, 64, 64, v);
 	if (coll && !lower_hex64(coll))
 		gx_verr_add(v, "collateralHash", "must be 64 lower-case hex characters (SHA-256)");
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	if (borrower && strcmp(borrower, cl->sub) != 0) {
 		gx_reply_error(req, 403, "FORBIDDEN", "you can only apply for loans for yourself");
 		return;
@@ -252,14 +240,8 @@ static void on_loan(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct loanop *op = arg;
 
-	if (err) {
-		gx_reply_pg_error(op->req, err);
+	if (!gx_svc_found(op->req, res, err, "LOAN_NOT_FOUND", "loan not found"))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(op->req, 404, "LOAN_NOT_FOUND", "loan not found");
-		return;
-	}
 	op->step(op, res);
 }
 
@@ -317,7 +299,7 @@ static void approve_step(struct loanop *op, const PGresult *res)
 			       gx_pg_val(res, 0, "status"));
 		return;
 	}
-	if (strcmp(gx_pg_val(res, 0, "inflight"), "t") == 0) {
+	if (gx_svc_true(res, 0, "inflight")) {
 		gx_reply_error(op->req, 409, "APPROVAL_IN_PROGRESS", "an approval of this loan is in progress");
 		return;
 	}
@@ -340,8 +322,7 @@ void loans_approve(struct gx_req *req)
 static void repay_step(struct loanop *op, const PGresult *res)
 {
 	uint64_t amount, repaid, outstanding, balance = 0;
-	char q[24], c[GX_MONEY_FMT_LEN];
-	cJSON *payload;
+	char c[GX_MONEY_FMT_LEN];
 
 	if (strcmp(gx_pg_val(res, 0, "borrowerId"), op->caller) != 0) {
 		gx_reply_error(op->req, 403, "FORBIDDEN", "only the borrower can repay this loan");
@@ -362,11 +343,8 @@ static void repay_step(struct loanop *op, const PGresult *res)
 	if (op->amount == 0)
 		op->amount = outstanding;
 	if (op->amount > outstanding) {
-		struct gx_verr *v = gx_verr_new();
-
 		gx_money_format(outstanding, c);
-		gx_verr_add(v, "amount", "must not exceed the outstanding %s", c);
-		gx_reply_verr(op->req, v);
+		gx_svc_reply_invalid(op->req, "amount", "must not exceed the outstanding %s", c);
 		return;
 	}
 	if (balance < op->amount) {
@@ -374,12 +352,7 @@ static void repay_step(struct loanop *op, const PGresult *res)
 		gx_reply_error(op->req, 409, "INSUFFICIENT_BALANCE", "insufficient balance: available %s", c);
 		return;
 	}
-	qstr(op->amount, q);
-	payload = cJSON_CreateObject();
-	cJSON_AddStringToObject(payload, "loanId", op->loan_id);
-	cJSON_AddStringToObject(payload, "borrowerId", op->caller);
-	cJSON_AddStringToObject(payload, "amount", q);
-	submit(op, "REPAY_LOAN", payload);
+	submit(op, "REPAY_LOAN", amount_payload(op));
 }
 
 void loans_repay(struct gx_req *req)
@@ -390,11 +363,8 @@ void loans_repay(struct gx_req *req)
 	struct loanop *op;
 
 	gx_valid_amount(body, "amount", false, &amount, v);
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	op = loanop_new(req);
 	op->step = repay_step;
 	op->amount = amount;
@@ -403,84 +373,55 @@ void loans_repay(struct gx_req *req)
 
 /* ---- GET /api/v1/users/{borrowerId}/loans ---- */
 
-static long long query_int(const struct gx_req *req, const char *name, long long min, long long max, long long def,
-			   struct gx_verr *v)
-{
-	const char *s = gx_req_query(req, name);
-	char *end;
-	long long n;
-
-	if (!s)
-		return def;
-	n = strtoll(s, &end, 10);
-	if (!*s || *end || !isdigit((unsigned char)s[0]) || n < min || n > max) {
-		gx_verr_add(v, name, "must be an integer from %lld to %lld", min, max);
-		return def;
-	}
-	return n;
-}
-
 static void on_list(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct loanop *op = arg;
-	cJSON *o, *items;
+	cJSON *items;
 
 	if (err) {
 		gx_reply_pg_error(op->req, err);
 		return;
 	}
-	o = cJSON_CreateObject();
-	items = cJSON_AddArrayToObject(o, "loans");
+	items = cJSON_CreateArray();
 	for (int i = 0; i < PQntuples(res) && !gx_pg_isnull(res, i, "loanId"); i++) {
 		cJSON *l = loan_json(res, i);
 
 		if (!l) {
-			cJSON_Delete(o);
+			cJSON_Delete(items);
 			gx_reply_error(op->req, 500, "INTERNAL", "the loan read model holds an invalid amount");
 			return;
 		}
 		cJSON_AddItemToArray(items, l);
 	}
-	cJSON_AddNumberToObject(o, "total", PQntuples(res) ? (double)atoll(gx_pg_val(res, 0, "total")) : 0);
-	cJSON_AddNumberToObject(o, "limit", (double)op->limit);
-	cJSON_AddNumberToObject(o, "offset", (double)op->offset);
-	gx_reply_json(op->req, 200, o);
+	gx_svc_reply_list(op->req, "loans", items, gx_svc_total(res), &op->page);
 }
 
 void loans_list(struct gx_req *req)
 {
 	const char *borrower = gx_req_param(req, "borrowerId"), *status = gx_req_query(req, "status");
 	struct gx_verr *v = gx_verr_new();
-	long long limit, offset;
+	struct gx_valid_page page;
 	struct loanop *op;
-	char lim[24], off[24];
 	const char *params[5];
 
-	limit = query_int(req, "limit", 1, 100, 20, v);
-	offset = query_int(req, "offset", 0, 1000000000LL, 0, v);
+	gx_svc_paging(req, 100, 20, &page, v);
 	if (status && !gx_valid_enum(status, STATUSES))
 		gx_verr_add(v, "status", "must be one of PENDING_APPROVAL, ACTIVE, REPAID, DEFAULTED, REJECTED");
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	if (!gx_req_may_access(req, borrower)) {
 		gx_reply_error(req, 403, "FORBIDDEN", "you can only view your own loans");
 		return;
 	}
 	op = loanop_new(req);
-	op->limit = limit;
-	op->offset = offset;
+	op->page = page;
 	op->status = status ? gx_xstrdup(status) : NULL;
 	snprintf(op->loan_id, sizeof(op->loan_id), "%s", borrower);
-	snprintf(lim, sizeof(lim), "%lld", limit);
-	snprintf(off, sizeof(off), "%lld", offset);
 	params[0] = tenant(req);
 	params[1] = op->loan_id;
 	params[2] = op->status;
-	params[3] = lim;
-	params[4] = off;
+	params[3] = op->page.limit_s;
+	params[4] = op->page.offset_s;
 	if (gx_pg_query(gx_req_pg(req), SQL_LIST, 5, params, on_list, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the loan list query");
 }

@@ -10,7 +10,7 @@
 #include "gx/http.h"
 #include "gx/jwt.h"
 #include "gx/money.h"
-#include "gx/outbox.h"
+#include "gx/svc.h"
 #include "gx/pg.h"
 #include "gx/rand.h"
 #include "gx/valid.h"
@@ -53,7 +53,7 @@ struct msop {
 	char *to;
 	char *remark;
 	uint64_t amount;
-	long long limit, offset;
+	struct gx_valid_page page;
 };
 
 static void msop_free(void *p)
@@ -85,20 +85,13 @@ static void on_initiate(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct msop *op = arg;
 	struct gx_req *req = op->req;
-	struct gx_outbox_cmd cmd;
 	cJSON *stake, *payload;
 	uint64_t balance;
 	bool member;
 	char q[24];
 
-	if (err) {
-		gx_reply_pg_error(req, err);
+	if (!gx_svc_found(req, res, err, "ORG_NOT_FOUND", "organization not found"))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(req, 404, "ORG_NOT_FOUND", "organization not found");
-		return;
-	}
 	stake = org_json_col(gx_pg_val(res, 0, "stakeholders"));
 	member = org_json_has(stake, op->caller);
 	cJSON_Delete(stake);
@@ -115,7 +108,7 @@ static void on_initiate(PGresult *res, const struct gx_pg_error *err, void *arg)
 		gx_reply_error(req, 404, "RECEIVER_NOT_FOUND", "the receiver was not found");
 		return;
 	}
-	if (strcmp(gx_pg_val(res, 0, "receiver"), "t") != 0) {
+	if (!gx_svc_true(res, 0, "receiver")) {
 		gx_reply_error(req, 409, "RECEIVER_NOT_ON_CHAIN", "the receiver is not registered on chain yet");
 		return;
 	}
@@ -142,10 +135,7 @@ static void on_initiate(PGresult *res, const struct gx_pg_error *err, void *arg)
 	cJSON_AddStringToObject(payload, "toUserId", op->to);
 	cJSON_AddStringToObject(payload, "amount", q);
 	cJSON_AddStringToObject(payload, "remark", op->remark);
-	cmd = (struct gx_outbox_cmd){ .command_type = "INITIATE_MULTISIG_TX", .aggregate_id = op->tx_id,
-				      .payload = payload };
-	gx_outbox_submit(req, NULL, 0, &cmd, NULL, 0);
-	cJSON_Delete(payload);
+	gx_svc_enqueue(req, "INITIATE_MULTISIG_TX", op->tx_id, payload);
 }
 
 void multisig_initiate(struct gx_req *req)
@@ -172,11 +162,8 @@ void multisig_initiate(struct gx_req *req)
 	remark = gx_valid_str(body, "remark", false, 0, 200, v);
 	if (remark && strlen(remark) > 500)
 		gx_verr_add(v, "remark", "must be at most 500 bytes");
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	op = msop_new(req, org);
 	op->to = gx_xstrdup(to);
 	op->remark = gx_xstrdup(remark ? remark : "");
@@ -194,18 +181,11 @@ static void on_approve(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct msop *op = arg;
 	struct gx_req *req = op->req;
-	struct gx_outbox_cmd cmd;
 	cJSON *approvers, *approvals, *payload;
 	bool allowed, done;
 
-	if (err) {
-		gx_reply_pg_error(req, err);
+	if (!gx_svc_found(req, res, err, "TRANSACTION_NOT_FOUND", "multi-signature transaction not found"))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(req, 404, "TRANSACTION_NOT_FOUND", "multi-signature transaction not found");
-		return;
-	}
 	if (strcmp(gx_pg_val(res, 0, "status"), "PENDING") != 0) {
 		gx_reply_error(req, 409, "TRANSACTION_NOT_PENDING", "transaction is %s, not PENDING",
 			       gx_pg_val(res, 0, "status"));
@@ -214,7 +194,7 @@ static void on_approve(PGresult *res, const struct gx_pg_error *err, void *arg)
 	approvers = org_json_col(gx_pg_val(res, 0, "approverIds"));
 	approvals = org_json_col(gx_pg_val(res, 0, "approvals"));
 	allowed = org_json_has(approvers, op->caller);
-	done = org_json_has(approvals, op->caller) || strcmp(gx_pg_val(res, 0, "inflight"), "t") == 0;
+	done = org_json_has(approvals, op->caller) || gx_svc_true(res, 0, "inflight");
 	cJSON_Delete(approvers);
 	cJSON_Delete(approvals);
 	if (!allowed) {
@@ -228,10 +208,7 @@ static void on_approve(PGresult *res, const struct gx_pg_error *err, void *arg)
 	payload = cJSON_CreateObject();
 	cJSON_AddStringToObject(payload, "pendingTxId", op->id);
 	cJSON_AddStringToObject(payload, "userId", op->caller);
-	cmd = (struct gx_outbox_cmd){ .command_type = "APPROVE_MULTISIG_TX", .aggregate_id = op->id,
-				      .payload = payload };
-	gx_outbox_submit(req, NULL, 0, &cmd, NULL, 0);
-	cJSON_Delete(payload);
+	gx_svc_enqueue(req, "APPROVE_MULTISIG_TX", op->id, payload);
 }
 
 void multisig_approve(struct gx_req *req)
@@ -258,18 +235,17 @@ static void on_pending(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct msop *op = arg;
 	struct gx_req *req = op->req;
-	cJSON *o, *items;
+	cJSON *items;
 
 	if (err) {
 		gx_reply_pg_error(req, err);
 		return;
 	}
-	if (PQntuples(res) == 0 || strcmp(gx_pg_val(res, 0, "org"), "t") != 0) {
+	if (PQntuples(res) == 0 || !gx_svc_true(res, 0, "org")) {
 		gx_reply_error(req, 404, "ORG_NOT_FOUND", "organization not found");
 		return;
 	}
-	o = cJSON_CreateObject();
-	items = cJSON_AddArrayToObject(o, "pendingTransactions");
+	items = cJSON_CreateArray();
 	for (int i = 0; i < PQntuples(res); i++) {
 		cJSON *t;
 
@@ -282,7 +258,7 @@ static void on_pending(PGresult *res, const struct gx_pg_error *err, void *arg)
 		cJSON_AddStringToObject(t, "initiatorId", gx_pg_val(res, i, "proposerId"));
 		cJSON_AddStringToObject(t, "toUserId", gx_pg_val(res, i, "toId"));
 		if (org_add_coins(t, "amount", gx_pg_val(res, i, "amountQirat")) < 0) {
-			cJSON_Delete(o);
+			cJSON_Delete(items);
 			gx_reply_error(req, 500, "INTERNAL", "the transaction read model holds an invalid amount");
 			return;
 		}
@@ -294,22 +270,18 @@ static void on_pending(PGresult *res, const struct gx_pg_error *err, void *arg)
 		cJSON_AddStringToObject(t, "status", gx_pg_val(res, i, "status"));
 		cJSON_AddStringToObject(t, "createdAt", gx_pg_val(res, i, "createdAt"));
 	}
-	cJSON_AddNumberToObject(o, "total", (double)atoll(gx_pg_val(res, 0, "total")));
-	cJSON_AddNumberToObject(o, "limit", (double)op->limit);
-	cJSON_AddNumberToObject(o, "offset", (double)op->offset);
-	gx_reply_json(req, 200, o);
+	gx_svc_reply_list(req, "pendingTransactions", items, gx_svc_total(res), &op->page);
 }
 
 void multisig_pending(struct gx_req *req)
 {
 	const char *org = gx_req_param(req, "orgId");
 	struct gx_verr *v = gx_verr_new();
-	long long limit, offset;
+	struct gx_valid_page page;
 	struct msop *op;
-	char lim[24], off[24];
 	const char *params[4];
 
-	if (org_paging(req, &limit, &offset, v) < 0) {
+	if (gx_svc_paging(req, 100, 20, &page, v) < 0) {
 		gx_reply_verr(req, v);
 		return;
 	}
@@ -319,14 +291,11 @@ void multisig_pending(struct gx_req *req)
 		return;
 	}
 	op = msop_new(req, org);
-	op->limit = limit;
-	op->offset = offset;
-	snprintf(lim, sizeof(lim), "%lld", limit);
-	snprintf(off, sizeof(off), "%lld", offset);
+	op->page = page;
 	params[0] = org_tenant(req);
 	params[1] = op->id;
-	params[2] = lim;
-	params[3] = off;
+	params[2] = op->page.limit_s;
+	params[3] = op->page.offset_s;
 	if (gx_pg_query(gx_req_pg(req), SQL_PENDING, 4, params, on_pending, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the pending-transactions query");
 }

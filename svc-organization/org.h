@@ -1,5 +1,5 @@
 /* svc-organization private declarations: service state, handlers, and the small helpers its resource files share
- * (read-model JSON columns, paging, timestamps). */
+ * (read-model JSON columns, timestamps). */
 #ifndef ORG_H
 #define ORG_H
 
@@ -42,7 +42,5 @@ bool org_json_has(const cJSON *arr, const char *s);
 /* Add the Qirat decimal string qirat (canonical, from the read model or an event) as coins under name; returns -1
  * when it is not a canonical u64 (the caller answers 500). */
 int org_add_coins(cJSON *obj, const char *name, const char *qirat);
-/* limit/offset query parameters (limit 1..100, default 20; offset >= 0): 0, or -1 with v filled. */
-int org_paging(const struct gx_req *req, long long *limit, long long *offset, struct gx_verr *v);
 
 #endif

@@ -2,7 +2,6 @@
  * authorization rules (DEFINE_AUTH_RULE) and the organization read model the projector keeps. The orgId is made
  * here (UUID v4) and sent on chain; it is the command's aggregate, so the 202 answer's "aggregateId" is the orgId.
  * Checks against the read model are fast rejections; the chain decides. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +11,9 @@
 #include "gx/http.h"
 #include "gx/jwt.h"
 #include "gx/money.h"
-#include "gx/outbox.h"
 #include "gx/pg.h"
 #include "gx/rand.h"
+#include "gx/svc.h"
 #include "gx/valid.h"
 #include "org.h"
 
@@ -82,32 +81,6 @@ int org_add_coins(cJSON *obj, const char *name, const char *qirat)
 	return 0;
 }
 
-static long long query_int(const struct gx_req *req, const char *name, long long min, long long max, long long def,
-			   struct gx_verr *v)
-{
-	const char *s = gx_req_query(req, name);
-	char *end;
-	long long n;
-
-	if (!s)
-		return def;
-	n = strtoll(s, &end, 10);
-	if (!*s || *end || !isdigit((unsigned char)s[0]) || n < min || n > max) {
-		gx_verr_add(v, name, "must be an integer from %lld to %lld", min, max);
-		return def;
-	}
-	return n;
-}
-
-int org_paging(const struct gx_req *req, long long *limit, long long *offset, struct gx_verr *v)
-{
-	size_t before = gx_verr_count(v);
-
-	*limit = query_int(req, "limit", 1, 100, 20, v);
-	*offset = query_int(req, "offset", 0, 1000000000LL, 0, v);
-	return gx_verr_count(v) > before ? -1 : 0;
-}
-
 /* ---- POST /api/v1/organizations ---- */
 
 struct propose {
@@ -132,7 +105,6 @@ static void on_stakeholders(PGresult *res, const struct gx_pg_error *err, void *
 	struct propose *pr = arg;
 	struct gx_req *req = pr->req;
 	struct gx_verr *v;
-	struct gx_outbox_cmd cmd;
 	cJSON *payload;
 
 	if (err) {
@@ -144,25 +116,19 @@ static void on_stakeholders(PGresult *res, const struct gx_pg_error *err, void *
 		char field[32];
 
 		snprintf(field, sizeof(field), "stakeholderIds[%d]", i);
-		if (strcmp(gx_pg_val(res, i, "found"), "t") != 0)
+		if (!gx_svc_true(res, i, "found"))
 			gx_verr_add(v, field, "user not found");
-		else if (strcmp(gx_pg_val(res, i, "onchain"), "t") != 0)
+		else if (!gx_svc_true(res, i, "onchain"))
 			gx_verr_add(v, field, "user is not registered on chain yet");
 	}
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	payload = cJSON_CreateObject();
 	cJSON_AddStringToObject(payload, "orgId", pr->org_id);
 	cJSON_AddStringToObject(payload, "orgName", pr->name);
 	cJSON_AddStringToObject(payload, "orgType", pr->type);
 	cJSON_AddItemReferenceToObject(payload, "stakeholderIds", pr->stakeholders);
-	cmd = (struct gx_outbox_cmd){ .command_type = "PROPOSE_ORGANIZATION", .aggregate_id = pr->org_id,
-				      .payload = payload };
-	gx_outbox_submit(req, NULL, 0, &cmd, NULL, 0);
-	cJSON_Delete(payload);
+	gx_svc_enqueue(req, "PROPOSE_ORGANIZATION", pr->org_id, payload);
 }
 
 /* The stakeholderIds array: 2..10 distinct ids. Returns a copy (caller owns) or NULL with issues added. */
@@ -287,14 +253,8 @@ static void on_org(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct orgop *op = arg;
 
-	if (err) {
-		gx_reply_pg_error(op->req, err);
+	if (!gx_svc_found(op->req, res, err, "ORG_NOT_FOUND", "organization not found"))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(op->req, 404, "ORG_NOT_FOUND", "organization not found");
-		return;
-	}
 	op->step(op, res);
 }
 
@@ -325,10 +285,7 @@ static void org_load(struct gx_req *req, struct orgop *op, const char *inflight_
 
 static void submit_org(struct orgop *op, const char *type, cJSON *payload)
 {
-	struct gx_outbox_cmd cmd = { .command_type = type, .aggregate_id = op->org_id, .payload = payload };
-
-	gx_outbox_submit(op->req, NULL, 0, &cmd, NULL, 0);
-	cJSON_Delete(payload);
+	gx_svc_enqueue(op->req, type, op->org_id, payload);
 }
 
 /* ---- GET /api/v1/organizations/{orgId} ---- */
@@ -339,14 +296,6 @@ static const char *org_type_api(const char *chain)
 		if (strcasecmp(chain, ORG_TYPES_CHAIN[i]) == 0)
 			return ORG_TYPES_API[i];
 	return strcasecmp(chain, "NGO") == 0 ? "nonprofit" : "business";
-}
-
-static void text_or_null(cJSON *o, const char *name, const PGresult *res, const char *col)
-{
-	if (gx_pg_isnull(res, 0, col))
-		cJSON_AddNullToObject(o, name);
-	else
-		cJSON_AddStringToObject(o, name, gx_pg_val(res, 0, col));
 }
 
 static void get_step(struct orgop *op, const PGresult *res)
@@ -388,9 +337,9 @@ static void get_step(struct orgop *op, const PGresult *res)
 		gx_reply_error(op->req, 500, "INTERNAL", "the organization read model holds an invalid rule or balance");
 		return;
 	}
-	text_or_null(o, "createdAt", res, "createdAt");
-	text_or_null(o, "activatedAt", res, "activatedAt");
-	text_or_null(o, "updatedAt", res, "updatedAt");
+	gx_svc_add_text(o, "createdAt", res, 0, "createdAt");
+	gx_svc_add_text(o, "activatedAt", res, 0, "activatedAt");
+	gx_svc_add_text(o, "updatedAt", res, 0, "updatedAt");
 	gx_reply_json(op->req, 200, o);
 }
 
@@ -422,7 +371,7 @@ static void endorse_step(struct orgop *op, const PGresult *res)
 		gx_reply_error(op->req, 403, "FORBIDDEN", "you are not a stakeholder of this organization");
 		return;
 	}
-	if (done || strcmp(gx_pg_val(res, 0, "inflight"), "t") == 0) {
+	if (done || gx_svc_true(res, 0, "inflight")) {
 		gx_reply_error(op->req, 409, "ALREADY_ENDORSED", "you have already endorsed this organization");
 		return;
 	}
@@ -466,7 +415,7 @@ static void activate_step(struct orgop *op, const PGresult *res)
 			       gx_pg_val(res, 0, "status"));
 		return;
 	}
-	if (strcmp(gx_pg_val(res, 0, "inflight"), "t") == 0) {
+	if (gx_svc_true(res, 0, "inflight")) {
 		gx_reply_error(op->req, 409, "ACTIVATION_IN_PROGRESS", "an activation of this organization is in progress");
 		return;
 	}
@@ -520,11 +469,8 @@ static void rules_step(struct orgop *op, const PGresult *res)
 			gx_verr_add(v, f, "is not a stakeholder of the organization");
 	}
 	cJSON_Delete(stake);
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(op->req, v);
+	if (gx_svc_invalid(op->req, v))
 		return;
-	}
-	gx_verr_free(v);
 	snprintf(thr, sizeof(thr), "%llu", (unsigned long long)op->threshold);
 	payload = cJSON_CreateObject();
 	cJSON_AddStringToObject(payload, "orgId", op->org_id);

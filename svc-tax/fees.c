@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gx/http.h"
+#include "gx/svc.h"
 #include "gx/util.h"
 #include "gx/valid.h"
 #include "tax.h"
@@ -34,10 +35,7 @@ static void reply_quote(struct gx_req *req, uint64_t amount, const char *tx_type
 		r.tier = "EXEMPT";
 		r.bps_applied = 0;
 	} else if (gx_fee_compute(amount, p, &r) < 0) {
-		struct gx_verr *v = gx_verr_new();
-
-		gx_verr_add(v, "amount", "amount plus fee exceeds the largest representable amount");
-		gx_reply_verr(req, v);
+		gx_svc_reply_invalid(req, "amount", "amount plus fee exceeds the largest representable amount");
 		return;
 	}
 	amount_percent(r.bps_applied, pct, sizeof(pct));
@@ -92,11 +90,8 @@ void fees_calculate(struct gx_req *req)
 	tx_type = gx_valid_str(body, "transactionType", false, 1, 32, v);
 	if (tx_type && !gx_valid_enum(tx_type, TX_TYPES))
 		gx_verr_add(v, "transactionType", "must be one of TRANSFER, MULTISIG, LOAN_REPAYMENT");
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	/* the static spelling, so the quote outlives the body */
 	for (size_t i = 0; TX_TYPES[i]; i++)
 		if (tx_type && strcmp(tx_type, TX_TYPES[i]) == 0)

@@ -9,10 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gx/chaincode.h"
 #include "gx/jwt.h"
 #include "gx/money.h"
-#include "gx/outbox.h"
+#include "gx/svc.h"
 #include "gx/valid.h"
 #include "tax.h"
 
@@ -53,11 +52,6 @@ static const char SQL_ACCOUNT[] =
 	" " ISO_TS("a.\"lastDebit\"") " AS \"lastDebit\", " DAYS_SINCE("a.\"since\"") " AS \"dormantDays\","
 	" p.\"rate\", p.\"minBalance\", p.\"dormancy\""
 	" FROM a CROSS JOIN p LIMIT 1";
-
-static const char SQL_AUDIT[] =
-	"INSERT INTO \"AdminAuditLog\" (\"tenantId\", \"actorId\", \"actorRole\", \"action\", \"targetType\","
-	" \"targetId\", \"details\", \"requestId\", \"ipAddress\")"
-	" VALUES ($1, $2, $3, 'VELOCITY_TAX_APPLY', 'ACCOUNT', $4, $5::jsonb, $6, $7)";
 
 /* What the rule says about one account. */
 struct verdict {
@@ -150,10 +144,7 @@ static cJSON *verdict_json(const PGresult *res, const struct verdict *vd)
 	cJSON_AddStringToObject(o, "reason", vd->reason);
 	amount_add(o, "balance", "balanceQirat", vd->balance);
 	amount_add(o, "minimumBalance", NULL, vd->min_balance);
-	if (gx_pg_isnull(res, 0, "lastDebit"))
-		cJSON_AddNullToObject(o, "lastTransactionDate");
-	else
-		cJSON_AddStringToObject(o, "lastTransactionDate", gx_pg_val(res, 0, "lastDebit"));
+	gx_svc_add_text(o, "lastTransactionDate", res, 0, "lastDebit");
 	cJSON_AddNumberToObject(o, "dormantDays", (double)vd->dormant_days);
 	cJSON_AddNumberToObject(o, "dormancyDaysRequired", (double)vd->dormancy_days);
 	amount_add(o, "estimatedTax", "estimatedTaxQirat", vd->tax);
@@ -166,41 +157,12 @@ static cJSON *verdict_json(const PGresult *res, const struct verdict *vd)
 static void submit(struct gx_req *req, const PGresult *res)
 {
 	const struct tax_app *app = gx_req_app(req);
-	const struct gx_jwt_claims *cl = gx_req_claims(req);
 	const char *account = gx_pg_val(res, 0, "accountId");
-	struct gx_cc_call call = { 0 };
-	struct gx_outbox_cmd cmd;
-	struct gx_pg_stmt audit;
-	const char *params[7];
-	char err[256];
-	char *details;
+	const struct gx_svc_audit audit = { app->tenant, "VELOCITY_TAX_APPLY", "ACCOUNT", account };
 	cJSON *payload = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(payload, "accountId", account);
-	if (gx_chaincode_map("APPLY_VELOCITY_TAX", payload, &call, err, sizeof(err)) < 0) {
-		gx_reply_error(req, 500, "INTERNAL", "APPLY_VELOCITY_TAX payload does not map: %s", err);
-		cJSON_Delete(payload);
-		return;
-	}
-	details = cJSON_PrintUnformatted(payload);
-	if (!details)
-		abort(); /* cJSON only fails on OOM */
-	params[0] = app->tenant;
-	params[1] = cl->sub;
-	params[2] = cl->role;
-	params[3] = account;
-	params[4] = details;
-	params[5] = gx_req_id(req);
-	params[6] = gx_req_client_ip(req);
-	audit.sql = SQL_AUDIT;
-	audit.nparams = 7;
-	audit.params = params;
-	cmd.command_type = "APPLY_VELOCITY_TAX";
-	cmd.aggregate_id = call.aggregate;
-	cmd.payload = payload;
-	gx_outbox_submit(req, &audit, 1, &cmd, NULL, 0);
-	free(details);
-	gx_cc_call_release(&call);
+	gx_svc_submit(req, "APPLY_VELOCITY_TAX", payload, &audit);
 	cJSON_Delete(payload);
 }
 
@@ -210,17 +172,11 @@ static void on_account(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct gx_req *req = t->req;
 	struct verdict vd;
 
-	if (err) {
-		gx_reply_pg_error(req, err);
+	if (!gx_svc_found(req, res, err, "ACCOUNT_NOT_FOUND", "account %s was not found", t->account))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(req, 404, "ACCOUNT_NOT_FOUND", "account %s was not found", t->account);
-		return;
-	}
 	if (!gx_req_is_admin(req) && (strcmp(gx_pg_val(res, 0, "kind"), "USER") == 0 ||
 				      strcmp(gx_pg_val(res, 0, "kind"), "ORG") == 0) &&
-	    strcmp(gx_pg_val(res, 0, "mine"), "t") != 0) {
+	    !gx_svc_true(res, 0, "mine")) {
 		gx_reply_error(req, 403, "FORBIDDEN", "you can only check your own or your organization's account");
 		return;
 	}
@@ -264,10 +220,7 @@ void velocity_eligibility(struct gx_req *req)
 	const char *account = gx_req_param(req, "accountId");
 
 	if (!gx_valid_id(account)) {
-		struct gx_verr *v = gx_verr_new();
-
-		gx_verr_add(v, "accountId", "must be an account id");
-		gx_reply_verr(req, v);
+		gx_svc_reply_invalid(req, "accountId", "must be an account id");
 		return;
 	}
 	start(req, account, false);
@@ -280,10 +233,7 @@ void velocity_apply(struct gx_req *req)
 
 	if (account && !gx_valid_id(account))
 		gx_verr_add(v, "accountId", "must be an account id");
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	start(req, account, true);
 }

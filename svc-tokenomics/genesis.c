@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gx/http.h"
+#include "gx/svc.h"
 #include "gx/valid.h"
 #include "tokenomics.h"
 
@@ -46,14 +47,8 @@ static void on_state(PGresult *res, const struct gx_pg_error *err, void *arg)
 	const char *nat;
 	cJSON *payload;
 
-	if (err) {
-		gx_reply_pg_error(req, err);
+	if (!gx_svc_found(req, res, err, "USER_NOT_FOUND", "user %s was not found", g->user_id))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(req, 404, "USER_NOT_FOUND", "user %s was not found", g->user_id);
-		return;
-	}
 	if (gx_pg_isnull(res, 0, "walletId")) {
 		gx_reply_error(req, 404, "WALLET_NOT_FOUND", "user %s has no wallet yet (not yet created on chain?)",
 			       g->user_id);
@@ -61,10 +56,7 @@ static void on_state(PGresult *res, const struct gx_pg_error *err, void *arg)
 	}
 	nat = gx_pg_val(res, 0, "nationality");
 	if (*nat && strcmp(nat, g->country) != 0) {
-		struct gx_verr *v = gx_verr_new();
-
-		gx_verr_add(v, "countryCode", "must equal the user's nationality (%s)", nat);
-		gx_reply_verr(req, v);
+		gx_svc_reply_invalid(req, "countryCode", "must equal the user's nationality (%s)", nat);
 		return;
 	}
 	if (strcmp(gx_pg_val(res, 0, "projected"), "t") == 0 || strcmp(gx_pg_val(res, 0, "pending"), "t") == 0) {
@@ -103,11 +95,8 @@ void genesis_create(struct gx_req *req)
 	country = gx_valid_str(body, "countryCode", true, 2, 2, v);
 	if (country && !gx_valid_iso2(country))
 		gx_verr_add(v, "countryCode", "must be an ISO 3166-1 alpha-2 code (two upper-case letters)");
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	g = gx_xcalloc(1, sizeof(*g));
 	g->req = req;
 	g->user_id = gx_xstrdup(user_id);

@@ -44,10 +44,10 @@ extern const size_t tok_routes_len;
 /* Qirat column col of row (NUMERIC(20,0) as text) into *out. Returns 0, or -1 when the read model holds a value
  * no u64 chain amount can have (not logged: the caller answers 500, which logs). */
 int command_qirat(const PGresult *res, int row, const char *col, uint64_t *out);
+/* The "balanceQirat" column of row 0 into *out: 0, or -1 after answering 500 naming what ("wallet") (ends req). */
+int command_balance(struct gx_req *req, const PGresult *res, const char *what, uint64_t *out);
 /* Add the amount as a coin decimal string under name and its Qirat integer string under name_qirat. */
 void command_add_amount(cJSON *obj, const char *name, const char *name_qirat, uint64_t qirat);
-/* Add a text column as a JSON string, or null when the column is SQL NULL. */
-void command_add_text(cJSON *obj, const char *name, const PGresult *res, int row, const char *col);
 
 /* Enqueue an on-chain command and answer the request (ends req). payload (borrowed) must match the
  * docs/chaincode.md row of type: it is mapped with gx_chaincode_map first, which also gives the aggregate id;

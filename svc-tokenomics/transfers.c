@@ -8,6 +8,7 @@
 #include "gx/http.h"
 #include "gx/jwt.h"
 #include "gx/money.h"
+#include "gx/svc.h"
 #include "gx/valid.h"
 #include "tokenomics.h"
 
@@ -149,11 +150,8 @@ void transfers_create(struct gx_req *req)
 	remark = gx_valid_str(body, "remark", false, 0, 200, v);
 	if (remark && strlen(remark) > 500)
 		gx_verr_add(v, "remark", "must be at most 500 bytes");
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	if (from && strcmp(from, cl->sub) != 0) {
 		gx_reply_error(req, 403, "FORBIDDEN", "you can only transfer from your own wallet");
 		return;

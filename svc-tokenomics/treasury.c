@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "gx/http.h"
+#include "gx/svc.h"
 #include "gx/valid.h"
 #include "tokenomics.h"
 
@@ -17,20 +18,11 @@ static void on_treasury(PGresult *res, const struct gx_pg_error *err, void *arg)
 	uint64_t balance;
 	cJSON *o;
 
-	if (err) {
-		gx_reply_pg_error(req, err);
+	if (!gx_svc_found(req, res, err, "TREASURY_NOT_FOUND", "no treasury account for country %s",
+			  gx_req_param(req, "countryCode")))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(req, 404, "TREASURY_NOT_FOUND", "no treasury account for country %s",
-			       gx_req_param(req, "countryCode"));
+	if (command_balance(req, res, "treasury", &balance) < 0)
 		return;
-	}
-	if (command_qirat(res, 0, "balanceQirat", &balance) < 0) {
-		gx_reply_error(req, 500, "INTERNAL", "treasury balance '%.40s' is not a Qirat amount",
-			       gx_pg_val(res, 0, "balanceQirat"));
-		return;
-	}
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "countryCode", gx_pg_val(res, 0, "countryCode"));
 	cJSON_AddStringToObject(o, "accountId", gx_pg_val(res, 0, "accountId"));
@@ -48,10 +40,7 @@ void treasury_balance(struct gx_req *req)
 	const char *params[2];
 
 	if (!gx_valid_iso2(cc)) {
-		struct gx_verr *v = gx_verr_new();
-
-		gx_verr_add(v, "countryCode", "must be an ISO 3166-1 alpha-2 code (two upper-case letters)");
-		gx_reply_verr(req, v);
+		gx_svc_reply_invalid(req, "countryCode", "must be an ISO 3166-1 alpha-2 code (two upper-case letters)");
 		return;
 	}
 	snprintf(account, sizeof(account), "treasury_%s", cc);

@@ -1,10 +1,10 @@
 /* Wallet resources: GET /wallets/{profileId}/balance and /transactions (the owner or an admin), POST
  * /wallets/{walletId}/freeze and /unfreeze (ADMIN, FREEZE_WALLET / UNFREEZE_WALLET through the outbox). */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gx/http.h"
+#include "gx/svc.h"
 #include "gx/valid.h"
 #include "tokenomics.h"
 
@@ -42,25 +42,16 @@ static void on_balance(PGresult *res, const struct gx_pg_error *err, void *arg)
 	uint64_t balance;
 	cJSON *o;
 
-	if (err) {
-		gx_reply_pg_error(req, err);
+	if (!gx_svc_found(req, res, err, "WALLET_NOT_FOUND", "wallet not found"))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(req, 404, "WALLET_NOT_FOUND", "wallet not found");
+	if (command_balance(req, res, "wallet", &balance) < 0)
 		return;
-	}
-	if (command_qirat(res, 0, "balanceQirat", &balance) < 0) {
-		gx_reply_error(req, 500, "INTERNAL", "wallet balance '%.40s' is not a Qirat amount",
-			       gx_pg_val(res, 0, "balanceQirat"));
-		return;
-	}
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "walletId", gx_pg_val(res, 0, "walletId"));
 	cJSON_AddStringToObject(o, "profileId", gx_pg_val(res, 0, "profileId"));
 	cJSON_AddStringToObject(o, "accountId", gx_pg_val(res, 0, "primaryAccountId"));
 	command_add_amount(o, "balance", "balanceQirat", balance);
-	cJSON_AddBoolToObject(o, "isFrozen", strcmp(gx_pg_val(res, 0, "isFrozen"), "t") == 0);
+	cJSON_AddBoolToObject(o, "isFrozen", gx_svc_true(res, 0, "isFrozen"));
 	cJSON_AddStringToObject(o, "updatedAt", gx_pg_val(res, 0, "updatedAt"));
 	gx_reply_json(req, 200, o);
 }
@@ -71,10 +62,7 @@ static const char *owned_profile(struct gx_req *req)
 	const char *pid = gx_req_param(req, "profileId");
 
 	if (!gx_valid_id(pid)) {
-		struct gx_verr *v = gx_verr_new();
-
-		gx_verr_add(v, "profileId", "must be a profile id");
-		gx_reply_verr(req, v);
+		gx_svc_reply_invalid(req, "profileId", "must be a profile id");
 		return NULL;
 	}
 	if (!gx_req_may_access(req, pid)) {
@@ -100,27 +88,8 @@ void wallets_balance(struct gx_req *req)
 
 struct page {
 	struct gx_req *req;
-	long long limit, offset;
+	struct gx_valid_page page;
 };
-
-/* Query parameter name as an integer in [min, max], def when absent. Adds an issue to v when invalid. */
-static long long query_int(struct gx_req *req, const char *name, long long min, long long max, long long def,
-			   struct gx_verr *v)
-{
-	const char *s = gx_req_query(req, name);
-	char *end;
-	long long n;
-
-	if (!s)
-		return def;
-	errno = 0;
-	n = strtoll(s, &end, 10);
-	if (!*s || *end || errno || (s[0] < '0' || s[0] > '9') || n < min || n > max) {
-		gx_verr_add(v, name, "must be an integer from %lld to %lld", min, max);
-		return def;
-	}
-	return n;
-}
 
 static cJSON *history_item(const PGresult *res, int i)
 {
@@ -129,7 +98,7 @@ static cJSON *history_item(const PGresult *res, int i)
 	const char *block;
 
 	cJSON_AddStringToObject(o, "offTxId", gx_pg_val(res, i, "offTxId"));
-	command_add_text(o, "onChainTxId", res, i, "onChainTxId");
+	gx_svc_add_text(o, "onChainTxId", res, i, "onChainTxId");
 	cJSON_AddStringToObject(o, "walletId", gx_pg_val(res, i, "wallet"));
 	cJSON_AddStringToObject(o, "type", gx_pg_val(res, i, "type"));
 	cJSON_AddStringToObject(o, "counterparty", gx_pg_val(res, i, "counterparty"));
@@ -139,7 +108,7 @@ static cJSON *history_item(const PGresult *res, int i)
 	}
 	command_add_amount(o, "amount", "amountQirat", amount);
 	command_add_amount(o, "fee", "feeQirat", fee);
-	command_add_text(o, "remark", res, i, "remark");
+	gx_svc_add_text(o, "remark", res, i, "remark");
 	cJSON_AddStringToObject(o, "timestamp", gx_pg_val(res, i, "timestamp"));
 	block = gx_pg_val(res, i, "blockNumber");
 	if (gx_pg_isnull(res, i, "blockNumber"))
@@ -153,47 +122,34 @@ static void on_history(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct page *pg = arg;
 	struct gx_req *req = pg->req;
-	cJSON *o, *items, *item;
+	cJSON *items, *item;
 
-	if (err) {
-		gx_reply_pg_error(req, err);
+	if (!gx_svc_found(req, res, err, "WALLET_NOT_FOUND", "wallet not found"))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(req, 404, "WALLET_NOT_FOUND", "wallet not found");
-		return;
-	}
-	o = cJSON_CreateObject();
-	items = cJSON_AddArrayToObject(o, "transactions");
+	items = cJSON_CreateArray();
 	for (int i = 0; i < PQntuples(res); i++) {
 		if (gx_pg_isnull(res, i, "offTxId"))
 			continue;
 		if (!(item = history_item(res, i))) {
-			cJSON_Delete(o);
+			cJSON_Delete(items);
 			gx_reply_error(req, 500, "INTERNAL", "a history amount of wallet %s is not a Qirat amount",
 				       gx_pg_val(res, i, "wallet"));
 			return;
 		}
 		cJSON_AddItemToArray(items, item);
 	}
-	cJSON_AddNumberToObject(o, "total", (double)strtoll(gx_pg_val(res, 0, "total"), NULL, 10));
-	cJSON_AddNumberToObject(o, "limit", (double)pg->limit);
-	cJSON_AddNumberToObject(o, "offset", (double)pg->offset);
-	gx_reply_json(req, 200, o);
+	gx_svc_reply_list(req, "transactions", items, gx_svc_total(res), &pg->page);
 }
 
 void wallets_transactions(struct gx_req *req)
 {
 	const struct tok_app *app = gx_req_app(req);
 	struct gx_verr *v = gx_verr_new();
+	struct gx_valid_page page;
 	struct page *pg;
-	char lim[24], off[24];
 	const char *params[4];
-	long long limit, offset;
 
-	limit = query_int(req, "limit", 1, 100, 20, v);
-	offset = query_int(req, "offset", 0, 1000000000LL, 0, v);
-	if (gx_verr_count(v) > 0) {
+	if (gx_svc_paging(req, 100, 20, &page, v) < 0) {
 		gx_reply_verr(req, v);
 		return;
 	}
@@ -202,14 +158,11 @@ void wallets_transactions(struct gx_req *req)
 		return;
 	pg = gx_xcalloc(1, sizeof(*pg));
 	pg->req = req;
-	pg->limit = limit;
-	pg->offset = offset;
+	pg->page = page;
 	gx_req_set_data(req, pg, free);
-	snprintf(lim, sizeof(lim), "%lld", limit);
-	snprintf(off, sizeof(off), "%lld", offset);
 	params[0] = app->tenant;
-	params[2] = lim;
-	params[3] = off;
+	params[2] = pg->page.limit_s;
+	params[3] = pg->page.offset_s;
 	if (gx_pg_query(gx_req_pg(req), SQL_HISTORY, 4, params, on_history, pg) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the history query");
 }
@@ -237,15 +190,9 @@ static void on_wallet(PGresult *res, const struct gx_pg_error *err, void *arg)
 	bool frozen;
 	cJSON *payload;
 
-	if (err) {
-		gx_reply_pg_error(req, err);
+	if (!gx_svc_found(req, res, err, "WALLET_NOT_FOUND", "wallet not found"))
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		gx_reply_error(req, 404, "WALLET_NOT_FOUND", "wallet not found");
-		return;
-	}
-	frozen = strcmp(gx_pg_val(res, 0, "isFrozen"), "t") == 0;
+	frozen = gx_svc_true(res, 0, "isFrozen");
 	if (f->freeze && frozen) {
 		gx_reply_error(req, 409, "WALLET_ALREADY_FROZEN", "the wallet is already frozen");
 		return;
@@ -279,11 +226,8 @@ static void freeze_common(struct gx_req *req, bool freeze)
 		if (reason && strlen(reason) > 500)
 			gx_verr_add(v, "reason", "must be at most 500 bytes");
 	}
-	if (gx_verr_count(v) > 0) {
-		gx_reply_verr(req, v);
+	if (gx_svc_invalid(req, v))
 		return;
-	}
-	gx_verr_free(v);
 	f = gx_xcalloc(1, sizeof(*f));
 	f->req = req;
 	f->freeze = freeze;

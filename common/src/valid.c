@@ -1,6 +1,7 @@
 /* Validation predicates, JSON field getters and the VALIDATION_FAILED details collector. */
 #include "gx/valid.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -447,4 +448,49 @@ bool gx_valid_amount(const cJSON *obj, const char *field, bool required, uint64_
 		return false;
 	}
 	return true;
+}
+
+const cJSON *gx_valid_either(const cJSON *obj, const char *a, const char *b, const char **used)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(obj, a);
+	const cJSON *y;
+
+	*used = a;
+	if (x && !cJSON_IsNull(x))
+		return x;
+	y = cJSON_GetObjectItemCaseSensitive(obj, b);
+	if (y && !cJSON_IsNull(y))
+		*used = b;
+	return y;
+}
+
+/* ---- query parameters ---- */
+
+long long gx_valid_query_int(const char *s, const char *name, long long min, long long max, long long def,
+			     struct gx_verr *v)
+{
+	char *end;
+	long long n;
+
+	if (!s)
+		return def;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (!*s || *end || errno || s[0] < '0' || s[0] > '9' || n < min || n > max) {
+		gx_verr_add(v, name, "must be an integer from %lld to %lld", min, max);
+		return def;
+	}
+	return n;
+}
+
+int gx_valid_paging(const char *limit, const char *offset, long long max, long long def, struct gx_valid_page *pg,
+		    struct gx_verr *v)
+{
+	size_t before = gx_verr_count(v);
+
+	pg->limit = gx_valid_query_int(limit, "limit", 1, max, def, v);
+	pg->offset = gx_valid_query_int(offset, "offset", 0, GX_VALID_OFFSET_MAX, 0, v);
+	snprintf(pg->limit_s, sizeof(pg->limit_s), "%lld", pg->limit);
+	snprintf(pg->offset_s, sizeof(pg->offset_s), "%lld", pg->offset);
+	return gx_verr_count(v) > before ? -1 : 0;
 }

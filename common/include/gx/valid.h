@@ -78,5 +78,28 @@ bool gx_valid_bool(const cJSON *obj, const char *field, bool required, bool def,
 /* Coin amount field (string or number, exact, see gx/money.h) that must be > 0. Returns true with *qirat set, or
  * false (issue added when required or invalid; *qirat = 0). */
 bool gx_valid_amount(const cJSON *obj, const char *field, bool required, uint64_t *qirat, struct gx_verr *v);
+/* The field of obj spelled a, or else spelled b (an API that accepts the OpenAPI's name and the original code's).
+ * *used is set to the spelling to name in issues: b when only b is present, else a. Returns the item (borrowed from
+ * obj; may be NULL or JSON null when neither is present). */
+const cJSON *gx_valid_either(const cJSON *obj, const char *a, const char *b, const char **used);
+
+/* ---- query parameters ----------------------------------------------------------------------------------------- */
+
+/* A decimal query parameter s (borrowed; NULL when absent) named name, in [min, max]: plain digits, no sign.
+ * Returns the value, def when s is NULL, or def with an issue "must be an integer from min to max" added. */
+long long gx_valid_query_int(const char *s, const char *name, long long min, long long max, long long def,
+			     struct gx_verr *v);
+
+/* Paging of a list: limit in 1..max (default def) and offset in 0..GX_VALID_OFFSET_MAX (default 0), as numbers and
+ * as text ready for SQL parameters. */
+#define GX_VALID_OFFSET_MAX 1000000000LL
+struct gx_valid_page {
+	long long limit, offset;
+	char limit_s[24], offset_s[24];
+};
+/* Read ?limit and ?offset (limit, offset: the raw query values, NULL when absent) into *pg. Returns 0, or -1 with
+ * the issues added to v (*pg then holds the defaults for the bad values). */
+int gx_valid_paging(const char *limit, const char *offset, long long max, long long def, struct gx_valid_page *pg,
+		    struct gx_verr *v);
 
 #endif
