@@ -8,18 +8,12 @@ import uuid
 
 import gxtest
 from gxtest import openapi as oa
+from gxtest.services import ServiceTestCase
+from gxtest.sql import q, seed_profile, seed_wallet
 
-NO_LIMITS = {"RATE_LIMIT_PER_MIN": "1000000", "RATE_LIMIT_BURST": "1000000"}
 SUPER = str(uuid.uuid4())
 ADMIN = str(uuid.uuid4())
 USER = str(uuid.uuid4())
-
-
-def q(s):
-    """SQL literal of a Python value (None -> NULL)."""
-    if s is None:
-        return "NULL"
-    return "'" + str(s).replace("'", "''") + "'"
 
 
 def hdr(role_sub, role, key=None):
@@ -29,17 +23,13 @@ def hdr(role_sub, role, key=None):
     return h
 
 
-class AdminTest(gxtest.GxTestCase):
+class AdminTest(ServiceTestCase):
+    DAEMON = "svc-admin"
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        st = cls.stack
-        st.start_pg()
-        st.start_redis()
-        st.migrate()
-        cls.api = st.start_daemon("svc-admin", env=NO_LIMITS)
-        cls.doc = oa.fetch(cls.api.url)
-        cls.codes = [r[0] for r in st.psql('SELECT "countryCode" FROM "Country" ORDER BY "countryCode"')]
+        cls.codes = [r[0] for r in cls.stack.psql('SELECT "countryCode" FROM "Country" ORDER BY "countryCode"')]
 
     def setUp(self):
         super().setUp()
@@ -50,6 +40,7 @@ class AdminTest(gxtest.GxTestCase):
 
     # --- helpers ----------------------------------------------------------------------------------------------
     def call(self, method, path, template=None, body=None, headers=None, status=None):
+        """Request path with headers; asserts status when given and validates against template (default path)."""
         r = gxtest.request(method, self.api.url + path, json_body=body, headers=headers)
         if status is not None:
             self.assertEqual(r.status, status, r.text)
@@ -81,11 +72,8 @@ class AdminTest(gxtest.GxTestCase):
                         % (q(uuid.uuid4().hex), block, q(name), q(json.dumps(payload))))
 
     def profile(self, pid, role="USER", onchain=True, nationality="IN"):
-        self.stack.psql('INSERT INTO "UserProfile" ("profileId", "tenantId", "firstName", "lastName", "email",'
-                        ' "biometricHash", "passwordHash", "nationalityCountryCode", "role", "fabricUserId",'
-                        ' "onchainStatus") VALUES (%s, \'default\', \'A\', \'B\', %s, %s, \'x\', %s, %s, %s, %s)'
-                        % (q(pid), q(pid + "@example.com"), q(uuid.uuid4().hex * 2), q(nationality), q(role),
-                           q("u-" + pid[:20]), q("ACTIVE" if onchain else None)))
+        seed_profile(self.stack, pid, "u-" + pid[:20], status=None, onchain=onchain, nationality=nationality,
+                     first="A", last="B", role=role, bio=uuid.uuid4().hex * 2)
 
     def assert_error(self, r, status, code, field=None):
         self.assertEqual(r.status, status, r.text)
@@ -260,8 +248,7 @@ class AdminTest(gxtest.GxTestCase):
         self.profile(b)
         self.profile(c, nationality="CN")
         for pid, bal in ((a, 150000), (b, 1), (c, 999)):
-            self.stack.psql('INSERT INTO "Wallet" ("tenantId", "profileId", "primaryAccountId", "walletName",'
-                            ' "balanceQirat") VALUES (\'default\', %s, %s, \'main\', %d)' % (q(pid), q("u-" + pid[:20]), bal))
+            seed_wallet(self.stack, pid, "u-" + pid[:20], bal)
         self.stack.psql('INSERT INTO "TreasuryAccount" ("accountId", "tenantId", "countryCode", "status",'
                         ' "balanceQirat") VALUES (\'treasury_IN\', \'default\', \'IN\', \'INACTIVE\', 12345678)')
         self.stack.psql('UPDATE "Country" SET "allocationPercentage" = 0.13464767, "initializedAt" = now()'
@@ -439,7 +426,7 @@ class AdminTest(gxtest.GxTestCase):
         self.assertEqual([a["action"] for a in d["audit"]], ["COMMAND_REQUEUE"])
 
     def test_requeue_batch(self):
-        old = [self.seed_command("TRANSFER_TOKENS", "FAILED", "CHAINCODE_423", age_s=100 + i) for i in range(3)]
+        old = [self.seed_command("TRANSFER_TOKENS", "FAILED", "CHAINCODE_423", age_s=100 + 100 * i) for i in range(3)]
         other = self.seed_command("TRANSFER_TOKENS", "FAILED", "CHAINCODE_409", age_s=50)
         new = self.seed_command("PAUSE_SYSTEM", "FAILED", "CHAINCODE_423", age_s=1)
         path = "/api/v1/admin/commands/requeue"

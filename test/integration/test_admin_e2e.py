@@ -3,75 +3,38 @@
 FAILED with CHAINCODE_423 and the pause reason -> resume -> the admin re-queues the failed transfer and it
 completes -> appoint an admin. Every step is read back through svc-admin's own read routes."""
 
-import hashlib
-import json
-import unittest
 import uuid
 
 import gxtest
 from gxtest import openapi as oa
-from gxtest.chain import start_chain, wait_command, wait_sql
+from gxtest.chain import wait_command
+from gxtest.services import NO_LIMITS, ServiceTestCase, chain_user
+from gxtest.sql import q
 
-NO_LIMITS = {"RATE_LIMIT_PER_MIN": "1000000", "RATE_LIMIT_BURST": "1000000"}
 SUPER = str(uuid.uuid4())
 
 
-def q(s):
-    return "NULL" if s is None else "'" + str(s).replace("'", "''") + "'"
+class AdminEndToEndTest(ServiceTestCase):
+    DAEMON, CHAIN = "svc-admin", True
 
-
-class AdminEndToEndTest(gxtest.GxTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        st = cls.stack
-        st.start_pg()
-        st.start_redis()
-        st.migrate()
-        cls.chain = start_chain(st, replicas=1)
-        if cls.chain.projector is None:
-            raise unittest.SkipTest("projector is not built")
-        cls.adm = st.start_daemon("svc-admin", env=NO_LIMITS)
-        cls.tok = st.start_daemon("svc-tokenomics", env=NO_LIMITS)
-        cls.doc = oa.fetch(cls.adm.url)
+        cls.tok = cls.stack.start_daemon("svc-tokenomics", env=NO_LIMITS)
         cls.super_tok = gxtest.mint_token(SUPER, "SUPER_ADMIN")
 
     def post(self, path, body=None, token=None, status=202):
-        r = gxtest.request("POST", self.adm.url + path, json_body=body,
-                           headers=gxtest.bearer(token or self.super_tok))
-        self.assertEqual(r.status, status, r.text)
-        oa.validate(self.doc, "POST", path, r.status, r)
-        return r.json()
+        return self.check(self.call("POST", path, token or self.super_tok, body), status, "POST", path)
 
     def get(self, path, template=None, token=None):
-        r = gxtest.request("GET", self.adm.url + path, headers=gxtest.bearer(token or self.super_tok))
-        self.assertEqual(r.status, 200, r.text)
-        oa.validate(self.doc, "GET", template or path.split("?")[0], 200, r)
-        return r.json()
+        return self.check(self.call("GET", path, token or self.super_tok), 200, "GET", template or path.split("?")[0])
 
     def projected(self, cid):
-        return wait_command(self.adm.url, cid, self.super_tok, want="PROJECTED", timeout=60)
-
-    def outbox(self, ctype, payload, aggregate):
-        cid = str(uuid.uuid4())
-        self.stack.psql('INSERT INTO "OutboxCommand" ("id", "tenantId", "service", "commandType", "requestId",'
-                        ' "payload", "aggregateId") VALUES (%s, \'default\', \'test\', %s, %s, %s::jsonb, %s);'
-                        ' NOTIFY gx_outbox, %s' % (q(cid), q(ctype), q(cid), q(json.dumps(payload)), q(aggregate),
-                                                   q(cid)))
-        return cid
+        return wait_command(self.api.url, cid, self.super_tok, want="PROJECTED", timeout=60)
 
     def onchain_user(self):
         pid = str(uuid.uuid4())
-        acct = "u-" + pid[:18]
-        bio = hashlib.sha256(pid.encode()).hexdigest()
-        self.stack.psql('INSERT INTO "UserProfile" ("profileId", "tenantId", "firstName", "lastName", "email",'
-                        ' "biometricHash", "passwordHash", "nationalityCountryCode", "status", "fabricUserId") VALUES'
-                        " (%s, 'default', 'E', 'Two', %s, %s, 'x', 'US', 'PENDING_VERIFICATION', %s)"
-                        % (q(pid), q(pid + "@example.com"), q(bio), q(acct)))
-        self.projected(self.outbox("CREATE_USER", {"userId": acct, "biometricHash": bio, "nationality": "US",
-                                                   "age": 30}, "wallet:" + acct))
-        wait_sql(self.stack, 'SELECT count(*) FROM "Wallet" WHERE "primaryAccountId" = %s' % q(acct), [("1",)])
-        return pid, acct
+        return chain_user(self.stack, pid, "u-" + pid[:18], "US", "E", "Two", self.projected)
 
     def test_bootstrap_countries_pause_resume(self):
         st = self.stack
@@ -125,7 +88,7 @@ class AdminEndToEndTest(gxtest.GxTestCase):
                            json_body={"toUserId": b, "amount": "1.5", "remark": "during pause"})
         self.assertEqual(r.status, 202, r.text)
         tid = r.json()["commandId"]
-        failed = wait_command(self.adm.url, tid, a_tok, want="FAILED", timeout=60)
+        failed = wait_command(self.api.url, tid, a_tok, want="FAILED", timeout=60)
         self.assertEqual(failed["lastError"]["code"], "CHAINCODE_423")
         self.assertIn("system is paused: " + reason, failed["lastError"]["message"])
         listed = self.get("/api/v1/admin/commands?status=FAILED&errorCode=CHAINCODE_423")
@@ -135,11 +98,11 @@ class AdminEndToEndTest(gxtest.GxTestCase):
         self.projected(self.post("/api/v1/system/resume")["commandId"])
         self.assertFalse(self.get("/api/v1/system/status")["isPaused"])
         old_tx = st.psql('SELECT "fabricTxId" FROM "OutboxCommand" WHERE "id" = %s' % q(tid))[0][0]
-        r = gxtest.request("POST", "%s/api/v1/admin/commands/%s/requeue" % (self.adm.url, tid),
+        r = gxtest.request("POST", "%s/api/v1/admin/commands/%s/requeue" % (self.api.url, tid),
                            headers=gxtest.bearer(self.super_tok))
         self.assertEqual(r.status, 200, r.text)
         oa.validate(self.doc, "POST", "/api/v1/admin/commands/{commandId}/requeue", 200, r)
-        done = wait_command(self.adm.url, tid, a_tok, want="PROJECTED", timeout=60)
+        done = wait_command(self.api.url, tid, a_tok, want="PROJECTED", timeout=60)
         self.assertNotEqual(done["fabricTxId"], old_tx)
         self.assertEqual(st.psql('SELECT "balanceQirat"::text FROM "Wallet" WHERE "primaryAccountId" = %s'
                                  % q(b_acct)), [("150000",)])

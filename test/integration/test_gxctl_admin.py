@@ -13,24 +13,15 @@ import subprocess
 import uuid
 
 import gxtest
+from gxtest.services import ServiceTestCase
+from gxtest.sql import q
 from gxtest.stack import _base_env
 
 PASSWORD = "correct horse battery staple"
 
 
-def q(s):
-    return "NULL" if s is None else "'" + str(s).replace("'", "''") + "'"
-
-
-class GxctlAdminTest(gxtest.GxTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        st = cls.stack
-        st.start_pg()
-        st.start_redis()
-        st.migrate()
-        cls.api = st.start_daemon("svc-admin")
+class GxctlAdminTest(ServiceTestCase):
+    DAEMON, ENV = "svc-admin", None
 
     def run_gxctl(self, *args, stdin=None, env=None):
         """Run gxctl with DATABASE_URL and optional stdin bytes; returns (exit code, stdout, stderr)."""

@@ -10,6 +10,7 @@ import unittest
 
 import gxtest
 from gxtest import API_DAEMONS, DAEMONS, GxTestCase, request
+from gxtest.services import start_backing
 
 ERROR_CODE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
 
@@ -62,9 +63,7 @@ class HealthTest(GxTestCase):
         super().setUpClass()
         if not any(gxtest.have_binary(d) for d in DAEMONS):
             raise unittest.SkipTest("no daemon is built in %s" % gxtest.bin_dir())
-        cls.stack.start_pg()
-        cls.stack.start_redis()
-        cls.stack.migrate()
+        start_backing(cls.stack)
         cls.daemons, cls.start_errors = {}, {}
         # The workers need the Fabric stand-in and their identities; without a peer they are (rightly) not ready.
         cls.fabric_env = _start_peer(cls.stack)
@@ -167,9 +166,7 @@ class ReadyzDependencyTest(GxTestCase):
         cls.names = [d for d in DAEMONS if gxtest.have_binary(d)]
         if not cls.names:
             raise unittest.SkipTest("no daemon is built in %s" % gxtest.bin_dir())
-        cls.stack.start_pg()
-        cls.stack.start_redis()
-        cls.stack.migrate()
+        start_backing(cls.stack)
         cls.fabric_env = _start_peer(cls.stack)
 
     def test_readyz_follows_postgres(self):

@@ -9,6 +9,7 @@ import uuid
 
 import gxtest
 from gxtest import openapi as oa
+from gxtest.services import ServiceTestCase
 
 USERS = "/api/v1/users"
 USER = "/api/v1/users/{id}"
@@ -36,22 +37,13 @@ def reg_body(email=None, **over):
     return {k: v for k, v in b.items() if v is not None}
 
 
-class IdentityBase(gxtest.GxTestCase):
-    ENV = {}
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.stack.start_pg()
-        cls.stack.start_redis()
-        cls.stack.migrate()
-        env = {"BCRYPT_COST": "4", "RATE_LIMIT_STRICT_PER_MIN": "100000", "RATE_LIMIT_STRICT_BURST": "100000",
-               "RATE_LIMIT_PER_MIN": "100000", "RATE_LIMIT_BURST": "100000"}
-        env.update(cls.ENV)
-        cls.api = cls.stack.start_daemon("svc-identity", env=env)
-        cls.doc = oa.fetch(cls.api.url, refresh=True)
+class IdentityBase(ServiceTestCase):
+    DAEMON, REFRESH_DOC = "svc-identity", True
+    ENV = {"BCRYPT_COST": "4", "RATE_LIMIT_STRICT_PER_MIN": "100000", "RATE_LIMIT_STRICT_BURST": "100000",
+           "RATE_LIMIT_PER_MIN": "100000", "RATE_LIMIT_BURST": "100000"}
 
     def call(self, method, template, path=None, body=None, token=None, headers=None, status=None, **params):
+        """Request template (filled from params) or path; asserts status when given; validates against template."""
         h = dict(headers or {})
         if token:
             h.update(gxtest.bearer(token))
@@ -380,8 +372,8 @@ class IdentityLimitsTest(IdentityBase):
     """Strict rate limits and login lockout, each test from its own client IP (X-Forwarded-For from a trusted
     proxy); a higher bcrypt cost for the timing check."""
 
-    ENV = {"BCRYPT_COST": "10", "RATE_LIMIT_STRICT_PER_MIN": "5", "RATE_LIMIT_STRICT_BURST": "5",
-           "TRUSTED_PROXIES": "127.0.0.1", "LOGIN_MAX_FAILURES": "3", "LOGIN_LOCKOUT": "60s"}
+    ENV = dict(IdentityBase.ENV, BCRYPT_COST="10", RATE_LIMIT_STRICT_PER_MIN="5", RATE_LIMIT_STRICT_BURST="5",
+               TRUSTED_PROXIES="127.0.0.1", LOGIN_MAX_FAILURES="3", LOGIN_LOCKOUT="60s")
 
     _ip = 10
 

@@ -6,22 +6,12 @@ import uuid
 
 import gxtest
 from gxtest import openapi as oa
-from gxtest.chain import start_chain, wait_command, wait_sql
+from gxtest.chain import wait_command, wait_sql
+from gxtest.services import ServiceTestCase
 
 
-class IdentityEndToEndTest(gxtest.GxTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.stack.start_pg()
-        cls.stack.start_redis()
-        cls.stack.migrate()
-        cls.chain = start_chain(cls.stack)
-        if cls.chain.projector is None:
-            raise __import__("unittest").SkipTest("projector is not built")
-        cls.api = cls.stack.start_daemon("svc-identity", env={"BCRYPT_COST": "4"})
-        cls.doc = oa.fetch(cls.api.url, refresh=True)
+class IdentityEndToEndTest(ServiceTestCase):
+    DAEMON, ENV, CHAIN, REFRESH_DOC = "svc-identity", {"BCRYPT_COST": "4"}, True, True
 
     def test_register_commit_project(self):
         body = {"email": "e2e.%s@example.com" % uuid.uuid4().hex[:8], "password": "e2e password 1",

@@ -3,30 +3,12 @@ approver checks, once-only endorsement and approval (a command in flight counts)
 docs/chaincode.md §2 and idempotent retries. Read-model rows the projector would write are seeded with SQL; every
 checked response is validated against the live /openapi.json."""
 
-import hashlib
 import json
 import uuid
 
 import gxtest
-from gxtest import openapi as oa
-
-
-def q(v):
-    """SQL literal of v (None -> NULL)."""
-    return "NULL" if v is None else "'" + str(v).replace("'", "''") + "'"
-
-
-def seed_user(stack, onchain=True, balance=0):
-    """A UserProfile (and Wallet) as identity and the projector would leave it; the on-chain id is the profileId."""
-    pid = str(uuid.uuid4())
-    stack.psql('INSERT INTO "UserProfile" ("profileId", "tenantId", "firstName", "lastName", "email", '
-               '"biometricHash", "passwordHash", "status", "fabricUserId", "onchainStatus") VALUES '
-               "(%s, 'default', 'T', 'User', %s, %s, 'x', 'ACTIVE', %s, %s)"
-               % (q(pid), q(pid + "@example.com"), q(hashlib.sha256(pid.encode()).hexdigest()), q(pid),
-                  q("ACTIVE" if onchain else None)))
-    stack.psql('INSERT INTO "Wallet" ("tenantId", "profileId", "primaryAccountId", "walletName", "balanceQirat") '
-               "VALUES ('default', %s, %s, 'Primary Wallet', %d)" % (q(pid), q(pid), balance))
-    return pid
+from gxtest.services import ServiceTestCase
+from gxtest.sql import outbox_command, q, seed_user
 
 
 def seed_org(stack, stakeholders, status="PROPOSED", endorsers=(), rules=None, balance=0):
@@ -50,53 +32,22 @@ def seed_mstx(stack, org, initiator, to, approvers, required=2, approvals=(), am
     return tid
 
 
-def command(stack, command_id):
-    rows = stack.psql('SELECT "commandType", "payload"::text, coalesce("aggregateId", \'\'), "service", "status" '
-                      'FROM "OutboxCommand" WHERE "id" = %s' % q(command_id))
-    assert len(rows) == 1, rows
-    payload = json.loads(rows[0][1])
-    payload.pop("_meta", None)
-    return rows[0][0], payload, rows[0][2], rows[0][3]
-
-
-class OrganizationTest(gxtest.GxTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.stack.start_pg()
-        cls.stack.start_redis()
-        cls.stack.migrate()
-        cls.api = cls.stack.start_daemon("svc-organization", env={"RATE_LIMIT_PER_MIN": "1000000",
-                                                                  "RATE_LIMIT_BURST": "1000000"})
-        cls.doc = oa.fetch(cls.api.url)
-
-    def call(self, method, path, token=None, body=None, headers=None):
-        h = dict(headers or {})
-        if token:
-            h.update(gxtest.bearer(token))
-        return gxtest.request(method, self.api.url + path, json_body=body, headers=h)
-
-    def check(self, r, status, method, template, code=None):
-        self.assertEqual(r.status, status, r.text[:500])
-        oa.validate(self.doc, method, template, status, r)
-        if code:
-            self.assertEqual(r.json()["error"]["code"], code, r.text)
-        return r.json()
+class OrganizationTest(ServiceTestCase):
+    DAEMON = "svc-organization"
 
     def tok(self, pid, role="USER"):
         return gxtest.mint_token(pid, role)
 
     def test_document(self):
-        oa.check_document(self.doc)
-        ops = {(m, p) for m, p, _ in oa.operations(self.doc)}
-        for op in [("POST", "/api/v1/organizations"), ("GET", "/api/v1/organizations/{orgId}"),
-                   ("POST", "/api/v1/organizations/{orgId}/endorse"), ("POST", "/api/v1/organizations/{orgId}/activate"),
-                   ("POST", "/api/v1/organizations/{orgId}/rules"),
-                   ("POST", "/api/v1/organizations/{orgId}/transactions"),
-                   ("GET", "/api/v1/organizations/{orgId}/transactions/pending"),
-                   ("POST", "/api/v1/transactions/{pendingTxId}/approve"), ("GET", "/health"),
-                   ("GET", "/api/v1/commands/{commandId}")]:
-            self.assertIn(op, ops)
+        self.assert_operations([
+            ("POST", "/api/v1/organizations"), ("GET", "/api/v1/organizations/{orgId}"),
+            ("POST", "/api/v1/organizations/{orgId}/endorse"), ("POST", "/api/v1/organizations/{orgId}/activate"),
+            ("POST", "/api/v1/organizations/{orgId}/rules"),
+            ("POST", "/api/v1/organizations/{orgId}/transactions"),
+            ("GET", "/api/v1/organizations/{orgId}/transactions/pending"),
+            ("POST", "/api/v1/transactions/{pendingTxId}/approve"), ("GET", "/health"),
+            ("GET", "/api/v1/commands/{commandId}")
+        ])
 
     # --- propose ------------------------------------------------------------------------------------------
     def test_propose_payload_and_generated_id(self):
@@ -104,7 +55,7 @@ class OrganizationTest(gxtest.GxTestCase):
         r = self.call("POST", "/api/v1/organizations", self.tok(a),
                       {"orgName": "Acme Ltd", "orgType": "nonprofit", "stakeholderIds": [a, b]})
         res = self.check(r, 202, "POST", "/api/v1/organizations")
-        ctype, payload, agg, svc = command(self.stack, res["commandId"])
+        ctype, payload, agg, svc = outbox_command(self.stack, res["commandId"])
         self.assertEqual(ctype, "PROPOSE_ORGANIZATION")
         self.assertEqual(svc, "svc-organization")
         self.assertEqual(payload, {"orgId": agg, "orgName": "Acme Ltd", "orgType": "NONPROFIT",
@@ -169,7 +120,7 @@ class OrganizationTest(gxtest.GxTestCase):
         oid = seed_org(self.stack, [a, b], endorsers=[b])
         path, tpl = "/api/v1/organizations/%s/endorse" % oid, "/api/v1/organizations/{orgId}/endorse"
         res = self.check(self.call("POST", path, self.tok(a)), 202, "POST", tpl)
-        self.assertEqual(command(self.stack, res["commandId"])[1:3], ({"orgId": oid, "userId": a}, oid))
+        self.assertEqual(outbox_command(self.stack, res["commandId"])[1:3], ({"orgId": oid, "userId": a}, oid))
         # the first endorsement is in flight: a second one is refused
         self.check(self.call("POST", path, self.tok(a)), 409, "POST", tpl, "ALREADY_ENDORSED")
         # already projected
@@ -194,7 +145,7 @@ class OrganizationTest(gxtest.GxTestCase):
         self.check(self.call("POST", "/api/v1/organizations/%s/activate" % full, self.tok(c)), 403, "POST", tpl,
                    "FORBIDDEN")
         res = self.check(self.call("POST", "/api/v1/organizations/%s/activate" % full, self.tok(b)), 202, "POST", tpl)
-        self.assertEqual(command(self.stack, res["commandId"])[:2], ("ACTIVATE_ORGANIZATION", {"orgId": full}))
+        self.assertEqual(outbox_command(self.stack, res["commandId"])[:2], ("ACTIVATE_ORGANIZATION", {"orgId": full}))
         self.check(self.call("POST", "/api/v1/organizations/%s/activate" % full, self.tok(str(uuid.uuid4()), "ADMIN")),
                    409, "POST", tpl, "ACTIVATION_IN_PROGRESS")
         active = seed_org(self.stack, [a, b], "ACTIVE", [a, b])
@@ -208,7 +159,7 @@ class OrganizationTest(gxtest.GxTestCase):
         path, tpl = "/api/v1/organizations/%s/rules" % oid, "/api/v1/organizations/{orgId}/rules"
         res = self.check(self.call("POST", path, self.tok(a), {"requiredApprovals": 2, "approverIds": [b, c],
                                                                "amountThreshold": "10.5"}), 202, "POST", tpl)
-        self.assertEqual(command(self.stack, res["commandId"])[:2],
+        self.assertEqual(outbox_command(self.stack, res["commandId"])[:2],
                          ("DEFINE_AUTH_RULE", {"orgId": oid, "amountThreshold": "1050000", "requiredApprovals": 2,
                                                "approverIds": [b, c]}))
         r = self.check(self.call("POST", path, self.tok(a), {"requiredApprovals": 3, "approverIds": [b, c]}),
@@ -231,7 +182,7 @@ class OrganizationTest(gxtest.GxTestCase):
         path, tpl = "/api/v1/organizations/%s/transactions" % oid, "/api/v1/organizations/{orgId}/transactions"
         res = self.check(self.call("POST", path, self.tok(a), {"toUserId": to, "amount": 12.5, "remark": "rent"}),
                          202, "POST", tpl)
-        ctype, payload, agg, _ = command(self.stack, res["commandId"])
+        ctype, payload, agg, _ = outbox_command(self.stack, res["commandId"])
         self.assertEqual(ctype, "INITIATE_MULTISIG_TX")
         self.assertEqual(payload, {"pendingTxId": agg, "orgId": oid, "initiatorId": a, "toUserId": to,
                                    "amount": "1250000", "remark": "rent"})
@@ -255,7 +206,7 @@ class OrganizationTest(gxtest.GxTestCase):
         tid = seed_mstx(self.stack, oid, a, to, [a, b], approvals=[b])
         path, tpl = "/api/v1/transactions/%s/approve" % tid, "/api/v1/transactions/{pendingTxId}/approve"
         res = self.check(self.call("POST", path, self.tok(a)), 202, "POST", tpl)
-        self.assertEqual(command(self.stack, res["commandId"])[:3],
+        self.assertEqual(outbox_command(self.stack, res["commandId"])[:3],
                          ("APPROVE_MULTISIG_TX", {"pendingTxId": tid, "userId": a}, tid))
         self.check(self.call("POST", path, self.tok(a)), 409, "POST", tpl, "ALREADY_APPROVED")
         self.check(self.call("POST", path, self.tok(b)), 409, "POST", tpl, "ALREADY_APPROVED")

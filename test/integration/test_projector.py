@@ -13,7 +13,8 @@ import time
 import unittest
 
 import gxtest
-from gxtest.chain import Chain, wait_sql
+from gxtest.chain import Chain
+from gxtest.services import start_backing
 
 HEX64 = "ab" * 32
 USERS = ["u1", "u2", "u3", "u4"]
@@ -74,8 +75,7 @@ class ProjectorTestBase(gxtest.GxTestCase):
         if not os.access(driver_path(), os.X_OK):
             raise unittest.SkipTest("itest/projector_chain is not built")
         st = cls.stack
-        st.start_pg()
-        st.migrate()
+        start_backing(st, redis=False)
         cls.chain = Chain(st, peer_args=("--block-timeout-ms", "50"))
         cls.chain.start_peer()
         cls.projectors = []

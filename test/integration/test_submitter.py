@@ -1,7 +1,6 @@
 """outbox-submitter against real PostgreSQL and the Fabric peer stand-in (issue 4): every command type end to end,
 mapping and chaincode failures, retries of a failed peer, lease takeover after kill -9, two replicas, drain."""
 
-import hashlib
 import json
 import os
 import re
@@ -12,27 +11,10 @@ import uuid
 
 import gxtest
 from gxtest.chain import evaluate, have_node_client, node_client, start_chain, wait_sql
+from gxtest.services import start_backing
+from gxtest.sql import enqueue, q, sha256_hex as sha
 
 OPEN = "('PENDING', 'LOCKED', 'SUBMITTED')"
-
-
-def q(v):
-    """SQL string literal."""
-    return "'" + str(v).replace("'", "''") + "'"
-
-
-def sha(s):
-    return hashlib.sha256(s.encode()).hexdigest()
-
-
-def enqueue(stack, ctype, payload, aggregate=None):
-    """Insert one OutboxCommand the way the APIs do (plus NOTIFY gx_outbox); returns its id."""
-    cid = str(uuid.uuid4())
-    stack.psql('INSERT INTO "OutboxCommand" ("id", "tenantId", "service", "commandType", "requestId", "payload",'
-               ' "aggregateId") VALUES (%s, \'default\', \'test\', %s, %s, %s::jsonb, %s); NOTIFY gx_outbox, %s'
-               % (q(cid), q(ctype), q(cid), q(json.dumps(payload)), q(aggregate) if aggregate else "NULL",
-                  q(cid)))
-    return cid
 
 
 def mapped_command_types():
@@ -68,8 +50,7 @@ class SubmitterCase(gxtest.GxTestCase):
         super().setUpClass()
         if not gxtest.have_binary("outbox-submitter") or not gxtest.have_binary("gx-fabric-peer"):
             raise unittest.SkipTest("outbox-submitter or gx-fabric-peer is not built")
-        cls.stack.start_pg()
-        cls.stack.migrate()
+        start_backing(cls.stack, redis=False)
         cls.chain = start_chain(cls.stack, replicas=cls.replicas, peer_args=cls.peer_args, projector=False,
                                 submitter_env=cls.submitter_env)
         if cls.borrower:

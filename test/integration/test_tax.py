@@ -9,12 +9,11 @@ import time
 import uuid
 
 import gxtest
-from gxtest import openapi as oa
+from gxtest.services import NO_LIMITS, ServiceTestCase
+from gxtest.sql import outbox_command, q
 import test_tokenomics as tk
 
 ADMIN = str(uuid.uuid4())
-# the tests send hundreds of requests from one IP; the rate limit has its own test
-NO_LIMITS = {"RATE_LIMIT_PER_MIN": "1000000", "RATE_LIMIT_BURST": "1000000"}
 
 
 def fee_rule(amount, bps=10, threshold=1000000, cap=10000000):
@@ -38,28 +37,9 @@ AMOUNTS = [1, 99999, 100000, 999999, 1000000, 1000001, 1000009, 1009999, 1010000
            10000100000, 20000000000, 100000000000000, 18446744073599551615]
 
 
-class TaxTest(gxtest.GxTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.stack.start_pg()
-        cls.stack.start_redis()
-        cls.stack.migrate()
-        cls.api = cls.stack.start_daemon("svc-tax", env=dict(NO_LIMITS, FEE_PARAMS_CACHE="200ms"))
-        cls.doc = oa.fetch(cls.api.url)
-
-    def call(self, method, path, token=None, body=None, headers=None, api=None):
-        h = dict(headers or {})
-        if token:
-            h.update(gxtest.bearer(token))
-        return gxtest.request(method, (api or self.api).url + path, json_body=body, headers=h)
-
-    def check(self, r, status, method, template, code=None):
-        self.assertEqual(r.status, status, r.text[:500])
-        oa.validate(self.doc, method, template, status, r)
-        if code:
-            self.assertEqual(r.json()["error"]["code"], code, r.text)
-        return r.json()
+class TaxTest(ServiceTestCase):
+    DAEMON = "svc-tax"
+    ENV = dict(NO_LIMITS, FEE_PARAMS_CACHE="200ms")
 
     def quote(self, amount, tx_type=None, status=200, code=None, api=None):
         body = {"amount": amount}
@@ -71,7 +51,7 @@ class TaxTest(gxtest.GxTestCase):
     def set_params(self, **kv):
         for k, v in kv.items():
             self.stack.psql('UPDATE "SystemParameter" SET "paramValue" = %s WHERE "tenantId" = \'default\' AND '
-                            '"paramKey" = %s' % (tk.q(v), tk.q(k)))
+                            '"paramKey" = %s' % (q(v), q(k)))
         time.sleep(0.3)  # past FEE_PARAMS_CACHE
 
     # --- fees ---------------------------------------------------------------------------------------------
@@ -168,13 +148,13 @@ class TaxTest(gxtest.GxTestCase):
     def dormant_user(self, balance, days):
         pid, wid, acct = tk.seed_user(self.stack, balance=balance)
         self.stack.psql('UPDATE "Wallet" SET "createdAt" = now() - interval \'%d days\' WHERE "walletId" = %s'
-                        % (days, tk.q(wid)))
+                        % (days, q(wid)))
         return pid, wid, acct, gxtest.mint_token(pid)
 
     def history(self, wid, type_, days_ago):
         self.stack.psql('INSERT INTO "Transaction" ("tenantId", "onChainTxId", "walletId", "type", "counterparty", '
                         '"timestamp", "amountQirat") VALUES (\'default\', %s, %s, %s, \'x\', '
-                        'now() - interval \'%d days\', 100)' % (tk.q(str(uuid.uuid4())), tk.q(wid), tk.q(type_), days_ago))
+                        'now() - interval \'%d days\', 100)' % (q(str(uuid.uuid4())), q(wid), q(type_), days_ago))
 
     def eligibility(self, account, token, status=200, code=None):
         r = self.call("GET", "/api/v1/velocity-tax/eligibility/%s" % account, token)
@@ -201,7 +181,7 @@ class TaxTest(gxtest.GxTestCase):
             res = self.eligibility(acct, tok)
             self.assertEqual((res["isEligible"], res["reasonCode"], res["dormantDays"]), (False, "NOT_DORMANT", 359))
             self.assertEqual(res["estimatedTaxQirat"], "0")
-            self.stack.psql('DELETE FROM "Transaction" WHERE "walletId" = %s' % tk.q(wid))
+            self.stack.psql('DELETE FROM "Transaction" WHERE "walletId" = %s' % q(wid))
         _, _, acct, tok = self.dormant_user(10000000 - 1, 400)
         res = self.eligibility(acct, tok)
         self.assertEqual((res["isEligible"], res["reasonCode"]), (False, "BALANCE_BELOW_MINIMUM"))
@@ -251,7 +231,7 @@ class TaxTest(gxtest.GxTestCase):
         self.stack.psql('INSERT INTO "Organization" ("orgId", "tenantId", "orgName", "orgType", "status", '
                         '"stakeholders", "balanceQirat", "activatedAt") VALUES (%s, \'default\', \'Acme\', '
                         '\'BUSINESS\', \'ACTIVE\', %s::jsonb, %d, now() - interval \'%d days\')'
-                        % (tk.q(oid), tk.q(json.dumps(stakeholders)), balance, activated_days))
+                        % (q(oid), q(json.dumps(stakeholders)), balance, activated_days))
         return oid
 
     def test_organization(self):
@@ -264,7 +244,7 @@ class TaxTest(gxtest.GxTestCase):
         self.stack.psql('INSERT INTO "MultiSigTransaction" ("txId", "tenantId", "orgId", "proposerId", "operation", '
                         '"params", "status", "requiredSignatures", "executedAt") VALUES (%s, \'default\', %s, %s, '
                         '\'TRANSFER\', \'{}\', \'EXECUTED\', 2, now() - interval \'5 days\')'
-                        % (tk.q(str(uuid.uuid4())), tk.q(oid), tk.q(acct)))
+                        % (q(str(uuid.uuid4())), q(oid), q(acct)))
         res = self.eligibility(oid, gxtest.mint_token(ADMIN, "ADMIN"))
         self.assertEqual((res["isEligible"], res["reasonCode"], res["dormantDays"]), (False, "NOT_DORMANT", 5))
 
@@ -285,13 +265,13 @@ class TaxTest(gxtest.GxTestCase):
         res, r1 = self.apply({"accountId": pid}, admin, 202, headers=key)
         _, r2 = self.apply({"accountId": pid}, admin, 202, headers=key)
         self.assertEqual(r1.body, r2.body)
-        ctype, payload, agg, svc = tk.command(self.stack, res["commandId"])
+        ctype, payload, agg, svc = outbox_command(self.stack, res["commandId"])
         self.assertEqual((ctype, payload, agg, svc), ("APPLY_VELOCITY_TAX", {"accountId": acct}, "wallet:" + acct,
                                                        "svc-tax"))
         self.assertEqual(self.stack.psql('SELECT count(*) FROM "OutboxCommand" WHERE "payload"->>\'accountId\' = %s'
-                                         % tk.q(acct)), [("1",)])
+                                         % q(acct)), [("1",)])
         self.assertEqual(self.stack.psql('SELECT "actorId", "action" FROM "AdminAuditLog" WHERE "targetId" = %s'
-                                         % tk.q(acct)), [(ADMIN, "VELOCITY_TAX_APPLY")])
+                                         % q(acct)), [(ADMIN, "VELOCITY_TAX_APPLY")])
         _, _, young, _ = self.dormant_user(10 ** 9, 3)
         err, _ = self.apply({"accountId": young}, admin, 409, "VELOCITY_TAX_NOT_ELIGIBLE")
         self.assertIn("dormant 3 of 360 days", err["error"]["message"])

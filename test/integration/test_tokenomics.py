@@ -3,20 +3,14 @@
 (docs/chaincode.md §2) and idempotent retries. Read-model rows the projector would write are seeded with SQL.
 Every checked response is validated against the live /openapi.json."""
 
-import hashlib
-import json
 import uuid
 
 import gxtest
-from gxtest import openapi as oa
+from gxtest.services import ServiceTestCase
+from gxtest.sql import outbox_command, q, seed_profile, seed_wallet
 
 ADMIN = str(uuid.uuid4())
 SUPER = str(uuid.uuid4())
-
-
-def q(v):
-    """SQL literal of v (None -> NULL)."""
-    return "NULL" if v is None else "'" + str(v).replace("'", "''") + "'"
 
 
 def seed_user(stack, balance=0, frozen=False, nationality="US", account_id=None, wallet=True):
@@ -24,56 +18,15 @@ def seed_user(stack, balance=0, frozen=False, nationality="US", account_id=None,
     accountId). balance is in Qirat."""
     pid = str(uuid.uuid4())
     acct = account_id or ("acct-" + pid[:8] + pid[24:])
-    bio = hashlib.sha256(pid.encode()).hexdigest()
-    stack.psql('INSERT INTO "UserProfile" ("profileId", "tenantId", "firstName", "lastName", "email", '
-               '"biometricHash", "passwordHash", "nationalityCountryCode", "status", "fabricUserId") VALUES '
-               "(%s, 'default', 'T', 'User', %s, %s, 'x', %s, 'ACTIVE', %s)"
-               % (q(pid), q(pid + "@example.com"), q(bio), q(nationality), q(acct)))
-    wid = None
-    if wallet:
-        wid = str(uuid.uuid4())
-        stack.psql('INSERT INTO "Wallet" ("walletId", "tenantId", "profileId", "primaryAccountId", "walletName", '
-                   '"balanceQirat", "isFrozen") VALUES (%s, \'default\', %s, %s, \'Primary Wallet\', %s, %s)'
-                   % (q(wid), q(pid), q(acct), int(balance), "true" if frozen else "false"))
+    seed_profile(stack, pid, account=acct, nationality=nationality)
+    wid = seed_wallet(stack, pid, acct, balance, frozen) if wallet else None
     return pid, wid, acct
 
 
-def command(stack, command_id):
-    """(commandType, payload without _meta, aggregateId, service) of an OutboxCommand."""
-    rows = stack.psql('SELECT "commandType", "payload"::text, coalesce("aggregateId", \'\'), "service" '
-                      'FROM "OutboxCommand" WHERE "id" = %s' % q(command_id))
-    assert len(rows) == 1, rows
-    payload = json.loads(rows[0][1])
-    payload.pop("_meta", None)
-    return rows[0][0], payload, rows[0][2], rows[0][3]
-
-
-class TokenomicsTest(gxtest.GxTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.stack.start_pg()
-        cls.stack.start_redis()
-        cls.stack.migrate()
-        # hundreds of requests from one IP: lift the rate limit (svc-tax's tests cover it)
-        cls.api = cls.stack.start_daemon("svc-tokenomics", env={"RATE_LIMIT_PER_MIN": "1000000",
-                                                                "RATE_LIMIT_BURST": "1000000"})
-        cls.doc = oa.fetch(cls.api.url)
+class TokenomicsTest(ServiceTestCase):
+    DAEMON = "svc-tokenomics"
 
     # --- helpers ------------------------------------------------------------------------------------------
-    def call(self, method, path, token=None, body=None, headers=None, raw=None):
-        h = dict(headers or {})
-        if token:
-            h.update(gxtest.bearer(token))
-        return gxtest.request(method, self.api.url + path, json_body=body, headers=h, raw_body=raw)
-
-    def check(self, r, status, method, template, code=None):
-        self.assertEqual(r.status, status, r.text[:500])
-        oa.validate(self.doc, method, template, status, r)
-        if code:
-            self.assertEqual(r.json()["error"]["code"], code, r.text)
-        return r.json()
-
     def user(self, **kw):
         pid, wid, acct = seed_user(self.stack, **kw)
         return pid, wid, acct, gxtest.mint_token(pid, "USER")
@@ -85,14 +38,13 @@ class TokenomicsTest(gxtest.GxTestCase):
         return self.check(r, status, "POST", "/api/v1/transfers", code)
 
     def test_document(self):
-        oa.check_document(self.doc)
-        ops = {(m, p) for m, p, _ in oa.operations(self.doc)}
-        for op in [("POST", "/api/v1/transfers"), ("POST", "/api/v1/genesis"),
-                   ("GET", "/api/v1/wallets/{profileId}/balance"), ("GET", "/api/v1/wallets/{profileId}/transactions"),
-                   ("POST", "/api/v1/wallets/{walletId}/freeze"), ("POST", "/api/v1/wallets/{walletId}/unfreeze"),
-                   ("GET", "/api/v1/treasury/{countryCode}/balance"), ("GET", "/health"), ("GET", "/readyz"),
-                   ("GET", "/api/v1/commands/{commandId}")]:
-            self.assertIn(op, ops)
+        self.assert_operations([
+            ("POST", "/api/v1/transfers"), ("POST", "/api/v1/genesis"),
+            ("GET", "/api/v1/wallets/{profileId}/balance"), ("GET", "/api/v1/wallets/{profileId}/transactions"),
+            ("POST", "/api/v1/wallets/{walletId}/freeze"), ("POST", "/api/v1/wallets/{walletId}/unfreeze"),
+            ("GET", "/api/v1/treasury/{countryCode}/balance"), ("GET", "/health"), ("GET", "/readyz"),
+            ("GET", "/api/v1/commands/{commandId}")
+        ])
 
     # --- balance ------------------------------------------------------------------------------------------
     def test_balance_self_admin_other(self):
@@ -204,12 +156,12 @@ class TokenomicsTest(gxtest.GxTestCase):
                               (1e9, "100000000000000"), ("12.5", "1250000"), (3, "300000")]:
             res = self.transfer(a_tok, b, amount, remark="rent")
             self.assertEqual(res["status"], "ACCEPTED")
-            ctype, payload, agg, svc = command(self.stack, res["commandId"])
+            ctype, payload, agg, svc = outbox_command(self.stack, res["commandId"])
             self.assertEqual(ctype, "TRANSFER_TOKENS")
             self.assertEqual(payload, {"fromUserId": a_acct, "toUserId": b_acct, "amount": qirat, "remark": "rent"})
             self.assertEqual((agg, svc, res["aggregateId"]), ("wallet:" + a_acct, "svc-tokenomics", "wallet:" + a_acct))
         res = self.transfer(a_tok, b, "1", fromUserId=a)         # an explicit fromUserId equal to the caller is fine
-        self.assertEqual(command(self.stack, res["commandId"])[1]["remark"], "")
+        self.assertEqual(outbox_command(self.stack, res["commandId"])[1]["remark"], "")
 
     def test_transfer_validation(self):
         a, _, _, tok = self.user(balance=10 ** 12)
@@ -286,7 +238,7 @@ class TokenomicsTest(gxtest.GxTestCase):
         self.genesis(body, 403, "FORBIDDEN", role="ADMIN")
         self.genesis(body, 403, "FORBIDDEN", role="USER")
         res = self.genesis(body, 202)
-        ctype, payload, agg, _ = command(self.stack, res["commandId"])
+        ctype, payload, agg, _ = outbox_command(self.stack, res["commandId"])
         self.assertEqual((ctype, payload, agg),
                          ("DISTRIBUTE_GENESIS", {"userId": acct, "userType": "individual", "countryCode": "IN"},
                           "wallet:" + acct))
@@ -331,7 +283,7 @@ class TokenomicsTest(gxtest.GxTestCase):
                    "POST", ftmpl, "WALLET_NOT_FOUND")
         self.check(self.call("POST", upath, admin), 409, "POST", utmpl, "WALLET_NOT_FROZEN")
         res = self.check(self.call("POST", fpath, admin, {"reason": reason}), 202, "POST", ftmpl)
-        self.assertEqual(command(self.stack, res["commandId"])[:3],
+        self.assertEqual(outbox_command(self.stack, res["commandId"])[:3],
                          ("FREEZE_WALLET", {"userId": acct, "reason": reason}, "wallet:" + acct))
         self.assertEqual(self.stack.psql('SELECT "actorId", "actorRole", "action" FROM "AdminAuditLog" WHERE '
                                          '"targetId" = %s' % q(wid)), [(ADMIN, "ADMIN", "WALLET_FREEZE")])
@@ -339,7 +291,7 @@ class TokenomicsTest(gxtest.GxTestCase):
         self.stack.psql('UPDATE "Wallet" SET "isFrozen" = true WHERE "walletId" = %s' % q(wid))
         self.check(self.call("POST", fpath, admin, {"reason": reason}), 409, "POST", ftmpl, "WALLET_ALREADY_FROZEN")
         res = self.check(self.call("POST", upath, gxtest.mint_token(SUPER, "SUPER_ADMIN")), 202, "POST", utmpl)
-        self.assertEqual(command(self.stack, res["commandId"])[:2], ("UNFREEZE_WALLET", {"userId": acct}))
+        self.assertEqual(outbox_command(self.stack, res["commandId"])[:2], ("UNFREEZE_WALLET", {"userId": acct}))
         bal = self.check(self.call("GET", "/api/v1/wallets/%s/balance" % self.stack.psql(
             'SELECT "profileId" FROM "Wallet" WHERE "walletId" = %s' % q(wid))[0][0], admin), 200, "GET",
             "/api/v1/wallets/{profileId}/balance")

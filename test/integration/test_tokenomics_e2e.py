@@ -3,74 +3,41 @@ chain -> genesis through svc-tokenomics -> transfers (1 Qirat pieces, a STANDARD
 parameter was changed on chain) -> both balances and both history rows exact -> every fee equals svc-tax's quote
 and went to SYSTEM_FEE_POOL. System commands the admin service would write are inserted into the outbox directly."""
 
-import hashlib
 import json
-import unittest
 import uuid
 
 import gxtest
-from gxtest import openapi as oa
-from gxtest.chain import start_chain, wait_command, wait_sql
-import test_tokenomics as tk
+from gxtest.chain import wait_command, wait_sql
+from gxtest.services import NO_LIMITS, ServiceTestCase, chain_user
+from gxtest.sql import enqueue, q
 
 SUPER = str(uuid.uuid4())
-NO_LIMITS = {"RATE_LIMIT_PER_MIN": "1000000", "RATE_LIMIT_BURST": "1000000"}
 
 
-class TokenomicsEndToEndTest(gxtest.GxTestCase):
+class TokenomicsEndToEndTest(ServiceTestCase):
+    DAEMON, CHAIN = "svc-tokenomics", True
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        st = cls.stack
-        st.start_pg()
-        st.start_redis()
-        st.migrate()
-        cls.chain = start_chain(st, replicas=1)
-        if cls.chain.projector is None:
-            raise unittest.SkipTest("projector is not built")
-        cls.tok = st.start_daemon("svc-tokenomics", env=NO_LIMITS)
-        cls.tax = st.start_daemon("svc-tax", env=dict(NO_LIMITS, FEE_PARAMS_CACHE="0"))
-        cls.doc = oa.fetch(cls.tok.url)
-
-    def outbox(self, ctype, payload):
-        """Enqueue a command as another service would; returns its id."""
-        cid = str(uuid.uuid4())
-        self.stack.psql('INSERT INTO "OutboxCommand" ("id", "tenantId", "service", "commandType", "requestId", '
-                        '"payload", "aggregateId") VALUES (%s, \'default\', \'test\', %s, %s, %s::jsonb, %s); '
-                        'NOTIFY gx_outbox, %s' % (tk.q(cid), tk.q(ctype), tk.q(cid), tk.q(json.dumps(payload)),
-                                                  tk.q("system" if ctype != "CREATE_USER" else "wallet:" + payload["userId"]),
-                                                  tk.q(cid)))
-        return cid
+        cls.tax = cls.stack.start_daemon("svc-tax", env=dict(NO_LIMITS, FEE_PARAMS_CACHE="0"))
 
     def projected(self, cid, token=None):
-        return wait_command(self.tok.url, cid, token, want="PROJECTED", timeout=60)
+        return wait_command(self.api.url, cid, token, want="PROJECTED", timeout=60)
 
     def onchain_user(self):
         """A profile plus CREATE_USER; returns (profileId, accountId, token) once the projector made the wallet."""
         pid = str(uuid.uuid4())
-        acct = "u-" + pid[:18]
-        bio = hashlib.sha256(pid.encode()).hexdigest()
-        self.stack.psql('INSERT INTO "UserProfile" ("profileId", "tenantId", "firstName", "lastName", "email", '
-                        '"biometricHash", "passwordHash", "nationalityCountryCode", "status", "fabricUserId") VALUES '
-                        "(%s, 'default', 'E', 'Two', %s, %s, 'x', 'US', 'PENDING_VERIFICATION', %s)"
-                        % (tk.q(pid), tk.q(pid + "@example.com"), tk.q(bio), tk.q(acct)))
-        self.projected(self.outbox("CREATE_USER", {"userId": acct, "biometricHash": bio, "nationality": "US",
-                                                   "age": 30}))
-        wait_sql(self.stack, 'SELECT count(*) FROM "Wallet" WHERE "primaryAccountId" = %s' % tk.q(acct), [("1",)])
+        pid, acct = chain_user(self.stack, pid, "u-" + pid[:18], "US", "E", "Two", self.projected)
         return pid, acct, gxtest.mint_token(pid)
 
     def balance(self, pid, token):
-        r = gxtest.request("GET", "%s/api/v1/wallets/%s/balance" % (self.tok.url, pid), headers=gxtest.bearer(token))
-        self.assertEqual(r.status, 200, r.text)
-        oa.validate(self.doc, "GET", "/api/v1/wallets/{profileId}/balance", 200, r)
-        return r.json()
+        return self.check(self.call("GET", "/api/v1/wallets/%s/balance" % pid, token), 200, "GET",
+                          "/api/v1/wallets/{profileId}/balance")
 
     def history(self, pid, token):
-        r = gxtest.request("GET", "%s/api/v1/wallets/%s/transactions?limit=100" % (self.tok.url, pid),
-                           headers=gxtest.bearer(token))
-        self.assertEqual(r.status, 200, r.text)
-        oa.validate(self.doc, "GET", "/api/v1/wallets/{profileId}/transactions", 200, r)
-        return r.json()
+        return self.check(self.call("GET", "/api/v1/wallets/%s/transactions?limit=100" % pid, token), 200, "GET",
+                          "/api/v1/wallets/{profileId}/transactions")
 
     def quote(self, amount):
         r = gxtest.request("POST", self.tax.url + "/api/v1/fees/calculate", json_body={"amount": amount})
@@ -79,27 +46,27 @@ class TokenomicsEndToEndTest(gxtest.GxTestCase):
 
     def test_genesis_transfer_fees(self):
         st = self.stack
-        self.projected(self.outbox("BOOTSTRAP_SYSTEM", {}))
+        self.projected(enqueue(st, "BOOTSTRAP_SYSTEM", {}, "system"))
         a, a_acct, a_tok = self.onchain_user()
         b, b_acct, b_tok = self.onchain_user()
 
         # genesis through the API, once
-        r = gxtest.request("POST", self.tok.url + "/api/v1/genesis", headers=gxtest.bearer(gxtest.mint_token(SUPER, "SUPER_ADMIN")),
+        r = gxtest.request("POST", self.api.url + "/api/v1/genesis", headers=gxtest.bearer(gxtest.mint_token(SUPER, "SUPER_ADMIN")),
                            json_body={"userId": a, "userType": "individual", "countryCode": "US"})
         self.assertEqual(r.status, 202, r.text)
         self.projected(r.json()["commandId"], gxtest.mint_token(SUPER, "SUPER_ADMIN"))
         self.assertEqual(self.balance(a, a_tok)["balanceQirat"], "10000000")        # genesisTier1Amount
-        r = gxtest.request("POST", self.tok.url + "/api/v1/genesis", headers=gxtest.bearer(gxtest.mint_token(SUPER, "SUPER_ADMIN")),
+        r = gxtest.request("POST", self.api.url + "/api/v1/genesis", headers=gxtest.bearer(gxtest.mint_token(SUPER, "SUPER_ADMIN")),
                            json_body={"userId": a, "userType": "individual", "countryCode": "US"})
         self.assertEqual((r.status, r.json()["error"]["code"]), (409, "GENESIS_ALREADY_DISTRIBUTED"))
 
         def transfer(amount):
-            r = gxtest.request("POST", self.tok.url + "/api/v1/transfers", headers=gxtest.bearer(a_tok),
+            r = gxtest.request("POST", self.api.url + "/api/v1/transfers", headers=gxtest.bearer(a_tok),
                                json_body={"toUserId": b, "amount": amount, "remark": "e2e"})
             self.assertEqual(r.status, 202, r.text)
             doc = self.projected(r.json()["commandId"], a_tok)
             ev = st.psql('SELECT "payload"::text FROM "EventLog" WHERE "fabricTxId" = %s AND "eventName" = '
-                         '\'TransferCompleted\'' % tk.q(doc["fabricTxId"]))
+                         '\'TransferCompleted\'' % q(doc["fabricTxId"]))
             self.assertEqual(len(ev), 1, ev)
             return doc, json.loads(ev[0][0])
 
@@ -115,8 +82,8 @@ class TokenomicsEndToEndTest(gxtest.GxTestCase):
         self.assertEqual([s[2] for s in sent], [0, 0, 0, 2000])
 
         # change the fee cap on chain; the projector mirrors it into SystemParameter, svc-tax follows, the chain caps
-        self.projected(self.outbox("UPDATE_SYSTEM_PARAMETER", {"paramKey": "transactionFeeMaxQirat",
-                                                               "paramValue": "1500"}))
+        self.projected(enqueue(st, "UPDATE_SYSTEM_PARAMETER", {"paramKey": "transactionFeeMaxQirat",
+                                                           "paramValue": "1500"}, "system"))
         wait_sql(st, 'SELECT "paramValue" FROM "SystemParameter" WHERE "tenantId" = \'default\' AND "paramKey" = '
                  '\'transactionFeeMaxQirat\'', [("1500",)])
         quote = self.quote("20")
@@ -151,6 +118,6 @@ class TokenomicsEndToEndTest(gxtest.GxTestCase):
                                  '\'SYSTEM_FEE_POOL\''), [(str(total_fee),)])
 
         # the read model says A can no longer afford 60 coins; the API refuses before the chain
-        r = gxtest.request("POST", self.tok.url + "/api/v1/transfers", headers=gxtest.bearer(a_tok),
+        r = gxtest.request("POST", self.api.url + "/api/v1/transfers", headers=gxtest.bearer(a_tok),
                            json_body={"toUserId": b, "amount": "60"})
         self.assertEqual((r.status, r.json()["error"]["code"]), (409, "INSUFFICIENT_BALANCE"))

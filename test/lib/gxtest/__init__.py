@@ -15,6 +15,8 @@
 
 After every test the logs of the stack's processes are checked (sanitizer reports, unexpected error-level lines);
 tearDownClass stops everything and checks again. Declare expected error lines with daemon.expect_errors("...").
+Shared fixtures of the service tests (a migrated stack with one API daemon, the end-to-end chain, users on chain)
+are in gxtest.services; SQL literals, outbox rows and seeded read-model rows in gxtest.sql.
 See test/README.md.
 """
 

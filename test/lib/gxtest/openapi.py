@@ -84,21 +84,17 @@ def _deref(doc, node, seen=None):
     return node
 
 
+# JSON type name of a Python value; bool before int (bool is an int subclass)
+_TYPE_NAMES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"),
+               (dict, "object"))
+
+
 def _tname(v):
     if v is None:
         return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, int):
-        return "integer"
-    if isinstance(v, float):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, dict):
-        return "object"
+    for py_type, name in _TYPE_NAMES:
+        if isinstance(v, py_type):
+            return name
     return type(v).__name__
 
 
