@@ -71,7 +71,7 @@ static const struct gx_cfg_key api_keys[] = {
 	{ "TRUSTED_PROXIES", GX_CFG_STR, "", 0, 0, OFF(trusted_proxies), 0, NULL,
 	  "comma list of proxy IPs whose X-Forwarded-For is trusted" },
 	{ "REQUEST_TIMEOUT", GX_CFG_MS, "30s", 100, 600000, OFF(request_timeout_ms), 0, NULL,
-	  "read/write timeout for slow or idle clients" },
+	  "idle timeout and per-request receive deadline (slow clients are closed)" },
 	{ "MAX_BODY_BYTES", GX_CFG_INT, "1048576", 1024, 16777216, OFF(max_body), 0, NULL,
 	  "largest accepted request body (413 above)" },
 	{ "RATE_LIMIT_PER_MIN", GX_CFG_INT, "600", 0, 1000000, OFF(rl_rate), 0, NULL,
