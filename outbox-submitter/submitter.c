@@ -682,6 +682,17 @@ static void db_connect(struct sub *s)
 	s->connect_backoff_ms = 0;
 	s->wake = true;
 	gx_log_info("database connected; worker %s listening on gx_outbox", s->worker_id);
+	/* Holding no job, any row leased under our worker id is an earlier process's (same WORKER_ID after a crash,
+	 * e.g. a restarted pod): release it, or SQL_RENEW would keep its lease alive forever. */
+	if (s->njobs == 0) {
+		const char *p[] = { s->worker_id };
+		PGresult *r = db_exec(s, "releasing orphaned leases", SQL_RELEASE_ALL, 1, p);
+
+		if (r && atoi(PQcmdTuples(r)) > 0)
+			gx_log_info("released %s commands leased by an earlier process of worker %s", PQcmdTuples(r),
+				    s->worker_id);
+		PQclear(r);
+	}
 }
 
 static void rollback(struct sub *s)

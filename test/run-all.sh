@@ -111,8 +111,9 @@ if [ -z "${GX_SKIP_SMOKE:-}" ]; then
 fi
 
 shopt -s nullglob
+# suites that write reports (reliability) write them into the build tree here; `make reliability` updates docs/
 for s in test/suites/*.sh; do
-	suite "$(basename "$s" .sh)" env "${SAN_ENV[@]}" bash "$s"
+	suite "$(basename "$s" .sh)" env "${SAN_ENV[@]}" GX_REL_REPORT="$BR/reliability-report.md" bash "$s"
 done
 
 banner "summary ($((SECONDS - start))s)"

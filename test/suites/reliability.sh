@@ -1,0 +1,41 @@
+#!/bin/bash
+# Reliability suite (issue 11): crash safety under kill -9, dependency faults, graceful rollout, rate limits across
+# replicas, queue health under an old snapshot. Runs test/reliability/test_rel_*.py through test/lib/runtests.py
+# against $GX_BIN_DIR (make test: the ASan binaries), collects the measured figures (JSON files) and writes
+# docs/reliability-report.md from them (test/reliability/report.py). `make reliability` runs this.
+# Env: GX_BIN_DIR, GX_REL_JOBS (test files at a time, default 2), GX_REL_CHAOS_SECONDS (default 20),
+# GX_REL_REPORT (report path, default docs/reliability-report.md).
+# Last line: "N passed, N failed".
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo"
+br=${BUILDROOT:-build}
+case $br in /*) ;; *) br=$repo/$br ;; esac
+export GX_BIN_DIR=${GX_BIN_DIR:-$br/asan/bin}
+report=${GX_REL_REPORT:-docs/reliability-report.md}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export GX_REL_FIGURES=$tmp/figures
+mkdir -p "$GX_REL_FIGURES"
+export PYTHONPATH=$repo/test/reliability${PYTHONPATH:+:$PYTHONPATH}
+
+start=$SECONDS
+# runtests.py runs the files in parallel, GX_TEST_JOBS at a time (each file owns its stack); two keep a 2-core
+# machine busy without starving the recovery-time measurements
+GX_TEST_JOBS=${GX_REL_JOBS:-2} /usr/bin/python3 test/lib/runtests.py "$repo"/test/reliability/test_rel_*.py 2>&1 |
+	tee "$tmp/out.log"
+rc=${PIPESTATUS[0]}
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$tmp/out.log" | tail -n 1)
+if [ -z "$line" ]; then
+	line="0 passed, 1 failed"
+fi
+/usr/bin/python3 test/reliability/report.py "$GX_REL_FIGURES" "$tmp/out.log" "$((SECONDS - start))" "$GX_BIN_DIR" \
+	>"$report.tmp" && mv "$report.tmp" "$report" && echo "report written to $report"
+p=${line%% passed*}
+f=${line#*passed, }
+f=${f%% failed*}
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+	f=1
+fi
+echo "$p passed, $f failed"
+[ "$f" -eq 0 ]
