@@ -1,4 +1,5 @@
-/* Unit tests for gx/valid.h: collector, predicates, JSON field getters. */
+/* Unit tests for gx/valid.h: collector, predicates, JSON field getters, query parameters and paging. */
+#include <limits.h>
 #include <stdlib.h>
 
 #include "gx/valid.h"
@@ -258,6 +259,168 @@ GX_TEST(json_getters)
 	cJSON_Delete(o);
 }
 
+GX_TEST(either_spelling)
+{
+	cJSON *o = cJSON_Parse("{\"b\":1,\"c\":null,\"d\":2,\"e\":\"x\"}");
+	cJSON *arr = cJSON_Parse("[1,2]");
+	const cJSON *it;
+	const char *used = NULL;
+
+	GX_CHECK(o != NULL && arr != NULL);
+	/* only b present: b, named b */
+	it = gx_valid_either(o, "a", "b", &used);
+	GX_CHECK(cJSON_IsNumber(it) && it->valueint == 1);
+	GX_CHECK_STR(used, "b");
+	/* both present: a wins, named a */
+	it = gx_valid_either(o, "d", "b", &used);
+	GX_CHECK(cJSON_IsNumber(it) && it->valueint == 2);
+	GX_CHECK_STR(used, "d");
+	it = gx_valid_either(o, "e", "d", &used);
+	GX_CHECK(cJSON_IsString(it));
+	GX_CHECK_STR(used, "e");
+	/* neither present: NULL, named a */
+	used = NULL;
+	GX_CHECK(gx_valid_either(o, "a", "z", &used) == NULL);
+	GX_CHECK_STR(used, "a");
+	/* JSON null in a counts as absent: b is taken */
+	it = gx_valid_either(o, "c", "b", &used);
+	GX_CHECK(cJSON_IsNumber(it) && it->valueint == 1);
+	GX_CHECK_STR(used, "b");
+	/* only a JSON null b: null comes back, but the issue names a */
+	it = gx_valid_either(o, "a", "c", &used);
+	GX_CHECK(cJSON_IsNull(it));
+	GX_CHECK_STR(used, "a");
+	/* names are case-sensitive */
+	GX_CHECK(gx_valid_either(o, "B", "D", &used) == NULL);
+	GX_CHECK_STR(used, "B");
+	/* a NULL or non-object body has no fields */
+	used = NULL;
+	GX_CHECK(gx_valid_either(NULL, "a", "b", &used) == NULL);
+	GX_CHECK_STR(used, "a");
+	GX_CHECK(gx_valid_either(arr, "a", "b", &used) == NULL);
+	GX_CHECK_STR(used, "a");
+	cJSON_Delete(arr);
+	cJSON_Delete(o);
+}
+
+/* gx_valid_query_int(s, "n", min, max, def) on a fresh collector: the value, and whether an issue was added. */
+static long long qint(const char *s, long long min, long long max, long long def, size_t *issues)
+{
+	struct gx_verr *v = gx_verr_new();
+	long long n = gx_valid_query_int(s, "n", min, max, def, v);
+
+	*issues = gx_verr_count(v);
+	gx_verr_free(v);
+	return n;
+}
+
+GX_TEST(query_int)
+{
+	struct gx_verr *v = gx_verr_new();
+	size_t e;
+	cJSON *d;
+	char *s;
+
+	/* absent: the default, silently (even a default outside the range is the caller's business) */
+	GX_CHECK(qint(NULL, 0, 5, 3, &e) == 3 && e == 0);
+	GX_CHECK(qint(NULL, 1, 5, -7, &e) == -7 && e == 0);
+	/* in range, both ends inclusive */
+	GX_CHECK(qint("4", 0, 5, 3, &e) == 4 && e == 0);
+	GX_CHECK(qint("0", 0, 5, 3, &e) == 0 && e == 0);
+	GX_CHECK(qint("5", 0, 5, 3, &e) == 5 && e == 0);
+	GX_CHECK(qint("007", 0, 10, 3, &e) == 7 && e == 0); /* leading zeros are still plain digits */
+	/* out of range */
+	GX_CHECK(qint("6", 0, 5, 3, &e) == 3 && e == 1);
+	GX_CHECK(qint("0", 1, 5, 3, &e) == 3 && e == 1);
+	/* signs, even when the value would be in range */
+	GX_CHECK(qint("-1", -5, 5, 3, &e) == 3 && e == 1);
+	GX_CHECK(qint("+1", 0, 5, 3, &e) == 3 && e == 1);
+	GX_CHECK(qint("-0", 0, 5, 3, &e) == 3 && e == 1);
+	/* not a plain decimal */
+	GX_CHECK(qint("", 0, 5, 3, &e) == 3 && e == 1);
+	GX_CHECK(qint(" 1", 0, 5, 3, &e) == 3 && e == 1);
+	GX_CHECK(qint("1 ", 0, 5, 3, &e) == 3 && e == 1);
+	GX_CHECK(qint("1a", 0, 5, 3, &e) == 3 && e == 1);
+	GX_CHECK(qint("a1", 0, 5, 3, &e) == 3 && e == 1);
+	GX_CHECK(qint("0x1", 0, 5, 3, &e) == 3 && e == 1);
+	GX_CHECK(qint("1.0", 0, 5, 3, &e) == 3 && e == 1);
+	GX_CHECK(qint("1e1", 0, 100, 3, &e) == 3 && e == 1);
+	GX_CHECK(qint("\xd9\xa1", 0, 5, 3, &e) == 3 && e == 1); /* ARABIC-INDIC DIGIT ONE */
+	/* overflow of long long is refused, not clamped */
+	GX_CHECK(qint("99999999999999999999", 0, LLONG_MAX, 3, &e) == 3 && e == 1);
+	GX_CHECK(qint("9223372036854775808", 0, LLONG_MAX, 3, &e) == 3 && e == 1);
+	GX_CHECK(qint("9223372036854775807", 0, LLONG_MAX, 3, &e) == LLONG_MAX && e == 0);
+	GX_CHECK(qint("18446744073709551621", 0, LLONG_MAX, 3, &e) == 3 && e == 1); /* wraps to 5 as unsigned */
+
+	/* the issue names the parameter and the range; issues accumulate */
+	GX_CHECK(gx_valid_query_int("x", "page", 1, 50, 1, v) == 1);
+	GX_CHECK(gx_valid_query_int("-3", "days", -10, 10, 0, v) == 0);
+	GX_CHECK(gx_valid_query_int("2", "ok", 1, 50, 1, v) == 2);
+	GX_CHECK(gx_verr_count(v) == 2 && gx_verr_has(v, "page") && gx_verr_has(v, "days") && !gx_verr_has(v, "ok"));
+	d = gx_verr_details_json(v);
+	s = cJSON_PrintUnformatted(d);
+	GX_CHECK_STR(s, "[{\"field\":\"page\",\"issue\":\"must be an integer from 1 to 50\"},"
+			"{\"field\":\"days\",\"issue\":\"must be an integer from -10 to 10\"}]");
+	free(s);
+	cJSON_Delete(d);
+	gx_verr_free(v);
+}
+
+GX_TEST(paging)
+{
+	struct gx_verr *v = gx_verr_new();
+	struct gx_valid_page pg;
+
+	/* absent: the defaults, as numbers and as SQL text */
+	memset(&pg, 0x55, sizeof(pg));
+	GX_CHECK(gx_valid_paging(NULL, NULL, 100, 20, &pg, v) == 0);
+	GX_CHECK(pg.limit == 20 && pg.offset == 0);
+	GX_CHECK_STR(pg.limit_s, "20");
+	GX_CHECK_STR(pg.offset_s, "0");
+	GX_CHECK(gx_verr_count(v) == 0);
+	/* bounds: limit 1..max, offset 0..GX_VALID_OFFSET_MAX */
+	GX_CHECK(gx_valid_paging("1", "0", 100, 20, &pg, v) == 0 && pg.limit == 1 && pg.offset == 0);
+	GX_CHECK(gx_valid_paging("100", "1000000000", 100, 20, &pg, v) == 0);
+	GX_CHECK(pg.limit == 100 && pg.offset == GX_VALID_OFFSET_MAX);
+	GX_CHECK_STR(pg.limit_s, "100");
+	GX_CHECK_STR(pg.offset_s, "1000000000");
+	GX_CHECK(gx_verr_count(v) == 0);
+
+	/* limit 0: -1, limit falls back to the default, the good offset is kept */
+	GX_CHECK(gx_valid_paging("0", "7", 100, 20, &pg, v) == -1);
+	GX_CHECK(pg.limit == 20 && pg.offset == 7);
+	GX_CHECK_STR(pg.limit_s, "20");
+	GX_CHECK_STR(pg.offset_s, "7");
+	GX_CHECK(gx_verr_count(v) == 1 && gx_verr_has(v, "limit") && !gx_verr_has(v, "offset"));
+	gx_verr_free(v);
+
+	/* one past max and one past the offset cap: both reported, both defaulted */
+	v = gx_verr_new();
+	GX_CHECK(gx_valid_paging("101", "1000000001", 100, 20, &pg, v) == -1);
+	GX_CHECK(pg.limit == 20 && pg.offset == 0);
+	GX_CHECK_STR(pg.offset_s, "0");
+	GX_CHECK(gx_verr_count(v) == 2 && gx_verr_has(v, "limit") && gx_verr_has(v, "offset"));
+	gx_verr_free(v);
+
+	/* malformed and overflowing values */
+	v = gx_verr_new();
+	GX_CHECK(gx_valid_paging("", "-1", 100, 20, &pg, v) == -1);
+	GX_CHECK(gx_verr_count(v) == 2);
+	GX_CHECK(gx_valid_paging("99999999999999999999", "99999999999999999999", 100, 20, &pg, v) == -1);
+	GX_CHECK(pg.limit == 20 && pg.offset == 0 && gx_verr_count(v) == 4);
+	GX_CHECK(gx_valid_paging("+5", "5", 100, 20, &pg, v) == -1 && pg.limit == 20 && pg.offset == 5);
+	gx_verr_free(v);
+
+	/* -1 means "this call added issues": earlier issues in v do not make a good paging fail */
+	v = gx_verr_new();
+	gx_verr_add(v, "status", "bad");
+	GX_CHECK(gx_valid_paging("5", "10", 100, 20, &pg, v) == 0 && pg.limit == 5 && pg.offset == 10);
+	GX_CHECK_STR(pg.limit_s, "5");
+	GX_CHECK_STR(pg.offset_s, "10");
+	GX_CHECK(gx_verr_count(v) == 1);
+	gx_verr_free(v);
+}
+
 int main(void)
 {
 	GX_RUN(collector_details);
@@ -267,5 +430,8 @@ int main(void)
 	GX_RUN(dates_and_age);
 	GX_RUN(enum_and_id);
 	GX_RUN(json_getters);
+	GX_RUN(either_spelling);
+	GX_RUN(query_int);
+	GX_RUN(paging);
 	return gx_test_done();
 }
