@@ -26,7 +26,7 @@ CFLAGS_ALL := -std=c11 $(WARN) $(OPT) $(CFLAGS)
 # generated protobuf-c code is not ours to lint
 GENFLAGS := -std=c11 -Wall -Wno-unused-parameter $(OPT)
 LIBS := -levent -levent_pthreads -lpq -lhiredis -lcjson -lmbedtls -lmbedx509 -lmbedcrypto \
-	-lprotobuf-c -lgrpc -lgpr -lcrypt -lpthread -lm
+	-lprotobuf-c -lgrpc -lgpr -lcrypto -lcrypt -lpthread -lm
 
 DAEMONS := svc-identity svc-admin svc-tokenomics svc-organization svc-loanpool svc-governance svc-tax \
 	outbox-submitter projector
@@ -168,8 +168,21 @@ down:
 	@test/lib/stack.sh down
 smoke:
 	@test/smoke.sh
+# narrated walk through the write flow with curl against the running make up stack
+demo:
+	@BUILDROOT=$(BUILDROOT) test/demo.sh
+# benchmarks (not part of make test): release build, then test/bench/run.py -> bench/results/<date>.json,
+# bench/REPORT.md, bench/plots/*.svg; BENCH_ARGS e.g. "--quick" or "--only http"
+bench:
+	@$(MAKE) --no-print-directory SANITIZE= BUILDROOT=$(BUILDROOT) bins $(BUILDROOT)/release/itest/projector_chain
+	@GX_BIN_DIR=$(abspath $(BUILDROOT)/release/bin) /usr/bin/python3 test/bench/run.py $(BENCH_ARGS)
 images:
 	@k8s/images/build.sh
+# reliability suite against the ASan binaries; rewrites docs/reliability-report.md
+reliability:
+	@$(MAKE) --no-print-directory -j2 BUILDROOT=$(BUILDROOT) SANITIZE=1 all
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:disable_coredump=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  GX_BIN_DIR=$(abspath $(BUILDROOT)/asan/bin) bash test/suites/reliability.sh
 test-integration: all
 	@GX_BIN_DIR=$(abspath $(B)/bin) /usr/bin/python3 test/lib/runtests.py $(TESTS)
 

@@ -1,7 +1,8 @@
 /* projector: apply one block in one database transaction on the session that holds the advisory lock.
  *
  *   BEGIN; check the checkpoint row (FOR UPDATE) is the one we resume from;
- *   fast path: every event's statements in libpq pipeline mode (a few round trips per block);
+ *   fast path: every event's statements, then EventLog, PROJECTED marks and the checkpoint, in libpq pipeline mode
+ *   (a few round trips per block), COMMIT;
  *   if an event fails (constraint, bad data, missing target row): ROLLBACK and redo the block with one SAVEPOINT per
  *   event, sending the failing ones to "EventDLQ" with the reason;
  *   "EventLog" rows for every event; OutboxCommand PROJECTED + NOTIFY gx_command_status; the checkpoint; COMMIT.
@@ -182,9 +183,10 @@ static void dedupe_balances(struct bev *evs, size_t n, size_t nflat, bool *skip)
 	free(set);
 }
 
-/* Run every event's statements in pipeline mode. FAST_POISON: some event failed in a way that makes it poison (the
- * transaction is aborted; the caller rolls back and takes the slow path). */
-static enum fast_rc run_fast(PGconn *c, struct bev *evs, size_t n)
+/* Run every event's statements, then the ntail block-level statements of tail, in pipeline mode. FAST_POISON: some
+ * event failed in a way that makes it poison (the transaction is aborted; the caller rolls back and takes the slow
+ * path). */
+static enum fast_rc run_fast(PGconn *c, struct bev *evs, size_t n, const struct prj_stmt *tail, size_t ntail)
 {
 	const struct prj_stmt **flat = NULL;
 	size_t nflat = 0, cap = 0;
@@ -200,10 +202,11 @@ static enum fast_rc run_fast(PGconn *c, struct bev *evs, size_t n)
 			flat[nflat++] = &evs[i].st.v[j];
 		}
 	}
-	if (nflat == 0)
+	if (nflat + ntail == 0)
 		goto out;
-	skip = gx_xcalloc(nflat, sizeof(*skip));
-	dedupe_balances(evs, n, nflat, skip);
+	skip = gx_xcalloc(nflat ? nflat : 1, sizeof(*skip));
+	if (nflat)
+		dedupe_balances(evs, n, nflat, skip);
 	{
 		size_t m = 0;
 
@@ -212,6 +215,10 @@ static enum fast_rc run_fast(PGconn *c, struct bev *evs, size_t n)
 				flat[m++] = flat[k];
 		nflat = m;
 	}
+	if (nflat + ntail > cap)
+		flat = gx_xrealloc(flat, (nflat + ntail) * sizeof(*flat));
+	for (size_t k = 0; k < ntail; k++)
+		flat[nflat++] = &tail[k];
 	if (!PQenterPipelineMode(c)) {
 		gx_log_error("projector: cannot enter pipeline mode: %s", PQerrorMessage(c));
 		rc = FAST_DB_ERROR;
@@ -414,22 +421,58 @@ static char *txid_array(struct bev *evs, size_t n)
 	return s;
 }
 
-/* EventLog, DLQ, outbox marks, checkpoint, COMMIT. */
-static bool finish_block(struct prj *p, PGconn *c, uint64_t block, struct bev *evs, size_t n, int64_t block_ms,
-			 int64_t height)
+/* The block-level statements: EventLog rows, PROJECTED marks, checkpoint (in this order, EventLog's "ingestedAt"
+ * being taken just before COMMIT). Strings owned by the struct (tail_release). */
+struct tail {
+	char sblock[24], sidx[16], sheight[24], sms[24];
+	char *log, *txids;
+	struct prj_stmt st[3];
+};
+
+static void tail_build(struct tail *t, const struct prj *p, uint64_t block, struct bev *evs, size_t n,
+		       int64_t block_ms, int64_t height)
 {
-	char sblock[24], sidx[16], sheight[24], sms[24], sev[24];
-	char *log = eventlog_json(p, evs, n), *txids = txid_array(evs, n);
-	const char *lp[4] = { p->tenant, sblock, p->cfg->channel, log };
-	const char *op[2] = { txids, sblock };
-	const char *cp[7] = { p->tenant, p->cfg->name, p->cfg->channel, sblock, sidx, sheight, sms };
+	const char *lp[4] = { p->tenant, t->sblock, p->cfg->channel, NULL };
+	const char *op[2] = { NULL, t->sblock };
+	const char *cp[7] = { p->tenant, p->cfg->name, p->cfg->channel, t->sblock, t->sidx, t->sheight, t->sms };
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->sblock, sizeof(t->sblock), "%llu", (unsigned long long)block);
+	snprintf(t->sidx, sizeof(t->sidx), "%d", n ? (int)n - 1 : 0);
+	snprintf(t->sheight, sizeof(t->sheight), "%lld", (long long)(height > (int64_t)block ? height : (int64_t)block));
+	snprintf(t->sms, sizeof(t->sms), "%lld", (long long)block_ms);
+	t->log = eventlog_json(p, evs, n);
+	t->txids = txid_array(evs, n);
+	lp[3] = t->log;
+	op[0] = t->txids;
+	t->st[0].q = Q_EVENTLOG;
+	t->st[0].nparams = 4;
+	for (int i = 0; i < 4; i++)
+		t->st[0].params[i] = (char *)lp[i];
+	t->st[1].q = Q_OUTBOX;
+	t->st[1].nparams = 2;
+	for (int i = 0; i < 2; i++)
+		t->st[1].params[i] = (char *)op[i];
+	t->st[2].q = Q_CKPT_SAVE;
+	t->st[2].nparams = 7;
+	for (int i = 0; i < 7; i++)
+		t->st[2].params[i] = (char *)cp[i];
+}
+
+static void tail_release(struct tail *t)
+{
+	free(t->log);
+	free(t->txids);
+	t->log = t->txids = NULL;
+}
+
+/* Slow path end: DLQ rows, then the block-level statements one by one, COMMIT. */
+static bool finish_block(struct prj *p, PGconn *c, struct bev *evs, size_t n, const struct tail *t)
+{
+	char sev[24];
 	PGresult *r;
 	bool ok = false;
 
-	snprintf(sblock, sizeof(sblock), "%llu", (unsigned long long)block);
-	snprintf(sidx, sizeof(sidx), "%d", n ? (int)n - 1 : 0);
-	snprintf(sheight, sizeof(sheight), "%lld", (long long)(height > (int64_t)block ? height : (int64_t)block));
-	snprintf(sms, sizeof(sms), "%lld", (long long)block_ms);
 	for (size_t i = 0; i < n; i++) {
 		const struct gx_fabric_msg_event *e = evs[i].src;
 		const char *dp[9];
@@ -441,7 +484,7 @@ static bool finish_block(struct prj *p, PGconn *c, uint64_t block, struct bev *e
 		dp[1] = evs[i].why;
 		dp[2] = evs[i].raw_json;
 		dp[3] = e->tx_id;
-		dp[4] = sblock;
+		dp[4] = t->sblock;
 		dp[5] = p->cfg->channel;
 		dp[6] = e->chaincode_id && e->chaincode_id[0] ? e->chaincode_id : p->cfg->chaincode;
 		dp[7] = e->event_name;
@@ -453,30 +496,18 @@ static bool finish_block(struct prj *p, PGconn *c, uint64_t block, struct bev *e
 		}
 		PQclear(r);
 		gx_log_warn("projector: poison event block=%llu index=%zu tx=%s sent to EventDLQ: %s",
-			    (unsigned long long)block, i, e->tx_id ? e->tx_id : "", evs[i].why);
+			    (unsigned long long)strtoull(t->sblock, NULL, 10), i, e->tx_id ? e->tx_id : "", evs[i].why);
 	}
-	r = PQexecPrepared(c, prj_sql[Q_EVENTLOG].name, 4, lp, NULL, NULL, 0);
-	if (!exec_ok(c, r, "writing EventLog")) {
+	for (size_t k = 0; k < GX_ARRAY_LEN(t->st); k++) {
+		r = exec_stmt(c, &t->st[k]);
+		if (!exec_ok(c, r, prj_sql[t->st[k].q].name)) {
+			PQclear(r);
+			goto out;
+		}
 		PQclear(r);
-		goto out;
 	}
-	PQclear(r);
-	r = PQexecPrepared(c, prj_sql[Q_OUTBOX].name, 2, op, NULL, NULL, 0);
-	if (!exec_ok(c, r, "marking commands PROJECTED")) {
-		PQclear(r);
-		goto out;
-	}
-	PQclear(r);
-	r = PQexecPrepared(c, prj_sql[Q_CKPT_SAVE].name, 7, cp, NULL, NULL, 0);
-	if (!exec_ok(c, r, "saving the checkpoint")) {
-		PQclear(r);
-		goto out;
-	}
-	PQclear(r);
 	ok = simple(c, "COMMIT");
 out:
-	free(log);
-	free(txids);
 	return ok;
 }
 
@@ -488,6 +519,8 @@ enum prj_apply_rc prj_apply_block(struct prj *p, PGconn *c, const struct gx_fabr
 	struct bev *evs = gx_xcalloc(n ? n : 1, sizeof(*evs));
 	enum prj_apply_rc rc = PRJ_APPLY_DB_ERROR;
 	int64_t block_ms = 0, height;
+	struct tail tail = { 0 };
+	bool any_poison = false;
 	int b;
 
 	if (!m_events) {
@@ -530,8 +563,17 @@ enum prj_apply_rc prj_apply_block(struct prj *p, PGconn *c, const struct gx_fabr
 		rc = PRJ_APPLY_OK;
 		goto out;
 	}
-	switch (run_fast(c, evs, n)) {
+	tail_build(&tail, p, ev->block, evs, n, block_ms, height);
+	for (size_t i = 0; i < n; i++)
+		any_poison = any_poison || evs[i].poison;
+	/* with a poison event known in advance the DLQ rows go first: the tail is left to finish_block */
+	switch (run_fast(c, evs, n, tail.st, any_poison ? 0 : GX_ARRAY_LEN(tail.st))) {
 	case FAST_OK:
+		if (!any_poison) {
+			if (!simple(c, "COMMIT"))
+				goto out;
+			goto committed;
+		}
 		break;
 	case FAST_DB_ERROR:
 		goto out;
@@ -549,8 +591,9 @@ enum prj_apply_rc prj_apply_block(struct prj *p, PGconn *c, const struct gx_fabr
 			goto out;
 		break;
 	}
-	if (!finish_block(p, c, ev->block, evs, n, block_ms, height))
+	if (!finish_block(p, c, evs, n, &tail))
 		goto out;
+committed:
 	*last_block = (int64_t)ev->block;
 	for (size_t i = 0; i < n; i++) {
 		const char *lv[2] = { evs[i].label, evs[i].poison ? "dlq" : "applied" };
@@ -570,6 +613,7 @@ out:
 	for (size_t i = 0; i < n; i++)
 		bev_free(&evs[i]);
 	free(evs);
+	tail_release(&tail);
 	return rc;
 }
 

@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include "gx/log.h"
+#include "gx/projector_rebuild.h"
 #include "gx/util.h"
 #include "projector.h"
 
@@ -216,19 +217,5 @@ int prj_prepare(PGconn *conn)
 	return 0;
 }
 
-/* `projector rebuild`: one transaction. Read models that only the projector writes are emptied; rows other writers
- * own (Wallet ids handed out by the API, UserProfile, Country reference data) are reset instead, so their ids stay
- * stable. EventDLQ is kept (operator history; replays do not repeat its rows). */
-const char prj_rebuild_sql[] =
-	"BEGIN;"
-	"LOCK TABLE \"ProjectorState\" IN ACCESS EXCLUSIVE MODE;"
-	"DELETE FROM \"ProjectorState\";"
-	"TRUNCATE \"Transaction\", \"EventLog\", \"SystemAccount\", \"TreasuryAccount\", \"Organization\","
-	" \"MultiSigTransaction\", \"Loan\", \"ProposalVote\", \"Proposal\";"
-	"UPDATE \"Wallet\" SET \"balanceQirat\" = 0, \"isFrozen\" = false, \"frozenReason\" = NULL, \"updatedAt\" = now();"
-	"UPDATE \"UserProfile\" SET \"onchainStatus\" = NULL WHERE \"onchainStatus\" IS NOT NULL;"
-	"UPDATE \"Country\" SET \"allocationPercentage\" = NULL, \"initializedAt\" = NULL"
-	" WHERE \"initializedAt\" IS NOT NULL OR \"allocationPercentage\" IS NOT NULL;"
-	"UPDATE \"OutboxCommand\" SET \"status\" = 'COMMITTED', \"projectedAt\" = NULL, \"updatedAt\" = now()"
-	" WHERE \"status\" = 'PROJECTED';"
-	"COMMIT;";
+/* `projector rebuild`: the shared script (gx/projector_rebuild.h) in one transaction. */
+const char prj_rebuild_sql[] = "BEGIN;" GX_PROJECTOR_REBUILD_SQL "COMMIT;";

@@ -1,31 +1,20 @@
 /* gxctl projector rebuild: make the projector replay the chain from block 0. In one transaction: forget the
  * checkpoint ("ProjectorState"), empty the read models only the projector writes, reset the projector-owned columns
- * of rows other writers own, and record who did it. The statement list must stay equal to the projector's own
- * rebuild script (projector/sql.c, prj_rebuild_sql; docs/projector.md). A running projector notices at its next
- * block that the checkpoint moved and restarts from it. */
+ * of rows other writers own, and record who did it. The statements are the projector's own rebuild script
+ * (gx/projector_rebuild.h, also used by `projector rebuild`; docs/projector.md). A running projector notices at its
+ * next block that the checkpoint moved and restarts from it. */
 #include "gxctl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gx/projector_rebuild.h"
 #include "gx/util.h"
 
 /* $1 tenant, $2 actor. Multi-statement scripts cannot take parameters, so the audit row is a separate statement
  * inside the same transaction. */
-static const char SQL_RESET[] =
-	"BEGIN;"
-	"SET LOCAL lock_timeout = '30s';"
-	"LOCK TABLE \"ProjectorState\" IN ACCESS EXCLUSIVE MODE;"
-	"DELETE FROM \"ProjectorState\";"
-	"TRUNCATE \"Transaction\", \"EventLog\", \"SystemAccount\", \"TreasuryAccount\", \"Organization\","
-	" \"MultiSigTransaction\", \"Loan\", \"ProposalVote\", \"Proposal\";"
-	"UPDATE \"Wallet\" SET \"balanceQirat\" = 0, \"isFrozen\" = false, \"frozenReason\" = NULL, \"updatedAt\" = now();"
-	"UPDATE \"UserProfile\" SET \"onchainStatus\" = NULL WHERE \"onchainStatus\" IS NOT NULL;"
-	"UPDATE \"Country\" SET \"allocationPercentage\" = NULL, \"initializedAt\" = NULL"
-	" WHERE \"initializedAt\" IS NOT NULL OR \"allocationPercentage\" IS NOT NULL;"
-	"UPDATE \"OutboxCommand\" SET \"status\" = 'COMMITTED', \"projectedAt\" = NULL, \"updatedAt\" = now()"
-	" WHERE \"status\" = 'PROJECTED';";
+static const char SQL_RESET[] = "BEGIN;" "SET LOCAL lock_timeout = '30s';" GX_PROJECTOR_REBUILD_SQL;
 
 static const char SQL_AUDIT[] =
 	"INSERT INTO \"AdminAuditLog\" (\"tenantId\", \"actorId\", \"actorRole\", \"action\", \"targetType\", \"details\")"

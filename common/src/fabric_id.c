@@ -1,4 +1,6 @@
-/* Fabric identity: PEM loading, serialized creator, low-S ECDSA P-256 signing and verification, nonces, tx ids. */
+/* Fabric identity: PEM loading, serialized creator, low-S ECDSA P-256 signing and verification, nonces, tx ids.
+ * Keys and certificates are parsed with mbedTLS; the ECDSA signature itself is made by OpenSSL's libcrypto, whose
+ * P-256 code is an order of magnitude faster than mbedTLS's (three signatures per submitted transaction). */
 #include "gx/fabric_id.h"
 #include "gx/log.h"
 
@@ -20,6 +22,11 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "msp/identities.pb-c.h"
 
 /* PEM files are small; refuse anything absurd rather than reading it. */
@@ -30,6 +37,7 @@ struct gx_fabric_id {
 	unsigned char *creator;
 	size_t creator_len;
 	mbedtls_pk_context key;
+	EVP_PKEY *sign_key;   /* the same private key for libcrypto (read-only after load: safe from any thread) */
 	pthread_mutex_t lock; /* guards drbg */
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
@@ -115,6 +123,7 @@ static int parse_keys(struct gx_fabric_id *id, const char *cert_pem, size_t cert
 {
 	mbedtls_x509_crt crt;
 	unsigned char *kbuf = NULL, *cbuf = NULL;
+	BIO *bio = NULL;
 	char err[128];
 	int rc, ret = -1;
 
@@ -148,8 +157,15 @@ static int parse_keys(struct gx_fabric_id *id, const char *cert_pem, size_t cert
 			     mbed_strerror(rc, err, sizeof(err)));
 		goto out;
 	}
+	bio = BIO_new_mem_buf(kbuf, (int)key_len);
+	id->sign_key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	if (!id->sign_key || EVP_PKEY_get_base_id(id->sign_key) != EVP_PKEY_EC) {
+		gx_log_error("libcrypto cannot load the private key of '%s'", id->msp_id);
+		goto out;
+	}
 	ret = 0;
 out:
+	BIO_free(bio);
 	mbedtls_x509_crt_free(&crt);
 	mbedtls_platform_zeroize(kbuf, key_len + 1);
 	free(kbuf);
@@ -196,6 +212,7 @@ void gx_fabric_id_free(struct gx_fabric_id *id)
 	if (!id)
 		return;
 	mbedtls_pk_free(&id->key);
+	EVP_PKEY_free(id->sign_key);
 	mbedtls_ctr_drbg_free(&id->drbg);
 	mbedtls_entropy_free(&id->entropy);
 	pthread_mutex_destroy(&id->lock);
@@ -281,7 +298,9 @@ out:
 int gx_fabric_id_sign(struct gx_fabric_id *id, const void *msg, size_t msg_len, unsigned char *sig, size_t *sig_len)
 {
 	mbedtls_ecp_keypair *kp = mbedtls_pk_ec(id->key);
-	unsigned char hash[32];
+	unsigned char hash[32], der[GX_FABRIC_SIG_MAX + 8];
+	size_t der_len = sizeof(der);
+	EVP_PKEY_CTX *ctx = NULL;
 	mbedtls_mpi r, s;
 	char err[128];
 	int rc, ret = -1;
@@ -293,19 +312,20 @@ int gx_fabric_id_sign(struct gx_fabric_id *id, const void *msg, size_t msg_len, 
 		gx_log_error("mbedtls_sha256_ret failed: %s", mbed_strerror(rc, err, sizeof(err)));
 		goto out;
 	}
-	pthread_mutex_lock(&id->lock);
-	rc = mbedtls_ecdsa_sign(&kp->grp, &r, &s, &kp->d, hash, sizeof(hash), mbedtls_ctr_drbg_random, &id->drbg);
-	pthread_mutex_unlock(&id->lock);
-	if (rc != 0) {
-		gx_log_error("mbedtls_ecdsa_sign failed: %s", mbed_strerror(rc, err, sizeof(err)));
+	/* EVP_PKEY_sign on an EC key signs the given digest as is; the result is DER SEQUENCE{r, s} */
+	ctx = EVP_PKEY_CTX_new(id->sign_key, NULL);
+	if (!ctx || EVP_PKEY_sign_init(ctx) <= 0 || EVP_PKEY_sign(ctx, der, &der_len, hash, sizeof(hash)) <= 0) {
+		ERR_clear_error();
+		gx_log_error("ECDSA signing with libcrypto failed");
 		goto out;
 	}
-	if (normalise_low_s(&kp->grp, &s) < 0) {
+	if (der_decode(der, der_len, &r, &s) < 0 || normalise_low_s(&kp->grp, &s) < 0) {
 		gx_log_error("cannot normalise ECDSA signature to low S");
 		goto out;
 	}
 	ret = der_encode(&r, &s, sig, sig_len);
 out:
+	EVP_PKEY_CTX_free(ctx);
 	mbedtls_mpi_free(&r);
 	mbedtls_mpi_free(&s);
 	return ret;

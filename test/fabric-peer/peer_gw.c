@@ -23,6 +23,8 @@
 #include "peer_stub.h"
 
 #define POLL_MS 100
+/* CommitStatus waiters only poll to notice a cancelled call (a commit wakes them): thousands may wait at once */
+#define COMMIT_POLL_MS 500
 #define ENDORSE_FAILED "failed to endorse transaction, see attached details for more info"
 
 /* A decoded and checked SignedProposal. All pointers are owned (free with proposal_release()). */
@@ -560,7 +562,7 @@ static void handle_commit_status(struct peer *p, struct peer_call *c)
 		peer_rpc_finish(c, GRPC_STATUS_NOT_FOUND, "channel not found", NULL, 0, NULL);
 		goto out;
 	}
-	if (peer_ledger_wait_tx(p->ledger, r->transaction_id, POLL_MS, call_stop, c, &code, &block) < 0) {
+	if (peer_ledger_wait_tx(p->ledger, r->transaction_id, COMMIT_POLL_MS, call_stop, c, &code, &block) < 0) {
 		finish_interrupted(p, c);
 		goto out;
 	}

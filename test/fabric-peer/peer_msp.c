@@ -1,4 +1,5 @@
-/* Creator identity and signature checks for the Fabric peer stand-in (mbedTLS X.509 + ECDSA). */
+/* Creator identity and signature checks for the Fabric peer stand-in: X.509 with mbedTLS, the ECDSA verification
+ * itself with OpenSSL's libcrypto (several times faster than mbedTLS's P-256; three checks per transaction). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,9 @@
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "gx/log.h"
 #include "gx/util.h"
@@ -21,6 +25,8 @@ struct msp_entry {
 	unsigned char key[32];		/* SHA-256 of the creator bytes */
 	enum peer_msp_result result;
 	mbedtls_x509_crt crt;
+	EVP_PKEY *pub;			/* the certificate's public key for libcrypto (read-only once filled) */
+	mbedtls_mpi half_n;		/* n/2 of P-256, for the low-S rule */
 	char *msp_id;
 	char *role;
 	char *subject;
@@ -59,6 +65,8 @@ void peer_msp_free(struct peer_msp *m)
 	for (struct msp_entry *e = m->cache, *n; e; e = n) {
 		n = e->next;
 		mbedtls_x509_crt_free(&e->crt);
+		EVP_PKEY_free(e->pub);
+		mbedtls_mpi_free(&e->half_n);
 		free(e->msp_id);
 		free(e->role);
 		free(e->subject);
@@ -139,8 +147,12 @@ static void entry_fill(struct peer_msp *m, struct msp_entry *e, const void *crea
 	char *pem = NULL;
 	uint32_t flags = 0;
 	char subj[512];
+	unsigned char der[256];
+	const unsigned char *dp;
+	int dl;
 
 	mbedtls_x509_crt_init(&e->crt);
+	mbedtls_mpi_init(&e->half_n);
 	e->role = gx_xstrdup("");
 	e->subject = gx_xstrdup("");
 	e->msp_id = gx_xstrdup(si && si->mspid ? si->mspid : "");
@@ -168,6 +180,14 @@ static void entry_fill(struct peer_msp *m, struct msp_entry *e, const void *crea
 	if (mbedtls_x509_dn_gets(subj, sizeof(subj), &e->crt.subject) > 0) {
 		free(e->subject);
 		e->subject = gx_xstrdup(subj);
+	}
+	dl = mbedtls_pk_write_pubkey_der(&e->crt.pk, der, sizeof(der));
+	dp = der + sizeof(der) - (dl > 0 ? dl : 0);
+	if (dl <= 0 || !(e->pub = d2i_PUBKEY(NULL, &dp, dl)) ||
+	    mbedtls_mpi_copy(&e->half_n, &mbedtls_pk_ec(e->crt.pk)->grp.N) != 0 ||
+	    mbedtls_mpi_shift_r(&e->half_n, 1) != 0) {
+		e->result = PEER_MSP_MALFORMED;
+		goto out;
 	}
 	free(e->role);
 	e->role = cert_role(&e->crt);
@@ -214,41 +234,38 @@ enum peer_msp_result peer_msp_check_creator(struct peer_msp *m, const void *crea
 	return e->result;
 }
 
-/* DER SEQUENCE{INTEGER r, INTEGER s} with 0 < r, 0 < s <= n/2, then ECDSA verify. A fresh group per call keeps
- * mbedTLS's lazily built precomputation tables thread-local. */
-static enum peer_msp_result verify_sig(const mbedtls_x509_crt *crt, const unsigned char hash[32],
+/* DER SEQUENCE{INTEGER r, INTEGER s} with 0 < r, 0 < s <= n/2, then ECDSA verify of the digest (libcrypto also
+ * rejects r or s >= n and non-canonical DER). */
+static enum peer_msp_result verify_sig(const struct msp_entry *e, const unsigned char hash[32],
 				       const unsigned char *sig, size_t sig_len)
 {
 	unsigned char *p = (unsigned char *)sig, *end = p + sig_len;
-	mbedtls_ecp_group grp;
-	mbedtls_mpi r, s, half;
+	EVP_PKEY_CTX *ctx = NULL;
+	mbedtls_mpi r, s;
 	size_t len;
 	enum peer_msp_result res = PEER_MSP_BAD_SIGNATURE;
 
-	mbedtls_ecp_group_init(&grp);
 	mbedtls_mpi_init(&r);
 	mbedtls_mpi_init(&s);
-	mbedtls_mpi_init(&half);
 	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
 	    p + len != end || mbedtls_asn1_get_mpi(&p, end, &r) != 0 || mbedtls_asn1_get_mpi(&p, end, &s) != 0 ||
 	    p != end)
 		goto out;
-	if (mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1) != 0 || mbedtls_mpi_copy(&half, &grp.N) != 0 ||
-	    mbedtls_mpi_shift_r(&half, 1) != 0)
-		goto out;
 	if (mbedtls_mpi_cmp_int(&r, 0) <= 0 || mbedtls_mpi_cmp_int(&s, 0) <= 0)
 		goto out;
-	if (mbedtls_mpi_cmp_mpi(&s, &half) > 0) {
+	if (mbedtls_mpi_cmp_mpi(&s, &e->half_n) > 0) {
 		res = PEER_MSP_HIGH_S;
 		goto out;
 	}
-	if (mbedtls_ecdsa_verify(&grp, hash, 32, &mbedtls_pk_ec(crt->pk)->Q, &r, &s) == 0)
+	ctx = EVP_PKEY_CTX_new(e->pub, NULL);
+	if (ctx && EVP_PKEY_verify_init(ctx) > 0 && EVP_PKEY_verify(ctx, sig, sig_len, hash, 32) == 1)
 		res = PEER_MSP_OK;
+	else
+		ERR_clear_error();
 out:
-	mbedtls_mpi_free(&half);
+	EVP_PKEY_CTX_free(ctx);
 	mbedtls_mpi_free(&s);
 	mbedtls_mpi_free(&r);
-	mbedtls_ecp_group_free(&grp);
 	return res;
 }
 
@@ -267,7 +284,7 @@ enum peer_msp_result peer_msp_verify(struct peer_msp *m, const void *creator, si
 	if (!sig || sig_len == 0)
 		return PEER_MSP_BAD_SIGNATURE;
 	mbedtls_sha256_ret(msg, msg_len, hash, 0);
-	res = verify_sig(&e->crt, hash, sig, sig_len);
+	res = verify_sig(e, hash, sig, sig_len);
 	if (res == PEER_MSP_OK && out) {
 		out->msp_id = e->msp_id;
 		out->role = e->role;

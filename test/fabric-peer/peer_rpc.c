@@ -1,9 +1,12 @@
-/* gRPC core server for the Fabric peer stand-in: accepts calls on a _for_next queue and hands each to a thread. */
+/* gRPC core server for the Fabric peer stand-in: accepts calls on a _for_next queue and hands each to a thread.
+ * Threads that finished a call wait IDLE_KEEP_MS for the next one before exiting, so a busy peer does not create
+ * (and tear down) a thread for every Endorse/Submit/CommitStatus. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -20,13 +23,20 @@
 
 #define ACCEPT_SLOTS 64
 #define CALL_STACK (1024 * 1024)
+#define IDLE_KEEP_MS 2000
 
 struct peer_rpc {
 	grpc_server *server;
 	grpc_completion_queue *cq;	/* _for_next: new calls and the shutdown notification */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
-	int active;			/* call threads running */
+	int active;			/* calls being handled */
+	int threads;			/* call threads alive (handling or idle) */
+	int nidle;			/* threads waiting for a call and not yet handed one */
+	struct peer_call *queue;	/* calls handed to idle threads, not yet taken */
+	pthread_cond_t work;		/* queue grew, or quitting */
+	pthread_cond_t gone;		/* threads reached 0 */
+	bool quit;			/* idle threads exit */
 	bool shutdown_requested;
 	int shutdown_tag;		/* address used as the shutdown tag */
 };
@@ -45,6 +55,7 @@ struct peer_call {
 	bool closed;			/* RECV_CLOSE_ON_SERVER completed */
 	bool finished;
 	int tag_io, tag_close;		/* addresses used as tags */
+	struct peer_call *next;		/* hand-off queue link */
 };
 
 static struct peer_call *call_new(struct peer *p)
@@ -210,9 +221,8 @@ static void read_request(struct peer_call *c, grpc_byte_buffer *bb)
 	grpc_byte_buffer_reader_destroy(&r);
 }
 
-static void *call_main(void *arg)
+static void handle_call(struct peer_call *c)
 {
-	struct peer_call *c = arg;
 	struct peer_rpc *rpc = c->rpc;
 	grpc_byte_buffer *bb = NULL;
 	grpc_op ops[2];
@@ -251,6 +261,41 @@ static void *call_main(void *arg)
 	if (--rpc->active == 0)
 		pthread_cond_broadcast(&rpc->idle);
 	pthread_mutex_unlock(&rpc->lock);
+}
+
+/* Thread body: handle the first call, then whatever is handed over while idle; exit after IDLE_KEEP_MS idle. */
+static void *call_main(void *arg)
+{
+	struct peer_call *c = arg;
+	struct peer_rpc *rpc = c->rpc;
+
+	while (c) {
+		struct timespec ts;
+
+		handle_call(c);
+		c = NULL;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += IDLE_KEEP_MS / 1000;
+		ts.tv_nsec += (long)(IDLE_KEEP_MS % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&rpc->lock);
+		rpc->nidle++;
+		while (!rpc->queue && !rpc->quit)
+			if (pthread_cond_timedwait(&rpc->work, &rpc->lock, &ts) != 0)
+				break;
+		if (rpc->queue) {	/* the acceptor counted us out of idle when it queued this */
+			c = rpc->queue;
+			rpc->queue = c->next;
+		} else {
+			rpc->nidle--;
+		}
+		if (!c && --rpc->threads == 0)
+			pthread_cond_broadcast(&rpc->gone);
+		pthread_mutex_unlock(&rpc->lock);
+	}
 	return NULL;
 }
 
@@ -355,11 +400,23 @@ static void accept_loop(struct peer *p)
 		pthread_mutex_lock(&rpc->lock);
 		rpc->active++;
 		bool stopping = rpc->shutdown_requested;
+		bool handed = false;
+
+		if (rpc->nidle > 0) {	/* LIFO is fine: calls are independent */
+			rpc->nidle--;
+			c->next = rpc->queue;
+			rpc->queue = c;
+			pthread_cond_signal(&rpc->work);
+			handed = true;
+		} else {
+			rpc->threads++;
+		}
 		pthread_mutex_unlock(&rpc->lock);
-		if (pthread_create(&t, &attr, call_main, c) != 0) {
+		if (!handed && pthread_create(&t, &attr, call_main, c) != 0) {
 			gx_log_error("cannot create a call thread");
 			pthread_mutex_lock(&rpc->lock);
 			rpc->active--;
+			rpc->threads--;
 			pthread_mutex_unlock(&rpc->lock);
 			grpc_call_cancel(c->call, NULL);
 			call_free(c);
@@ -382,6 +439,8 @@ int peer_rpc_serve(struct peer *p)
 	memset(&rpc, 0, sizeof(rpc));
 	pthread_mutex_init(&rpc.lock, NULL);
 	pthread_cond_init(&rpc.idle, NULL);
+	pthread_cond_init(&rpc.work, NULL);
+	pthread_cond_init(&rpc.gone, NULL);
 	args[0].type = GRPC_ARG_INTEGER;
 	args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
 	args[0].value.integer = 100 * 1024 * 1024;
@@ -426,6 +485,10 @@ out_wait:
 	pthread_mutex_lock(&rpc.lock);
 	while (rpc.active > 0)
 		pthread_cond_wait(&rpc.idle, &rpc.lock);
+	rpc.quit = true;	/* idle threads leave; rpc lives on this stack */
+	pthread_cond_broadcast(&rpc.work);
+	while (rpc.threads > 0)
+		pthread_cond_wait(&rpc.gone, &rpc.lock);
 	pthread_mutex_unlock(&rpc.lock);
 	grpc_server_destroy(rpc.server);
 	grpc_completion_queue_destroy(rpc.cq);
@@ -441,6 +504,8 @@ out:
 	p->rpc = NULL;
 	pthread_mutex_unlock(&rpc.lock);
 	pthread_cond_destroy(&rpc.idle);
+	pthread_cond_destroy(&rpc.work);
+	pthread_cond_destroy(&rpc.gone);
 	pthread_mutex_destroy(&rpc.lock);
 	return rc;
 }

@@ -8,7 +8,8 @@
  *           ...
  *   gx_fabric_id_free(id);
  *
- * An identity is thread-safe: signing and nonce generation share one CTR-DRBG behind a mutex.
+ * An identity is thread-safe: nonces come from one CTR-DRBG behind a mutex; signatures are made by libcrypto
+ * (its own thread-safe RNG) with a key that is read-only after loading.
  */
 #ifndef GX_FABRIC_ID_H
 #define GX_FABRIC_ID_H
