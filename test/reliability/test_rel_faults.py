@@ -1,8 +1,9 @@
 """Dependency faults on a running stack (svc-tokenomics, outbox-submitter, projector, Fabric stand-in): PostgreSQL
-restarted, every PostgreSQL connection terminated, Redis stopped, the stand-in paused (SIGSTOP) and stopped
-(connection refused). Each case checks what the API answers during the fault (503 DB_UNAVAILABLE where a write
-needs PostgreSQL, 202 where the outbox absorbs it), what /readyz says, that recovery is automatic and that a write
-is accepted and projected again within 10 s of the fault ending (measured), and that no lease is left behind."""
+restarted, every PostgreSQL connection terminated, Redis stopped, the stand-in paused (SIGSTOP), stopped (connection
+refused) and slow (endorsements delayed inside and past the submitter's deadline). Each case checks what the API
+answers during the fault (503 DB_UNAVAILABLE where a write needs PostgreSQL, 202 where the outbox absorbs it), what
+/readyz says, that recovery is automatic and that a write is accepted and projected again within 10 s of the fault
+ending (measured), and that no lease is left behind."""
 
 import json
 import time
@@ -219,4 +220,32 @@ class DependencyFaultTest(gxtest.GxTestCase):
                       round(s, 2))
         self.assertLessEqual(s, RECOVERY_LIMIT_S)
         self.recover("stand-in stopped (refusing)", t_end)
+        self.assert_no_stuck_leases()
+
+    def test_6_peer_slow(self):
+        """A slow peer: the first endorsement waits 3 s (past the 2 s deadline: the submitter's deadline fires and the
+        command is retried with the same tx id), the next three wait 1.5 s (slow but inside it). Writes keep being accepted,
+        every one is projected exactly once, and throughput comes back within the limit once the peer is fast."""
+        st, ch = self.stack, self.chain
+        ch.set_faults("delay Endorse 1 3000\ndelay Endorse 3 1500\n")
+        try:
+            ids = []
+            for _ in range(3):
+                r, cid = self.transfer()
+                self.assertEqual(r.status if r else cid, 202, "the outbox absorbs writes while the peer is slow")
+                ids.append(cid)
+            _, s = faults.settle(st, ids, want=("PROJECTED",), timeout=60)
+            faults.record("dependency faults", "stand-in slow (3 s and 1.5 s endorsements): seconds until 3 writes "
+                          "are projected", round(s, 2))
+        finally:
+            ch.set_faults("")
+        t_end = time.monotonic()
+        rows = st.psql('SELECT count(*), count(DISTINCT "fabricTxId"), max("attempts") FROM "OutboxCommand" '
+                       'WHERE "id" IN (%s)' % ",".join(q(c) for c in ids))
+        self.assertEqual(rows[0][:2], ("3", "3"), "one tx id per command")
+        self.assertGreaterEqual(int(rows[0][2]), 2, "an endorsement past the deadline is retried")
+        self.assertEqual(st.psql('SELECT count(DISTINCT "onChainTxId") FROM "Transaction" WHERE "onChainTxId" IN '
+                                 '(SELECT "fabricTxId" FROM "OutboxCommand" WHERE "id" IN (%s))'
+                                 % ",".join(q(c) for c in ids)), [("3",)], "each transfer is in the history")
+        self.recover("stand-in slow", t_end)
         self.assert_no_stuck_leases()
