@@ -62,25 +62,41 @@ load_env() {
 	REDIS_PORT=${GX_REDIS_PORT_RUNNING:-$REDIS_PORT}
 }
 
-pg_running() { [ -f "$RUN/pg/data/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$RUN/pg/data" status >/dev/null 2>&1; }
+# the real path of run/pg (a link when the postgres user cannot enter run/, see start_pg)
+pgdir() { readlink -f "$RUN/pg"; }
+pg_running() { [ -f "$RUN/pg/data/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$(pgdir)/data" status >/dev/null 2>&1; }
 redis_running() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
 
 start_pg() {
+	# As root the server runs as postgres, which must reach its data dir and log. When the checkout lies below a
+	# directory postgres cannot enter (e.g. a private temp dir), run/pg becomes a link to a directory it can reach
+	# and run/logs/postgres.log a link to the log in there.
+	if [ "$(id -u)" -eq 0 ] && [ ! -e "$RUN/pg" ] && ! runuser -u postgres -- test -x "$RUN" 2>/dev/null; then
+		local d
+		d=$(mktemp -d "${TMPDIR:-/tmp}/gx-stack-pg.XXXXXX") || die "cannot create a PostgreSQL directory"
+		chmod 755 "$d"
+		ln -s "$d" "$RUN/pg"
+		say "note: the postgres user cannot enter $RUN; its data lives in $d (linked as run/pg)"
+	fi
 	mkdir -p "$RUN/pg"
+	local pd
+	pd=$(pgdir)
+	# the server log lives next to the data; run/logs/postgres.log points to it
+	touch "$pd/postgres.log"
+	[ -L "$LOGS/postgres.log" ] || { rm -f "$LOGS/postgres.log"; ln -s "$pd/postgres.log" "$LOGS/postgres.log"; }
 	if [ "$(id -u)" -eq 0 ]; then
-		chown postgres:postgres "$RUN/pg"
-		touch "$LOGS/postgres.log" && chown postgres:postgres "$LOGS/postgres.log"
+		chown postgres:postgres "$pd" "$pd/postgres.log"
 	fi
 	if [ ! -f "$RUN/pg/data/PG_VERSION" ]; then
 		say "initdb in run/pg/data"
-		(cd / && as_pg "$PGBIN/initdb" -D "$RUN/pg/data" -U postgres --auth=trust -E UTF8 --no-locale) \
+		(cd / && as_pg "$PGBIN/initdb" -D "$pd/data" -U postgres --auth=trust -E UTF8 --no-locale) \
 			>"$LOGS/initdb.log" 2>&1 || die "initdb failed, see run/logs/initdb.log"
 	fi
 	if pg_running; then
 		say "PostgreSQL already running on 127.0.0.1:$PG_PORT"
 	else
-		(cd / && as_pg "$PGBIN/pg_ctl" -D "$RUN/pg/data" -l "$LOGS/postgres.log" -w -t 60 \
-			-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $RUN/pg" start) >/dev/null \
+		(cd / && as_pg "$PGBIN/pg_ctl" -D "$pd/data" -l "$pd/postgres.log" -w -t 60 \
+			-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $pd" start) >/dev/null \
 			|| die "PostgreSQL did not start on port $PG_PORT, see run/logs/postgres.log"
 	fi
 	if [ -z "$(psql -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atc \
@@ -315,7 +331,7 @@ cmd_down() {
 		say "stopped redis"
 	fi
 	if pg_running; then
-		(cd / && as_pg "$PGBIN/pg_ctl" -D "$RUN/pg/data" -m fast -w stop >/dev/null) && say "stopped postgresql"
+		(cd / && as_pg "$PGBIN/pg_ctl" -D "$(pgdir)/data" -m fast -w stop >/dev/null) && say "stopped postgresql"
 	fi
 }
 
