@@ -3,7 +3,8 @@
  * block and applies each block as it arrives (the stream callback runs on this thread; a slow apply is
  * back-pressure). A second stream, whose callback only notes block numbers, runs ahead to the chain head and gives
  * the chain height. Stream failures reconnect with exponential backoff from the last checkpoint; database failures
- * drop the session (and with it the lock) and start over. */
+ * drop the session (and with it the lock) and start over. While no block arrives the checkpoint is re-read every
+ * CHECK_MS, so a `projector rebuild` is noticed on an idle chain too. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 #include "gx/metrics.h"
 #include "gx/util.h"
 #include "projector.h"
+
+#define CHECK_MS 1000 /* checkpoint check (and session ping) while no block arrives */
 
 struct run {
 	struct prj *p;
@@ -228,15 +231,23 @@ static void drop_db(struct run *r)
 	set_role(r->p, PRJ_ROLE_NO_DB);
 }
 
-static bool db_ping(struct run *r)
+/* Run every CHECK_MS while no block arrives: proves the session is alive and notices a checkpoint that moved under
+ * us (`projector rebuild` deleted it) on an idle chain, where no block would reveal it. A moved checkpoint restarts
+ * the stream from the database's checkpoint, as PRJ_APPLY_MOVED does. Returns false when the session failed. */
+static bool check_checkpoint(struct run *r)
 {
-	PGresult *res = PQexec(r->db, "SELECT 1");
-	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	int64_t db_last, t;
 
-	if (!ok)
-		gx_log_error("projector: database session lost: %s", PQerrorMessage(r->db));
-	PQclear(res);
-	return ok;
+	if (prj_load_checkpoint(r->p, r->db, &db_last, &t) < 0)
+		return false;
+	if (db_last == r->last_block || r->restart)
+		return true;
+	gx_log_info("projector: checkpoint moved from block %lld to %lld (projector rebuild?); streaming again from it",
+		    (long long)r->last_block, (long long)db_last);
+	r->restart = true;
+	if (r->main_open)
+		gx_fabric_client_cancel(r->fc, r->main_id);
+	return true;
 }
 
 /* Try to become the active replica. Returns 1 when the lock is ours, 0 when another replica has it, -1 on failure. */
@@ -343,9 +354,9 @@ static void active_loop(struct run *r)
 		}
 		if (!r->height_open && now >= r->height_retry_at_ms)
 			open_height(r);
-		if (now - r->last_ping_ms >= 2000) {
+		if (now - r->last_ping_ms >= CHECK_MS) {
 			r->last_ping_ms = now;
-			if (!db_ping(r))
+			if (!check_checkpoint(r))
 				r->db_failed = true;
 		}
 		publish(p);

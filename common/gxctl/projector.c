@@ -35,7 +35,7 @@ static void usage(FILE *out)
 		"  turns PROJECTED outbox commands back to COMMITTED (the replay marks them PROJECTED again);\n"
 		"  writes an AdminAuditLog row (actor gxctl:$USER).\n"
 		"Kept: UserProfile, Wallet ids, Country rows, SystemParameter, OutboxCommand, EventDLQ, audit history.\n"
-		"A running projector restarts from block 0 at its next block. --yes is required (destructive).\n"
+		"A running projector restarts from block 0 within about a second. --yes is required (destructive).\n"
 		"Waits at most 30 s for table locks. Tenant for the audit row: TENANT_ID (default \"default\").\n\n%s",
 		GXCTL_DB_HELP);
 }

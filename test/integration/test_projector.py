@@ -15,6 +15,7 @@ import unittest
 import gxtest
 from gxtest.chain import Chain
 from gxtest.services import start_backing
+from gxtest.sql import q as sql_q
 
 HEX64 = "ab" * 32
 USERS = ["u1", "u2", "u3", "u4"]
@@ -135,6 +136,21 @@ class ProjectorTestBase(gxtest.GxTestCase):
     def assertDumpsEqual(self, a, b):
         for k in a:
             self.assertEqual(a[k], b[k], "table %s differs" % k)
+
+    def erase_mark(self):
+        """Before a rebuild: (database time, offTxIds of every Transaction row) for assertErased."""
+        t_db = self.stack.psql("SELECT clock_timestamp()")[0][0]
+        return t_db, [r[0] for r in self.stack.psql('SELECT "offTxId" FROM "Transaction"')]
+
+    def assertErased(self, mark):
+        """The rebuild erased every row present at erase_mark(): a running projector may already be replaying, so
+        rows written since are allowed, rows from before are not."""
+        t_db, old = mark
+        self.assertEqual(self.stack.psql('SELECT count(*) FROM "EventLog" WHERE "ingestedAt" <= %s' % sql_q(t_db)),
+                         [("0",)])
+        if old:
+            self.assertEqual(self.stack.psql('SELECT count(*) FROM "Transaction" WHERE "offTxId" IN (%s)'
+                                             % ",".join(sql_q(i) for i in old)), [("0",)])
 
     @staticmethod
     def max_block(results):
@@ -308,7 +324,7 @@ class ProjectorEventsTest(ProjectorTestBase):
     def test_05_duplicate_delivery_has_no_effect(self):
         self.wait_block(self.top)
         before = self.dump(skip=("EventLog", "SystemParameter"))
-        # lose the checkpoint: the projector notices at the next block and replays from block 3
+        # lose the checkpoint: the projector notices (within a second, or at the next block) and replays from block 3
         self.stack.psql('UPDATE "ProjectorState" SET "lastBlock" = 2')
         out = self.drive([tx("AdminContract:UpdateSystemParameter", "loanMinimumAmount", "10000001",
                              who="super-admin")])
@@ -332,12 +348,13 @@ class ProjectorEventsTest(ProjectorTestBase):
         listen.stdin.write("LISTEN gx_command_status;\n")
         listen.stdin.flush()
         time.sleep(0.3)
+        mark = self.erase_mark()
         rebuild = subprocess.run([os.path.join(gxtest.bin_dir(), "projector"), "rebuild"],
                                  env=dict(os.environ, DATABASE_URL=self.stack.database_url),
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
         self.assertEqual(rebuild.returncode, 0, rebuild.stdout)
-        self.assertEqual(self.stack.psql('SELECT count(*) FROM "Transaction"'), [("0",)])
-        # the running projector sees the checkpoint gone at the next block and replays from block 0
+        self.assertErased(mark)
+        # the running projector sees the checkpoint gone (within a second, or at the next block) and replays from 0
         out = self.drive([tx("AdminContract:UpdateSystemParameter", "loanMinimumAmount", "10000002",
                              who="super-admin")])
         self.wait_block(self.max_block(out))
@@ -357,6 +374,36 @@ class ProjectorEventsTest(ProjectorTestBase):
                 continue
             self.assertEqual(before[k], after[k], "table %s differs after rebuild" % k)
         type(self).top = self.max_block(out)
+
+    def test_06a_gxctl_rebuild_noticed_while_idle(self):
+        # no block arrives during this test: the running projector must notice the rebuild by itself
+        self.wait_block(self.top)
+        before = self.dump()
+        pid = self.p1.pid
+        height = self.metric(self.p1, "gx_projector_chain_height")
+        self.assertEqual(height, float(self.top))
+        mark = self.erase_mark()
+        t0 = time.monotonic()
+        self.stack.gxctl("projector", "rebuild", "--yes")
+        self.assertErased(mark)
+        deadline = t0 + 10
+        noticed = None
+        while self.last_block() < self.top:
+            if noticed is None and self.stack.psql('SELECT count(*) > 0 FROM "EventLog"') == [("t",)]:
+                noticed = time.monotonic() - t0
+            self.assertLess(time.monotonic(), deadline, "idle projector did not replay within 10 s of the rebuild"
+                            " (checkpoint at %d)" % self.last_block())
+            time.sleep(0.05)
+        took = time.monotonic() - t0
+        print("rebuild noticed by the idle projector after %.2f s, replayed %d blocks in %.2f s"
+              % (noticed if noticed is not None else took, self.top, took))
+        self.assertTrue(self.p1.alive())
+        self.assertEqual(self.p1.pid, pid)
+        self.p1.wait_for_log(r"checkpoint moved from block %d to -1" % self.top, timeout=5)
+        self.assertEqual(self.metric(self.p1, "gx_projector_chain_height"), height)  # no new block was needed
+        self.assertErased(mark)
+        self.assertDumpsEqual(before, self.dump())
+        self.assertEqual(self.metric(self.p1, "gx_projector_last_block"), float(self.top))
 
     def test_07_readyz_and_standby_takeover(self):
         self.wait_block(self.top)

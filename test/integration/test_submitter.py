@@ -75,6 +75,9 @@ class SubmitterCase(gxtest.GxTestCase):
         return r
 
 
+VOTING_S = 20  # governance voting window of EveryCommandTest's proposal
+
+
 class EveryCommandTest(SubmitterCase):
     """Each mapped command type, in an order that makes every one succeed on the stand-in."""
 
@@ -96,6 +99,14 @@ class EveryCommandTest(SubmitterCase):
         for u in (a, b, c):
             run("CREATE_USER", {"userId": u, "biometricHash": sha(u), "nationality": "IN", "age": 30}, "wallet:" + u)
             run("DISTRIBUTE_GENESIS", {"userId": u, "userType": "individual", "countryCode": "IN"}, "wallet:" + u)
+        # the proposal is submitted and voted on early, with a voting window long enough that no load can close it
+        # before the vote; the commands in between use up most of the window before EXECUTE_PROPOSAL
+        run("UPDATE_SYSTEM_PARAMETER", {"paramKey": "governanceVotingPeriodSeconds", "paramValue": str(VOTING_S)},
+            "system")
+        submitted = run("SUBMIT_PROPOSAL", {"proposalId": prop, "proposerId": a,
+                                            "targetParam": "velocityTaxDormancyDays", "newValue": "200", "title": "t",
+                                            "description": "d"}, "proposal:" + prop)
+        run("CAST_VOTE", {"proposalId": prop, "voterId": b, "vote": "FOR"}, "proposal:" + prop)
         run("TRANSFER_TOKENS", {"fromUserId": a, "toUserId": b, "amount": "100000", "remark": "hi"}, "wallet:" + a)
         run("FREEZE_WALLET", {"userId": c, "reason": "test"}, "wallet:" + c)
         run("UNFREEZE_WALLET", {"userId": c}, "wallet:" + c)
@@ -115,11 +126,9 @@ class EveryCommandTest(SubmitterCase):
             "loan:" + loan)
         run("APPROVE_LOAN", {"loanId": loan, "approvedBy": "admin"}, "loan:" + loan)
         run("REPAY_LOAN", {"loanId": loan, "borrowerId": a, "amount": "10000000"}, "loan:" + loan)
-        run("UPDATE_SYSTEM_PARAMETER", {"paramKey": "governanceVotingPeriodSeconds", "paramValue": "1"}, "system")
-        run("SUBMIT_PROPOSAL", {"proposalId": prop, "proposerId": a, "targetParam": "velocityTaxDormancyDays",
-                                "newValue": "200", "title": "t", "description": "d"}, "proposal:" + prop)
-        run("CAST_VOTE", {"proposalId": prop, "voterId": b, "vote": "FOR"}, "proposal:" + prop)
-        time.sleep(1.2)  # the voting window of 1 s must be over
+        # the window opened at the SUBMIT_PROPOSAL proposal's timestamp, which precedes its committedAt (same clock)
+        wait_sql(self.stack, "SELECT now() > %s::timestamptz + interval '%d seconds' + interval '500 ms'"
+                 % (q(submitted["committedAt"]), VOTING_S), [("t",)], timeout=VOTING_S + 30)
         run("EXECUTE_PROPOSAL", {"proposalId": prop, "executedBy": "admin"}, "proposal:" + prop)
         run("UPDATE_SYSTEM_PARAMETER", {"paramKey": "velocityTaxDormancyDays", "paramValue": "0"}, "system")
         run("APPLY_VELOCITY_TAX", {"accountId": c}, "wallet:" + c)
@@ -245,30 +254,54 @@ class FailureTest(SubmitterCase):
         self.assertEqual(r["attempts"], "3")
 
 
+def enqueue_many(stack, commands):
+    """Insert [(commandType, payload, aggregateId)] as PENDING commands in one statement (one NOTIFY), so a running
+    submitter claims them together. createdAt increases in list order (1 ms apart), which is the order the
+    submitter keeps per aggregate. Returns the command ids in list order."""
+    ids = [str(uuid.uuid4()) for _ in commands]
+    rows = ",".join("(%s, %d, %s, %s::jsonb, %s)" % (q(cid), i, q(ct), q(json.dumps(pl)), q(agg))
+                    for i, (cid, (ct, pl, agg)) in enumerate(zip(ids, commands)))
+    stack.psql('INSERT INTO "OutboxCommand" ("id", "tenantId", "service", "commandType", "requestId", "payload",'
+               ' "aggregateId", "createdAt") SELECT v.id, \'default\', \'test\', v.ct::"CommandType", v.id, v.pl,'
+               ' v.agg, now() - interval \'1 second\' + v.i * interval \'1 millisecond\''
+               ' FROM (VALUES %s) v(id, i, ct, pl, agg); NOTIFY gx_outbox' % rows)
+    return ids
+
+
 class OrderingTest(SubmitterCase):
     """At most one command per aggregate in flight: dependent commands enqueued together apply in order."""
+
+    # Blocks are cut at 8 transactions (or after 1.5 s): the 8 CREATE_USERs claimed together all land in one block,
+    # endorsed against the same user count, so 7 of them conflict whatever the machine's load
+    peer_args = ("--block-size", "8", "--block-timeout-ms", "1500")
 
     def test_per_aggregate_order_and_mvcc_reendorse(self):
         cid = enqueue(self.stack, "BOOTSTRAP_SYSTEM", {}, "system")
         self.assertEqual(wait_final(self.stack, cid)["status"], "COMMITTED")
-        ids = []
+        cmds = []
         users = ["ord-%d" % i for i in range(8)]
         for u in users:
             # each wallet's three commands only succeed in this order
-            ids.append(enqueue(self.stack, "CREATE_USER", {"userId": u, "biometricHash": sha(u),
-                                                           "nationality": "IN", "age": 20}, "wallet:" + u))
-            ids.append(enqueue(self.stack, "DISTRIBUTE_GENESIS", {"userId": u, "userType": "individual",
-                                                                  "countryCode": "IN"}, "wallet:" + u))
-            ids.append(enqueue(self.stack, "FREEZE_WALLET", {"userId": u, "reason": "r"}, "wallet:" + u))
-        rows = [wait_final(self.stack, c, timeout=60) for c in ids]
+            cmds.append(("CREATE_USER", {"userId": u, "biometricHash": sha(u), "nationality": "IN", "age": 20},
+                         "wallet:" + u))
+            cmds.append(("DISTRIBUTE_GENESIS", {"userId": u, "userType": "individual", "countryCode": "IN"},
+                         "wallet:" + u))
+            cmds.append(("FREEZE_WALLET", {"userId": u, "reason": "r"}, "wallet:" + u))
+        ids = enqueue_many(self.stack, cmds)
+        rows = [wait_final(self.stack, c, timeout=120) for c in ids]
         self.assertEqual([r["status"] for r in rows], ["COMMITTED"] * len(ids), rows)
         for i in range(0, len(rows), 3):
             blocks = [int(r["commitBlock"]) for r in rows[i:i + 3]]
             self.assertEqual(blocks, sorted(set(blocks)), "one wallet's commands shared or reordered blocks")
-        # eight genesis transfers debit the same pool in parallel: MVCC conflicts, re-endorsed, not failures
+        # one user creation per block: 7 of the first block's 8 conflicted and were re-endorsed, not failed
+        creates = sorted(int(r["commitBlock"]) for r in rows[0::3])
+        self.assertEqual(len(set(creates)), len(users), creates)
         d = self.chain.submitters[0]
-        self.assertGreater(metric(d, "gx_outbox_processed_total", '{outcome="conflict"}'), 0)
+        conflicts = metric(d, "gx_outbox_processed_total", '{outcome="conflict"}')
+        print("MVCC conflicts re-endorsed: %d" % conflicts)
+        self.assertGreaterEqual(conflicts, len(users) - 1)
         self.assertEqual(metric(d, "gx_outbox_processed_total", '{outcome="failed"}'), 0)
+        self.assertTrue(self.chain.peer.wait_for_log(r"committed block \d+: 8 transactions, 1 valid", timeout=1))
 
 
 class PeerOutageTest(SubmitterCase):
