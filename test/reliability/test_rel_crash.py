@@ -8,35 +8,23 @@ import random
 import time
 import unittest
 
-import gxtest
 from gxtest import faults
 from gxtest.chain import start_chain, wait_sql
 
 CHAOS_SECONDS = float(os.environ.get("GX_REL_CHAOS_SECONDS", "20"))
-WORKER_ENV = {"LEASE_MS": "2000", "BACKOFF_BASE_MS": "100", "BACKOFF_MAX_MS": "1000", "POLL_INTERVAL_MS": "200",
-              "FABRIC_ENDORSE_TIMEOUT_MS": "3000", "FABRIC_COMMIT_TIMEOUT_MS": "5000", "MAX_RETRIES": "1000"}
+WORKER_ENV = faults.worker_env(3000, 5000)
 
 
-class CrashSafetyTest(gxtest.GxTestCase):
+class CrashSafetyTest(faults.FaultTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         st = cls.stack
-        st.start_pg()
-        st.start_redis()
-        st.migrate()
         cls.chain = start_chain(st, replicas=1, submitter_env=WORKER_ENV)
         if cls.chain.projector is None:
             raise unittest.SkipTest("projector is not built")
         cls.api = cls._start_api()
         cls.users = faults.fund_users(st, cls.api, 8)
-
-    @classmethod
-    def tearDownClass(cls):
-        problems = faults.stop_all(cls.stack)
-        super().tearDownClass()
-        if problems:
-            raise AssertionError("shutdown problems:\n  " + "\n  ".join(problems))
 
     @classmethod
     def _start_api(cls, port=None):

@@ -15,18 +15,14 @@ from gxtest.chain import start_chain
 from gxtest.faults import q
 
 RECOVERY_LIMIT_S = 10.0
-WORKER_ENV = {"LEASE_MS": "2000", "BACKOFF_BASE_MS": "100", "BACKOFF_MAX_MS": "1000", "POLL_INTERVAL_MS": "200",
-              "FABRIC_ENDORSE_TIMEOUT_MS": "2000", "FABRIC_COMMIT_TIMEOUT_MS": "4000", "MAX_RETRIES": "1000"}
+WORKER_ENV = faults.worker_env(2000, 4000)
 
 
-class DependencyFaultTest(gxtest.GxTestCase):
+class DependencyFaultTest(faults.FaultTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         st = cls.stack
-        st.start_pg()
-        st.start_redis()
-        st.migrate()
         cls.chain = start_chain(st, replicas=1, submitter_env=WORKER_ENV)
         if cls.chain.projector is None:
             raise unittest.SkipTest("projector is not built")
@@ -35,13 +31,6 @@ class DependencyFaultTest(gxtest.GxTestCase):
         cls.seq = 0
         for p in st.procs:
             p.expect_errors("")   # they all log the outages they see; sanitizer reports still fail the test
-
-    @classmethod
-    def tearDownClass(cls):
-        problems = faults.stop_all(cls.stack)
-        super().tearDownClass()
-        if problems:
-            raise AssertionError("shutdown problems:\n  " + "\n  ".join(problems))
 
     def transfer(self, timeout=5):
         a, b = self.users

@@ -5,7 +5,6 @@ recovery once it ends (VACUUM removes them, throughput back)."""
 import subprocess
 import time
 
-import gxtest
 from gxtest import faults
 from gxtest.chain import start_chain
 from gxtest.faults import q
@@ -13,14 +12,11 @@ from gxtest.faults import q
 BATCH = 80
 
 
-class QueueHealthTest(gxtest.GxTestCase):
+class QueueHealthTest(faults.FaultTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         st = cls.stack
-        st.start_pg()
-        st.start_redis()
-        st.migrate()
         # autovacuum would blur the figures; the test vacuums explicitly
         st.psql('ALTER TABLE "OutboxCommand" SET (autovacuum_enabled = false)')
         cls.chain = start_chain(st, replicas=1, projector=False, submitter_env={"POLL_INTERVAL_MS": "200"})
@@ -28,13 +24,6 @@ class QueueHealthTest(gxtest.GxTestCase):
         faults.settle(st, [boot], want=("COMMITTED",), timeout=30)
         cls.chain.submitters[0].expect_errors("biometricHash")   # the permanent failures below
         cls.round = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        problems = faults.stop_all(cls.stack)
-        super().tearDownClass()
-        if problems:
-            raise AssertionError("shutdown problems:\n  " + "\n  ".join(problems))
 
     def enqueue_and_drain(self, label):
         """Enqueue BATCH CREATE_USER commands (distinct aggregates) in one statement; return commands/second until

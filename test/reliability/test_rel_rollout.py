@@ -29,23 +29,13 @@ def wallet_user(stack, balance_qirat):
     return faults.User(pid, acct)
 
 
-class RolloutTest(gxtest.GxTestCase):
+class RolloutTest(faults.FaultTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         st = cls.stack
-        st.start_pg()
-        st.start_redis()
-        st.migrate()
         cls.a = wallet_user(st, 100 * 100000)
         cls.b = wallet_user(st, 0)
-
-    @classmethod
-    def tearDownClass(cls):
-        problems = faults.stop_all(cls.stack)
-        super().tearDownClass()
-        if problems:
-            raise AssertionError("shutdown problems:\n  " + "\n  ".join(problems))
 
     def replica(self, env=None):
         return self.stack.start_daemon("svc-tokenomics", env=dict(faults.NO_LIMITS, **(env or {})))

@@ -20,13 +20,14 @@ import threading
 import time
 import uuid
 
+from . import GxTestCase
 from .auth import bearer, mint_token
 from .chain import wait_command, wait_sql
 from .http import request
 
 __all__ = ["q", "outbox", "stop_all", "create_users", "fund_users", "User", "TransferLoad", "RoundRobinProxy",
            "pause", "resume", "terminate_backends", "supply", "balances", "settle", "wait_until", "record", "SUPER_ID",
-           "NO_LIMITS"]
+           "NO_LIMITS", "FaultTestCase", "worker_env"]
 
 SUPER_ID = "00000000-0000-4000-8000-00000000beef"
 NO_LIMITS = {"RATE_LIMIT_PER_MIN": "1000000", "RATE_LIMIT_BURST": "1000000"}
@@ -159,6 +160,33 @@ def stop_all(stack, timeout=20.0):
         record("shutdown", "slowest exit on SIGTERM (s)", max(round(time.monotonic() - t0, 2),
                                                                _figure("shutdown", "slowest exit on SIGTERM (s)", 0)))
     return problems
+
+
+def worker_env(endorse_ms, commit_ms):
+    """Submitter settings for fault tests: short leases and backoff, endless retries, the given Fabric deadlines."""
+    return {"LEASE_MS": "2000", "BACKOFF_BASE_MS": "100", "BACKOFF_MAX_MS": "1000", "POLL_INTERVAL_MS": "200",
+            "FABRIC_ENDORSE_TIMEOUT_MS": str(endorse_ms), "FABRIC_COMMIT_TIMEOUT_MS": str(commit_ms),
+            "MAX_RETRIES": "1000"}
+
+
+class FaultTestCase(GxTestCase):
+    """A test class on its own stack: PostgreSQL and Redis started and migrated before the subclass's setUpClass
+    body (call super() first); at class end every process is stopped with stop_all's generous timeouts, and a
+    process that exits badly fails the class."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.stack.start_pg()
+        cls.stack.start_redis()
+        cls.stack.migrate()
+
+    @classmethod
+    def tearDownClass(cls):
+        problems = stop_all(cls.stack)
+        super().tearDownClass()
+        if problems:
+            raise AssertionError("shutdown problems:\n  " + "\n  ".join(problems))
 
 
 def pause(proc):
