@@ -8,15 +8,33 @@
  *
  * Every user callback is delivered from a zero-delay timer (the pool's "done" queue), so no callback ever runs from
  * inside the call that started the operation and no user code runs while a connection's state is half-updated.
+ *
+ * Prepared statements: every op runs in libpq pipeline mode (a single statement is "stmt, sync"; a transaction is
+ * "BEGIN, stmts, COMMIT, sync"), so the first use of a DML text on a connection can queue PQsendPrepare right in
+ * front of its PQsendQueryPrepared without a round trip of its own, and later uses send only Bind/Execute. Each
+ * connection keeps a cache of SQL text (by content) -> statement name "gx<N>", bounded at PREP_MAX entries (beyond
+ * that statements go unprepared through PQsendQueryParams). The op records what it queued (pipe[]) so the reader
+ * knows which results belong to a prepare (skipped; a failed prepare is the statement's error, with the same
+ * sqlstate the unprepared statement would have had) and which to a statement. An entry becomes usable for later
+ * ops once its prepare returned COMMAND_OK (prepared statements are not transactional, so a later rollback does
+ * not undo it); entries whose prepare failed or was skipped by an aborted pipeline are dropped when the op ends.
+ * Names are never reused on a connection, and the cache is emptied whenever the PGconn goes away, so a reconnect
+ * (restart, pg_terminate_backend, deadline) starts afresh. A statement failing with 0A000 (DDL changed the result
+ * type of a cached plan) or 26000 (statement gone) is dropped from the cache and prepared anew on its next use.
+ * Statements that do not start with SELECT, INSERT, UPDATE, DELETE, WITH or VALUES (BEGIN, SET, LISTEN, ...) always
+ * go unprepared.
  */
 #include "gx/pg.h"
 #include "gx/log.h"
 #include "gx/util.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/event.h>
 
@@ -24,6 +42,8 @@
 #define BACKOFF_MAX_MS 5000
 #define QUERY_DEADLINE_SLACK_MS 5000
 #define QUERY_DEADLINE_NO_TIMEOUT_MS 300000
+#define PREP_MAX 256     /* prepared statements per connection */
+#define PREP_BUCKETS 64  /* hash buckets of the per-connection statement cache */
 
 enum conn_state {
 	CS_DOWN,       /* no PGconn; the timer fires the next connect attempt */
@@ -45,6 +65,28 @@ enum op_kind {
 	OP_CONN_QUERY, /* gx_pg_conn_query on a checked-out connection */
 };
 
+/* One prepared statement of a connection (key: the SQL text). */
+struct prep_ent {
+	struct prep_ent *next;
+	uint32_t hash;
+	bool ready;   /* the server confirmed the prepare; until then it is only queued by the running op */
+	char name[16];
+	char sql[];
+};
+
+/* What an op queued in its pipeline, in order: one entry per result group (results, then a NULL). */
+enum pipe_kind {
+	PK_UTIL,    /* BEGIN / COMMIT of a transaction */
+	PK_PREPARE, /* PQsendPrepare of stmts[stmt]: its COMMAND_OK is not a statement result */
+	PK_STMT,    /* stmts[stmt] itself (prepared or not) */
+};
+
+struct pipe_ent {
+	enum pipe_kind kind;
+	int stmt;
+	struct prep_ent *prep; /* the cache entry used, or NULL when sent unprepared */
+};
+
 struct stmt_copy {
 	char *sql;
 	int nparams;
@@ -63,7 +105,9 @@ struct pg_op {
 	void *arg;
 	int64_t deadline_us;     /* acquire deadline while waiting in the queue */
 	PGresult **res;          /* one slot per statement */
-	int cur;                 /* OP_TXN: pipeline entry being read (0 BEGIN, 1..n statements, n+1 COMMIT) */
+	struct pipe_ent *pipe;   /* what conn_run queued (nstmts * 2 + 2 slots) */
+	int npipe;
+	int cur;                 /* pipe entry being read */
 	bool failed;
 	struct gx_pg_error err;
 	struct gx_pg_conn *conn; /* OP_ACQUIRE: the connection handed out */
@@ -83,6 +127,9 @@ struct gx_pg_conn {
 	bool flushing;
 	bool fail_logged; /* connect failures are logged once until the next success */
 	struct pg_op *op;
+	struct prep_ent *prep[PREP_BUCKETS]; /* prepared statements of the current PGconn */
+	int nprep;
+	unsigned prep_seq; /* next statement name number */
 };
 
 struct listen_sub {
@@ -206,6 +253,7 @@ static void op_free(struct pg_op *op)
 	}
 	free(op->stmts);
 	free(op->res);
+	free(op->pipe);
 	free(op);
 }
 
@@ -215,6 +263,75 @@ static void op_fail(struct pg_op *op, enum gx_pg_err_kind kind, const char *msg)
 		return;
 	op->failed = true;
 	set_err(&op->err, kind, msg);
+}
+
+/* ---- prepared statement cache -------------------------------------------------------------------------- */
+
+static uint32_t prep_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* Worth preparing: DML and queries; utility statements (BEGIN, SET, LISTEN, ...) are not. */
+static bool prep_eligible(const char *sql)
+{
+	static const char *const kw[] = { "SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES" };
+
+	while (*sql == ' ' || *sql == '\t' || *sql == '\n' || *sql == '\r' || *sql == '(')
+		sql++;
+	for (size_t i = 0; i < sizeof(kw) / sizeof(kw[0]); i++) {
+		size_t n = strlen(kw[i]);
+		if (strncasecmp(sql, kw[i], n) == 0 && !isalnum((unsigned char)sql[n]) && sql[n] != '_')
+			return true;
+	}
+	return false;
+}
+
+static struct prep_ent *prep_find(struct gx_pg_conn *c, const char *sql, uint32_t h)
+{
+	for (struct prep_ent *p = c->prep[h % PREP_BUCKETS]; p; p = p->next)
+		if (p->hash == h && strcmp(p->sql, sql) == 0)
+			return p;
+	return NULL;
+}
+
+static struct prep_ent *prep_add(struct gx_pg_conn *c, const char *sql, uint32_t h)
+{
+	size_t len = strlen(sql);
+	struct prep_ent *p = gx_xmalloc(sizeof(*p) + len + 1);
+
+	p->hash = h;
+	p->ready = false;
+	snprintf(p->name, sizeof(p->name), "gx%u", c->prep_seq++);
+	memcpy(p->sql, sql, len + 1);
+	p->next = c->prep[h % PREP_BUCKETS];
+	c->prep[h % PREP_BUCKETS] = p;
+	c->nprep++;
+	return p;
+}
+
+/* Drop entries the server does not (or no longer usably) hold; all of them when all is set. */
+static void prep_prune(struct gx_pg_conn *c, bool all)
+{
+	for (int b = 0; b < PREP_BUCKETS; b++) {
+		struct prep_ent **pp = &c->prep[b];
+		while (*pp) {
+			struct prep_ent *p = *pp;
+			if (all || !p->ready) {
+				*pp = p->next;
+				free(p);
+				c->nprep--;
+			} else {
+				pp = &p->next;
+			}
+		}
+	}
+	if (all)
+		c->prep_seq = 0;
 }
 
 /* ---- deferred delivery ---------------------------------------------------------------------------------- */
@@ -290,6 +407,7 @@ static void conn_drop_pg(struct gx_pg_conn *c)
 	if (c->pg)
 		PQfinish(c->pg);
 	c->pg = NULL;
+	prep_prune(c, true); /* the statements lived in that session */
 	c->flushing = false;
 	c->internal = IK_NONE;
 }
@@ -457,31 +575,59 @@ static void arm_deadline(struct gx_pg_conn *c)
 	evtimer_add(c->timer, &tv);
 }
 
-static int send_stmt(struct gx_pg_conn *c, const struct stmt_copy *s)
+static void pipe_push(struct pg_op *op, enum pipe_kind kind, int stmt, struct prep_ent *prep)
 {
-	return PQsendQueryParams(c->pg, s->sql, s->nparams, NULL, (const char *const *)s->params, NULL, NULL, 0);
+	struct pipe_ent *e = &op->pipe[op->npipe++];
+
+	e->kind = kind;
+	e->stmt = stmt;
+	e->prep = prep;
+}
+
+/* Queue stmts[i] of op (i < 0: the utility statement s) in the pipeline, preparing it first on its first use on
+ * this connection. Returns libpq's 1/0. */
+static int send_stmt(struct gx_pg_conn *c, struct pg_op *op, int i, const struct stmt_copy *s)
+{
+	const char *const *params = (const char *const *)s->params;
+	struct prep_ent *p = NULL;
+
+	if (i >= 0 && prep_eligible(s->sql)) {
+		uint32_t h = prep_hash(s->sql);
+		p = prep_find(c, s->sql, h);
+		if (!p && c->nprep < PREP_MAX) {
+			p = prep_add(c, s->sql, h);
+			if (!PQsendPrepare(c->pg, p->name, s->sql, s->nparams, NULL))
+				return 0;
+			pipe_push(op, PK_PREPARE, i, p);
+		}
+	}
+	pipe_push(op, i < 0 ? PK_UTIL : PK_STMT, i < 0 ? 0 : i, p);
+	if (p)
+		return PQsendQueryPrepared(c->pg, p->name, s->nparams, params, NULL, NULL, 0);
+	return PQsendQueryParams(c->pg, s->sql, s->nparams, NULL, params, NULL, NULL, 0);
 }
 
 /* Start op on c (c is not running anything). Failures complete the op and drop the connection. */
 static void conn_run(struct gx_pg_conn *c, struct pg_op *op)
 {
+	static const struct stmt_copy begin = { (char *)"BEGIN", 0, NULL };
+	static const struct stmt_copy commit = { (char *)"COMMIT", 0, NULL };
+	bool txn = op->kind == OP_TXN;
+
 	c->state = CS_BUSY;
 	c->op = op;
 	event_del(c->ev);
-	if (op->kind == OP_TXN) {
-		static const struct stmt_copy begin = { (char *)"BEGIN", 0, NULL };
-		static const struct stmt_copy commit = { (char *)"COMMIT", 0, NULL };
-		op->cur = 0;
-		if (!PQenterPipelineMode(c->pg) || !send_stmt(c, &begin))
-			goto fail;
-		for (int i = 0; i < op->nstmts; i++)
-			if (!send_stmt(c, &op->stmts[i]))
-				goto fail;
-		if (!send_stmt(c, &commit) || !PQpipelineSync(c->pg))
-			goto fail;
-	} else if (!send_stmt(c, &op->stmts[0])) {
+	free(op->pipe);
+	op->pipe = gx_xcalloc((size_t)op->nstmts * 2 + 2, sizeof(*op->pipe));
+	op->npipe = 0;
+	op->cur = 0;
+	if (!PQenterPipelineMode(c->pg) || (txn && !send_stmt(c, op, -1, &begin)))
 		goto fail;
-	}
+	for (int i = 0; i < op->nstmts; i++)
+		if (!send_stmt(c, op, i, &op->stmts[i]))
+			goto fail;
+	if ((txn && !send_stmt(c, op, -1, &commit)) || !PQpipelineSync(c->pg))
+		goto fail;
 	arm_deadline(c);
 	conn_flush(c);
 	return;
@@ -544,7 +690,8 @@ static void op_done_on_conn(struct gx_pg_conn *c)
 	c->op = NULL;
 	evtimer_del(c->timer);
 	event_del(c->ev);
-	if (op->kind == OP_TXN && PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->pg)) {
+	prep_prune(c, false); /* prepares that failed or were skipped by an aborted pipeline */
+	if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->pg)) {
 		gx_log_error("postgres: cannot leave pipeline mode: %.*s",
 			     (int)strcspn(PQerrorMessage(c->pg), "\n"), PQerrorMessage(c->pg));
 		c->broken = true;
@@ -585,6 +732,46 @@ static void internal_done(struct gx_pg_conn *c, bool ok)
 	conn_make_idle(c);
 }
 
+/* One result of op's pipeline (see pipe_ent); r == NULL ends one entry, the sync result ends the op. */
+static bool handle_op_result(struct gx_pg_conn *c, struct pg_op *op, PGresult *r, ExecStatusType st, bool is_err)
+{
+	const struct pipe_ent *e = op->cur < op->npipe ? &op->pipe[op->cur] : NULL;
+
+	if (!r) {
+		if (PQstatus(c->pg) == CONNECTION_BAD)
+			return true; /* the caller notices and fails the op */
+		if (++op->cur > op->npipe) {
+			op_fail(op, GX_PG_ERR_CONNECTION, "postgres pipeline out of step");
+			c->broken = true;
+			return true;
+		}
+		return false;
+	}
+	if (st == PGRES_PIPELINE_SYNC) {
+		PQclear(r);
+		return true;
+	}
+	if (is_err && !op->failed) {
+		/* a failed BEGIN counts as the first statement, a failed COMMIT as the last */
+		int idx = !e ? op->nstmts - 1 : e->kind != PK_UTIL ? e->stmt : op->cur == 0 ? 0 : op->nstmts - 1;
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		op->failed = true;
+		set_err_from_result(&op->err, r, idx);
+		/* 0A000 "cached plan must not change result type", 26000 no such statement: prepare afresh next time */
+		if (e && e->prep && state && (strcmp(state, "0A000") == 0 || strcmp(state, "26000") == 0))
+			e->prep->ready = false;
+	} else if (e && e->kind == PK_PREPARE && st == PGRES_COMMAND_OK) {
+		e->prep->ready = true;
+	} else if (e && e->kind == PK_STMT && !is_err && st != PGRES_PIPELINE_ABORTED) {
+		if (op->res[e->stmt])
+			PQclear(op->res[e->stmt]);
+		op->res[e->stmt] = r;
+		return false;
+	}
+	PQclear(r);
+	return false;
+}
+
 /* One result of the running query or internal statement; r == NULL ends one pipeline entry / the query. Returns
  * true when the whole operation is finished. */
 static bool handle_result(struct gx_pg_conn *c, PGresult *r)
@@ -604,47 +791,7 @@ static bool handle_result(struct gx_pg_conn *c, PGresult *r)
 		PQclear(r);
 		return false;
 	}
-	if (op->kind != OP_TXN) {
-		if (!r)
-			return true;
-		if (is_err && !op->failed) {
-			op->failed = true;
-			set_err_from_result(&op->err, r, 0);
-		}
-		if (!is_err && !op->failed) {
-			if (op->res[0])
-				PQclear(op->res[0]);
-			op->res[0] = r;
-			return false;
-		}
-		PQclear(r);
-		return false;
-	}
-	/* pipeline transaction */
-	if (!r) {
-		op->cur++;
-		return false;
-	}
-	if (st == PGRES_PIPELINE_SYNC) {
-		PQclear(r);
-		return true;
-	}
-	if (is_err && !op->failed) {
-		int idx = op->cur - 1;
-		if (idx < 0)
-			idx = 0;
-		if (idx > op->nstmts - 1)
-			idx = op->nstmts - 1;
-		op->failed = true;
-		set_err_from_result(&op->err, r, idx);
-	} else if (!is_err && st != PGRES_PIPELINE_ABORTED && op->cur >= 1 && op->cur <= op->nstmts) {
-		if (op->res[op->cur - 1])
-			PQclear(op->res[op->cur - 1]);
-		op->res[op->cur - 1] = r;
-		return false;
-	}
-	PQclear(r);
-	return false;
+	return handle_op_result(c, op, r, st, is_err);
 }
 
 static void on_busy_ev(evutil_socket_t fd GX_UNUSED, short what, void *arg)

@@ -1,8 +1,11 @@
 /* Asynchronous PostgreSQL access for event-loop code: a pool of non-blocking libpq connections per event_base.
  *
- * Nothing here blocks the loop: connections are opened with PQconnectStart/PQconnectPoll, queries are sent with
- * PQsendQueryParams (parameterised only, never string-built SQL) and completed from socket events. A pool belongs
- * to one event_base and must only be used from that base's thread.
+ * Nothing here blocks the loop: connections are opened with PQconnectStart/PQconnectPoll, queries are sent in libpq
+ * pipeline mode (parameterised only, never string-built SQL) and completed from socket events. Each connection
+ * prepares every distinct DML text (SELECT/INSERT/UPDATE/DELETE/WITH/VALUES) once, in the same round trip as its
+ * first use, and runs it by name afterwards (at most 256 per connection, the rest unprepared; forgotten on
+ * reconnect); callers see the same results and errors either way. A pool belongs to one event_base and must only
+ * be used from that base's thread.
  *
  * Failure handling: a broken connection (server restart, pg_terminate_backend) is dropped and re-opened with
  * exponential backoff; requests waiting for a connection queue up to a bound (queue full or no usable connection
