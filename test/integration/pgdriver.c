@@ -174,6 +174,11 @@ static void on_acquired(struct gx_pg_conn *conn, const struct gx_pg_error *err, 
 	txn_next();
 }
 
+static void txn_retry(evutil_socket_t fd GX_UNUSED, short what GX_UNUSED, void *arg GX_UNUSED)
+{
+	txn_next();
+}
+
 static void txn_next(void)
 {
 	static const char *ins = "INSERT INTO \"Item\"(id, v) VALUES ($1::int, $2)";
@@ -181,6 +186,12 @@ static void txn_next(void)
 			  *p5[] = { "5", "e" }, *p6[] = { "6", "f" };
 	struct gx_pg_stmt ok[2] = { { ins, 2, p1 }, { ins, 2, p2 } };
 	struct gx_pg_stmt bad[3] = { { ins, 2, p3 }, { ins, 2, p4 }, { ins, 2, p5 } };
+	static const char *probe = "SELECT $1::int + 1 AS n /* prep-probe */";
+	static const char *probe_count = "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE "
+					 "'%prep' || '-probe%'";
+	static const char *bad_col = "SELECT no_such_column AS n FROM \"Item\"";
+	static const char *p41[] = { "41" }, *p9[] = { "9" }, *p7[] = { "7", "g" };
+	struct gx_pg_stmt bad_txn[2] = { { ins, 2, p7 }, { bad_col, 0, NULL } };
 
 	switch (step++) {
 	case 0:
@@ -215,6 +226,40 @@ static void txn_next(void)
 		break;
 	case 9:
 		gx_pg_query(pool, "SELECT count(*) AS n FROM \"Item\"", 0, NULL, on_q, "final-count");
+		break;
+	/* prepared statements: the pool (one connection) prepares each query once and re-prepares after a reconnect */
+	case 10:
+		gx_pg_query(pool, probe, 1, p41, on_q, "prep-1");
+		break;
+	case 11:
+		gx_pg_query(pool, probe, 1, p1, on_q, "prep-2");
+		break;
+	case 12:
+		gx_pg_query(pool, probe_count, 0, NULL, on_q, "prep-count");
+		break;
+	case 13:
+		gx_pg_query(pool, bad_col, 0, NULL, on_q, "prep-bad-1");
+		break;
+	case 14:
+		gx_pg_query(pool, bad_col, 0, NULL, on_q, "prep-bad-2");
+		break;
+	case 15:
+		gx_pg_txn(pool, bad_txn, 2, on_txn, "prep-bad-txn");
+		break;
+	case 16:
+		gx_pg_query(pool, "SELECT pg_terminate_backend(pg_backend_pid()) AS n", 0, NULL, on_q, "prep-kill");
+		break;
+	case 17:
+		if (!gx_pg_pool_ready(pool)) { /* reconnecting: look again in 50 ms */
+			static const struct timeval again = { 0, 50000 };
+			step--;
+			event_base_once(base, -1, EV_TIMEOUT, txn_retry, NULL, &again);
+			break;
+		}
+		gx_pg_query(pool, probe, 1, p9, on_q, "prep-after-reconnect");
+		break;
+	case 18:
+		gx_pg_query(pool, probe_count, 0, NULL, on_q, "prep-count-after");
 		break;
 	default:
 		event_base_loopbreak(base);

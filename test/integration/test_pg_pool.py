@@ -145,6 +145,17 @@ class PgPoolTest(gxtest.GxTestCase):
         self.assertEqual(steps["final-count"]["ok"], True)
         self.assertEqual(steps["final-count-value"]["value"], "2")
         self.assertEqual(self.stack.psql('SELECT count(*) FROM "Item"'), [("2",)])
+        # prepared statements: run twice, prepared once; a failed prepare is the statement's own error every time
+        # (alone and inside a transaction, with its index); after the connection dies the new one prepares again
+        self.assertEqual((steps["prep-1-value"]["value"], steps["prep-2-value"]["value"]), ("42", "2"))
+        self.assertEqual(steps["prep-count-value"]["value"], "1", "the probe query is prepared exactly once")
+        for name in ("prep-bad-1", "prep-bad-2"):
+            self.assertEqual((steps[name]["kind"], steps[name]["sqlstate"]), ("QUERY", "42703"), steps[name])
+        self.assertEqual((steps["prep-bad-txn"]["sqlstate"], steps["prep-bad-txn"]["stmtIndex"]), ("42703", 1))
+        self.assertFalse(steps["prep-kill"]["ok"])
+        self.assertTrue(steps["prep-after-reconnect"]["ok"], steps["prep-after-reconnect"])
+        self.assertEqual(steps["prep-after-reconnect-value"]["value"], "10")
+        self.assertEqual(steps["prep-count-after-value"]["value"], "1", "a new connection prepares again")
 
     def test_listen_notify(self):
         r = self.run_driver("listen", self.stack.database_url)
