@@ -32,7 +32,7 @@ static const char SQL_INSERT[] =
 	" \"aggregateId\") VALUES ($1, $2, $3, $4::\"CommandType\", $5, $6::jsonb, $7)";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('gx_outbox', $1)";
 static const char SQL_EXISTING[] =
-	"SELECT \"id\", \"aggregateId\" FROM \"OutboxCommand\" WHERE \"tenantId\" = $1 AND \"requestId\" = $2";
+	"SELECT \"id\", \"aggregateId\", \"commandType\"::text AS \"commandType\" FROM \"OutboxCommand\" WHERE \"tenantId\" = $1 AND \"requestId\" = $2";
 static const char SQL_STATUS[] =
 	"SELECT \"id\", \"commandType\"::text AS \"commandType\", \"status\"::text AS \"status\", \"attempts\","
 	" \"errorCode\", \"error\", \"fabricTxId\", \"commitBlock\", \"aggregateId\","
@@ -129,7 +129,18 @@ static void ctx_free(struct ob_ctx *c)
 	free(c);
 }
 
-static char *accepted_body(const char *id, const char *aggregate_id, size_t *len)
+/* Commands that create a resource whose id we generate: the 202 names it as the original API did (pendingTxId,
+ * loanId, ...) besides "aggregateId". */
+static const struct {
+	const char *command_type, *field;
+} created_ids[] = {
+	{ "PROPOSE_ORGANIZATION", "orgId" },
+	{ "INITIATE_MULTISIG_TX", "pendingTxId" },
+	{ "APPLY_FOR_LOAN", "loanId" },
+	{ "SUBMIT_PROPOSAL", "proposalId" },
+};
+
+static char *accepted_body(const char *id, const char *command_type, const char *aggregate_id, size_t *len)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *s;
@@ -137,8 +148,12 @@ static char *accepted_body(const char *id, const char *aggregate_id, size_t *len
 	cJSON_AddStringToObject(o, "commandId", id);
 	cJSON_AddStringToObject(o, "status", "ACCEPTED");
 	cJSON_AddStringToObject(o, "message", "Command accepted; GET /api/v1/commands/{commandId} reports its progress");
-	if (aggregate_id && *aggregate_id)
+	if (aggregate_id && *aggregate_id) {
 		cJSON_AddStringToObject(o, "aggregateId", aggregate_id);
+		for (size_t i = 0; i < GX_ARRAY_LEN(created_ids); i++)
+			if (command_type && strcmp(command_type, created_ids[i].command_type) == 0)
+				cJSON_AddStringToObject(o, created_ids[i].field, aggregate_id);
+	}
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!s) {
@@ -357,8 +372,8 @@ static void on_existing(PGresult *res, const struct gx_pg_error *err, void *arg)
 	}
 	free(c->body);
 	snprintf(c->id, sizeof(c->id), "%s", gx_pg_val(res, 0, "id"));
-	c->body = accepted_body(c->id, gx_pg_isnull(res, 0, "aggregateId") ? NULL : gx_pg_val(res, 0, "aggregateId"),
-				&c->body_len);
+	c->body = accepted_body(c->id, gx_pg_val(res, 0, "commandType"),
+				gx_pg_isnull(res, 0, "aggregateId") ? NULL : gx_pg_val(res, 0, "aggregateId"), &c->body_len);
 	if (c->wait_s > 0) {
 		start_wait(c);
 		check(c);
@@ -478,7 +493,7 @@ void gx_outbox_submit(struct gx_req *req, const struct gx_pg_stmt *domain_stmts,
 		}
 		c->nconflicts = nconflicts;
 	}
-	c->body = accepted_body(c->id, cmd->aggregate_id, &c->body_len);
+	c->body = accepted_body(c->id, cmd->command_type, cmd->aggregate_id, &c->body_len);
 
 	payload = payload_with_meta(req, cmd->payload);
 	payload_s = cJSON_PrintUnformatted(payload);

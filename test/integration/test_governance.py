@@ -51,7 +51,7 @@ class GovernanceTest(ServiceTestCase):
         self.assertEqual(ctype, "SUBMIT_PROPOSAL")
         self.assertEqual(payload, {"proposalId": agg, "proposerId": me, "targetParam": "transactionFeeBps",
                                    "newValue": "5", "title": body["title"], "description": DESC})
-        self.assertEqual(res["aggregateId"], agg)
+        self.assertEqual((res["aggregateId"], res["proposalId"]), (agg, agg))
         # the original code's field names are accepted too
         res = self.check(self.call("POST", "/api/v1/proposals", gxtest.mint_token(me),
                                    {"title": "Shorter voting window", "description": DESC,

@@ -45,7 +45,7 @@ class LoanpoolTest(ServiceTestCase):
         ctype, payload, agg, _ = outbox_command(self.stack, res["commandId"])
         self.assertEqual(ctype, "APPLY_FOR_LOAN")
         self.assertEqual(payload, {"loanId": agg, "borrowerId": me, "amount": "50000000", "collateralHash": HASH})
-        self.assertEqual(res["aggregateId"], agg)
+        self.assertEqual((res["aggregateId"], res["loanId"]), (agg, agg))
         uuid.UUID(agg)
         # borrowerId defaults to the caller
         self.check(self.call("POST", "/api/v1/loans", tok, {"amount": 100, "collateralHash": HASH}), 202, "POST",

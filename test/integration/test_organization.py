@@ -60,7 +60,7 @@ class OrganizationTest(ServiceTestCase):
         self.assertEqual(svc, "svc-organization")
         self.assertEqual(payload, {"orgId": agg, "orgName": "Acme Ltd", "orgType": "NONPROFIT",
                                    "stakeholderIds": [a, b]})
-        self.assertEqual(res["aggregateId"], agg)
+        self.assertEqual((res["aggregateId"], res["orgId"]), (agg, agg))
         uuid.UUID(agg)
 
     def test_propose_validation_and_permissions(self):
@@ -186,7 +186,7 @@ class OrganizationTest(ServiceTestCase):
         self.assertEqual(ctype, "INITIATE_MULTISIG_TX")
         self.assertEqual(payload, {"pendingTxId": agg, "orgId": oid, "initiatorId": a, "toUserId": to,
                                    "amount": "1250000", "remark": "rent"})
-        self.assertEqual(res["aggregateId"], agg)
+        self.assertEqual((res["aggregateId"], res["pendingTxId"]), (agg, agg))
         self.check(self.call("POST", path, self.tok(a), {"toUserId": to, "amount": "101"}), 409, "POST", tpl,
                    "INSUFFICIENT_BALANCE")
         self.check(self.call("POST", path, self.tok(to), {"toUserId": a, "amount": "1"}), 403, "POST", tpl,
