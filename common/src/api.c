@@ -55,6 +55,9 @@ static const struct gx_cfg_key common_keys[] = {
 	  "SIGTERM: wait this long for in-flight requests" },
 	{ "DRAIN_DELAY", GX_CFG_MS, "1s", 0, 600000, OFF(drain_delay_ms), 0, NULL,
 	  "SIGTERM: keep serving with /readyz 503 this long before closing the listener" },
+	{ "STARTUP_WAIT", GX_CFG_MS, "30s", 0, 3600000, OFF(startup_wait_ms), 0, NULL,
+	  "at start, wait this long for PostgreSQL, then exit 3 with one error line; 0 = start anyway and keep "
+	  "retrying (/readyz 503 until it answers)" },
 	{ "TENANT_ID", GX_CFG_STR, "default", 1, 64, OFF(tenant_id), 0, NULL, "tenant of this deployment" },
 	{ "GX_ENV", GX_CFG_ENUM, "development", 0, 0, OFF(env), 0, "development|production", "environment" },
 };
@@ -137,6 +140,36 @@ static int parse_args(int argc, char **argv, const char *name, const struct keys
 }
 
 /* Load shared and own rows, build the conninfo; exits 2 on invalid configuration. */
+/* STARTUP_WAIT: try PostgreSQL every 500 ms (each attempt bounded to 2 s) until it answers or wait_ms have passed;
+ * then one fatal line naming the server's last answer and exit 3. wait_ms 0: no check at all. */
+static void wait_for_database(const char *conninfo, long long wait_ms)
+{
+	int64_t start = gx_now_ms();
+	char *ci;
+	char last[256] = "";
+
+	if (wait_ms <= 0)
+		return;
+	ci = gx_xasprintf("%s connect_timeout=2", conninfo);
+	for (;;) {
+		PGconn *c = PQconnectdb(ci);
+		bool ok = PQstatus(c) == CONNECTION_OK;
+
+		if (!ok)
+			snprintf(last, sizeof(last), "%.*s", (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
+		PQfinish(c);
+		if (ok)
+			break;
+		if (gx_now_ms() - start >= wait_ms) {
+			gx_log_fatal("PostgreSQL is unreachable at start (waited %lld ms, STARTUP_WAIT): %s", wait_ms, last);
+			free(ci);
+			exit(3);
+		}
+		nanosleep(&(struct timespec){ 0, 500 * 1000 * 1000 }, NULL);
+	}
+	free(ci);
+}
+
 static void load_config(const char *name, struct keyset *k, struct gx_api_config *c, const struct gx_cfg_key *own,
 			size_t nown, void *own_cfg)
 {
@@ -162,6 +195,7 @@ static void load_config(const char *name, struct keyset *k, struct gx_api_config
 	free(masked);
 	if (strcmp(c->env, "production") == 0 && strcmp(c->cors_origins ? c->cors_origins : "", "*") == 0)
 		gx_log_warn("CORS_ORIGINS='*' in production: any web origin may call this API");
+	wait_for_database(c->pg_conninfo, c->startup_wait_ms);
 }
 
 static void free_config(struct keyset *k, struct gx_api_config *c)

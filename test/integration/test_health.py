@@ -198,5 +198,38 @@ class ReadyzDependencyTest(GxTestCase):
         self.assertEqual(problems, [], "\n".join(problems))
 
 
+class StartupWaitTest(GxTestCase):
+    """PostgreSQL unreachable at start: by default a daemon waits STARTUP_WAIT, then exits 3 with one fatal line
+    naming the database; STARTUP_WAIT=0 starts anyway, stays live and reports the database on /readyz."""
+
+    def dead_url(self):
+        return "postgresql://gx@127.0.0.1:%d/gx" % gxtest.free_port()
+
+    def test_exit_3_with_one_line(self):
+        for name in ("svc-tax", "svc-identity"):
+            d = self.stack.start_daemon(name, env={"DATABASE_URL": self.dead_url(), "STARTUP_WAIT": "1s"},
+                                        wait_ready=False)
+            d.expect_errors("PostgreSQL is unreachable at start")
+            t0 = time.monotonic()
+            while d.alive() and time.monotonic() - t0 < 15:
+                time.sleep(0.1)
+            self.assertFalse(d.alive(), "%s still running after STARTUP_WAIT" % name)
+            self.assertEqual(d.popen.returncode, 3, d.log_tail())
+            self.assertGreaterEqual(time.monotonic() - t0, 0.9, "it must wait STARTUP_WAIT first")
+            fatal = [ln for ln in d.log_text().splitlines() if '"level":"fatal"' in ln]
+            self.assertEqual(len(fatal), 1, fatal)
+            self.assertRegex(fatal[0], r"PostgreSQL is unreachable at start .*Connection refused")
+
+    def test_zero_keeps_retrying(self):
+        d = self.stack.start_daemon("svc-tax", env={"DATABASE_URL": self.dead_url(), "STARTUP_WAIT": "0"},
+                                    wait_ready=False)
+        d.expect_errors("")
+        r = d.wait_ready(timeout=15, path="/livez")
+        self.assertEqual(r.status, 200)
+        r = d.wait_ready(timeout=15, want=503)
+        self.assertEqual(r.json()["checks"]["db"], "unavailable", r.text)
+        self.assertTrue(d.alive())
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -138,6 +138,14 @@ def render(helps):
         "number is milliseconds); the range is given in milliseconds. A **secret** is never logged or printed "
         "(`***`).",
         "",
+        "When PostgreSQL does not answer at start, a daemon retries for `STARTUP_WAIT` (default 30 s), then exits "
+        "with code 3",
+        "and one line naming the database and its last error; `STARTUP_WAIT=0` starts anyway and keeps retrying "
+        "(`/readyz`",
+        "answers 503 until the database is back). Redis and the Fabric peer are always retried: the APIs run degraded "
+        "without",
+        "Redis and the workers report the peer on `/readyz`.",
+        "",
         "`DATABASE_URL` is not marked required because the libpq `PG*` variables or `DATABASE_HOST`, "
         "`DATABASE_PORT`,",
         "`DATABASE_NAME`, `DATABASE_USER`, `DATABASE_PASSWORD` may be used instead; one of them must lead to the "

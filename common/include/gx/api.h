@@ -67,6 +67,7 @@ struct gx_api_config {
 	long long request_timeout_ms;/* REQUEST_TIMEOUT */
 	long long drain_timeout_ms;  /* DRAIN_TIMEOUT */
 	long long drain_delay_ms;    /* DRAIN_DELAY */
+	long long startup_wait_ms;   /* STARTUP_WAIT: wait for PostgreSQL at start, then exit 3; 0 = do not wait */
 	long long max_body;          /* MAX_BODY_BYTES */
 	long long rl_rate, rl_burst; /* RATE_LIMIT_PER_MIN, RATE_LIMIT_BURST */
 	long long rl_strict_rate, rl_strict_burst; /* RATE_LIMIT_STRICT_PER_MIN, RATE_LIMIT_STRICT_BURST */

@@ -460,12 +460,14 @@ class Stack:
 
     def daemon_env(self, name, port, env=None):
         """The environment start_daemon gives: PORT (METRICS_PORT too for workers), DATABASE_URL and REDIS_URL
-        when started, JWT_SECRET, LOG_LEVEL=debug, then env (a value of None removes the variable)."""
+        when started (STARTUP_WAIT=0 when PostgreSQL is not), JWT_SECRET, LOG_LEVEL=debug, then env (a value of None removes the variable)."""
         e = _base_env({"PORT": port, "JWT_SECRET": TEST_JWT_SECRET, "LOG_LEVEL": "debug"})
         if name in WORKER_DAEMONS:
             e["METRICS_PORT"] = str(port)
         if self.pg is not None:
             e["DATABASE_URL"] = self.pg.url
+        else:
+            e["STARTUP_WAIT"] = "0"   # no database in this test: start anyway (the default waits, then exits 3)
         if self.redis is not None:
             e["REDIS_URL"] = self.redis.url
         for k, v in (env or {}).items():
