@@ -1,6 +1,8 @@
-/* HS256 JSON Web Tokens: signing and strict verification with mbedTLS HMAC-SHA256 and cJSON. */
+/* HS256 JSON Web Tokens: signing and strict verification with mbedTLS HMAC-SHA256 and cJSON, plus a small
+ * per-thread cache of tokens already verified so a client's repeated requests skip the decode/HMAC/parse. */
 #include "gx/jwt.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <mbedtls/base64.h>
 #include <mbedtls/md.h>
+#include <mbedtls/sha256.h>
 
 #include "gx/http.h"
 #include "gx/log.h"
@@ -20,6 +23,10 @@
 #define JWT_PART_MAX (GX_JWT_MAX_LEN / 4 * 3 + 4)
 /* RFC 7519 NumericDate beyond this is not a real time; keeps conversions to long long defined. */
 #define JWT_TIME_MAX 1e15
+/* Verified-token cache: slots per thread (a power of two), longest token kept, seconds an entry is trusted. */
+#define JWT_CACHE_SLOTS 256
+#define JWT_CACHE_TOKEN_MAX 768
+#define JWT_CACHE_TTL_S 60
 
 static const char *const jwt_roles[] = { "USER", "ADMIN", "SUPER_ADMIN", "PARTNER_API" };
 
@@ -241,8 +248,19 @@ static const char *get_aud(const cJSON *p, const char *want, struct gx_jwt_claim
 	return get_str(p, "aud", out->aud, sizeof(out->aud), true);
 }
 
+/* The only checks whose answer changes with the clock; run on every verification, cached or not. nbf is LLONG_MIN
+ * when the token has none. */
+static const char *check_times(const struct gx_jwt_claims *c, long long nbf, long long now, long long leeway)
+{
+	if (now >= c->exp + leeway)
+		return "TOKEN_EXPIRED";
+	if (c->iat > now + leeway || (nbf != LLONG_MIN && nbf > now + leeway))
+		return "TOKEN_NOT_YET_VALID";
+	return NULL;
+}
+
 static const char *check_claims(const cJSON *p, const char *want_iss, const char *want_aud, long long now,
-				long long leeway, struct gx_jwt_claims *out)
+				long long leeway, struct gx_jwt_claims *out, long long *nbf_out)
 {
 	const char *r;
 	long long nbf = 0;
@@ -263,26 +281,139 @@ static const char *check_claims(const cJSON *p, const char *want_iss, const char
 		return "TOKEN_WRONG_ISSUER";
 	if (want_aud && strcmp(out->aud, want_aud) != 0)
 		return "TOKEN_WRONG_AUDIENCE";
-	if (now >= out->exp + leeway)
-		return "TOKEN_EXPIRED";
-	if (out->iat > now + leeway || (has_nbf && nbf > now + leeway))
-		return "TOKEN_NOT_YET_VALID";
-	return NULL;
+	*nbf_out = has_nbf ? nbf : LLONG_MIN;
+	return check_times(out, *nbf_out, now, leeway);
+}
+
+/* ---- verified-token cache ----------------------------------------------------------------------------------
+ * Direct-mapped, one per thread (no locks; an evhttp worker keeps its own). A slot holds a token that verified
+ * successfully, compared by its full text in constant time, under the fingerprint of the configuration that
+ * verified it (key, issuer, audience), so a token never hits for another key or issuer/audience. The clock checks
+ * (exp, iat, nbf) run again on every hit; an entry is trusted for JWT_CACHE_TTL_S at most. Only successes are
+ * stored; a colliding token replaces the slot. */
+
+struct jwt_cache_slot {
+	size_t len; /* 0: empty */
+	unsigned char cfg[32];
+	long long fresh_until, nbf;
+	struct gx_jwt_claims claims;
+	char token[JWT_CACHE_TOKEN_MAX];
+};
+
+struct jwt_cache {
+	struct jwt_cache_slot slot[JWT_CACHE_SLOTS];
+	struct gx_jwt_cache_stats stats;
+};
+
+static _Thread_local struct jwt_cache jwt_cache;
+
+void gx_jwt_cache_stats(struct gx_jwt_cache_stats *out)
+{
+	*out = jwt_cache.stats;
+}
+
+void gx_jwt_cache_clear(void)
+{
+	memset(&jwt_cache, 0, sizeof(jwt_cache));
+}
+
+static void sha_update(mbedtls_sha256_context *ctx, const void *p, size_t n)
+{
+	/* cannot fail for the software implementation; a failure would only make the fingerprint miss */
+	(void)mbedtls_sha256_update_ret(ctx, p, n);
+}
+
+/* SHA-256 over the verify configuration. Lengths and presence are encoded so no two configurations share an input. */
+static int cache_fingerprint(const unsigned char *key, size_t keylen, const char *iss, const char *aud,
+			     unsigned char out[32])
+{
+	const char *strs[2] = { iss, aud };
+	unsigned long long n = keylen;
+	mbedtls_sha256_context ctx;
+	int rc;
+
+	mbedtls_sha256_init(&ctx);
+	rc = mbedtls_sha256_starts_ret(&ctx, 0);
+	sha_update(&ctx, &n, sizeof(n));
+	sha_update(&ctx, key, keylen);
+	for (size_t i = 0; i < GX_ARRAY_LEN(strs); i++) {
+		n = strs[i] ? strlen(strs[i]) : ULLONG_MAX;
+		sha_update(&ctx, &n, sizeof(n));
+		if (strs[i])
+			sha_update(&ctx, strs[i], strlen(strs[i]));
+	}
+	if (rc == 0)
+		rc = mbedtls_sha256_finish_ret(&ctx, out);
+	mbedtls_sha256_free(&ctx);
+	return rc == 0 ? 0 : -1;
+}
+
+static struct jwt_cache_slot *cache_slot(const char *token, size_t len)
+{
+	unsigned long long h = 14695981039346656037ULL; /* FNV-1a picks the slot only; the text is compared */
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)token[i]) * 1099511628211ULL;
+	return &jwt_cache.slot[(h ^ (h >> 32)) & (JWT_CACHE_SLOTS - 1)];
+}
+
+/* Fill *out from the cache when token is there for this configuration and still passes the clock checks. */
+static bool cache_lookup(const char *token, size_t len, const unsigned char cfg[32], long long now,
+			 long long leeway, struct gx_jwt_claims *out)
+{
+	struct jwt_cache_slot *s = cache_slot(token, len);
+
+	if (s->len != len || !gx_ct_equal(s->cfg, cfg, sizeof(s->cfg)) || !gx_ct_equal(s->token, token, len)) {
+		jwt_cache.stats.misses++;
+		return false;
+	}
+	if (now >= s->fresh_until || now < s->fresh_until - JWT_CACHE_TTL_S ||
+	    check_times(&s->claims, s->nbf, now, leeway)) {
+		/* stale, or the clock says no: drop it and let the full verification give the answer */
+		s->len = 0;
+		jwt_cache.stats.misses++;
+		return false;
+	}
+	*out = s->claims;
+	jwt_cache.stats.hits++;
+	return true;
+}
+
+static void cache_store(const char *token, size_t len, const unsigned char cfg[32], long long now, long long nbf,
+			const struct gx_jwt_claims *c)
+{
+	struct jwt_cache_slot *s = cache_slot(token, len);
+
+	s->len = len;
+	memcpy(s->cfg, cfg, sizeof(s->cfg));
+	s->fresh_until = now < LLONG_MAX - JWT_CACHE_TTL_S ? now + JWT_CACHE_TTL_S : LLONG_MAX;
+	s->nbf = nbf;
+	s->claims = *c;
+	memcpy(s->token, token, len);
+	jwt_cache.stats.stores++;
 }
 
 int gx_jwt_verify(const char *token, const unsigned char *key, size_t keylen, const char *want_iss,
 		  const char *want_aud, long long now, long long leeway_s, struct gx_jwt_claims *out,
 		  const char **reason)
 {
-	unsigned char mac[JWT_MAC_LEN], sig[JWT_PART_MAX];
+	unsigned char mac[JWT_MAC_LEN], sig[JWT_PART_MAX], cfg[32];
 	const char *d1, *d2, *r = "TOKEN_MALFORMED";
 	cJSON *hdr = NULL, *pay = NULL;
 	size_t len;
 	long siglen;
+	long long nbf = LLONG_MIN;
+	bool cacheable;
 
 	memset(out, 0, sizeof(*out));
 	if (!token || (len = strnlen(token, GX_JWT_MAX_LEN + 1)) > GX_JWT_MAX_LEN)
 		goto out;
+	cacheable = len > 0 && len <= JWT_CACHE_TOKEN_MAX && keylen >= GX_JWT_MIN_KEY_LEN &&
+		    cache_fingerprint(key, keylen, want_iss, want_aud, cfg) == 0;
+	if (cacheable && cache_lookup(token, len, cfg, now, leeway_s, out)) {
+		*reason = NULL;
+		return 0;
+	}
 	d1 = memchr(token, '.', len);
 	d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
 	if (!d1 || !d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)))
@@ -306,7 +437,9 @@ int gx_jwt_verify(const char *token, const unsigned char *key, size_t keylen, co
 	r = "TOKEN_MALFORMED";
 	if (!(pay = part_json(d1 + 1, (size_t)(d2 - d1 - 1))))
 		goto out;
-	r = check_claims(pay, want_iss, want_aud, now, leeway_s, out);
+	r = check_claims(pay, want_iss, want_aud, now, leeway_s, out, &nbf);
+	if (!r && cacheable)
+		cache_store(token, len, cfg, now, nbf, out);
 out:
 	cJSON_Delete(hdr);
 	cJSON_Delete(pay);

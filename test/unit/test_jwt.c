@@ -1,4 +1,6 @@
-/* Unit tests for gx/jwt.h: round trip and every rejection reason, including forged headers. */
+/* Unit tests for gx/jwt.h: round trip and every rejection reason, including forged headers, and the verified-token
+ * cache (a hit gives what a fresh verification gives; clock, key, issuer/audience and tampering still count). */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include <mbedtls/base64.h>
@@ -325,6 +327,276 @@ GX_TEST(malformed_shapes)
 	free(tok);
 }
 
+/* ---- verified-token cache ---- */
+
+static struct gx_jwt_cache_stats cache_stats(void)
+{
+	struct gx_jwt_cache_stats s;
+
+	gx_jwt_cache_stats(&s);
+	return s;
+}
+
+GX_TEST(cache_hit_same_claims)
+{
+	struct gx_jwt_claims c = access_claims(), fresh, cached;
+	char *tok = gx_jwt_sign(&c, key, KEYLEN);
+	const char *reason = "unset";
+
+	gx_jwt_cache_clear();
+	GX_CHECK(gx_jwt_verify(tok, key, KEYLEN, "gx-identity", "gx-api", NOW, 30, &fresh, &reason) == 0);
+	GX_CHECK(cache_stats().hits == 0 && cache_stats().misses == 1 && cache_stats().stores == 1);
+	reason = "unset";
+	GX_CHECK(gx_jwt_verify(tok, key, KEYLEN, "gx-identity", "gx-api", NOW + 5, 0, &cached, &reason) == 0);
+	GX_CHECK(reason == NULL);
+	GX_CHECK(cache_stats().hits == 1 && cache_stats().stores == 1);
+	GX_CHECK(memcmp(&fresh, &cached, sizeof(fresh)) == 0);
+	GX_CHECK_STR(cached.sub, c.sub);
+	GX_CHECK_STR(cached.jti, c.jti);
+	GX_CHECK(cached.exp == NOW + 900);
+	/* the same claims once the cache is gone */
+	gx_jwt_cache_clear();
+	GX_CHECK(gx_jwt_verify(tok, key, KEYLEN, "gx-identity", "gx-api", NOW + 5, 0, &fresh, &reason) == 0);
+	GX_CHECK(cache_stats().hits == 0);
+	GX_CHECK(memcmp(&fresh, &cached, sizeof(fresh)) == 0);
+	free(tok);
+
+	/* a refresh token's family id and an aud array come back from the cache as they were verified */
+	strcpy(c.aud, "gx-refresh");
+	strcpy(c.fam, "fam-7");
+	tok = gx_jwt_sign(&c, key, KEYLEN);
+	GX_CHECK(gx_jwt_verify(tok, key, KEYLEN, "gx-identity", "gx-refresh", NOW, 0, &fresh, &reason) == 0);
+	GX_CHECK(gx_jwt_verify(tok, key, KEYLEN, "gx-identity", "gx-refresh", NOW, 0, &cached, &reason) == 0);
+	GX_CHECK(cache_stats().hits == 1);
+	GX_CHECK_STR(cached.fam, "fam-7");
+	GX_CHECK(memcmp(&fresh, &cached, sizeof(fresh)) == 0);
+	free(tok);
+}
+
+GX_TEST(cache_expiry_enforced)
+{
+	struct gx_jwt_claims c = access_claims(), out;
+	char *tok = gx_jwt_sign(&c, key, KEYLEN);
+	const char *reason = NULL;
+
+	gx_jwt_cache_clear();
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW + 880), "OK");
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW + 900 + 29), "OK");
+	GX_CHECK(cache_stats().hits == 1);
+	/* cached, but past exp + leeway: refused, and not served from the cache */
+	GX_CHECK(gx_jwt_verify(tok, key, KEYLEN, "gx-identity", "gx-api", NOW + 900 + 30, 30, &out, &reason) == -1);
+	GX_CHECK_STR(reason, "TOKEN_EXPIRED");
+	GX_CHECK(out.sub[0] == '\0' && out.exp == 0);
+	GX_CHECK(cache_stats().hits == 1);
+	/* a smaller leeway on a later call is honoured too */
+	gx_jwt_cache_clear();
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW + 895), "OK");
+	GX_CHECK(gx_jwt_verify(tok, key, KEYLEN, "gx-identity", "gx-api", NOW + 901, 0, &out, &reason) == -1);
+	GX_CHECK_STR(reason, "TOKEN_EXPIRED");
+	GX_CHECK(cache_stats().hits == 0);
+	/* the clock going back before iat - leeway: not yet valid, cached or not */
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW + 10), "OK");
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW - 31), "TOKEN_NOT_YET_VALID");
+	GX_CHECK(cache_stats().hits == 0);
+	/* the TTL: after 60 s the token is verified afresh (and stored again) */
+	gx_jwt_cache_clear();
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW), "OK");
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW + 59), "OK");
+	GX_CHECK(cache_stats().hits == 1 && cache_stats().stores == 1);
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW + 60), "OK");
+	GX_CHECK(cache_stats().hits == 1 && cache_stats().stores == 2);
+	free(tok);
+
+	/* nbf is remembered and checked again */
+	tok = forge("{\"alg\":\"HS256\"}",
+		    "{\"sub\":\"u1\",\"role\":\"USER\",\"tenantId\":\"t\",\"jti\":\"j\",\"iss\":\"gx-identity\","
+		    "\"aud\":\"gx-api\",\"iat\":1700000000,\"exp\":1700000900,\"nbf\":1700000500}",
+		    key, KEYLEN);
+	gx_jwt_cache_clear();
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW + 480), "OK");
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW + 469), "TOKEN_NOT_YET_VALID");
+	GX_CHECK(cache_stats().hits == 0);
+	free(tok);
+}
+
+GX_TEST(cache_other_config_misses)
+{
+	static const unsigned char other[] = "fedcba9876543210fedcba9876543210";
+	static const unsigned char longer[] = "0123456789abcdef0123456789abcdefX";
+	struct gx_jwt_claims c = access_claims(), out;
+	char *tok = gx_jwt_sign(&c, key, KEYLEN);
+	const char *reason = NULL;
+
+	gx_jwt_cache_clear();
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW), "OK");
+	GX_CHECK(gx_jwt_verify(tok, other, sizeof(other) - 1, "gx-identity", "gx-api", NOW, 30, &out, &reason) == -1);
+	GX_CHECK_STR(reason, "TOKEN_BAD_SIGNATURE");
+	GX_CHECK(out.sub[0] == '\0');
+	/* same prefix, one byte longer: a different key */
+	GX_CHECK(gx_jwt_verify(tok, longer, sizeof(longer) - 1, "gx-identity", "gx-api", NOW, 30, &out, &reason) == -1);
+	GX_CHECK_STR(reason, "TOKEN_BAD_SIGNATURE");
+	/* a key too short is still refused (and logged), never answered from the cache */
+	GX_CHECK(gx_jwt_verify(tok, key, 16, "gx-identity", "gx-api", NOW, 30, &out, &reason) == -1);
+	GX_CHECK_STR(reason, "TOKEN_BAD_SIGNATURE");
+	GX_CHECK(gx_jwt_verify(tok, key, KEYLEN, "someone-else", "gx-api", NOW, 30, &out, &reason) == -1);
+	GX_CHECK_STR(reason, "TOKEN_WRONG_ISSUER");
+	GX_CHECK_STR(verify_reason(tok, "gx-refresh", NOW), "TOKEN_WRONG_AUDIENCE");
+	GX_CHECK(cache_stats().hits == 0);
+	/* the original configuration still hits */
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW), "OK");
+	GX_CHECK(cache_stats().hits == 1);
+	free(tok);
+
+	/* aud array: out->aud depends on the wanted audience, so NULL and "gx-api" are separate entries */
+	tok = forge("{\"alg\":\"HS256\"}",
+		    "{\"sub\":\"u1\",\"role\":\"USER\",\"tenantId\":\"t\",\"jti\":\"j\",\"iss\":\"gx-identity\","
+		    "\"aud\":[\"x\",\"gx-api\"],\"iat\":1700000000,\"exp\":1700000900}",
+		    key, KEYLEN);
+	gx_jwt_cache_clear();
+	GX_CHECK(gx_jwt_verify(tok, key, KEYLEN, "gx-identity", "gx-api", NOW, 0, &out, &reason) == 0);
+	GX_CHECK_STR(out.aud, "gx-api");
+	GX_CHECK(gx_jwt_verify(tok, key, KEYLEN, "gx-identity", NULL, NOW, 0, &out, &reason) == 0);
+	GX_CHECK_STR(out.aud, "x");
+	GX_CHECK(gx_jwt_verify(tok, key, KEYLEN, "gx-identity", "gx-api", NOW, 0, &out, &reason) == 0);
+	GX_CHECK_STR(out.aud, "gx-api");
+	/* issuer "" is not the same as no issuer check */
+	GX_CHECK(gx_jwt_verify(tok, key, KEYLEN, NULL, "gx-api", NOW, 0, &out, &reason) == 0);
+	GX_CHECK(gx_jwt_verify(tok, key, KEYLEN, "", "gx-api", NOW, 0, &out, &reason) == -1);
+	GX_CHECK_STR(reason, "TOKEN_WRONG_ISSUER");
+	free(tok);
+}
+
+GX_TEST(cache_tampered_misses)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	struct gx_jwt_claims c = access_claims();
+	char *tok = gx_jwt_sign(&c, key, KEYLEN), *t2 = gx_xstrdup(tok);
+	size_t n = strlen(tok), refused = 0;
+	unsigned long long hits;
+
+	gx_jwt_cache_clear();
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW), "OK");
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW), "OK");
+	hits = cache_stats().hits;
+	GX_CHECK(hits == 1);
+	/* every single-byte change (to another base64url character, or a dot moved) is refused, none from the cache */
+	for (size_t i = 0; i < n; i++) {
+		memcpy(t2, tok, n + 1);
+		if (tok[i] == '.')
+			t2[i] = 'A';
+		else
+			t2[i] = alpha[(strchr(alpha, tok[i]) - alpha + 1) % 64];
+		if (strcmp(verify_reason(t2, "gx-api", NOW), "OK") != 0)
+			refused++;
+	}
+	GX_CHECK(refused == n);
+	GX_CHECK(cache_stats().hits == hits);
+	/* one signature byte changed: a bad signature, even right after the genuine token hit */
+	memcpy(t2, tok, n + 1);
+	t2[n - 10] = t2[n - 10] == 'A' ? 'B' : 'A';
+	GX_CHECK_STR(verify_reason(t2, "gx-api", NOW), "TOKEN_BAD_SIGNATURE");
+	GX_CHECK_STR(verify_reason(t2, "gx-api", NOW), "TOKEN_BAD_SIGNATURE");
+	/* a prefix of the cached token is not the cached token */
+	t2[n - 1] = '\0';
+	memcpy(t2, tok, n - 1);
+	GX_CHECK(strcmp(verify_reason(t2, "gx-api", NOW), "OK") != 0);
+	GX_CHECK(cache_stats().hits == hits);
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW), "OK");
+	GX_CHECK(cache_stats().hits == hits + 1);
+	free(t2);
+	free(tok);
+}
+
+GX_TEST(cache_long_token_not_kept)
+{
+	struct gx_jwt_claims c = access_claims();
+	char *tok;
+
+	/* every claim at its longest: still cached */
+	memset(c.sub, 's', sizeof(c.sub) - 1);
+	memset(c.tenant_id, 't', sizeof(c.tenant_id) - 1);
+	memset(c.jti, 'j', sizeof(c.jti) - 1);
+	memset(c.fam, 'f', sizeof(c.fam) - 1);
+	memset(c.iss, 'i', sizeof(c.iss) - 1);
+	memset(c.aud, 'a', sizeof(c.aud) - 1);
+	strcpy(c.role, "SUPER_ADMIN");
+	tok = gx_jwt_sign(&c, key, KEYLEN);
+	GX_CHECK(tok != NULL);
+	gx_jwt_cache_clear();
+	{
+		struct gx_jwt_claims out;
+		const char *reason = NULL;
+		GX_CHECK(gx_jwt_verify(tok, key, KEYLEN, c.iss, c.aud, NOW, 0, &out, &reason) == 0);
+		GX_CHECK(gx_jwt_verify(tok, key, KEYLEN, c.iss, c.aud, NOW, 0, &out, &reason) == 0);
+		GX_CHECK_STR(out.fam, c.fam);
+	}
+	GX_CHECK(cache_stats().hits == 1);
+	free(tok);
+	/* a token past the cache's size limit verifies every time */
+	{
+		char payload[2048];
+		snprintf(payload, sizeof(payload),
+			 "{\"sub\":\"u1\",\"role\":\"USER\",\"tenantId\":\"t\",\"jti\":\"j\",\"iss\":\"gx-identity\","
+			 "\"aud\":\"gx-api\",\"iat\":1700000000,\"exp\":1700000900,\"pad\":\"%0900d\"}",
+			 0);
+		tok = forge("{\"alg\":\"HS256\"}", payload, key, KEYLEN);
+	}
+	gx_jwt_cache_clear();
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW), "OK");
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW), "OK");
+	GX_CHECK(cache_stats().hits == 0 && cache_stats().stores == 0);
+	free(tok);
+}
+
+/* Each thread has its own cache: another thread starts empty, and both verify correctly at once. */
+struct cache_thread_arg {
+	const char *tok, *forged;
+	int ok, refused;
+	unsigned long long hits;
+};
+
+static void *cache_thread(void *p)
+{
+	struct cache_thread_arg *a = p;
+	struct gx_jwt_claims out;
+	const char *reason;
+
+	a->hits = cache_stats().hits + cache_stats().stores; /* a new thread's cache is empty */
+	for (int i = 0; i < 500; i++) {
+		if (gx_jwt_verify(a->tok, key, KEYLEN, "gx-identity", "gx-api", NOW, 30, &out, &reason) == 0 &&
+		    strcmp(out.jti, "9f0c6a6e-6d3a-4f7e-9a53-0a4b1c2d3e4f") == 0)
+			a->ok++;
+		if (gx_jwt_verify(a->forged, key, KEYLEN, "gx-identity", "gx-api", NOW, 30, &out, &reason) < 0)
+			a->refused++;
+	}
+	return NULL;
+}
+
+GX_TEST(cache_per_thread)
+{
+	struct gx_jwt_claims c = access_claims();
+	char *tok = gx_jwt_sign(&c, key, KEYLEN), *forged = gx_xstrdup(tok);
+	struct cache_thread_arg args[3];
+	pthread_t th[3];
+	size_t n = strlen(tok);
+
+	forged[n - 5] = forged[n - 5] == 'A' ? 'B' : 'A';
+	gx_jwt_cache_clear();
+	GX_CHECK_STR(verify_reason(tok, "gx-api", NOW), "OK");
+	for (int i = 0; i < 3; i++) {
+		args[i] = (struct cache_thread_arg){ .tok = tok, .forged = forged };
+		GX_CHECK(pthread_create(&th[i], NULL, cache_thread, &args[i]) == 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		GX_CHECK(pthread_join(th[i], NULL) == 0);
+		GX_CHECK(args[i].hits == 0);
+		GX_CHECK(args[i].ok == 500 && args[i].refused == 500);
+	}
+	GX_CHECK(cache_stats().hits == 0); /* the threads' hits were their own */
+	free(forged);
+	free(tok);
+}
+
 int main(void)
 {
 	GX_RUN(round_trip);
@@ -334,5 +606,11 @@ int main(void)
 	GX_RUN(time_issuer_audience);
 	GX_RUN(claims_checked);
 	GX_RUN(malformed_shapes);
+	GX_RUN(cache_hit_same_claims);
+	GX_RUN(cache_expiry_enforced);
+	GX_RUN(cache_other_config_misses);
+	GX_RUN(cache_tampered_misses);
+	GX_RUN(cache_long_token_not_kept);
+	GX_RUN(cache_per_thread);
 	return gx_test_done();
 }

@@ -5,7 +5,9 @@
  * a refresh token and the reverse. The header is always {"alg":"HS256","typ":"JWT"}; on verification anything but
  * alg exactly "HS256" is refused before the signature is looked at, and a "crit" header is refused outright.
  *
- * Both functions are pure (no globals) and safe from any thread. They do not log: failures are the client's.
+ * gx_jwt_sign and gx_jwt_verify are safe from any thread. They do not log: failures are the client's. gx_jwt_sign
+ * is pure; gx_jwt_verify keeps a small cache of tokens it verified, one per thread (see below), and is otherwise
+ * pure.
  */
 #ifndef GX_JWT_H
 #define GX_JWT_H
@@ -45,10 +47,29 @@ char *gx_jwt_sign(const struct gx_jwt_claims *c, const unsigned char *key, size_
  * TOKEN_BAD_SIGNATURE, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, TOKEN_WRONG_ISSUER, TOKEN_WRONG_AUDIENCE,
  * TOKEN_MISSING_CLAIM. A claim of the wrong JSON type, too long for its field, or an unknown role is
  * TOKEN_MALFORMED; an empty string claim counts as missing. A key shorter than GX_JWT_MIN_KEY_LEN fails every token
- * with TOKEN_BAD_SIGNATURE (and logs, as that is a server misconfiguration). *out is zeroed on failure. */
+ * with TOKEN_BAD_SIGNATURE (and logs, as that is a server misconfiguration). *out is zeroed on failure.
+ *
+ * Cache: a token that verified is remembered by the calling thread (256 slots, tokens up to 768 chars) for at most
+ * 60 s, under a fingerprint of key, want_iss and want_aud. A later call with the same text and configuration skips
+ * decoding, HMAC and JSON parsing but still checks exp, iat and nbf against its own now and leeway_s, so the result
+ * is the one a fresh verification would give. Anything else (revocation, the account's state) is the caller's to
+ * check on every request, cached or not. */
 int gx_jwt_verify(const char *token, const unsigned char *key, size_t keylen, const char *want_iss,
 		  const char *want_aud, long long now, long long leeway_s, struct gx_jwt_claims *out,
 		  const char **reason) GX_MUSTCHECK;
+
+/* Counters of the calling thread's verified-token cache, since the thread started or the last clear. */
+struct gx_jwt_cache_stats {
+	unsigned long long hits;   /* answered from the cache */
+	unsigned long long misses; /* looked up and not found (or found stale) */
+	unsigned long long stores; /* verified tokens remembered */
+};
+
+/* Copy the calling thread's cache counters into *out. */
+void gx_jwt_cache_stats(struct gx_jwt_cache_stats *out);
+
+/* Forget every token cached by the calling thread and zero its counters. */
+void gx_jwt_cache_clear(void);
 
 /* True when role is one of the four roles a token may carry. */
 bool gx_jwt_role_valid(const char *role);
