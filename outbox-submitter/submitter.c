@@ -119,6 +119,25 @@ static const char SQL_GAUGES[] =
 	"SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(\"createdAt\")), 0)::float8"
 	" FROM \"OutboxCommand\" WHERE \"status\" = 'PENDING'";
 
+/* Every statement above is prepared once per connection under a fixed name and then run by name, so the server
+ * parses and plans each text once per session instead of once per call. Keyed by the SQL constant's address. */
+static const struct {
+	const char *sql;
+	const char *name;
+} prep_stmts[] = {
+	{ SQL_CLAIM, "sub_claim" },
+	{ SQL_PERSIST, "sub_persist" },
+	{ SQL_FAIL, "sub_fail" },
+	{ SQL_COMMIT, "sub_commit" },
+	{ SQL_RETRY, "sub_retry" },
+	{ SQL_DEFER, "sub_defer" },
+	{ SQL_RENEW, "sub_renew" },
+	{ SQL_RELEASE_ALL, "sub_release_all" },
+	{ SQL_GAUGES, "sub_gauges" },
+};
+
+#define SUB_NPREP GX_ARRAY_LEN(prep_stmts)
+
 /* ---- state ---- */
 
 enum job_outcome {
@@ -183,6 +202,7 @@ struct sub {
 
 	/* database thread only */
 	PGconn *pg;
+	bool prepared[SUB_NPREP]; /* prep_stmts[i] is prepared on pg; cleared with the connection */
 	int64_t next_connect_ms, connect_backoff_ms;
 	struct job **jobs;
 	size_t njobs, cap;
@@ -635,17 +655,59 @@ static void db_drop(struct sub *s)
 	if (s->pg)
 		PQfinish(s->pg);
 	s->pg = NULL;
+	memset(s->prepared, 0, sizeof(s->prepared));
 }
 
-/* Run one statement; returns the result (caller PQclear()s) or NULL (logged; a broken connection is dropped). */
+/* The prep_stmts index of sql, or -1 for a statement that is not prepared. */
+static int prep_index(const char *sql)
+{
+	for (size_t i = 0; i < SUB_NPREP; i++)
+		if (prep_stmts[i].sql == sql)
+			return (int)i;
+	return -1;
+}
+
+/* Prepare prep_stmts[i] on the current connection unless done already. Returns 0, or -1 (logged; a broken
+ * connection is dropped). */
+static int db_prepare(struct sub *s, const char *what, int i)
+{
+	PGresult *r;
+
+	if (s->prepared[i])
+		return 0;
+	r = PQprepare(s->pg, prep_stmts[i].name, prep_stmts[i].sql, 0, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		gx_log_error("%s: preparing %s failed: %s", what, prep_stmts[i].name,
+			     r ? PQresultErrorMessage(r) : PQerrorMessage(s->pg));
+		PQclear(r);
+		if (PQstatus(s->pg) != CONNECTION_OK)
+			db_drop(s);
+		return -1;
+	}
+	PQclear(r);
+	s->prepared[i] = true;
+	return 0;
+}
+
+/* Run one statement (by name when it is one of prep_stmts); returns the result (caller PQclear()s) or NULL (logged;
+ * a broken connection is dropped). */
 static PGresult *db_exec(struct sub *s, const char *what, const char *sql, int n, const char *const *params)
 {
 	PGresult *r;
 	ExecStatusType st;
+	int i = prep_index(sql);
 
 	if (!s->pg)
 		return NULL;
-	r = PQexecParams(s->pg, sql, n, NULL, params, NULL, NULL, 0);
+	if (i >= 0) {
+		if (db_prepare(s, what, i) < 0)
+			return NULL;
+		r = PQexecPrepared(s->pg, prep_stmts[i].name, n, params, NULL, NULL, 0);
+	} else if (n == 0) {
+		r = PQexec(s->pg, sql); /* BEGIN, COMMIT, ROLLBACK, LISTEN: one simple-protocol message */
+	} else {
+		r = PQexecParams(s->pg, sql, n, NULL, params, NULL, NULL, 0);
+	}
 	st = PQresultStatus(r);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return r;
@@ -668,6 +730,7 @@ static void db_connect(struct sub *s)
 {
 	int64_t now = gx_now_ms();
 
+	memset(s->prepared, 0, sizeof(s->prepared)); /* a new session has no prepared statements */
 	s->pg = gx_pg_connect_blocking(s->conninfo, "outbox-submitter");
 	if (s->pg && db_simple(s, "LISTEN gx_outbox", "LISTEN gx_outbox") < 0)
 		db_drop(s);
