@@ -3,7 +3,7 @@
 #include "tokenomics.h"
 
 const struct gx_route tok_routes[] = {
-	{ "POST", "/api/v1/transfers", transfers_create, GX_AUTH_USER, 0 },
+	{ "POST", "/api/v1/transfers", transfers_create, GX_AUTH_USER, GX_ROUTE_OUTBOX_WRITE },
 	{ "POST", "/api/v1/genesis", genesis_create, GX_AUTH_SUPER_ADMIN, 0 },
 	{ "GET", "/api/v1/wallets/{profileId}/balance", wallets_balance, GX_AUTH_USER, 0 },
 	{ "GET", "/api/v1/wallets/{profileId}/transactions", wallets_transactions, GX_AUTH_USER, 0 },

@@ -126,6 +126,7 @@ struct gx_req {
 	char body_sha256[65];
 	bool idem_pending;                  /* we hold the in-flight idempotency record: complete it after reply */
 	bool idem_stored;                   /* the handler stored the response in its own transaction */
+	bool idem_deferred;                 /* looked up NEW, nothing written: claim in the outbox txn or after reply */
 	bool close_after;                   /* send Connection: close (unread oversize body, draining) */
 	cJSON *reply_headers;               /* handler-set headers {name: value}, stored with idempotent replies */
 	bool replied;

@@ -239,7 +239,9 @@ static void step_ratelimit(struct gx_req *req)
 			   strict ? o->rl_strict_rate : o->rl_rate, 60000, on_rl_ip, req);
 }
 
-/* ---- step 7: idempotency ---- */
+/* ---- step 7: idempotency ----
+ * Routes flagged GX_ROUTE_OUTBOX_WRITE only look the key up here (no commit) and the outbox transaction writes the
+ * record with the command (gx/idem.h "Deferred claim"); other routes claim an IN_FLIGHT record first. */
 
 /* Validate the Idempotency-Key header and build the scoped key. Returns 0 (req->idem_key set, or NULL when the
  * request carries no key or the step does not apply), -1 when answered (bad key). */
@@ -313,7 +315,10 @@ static void on_idem(const struct gx_idem_hit *hit, const struct gx_pg_error *err
 	}
 	switch (hit->state) {
 	case GX_IDEM_NEW:
-		req->idem_pending = true;
+		if (req->route->flags & GX_ROUTE_OUTBOX_WRITE)
+			req->idem_deferred = true; /* looked up only: the outbox transaction writes the record */
+		else
+			req->idem_pending = true;
 		run_handler(req);
 		break;
 	case GX_IDEM_REPLAY:
@@ -339,21 +344,66 @@ static void step_idempotency(struct gx_req *req)
 		run_handler(req);
 		return;
 	}
-	if (gx_idem_begin(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256, on_idem, req) < 0)
+	if ((req->route->flags & GX_ROUTE_OUTBOX_WRITE)
+		    ? gx_idem_lookup(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256, on_idem,
+				     req) < 0
+		    : gx_idem_begin(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256, on_idem,
+				    req) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "idempotency check could not start");
+}
+
+/* After a deferred claim lost the race: answer from what the winner stored. */
+static void on_idem_resolve(const struct gx_idem_hit *hit, const struct gx_pg_error *err, void *arg)
+{
+	struct gx_req *req = arg;
+
+	if (shutting_down(req))
+		return;
+	if (hit && hit->state == GX_IDEM_NEW) {
+		/* the winner's record is gone again (expired or dropped): let the client retry */
+		gx_reply_error(req, 409, "IDEMPOTENCY_IN_PROGRESS",
+			       "a request with this Idempotency-Key is still being processed");
+		return;
+	}
+	on_idem(hit, err, arg);
+}
+
+bool gx_req_idem_deferred(const struct gx_req *req)
+{
+	return req->idem_deferred;
+}
+
+void gx_req_idem_claim_stmts(const struct gx_req *req, struct gx_idem_claim *s, int status, const char *headers_json,
+			     const void *body, size_t len, const char *command_id)
+{
+	gx_idem_claim_stmts(s, req->idem_key, req->method, gx_req_path(req), req->body_sha256, status, headers_json,
+			    body, len, command_id);
+}
+
+void gx_req_idem_resolve(struct gx_req *req)
+{
+	req->idem_deferred = false; /* nothing of ours to store */
+	if (shutting_down(req))
+		return;
+	if (gx_idem_lookup(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256,
+			   on_idem_resolve, req) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "idempotency check could not start");
 }
 
 void gx_http_idem_finish(struct gx_req *req, int status, const char *content_type, const void *body, size_t len)
 {
+	bool deferred = req->idem_deferred;
 	cJSON *headers;
 	char *json;
 
 	req->idem_pending = false;
+	req->idem_deferred = false;
 	/* while the worker tears down, the pool is being freed: the IN_FLIGHT record is taken over after 60 s */
 	if (req->w->stopping || !req->w->pg)
 		return;
 	if (status >= 500) {
-		gx_idem_abort(req->w->pg, req->idem_key, NULL, NULL);
+		if (!deferred) /* a deferred claim wrote nothing */
+			gx_idem_abort(req->w->pg, req->idem_key, NULL, NULL);
 		return;
 	}
 	headers = req->reply_headers ? cJSON_Duplicate(req->reply_headers, true) : cJSON_CreateObject();
@@ -361,7 +411,11 @@ void gx_http_idem_finish(struct gx_req *req, int status, const char *content_typ
 		cJSON_AddStringToObject(headers, "Content-Type", content_type);
 	json = cJSON_PrintUnformatted(headers);
 	cJSON_Delete(headers);
-	gx_idem_complete(req->w->pg, req->idem_key, status, json, body, len, NULL, NULL);
+	if (deferred)
+		gx_idem_store(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256, status, json,
+			      body, len, NULL, NULL);
+	else
+		gx_idem_complete(req->w->pg, req->idem_key, status, json, body, len, NULL, NULL);
 	cJSON_free(json);
 }
 

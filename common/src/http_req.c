@@ -146,7 +146,7 @@ void gx_http_send(struct gx_req *req, int status, const char *content_type, cons
 		evhttp_add_header(out, "Connection", "close");
 	if (len)
 		evbuffer_add(buf, body, len);
-	if (req->idem_pending && !req->idem_stored)
+	if ((req->idem_pending || req->idem_deferred) && !req->idem_stored)
 		gx_http_idem_finish(req, status, content_type, body, len);
 	req->replied = true;
 	/* also when the client has gone: evhttp then only frees the detached request */

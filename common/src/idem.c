@@ -34,6 +34,38 @@ static const char SQL_BEGIN[] =
 	" WHERE NOT EXISTS (SELECT 1 FROM ins)"
 	"  AND h.\"tenantId\" = $1 AND h.\"callerId\" = $2 AND h.\"idempotencyKey\" = $3";
 
+/* A record nobody holds: expired, or IN_FLIGHT for over 60 s (its request died). */
+#define DEAD_COND(t) t ".\"expiresAt\" <= now() OR (" t ".\"state\" = 'IN_FLIGHT' AND " t ".\"updatedAt\" < now() - interval '60 seconds')"
+
+/* Read-only: a dead record reads as NEW, no row means NEW too. */
+static const char SQL_LOOKUP[] =
+	"SELECT CASE WHEN " DEAD_COND("h") " THEN 'NEW' ELSE h.\"state\"::text END AS \"outcome\","
+	" h.\"statusCode\", h.\"responseHeaders\"::text AS \"responseHeaders\", h.\"responseBody\", h.\"method\","
+	" h.\"path\", h.\"bodyHash\""
+	" FROM \"HttpIdempotency\" h"
+	" WHERE h.\"tenantId\" = $1 AND h.\"callerId\" = $2 AND h.\"idempotencyKey\" = $3";
+
+static const char SQL_DROP_DEAD[] =
+	"DELETE FROM \"HttpIdempotency\" h"
+	" WHERE h.\"tenantId\" = $1 AND h.\"callerId\" = $2 AND h.\"idempotencyKey\" = $3 AND (" DEAD_COND("h") ")";
+
+#define SQL_INSERT_COMPLETE \
+	"INSERT INTO \"HttpIdempotency\" (\"tenantId\", \"callerId\", \"idempotencyKey\", \"method\", \"path\"," \
+	" \"bodyHash\", \"state\", \"statusCode\", \"responseHeaders\", \"responseBody\", \"commandId\", \"expiresAt\")" \
+	" VALUES ($1, $2, $3, $4, $5, $6, 'COMPLETE', $7::int, $8::jsonb, $9::bytea, $10, now() + interval '24 hours')"
+
+static const char SQL_CLAIM[] = SQL_INSERT_COMPLETE;
+
+static const char SQL_STORE[] =
+	SQL_INSERT_COMPLETE
+	" ON CONFLICT (\"tenantId\", \"callerId\", \"idempotencyKey\") DO UPDATE"
+	"  SET \"method\" = EXCLUDED.\"method\", \"path\" = EXCLUDED.\"path\", \"bodyHash\" = EXCLUDED.\"bodyHash\","
+	"   \"state\" = 'COMPLETE', \"statusCode\" = EXCLUDED.\"statusCode\","
+	"   \"responseHeaders\" = EXCLUDED.\"responseHeaders\", \"responseBody\" = EXCLUDED.\"responseBody\","
+	"   \"commandId\" = EXCLUDED.\"commandId\", \"createdAt\" = now(), \"updatedAt\" = now(),"
+	"   \"expiresAt\" = EXCLUDED.\"expiresAt\""
+	"  WHERE " DEAD_COND("\"HttpIdempotency\"");
+
 static const char SQL_COMPLETE[] =
 	"UPDATE \"HttpIdempotency\" SET \"state\" = 'COMPLETE', \"statusCode\" = $4::int,"
 	" \"responseHeaders\" = $5::jsonb, \"responseBody\" = $6::bytea, \"commandId\" = $7, \"updatedAt\" = now()"
@@ -71,6 +103,7 @@ static void key_free(struct key_parts *k)
 }
 
 struct begin_call {
+	bool lookup; /* gx_idem_lookup: no row means NEW */
 	gx_idem_cb cb;
 	void *arg;
 	char *method, *path, *hash;
@@ -87,7 +120,8 @@ static void on_begin(PGresult *res, const struct gx_pg_error *err, void *arg)
 		goto out;
 	}
 	if (PQntuples(res) == 0) {
-		hit.state = GX_IDEM_IN_FLIGHT; /* claimed concurrently, after our snapshot */
+		/* begin: claimed concurrently, after our snapshot */
+		hit.state = b->lookup ? GX_IDEM_NEW : GX_IDEM_IN_FLIGHT;
 	} else if (strcmp(gx_pg_val(res, 0, "outcome"), "NEW") == 0) {
 		hit.state = GX_IDEM_NEW;
 	} else if (strcmp(gx_pg_val(res, 0, "method"), b->method) != 0 || strcmp(gx_pg_val(res, 0, "path"), b->path) != 0
@@ -129,8 +163,8 @@ out:
 	free(b);
 }
 
-int gx_idem_begin(struct gx_pg_pool *pool, const char *scoped_key, const char *method, const char *path,
-		  const char *body_sha256_hex, gx_idem_cb cb, void *arg)
+static int start_begin(struct gx_pg_pool *pool, bool lookup, const char *scoped_key, const char *method,
+		       const char *path, const char *body_sha256_hex, gx_idem_cb cb, void *arg)
 {
 	struct key_parts k;
 	struct begin_call *b;
@@ -138,11 +172,12 @@ int gx_idem_begin(struct gx_pg_pool *pool, const char *scoped_key, const char *m
 	int rc;
 
 	if (!pool || !scoped_key || !*scoped_key || !method || !path || !body_sha256_hex || !cb) {
-		gx_log_error("gx_idem_begin: bad arguments");
+		gx_log_error("gx_idem_%s: bad arguments", lookup ? "lookup" : "begin");
 		return -1;
 	}
 	key_split(scoped_key, &k);
 	b = gx_xcalloc(1, sizeof(*b));
+	b->lookup = lookup;
 	b->cb = cb;
 	b->arg = arg;
 	b->method = gx_xstrdup(method);
@@ -154,7 +189,8 @@ int gx_idem_begin(struct gx_pg_pool *pool, const char *scoped_key, const char *m
 	params[3] = method;
 	params[4] = path;
 	params[5] = body_sha256_hex;
-	rc = gx_pg_query(pool, SQL_BEGIN, 6, params, on_begin, b);
+	rc = lookup ? gx_pg_query(pool, SQL_LOOKUP, 3, params, on_begin, b)
+		    : gx_pg_query(pool, SQL_BEGIN, 6, params, on_begin, b);
 	key_free(&k);
 	if (rc < 0) {
 		free(b->method);
@@ -163,6 +199,68 @@ int gx_idem_begin(struct gx_pg_pool *pool, const char *scoped_key, const char *m
 		free(b);
 	}
 	return rc;
+}
+
+int gx_idem_begin(struct gx_pg_pool *pool, const char *scoped_key, const char *method, const char *path,
+		  const char *body_sha256_hex, gx_idem_cb cb, void *arg)
+{
+	return start_begin(pool, false, scoped_key, method, path, body_sha256_hex, cb, arg);
+}
+
+int gx_idem_lookup(struct gx_pg_pool *pool, const char *scoped_key, const char *method, const char *path,
+		   const char *body_sha256_hex, gx_idem_cb cb, void *arg)
+{
+	return start_begin(pool, true, scoped_key, method, path, body_sha256_hex, cb, arg);
+}
+
+static char *bytea_hex(const void *body, size_t len)
+{
+	char *hex = gx_xmalloc(2 * len + 3);
+
+	hex[0] = '\\';
+	hex[1] = 'x';
+	gx_hex_encode(body, len, hex + 2);
+	return hex;
+}
+
+/* The 10 parameters of SQL_INSERT_COMPLETE into owned[] / params[]. */
+static void complete_params(char **owned, const char **params, const char *scoped_key, const char *method,
+			    const char *path, const char *hash, int status, const char *headers_json,
+			    const void *body, size_t len, const char *command_id)
+{
+	struct key_parts k;
+
+	key_split(scoped_key, &k);
+	owned[0] = k.tenant;
+	owned[1] = k.caller;
+	owned[2] = k.key;
+	owned[3] = gx_xstrdup(method);
+	owned[4] = gx_xstrdup(path);
+	owned[5] = gx_xstrdup(hash);
+	owned[6] = gx_xasprintf("%d", status);
+	owned[7] = gx_xstrdup(headers_json ? headers_json : "{}");
+	owned[8] = bytea_hex(body, len);
+	owned[9] = command_id ? gx_xstrdup(command_id) : NULL;
+	for (int i = 0; i < 10; i++)
+		params[i] = owned[i];
+}
+
+void gx_idem_claim_stmts(struct gx_idem_claim *s, const char *scoped_key, const char *method, const char *path,
+			 const char *body_sha256_hex, int status, const char *headers_json, const void *body,
+			 size_t len, const char *command_id)
+{
+	memset(s, 0, sizeof(*s));
+	complete_params(s->owned, s->params, scoped_key, method, path, body_sha256_hex, status, headers_json, body,
+			len, command_id);
+	s->stmts[0] = (struct gx_pg_stmt){ SQL_DROP_DEAD, 3, s->params };
+	s->stmts[1] = (struct gx_pg_stmt){ SQL_CLAIM, 10, s->params };
+}
+
+void gx_idem_claim_clear(struct gx_idem_claim *s)
+{
+	for (int i = 0; i < 10; i++)
+		free(s->owned[i]);
+	memset(s, 0, sizeof(*s));
 }
 
 void gx_idem_complete_stmt(struct gx_idem_stmt *s, const char *scoped_key, int status, const char *headers_json,
@@ -242,6 +340,28 @@ int gx_idem_complete(struct gx_pg_pool *pool, const char *scoped_key, int status
 	gx_idem_complete_stmt(&s, scoped_key, status, headers_json, body, len, NULL);
 	rc = run_done(pool, &s.stmt, "complete", cb, arg);
 	gx_idem_stmt_clear(&s);
+	return rc;
+}
+
+int gx_idem_store(struct gx_pg_pool *pool, const char *scoped_key, const char *method, const char *path,
+		  const char *body_sha256_hex, int status, const char *headers_json, const void *body, size_t len,
+		  gx_idem_done_cb cb, void *arg)
+{
+	char *owned[10];
+	const char *params[10];
+	struct gx_pg_stmt st = { SQL_STORE, 10, params };
+	int rc;
+
+	if (!pool || !scoped_key || !method || !path || !body_sha256_hex || (len && !body) || status < 100
+	    || status > 599) {
+		gx_log_error("gx_idem_store: bad arguments");
+		return -1;
+	}
+	complete_params(owned, params, scoped_key, method, path, body_sha256_hex, status, headers_json, body, len,
+			NULL);
+	rc = run_done(pool, &st, "store", cb, arg);
+	for (int i = 0; i < 10; i++)
+		free(owned[i]);
 	return rc;
 }
 

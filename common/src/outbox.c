@@ -399,6 +399,13 @@ static void on_txn(PGresult *const *res GX_UNUSED, int nres GX_UNUSED, const str
 		return;
 	}
 	if (err->kind == GX_PG_ERR_QUERY && strcmp(err->sqlstate, "23505") == 0
+	    && strcmp(err->constraint, GX_IDEM_PKEY) == 0 && gx_req_idem_deferred(c->req)) {
+		/* another request with this Idempotency-Key committed first: answer what it stored */
+		gx_req_idem_resolve(c->req);
+		ctx_free(c);
+		return;
+	}
+	if (err->kind == GX_PG_ERR_QUERY && strcmp(err->sqlstate, "23505") == 0
 	    && strcmp(err->constraint, UNIQUE_REQUEST) == 0) {
 		const char *params[2] = { tenant(), c->request_id };
 		/* a retry of a request whose command exists: answer that command */
@@ -452,6 +459,7 @@ void gx_outbox_submit(struct gx_req *req, const struct gx_pg_stmt *domain_stmts,
 	const struct gx_http_def *def = gx_req_def(req);
 	struct gx_pg_stmt *st = NULL;
 	struct gx_idem_stmt idem;
+	struct gx_idem_claim claim;
 	const char *ins[7], *notify[1];
 	char *payload_s = NULL;
 	cJSON *payload;
@@ -502,7 +510,15 @@ void gx_outbox_submit(struct gx_req *req, const struct gx_pg_stmt *domain_stmts,
 		gx_log_fatal("out of memory serialising a payload");
 		abort();
 	}
-	st = gx_xcalloc((size_t)n + 3, sizeof(*st));
+	st = gx_xcalloc((size_t)n + 4, sizeof(*st));
+	memset(&claim, 0, sizeof(claim));
+	if (scoped && gx_req_idem_deferred(req)) {
+		/* first, so that racing requests with the key serialise on the record before any domain statement */
+		gx_req_idem_claim_stmts(req, &claim, 202, "{\"Content-Type\":\"" JSON_CT "\"}", c->body, c->body_len,
+					c->id);
+		st[nst++] = claim.stmts[0];
+		st[nst++] = claim.stmts[1];
+	}
 	for (int i = 0; i < n; i++)
 		st[nst++] = domain_stmts[i];
 	ins[0] = c->id;
@@ -516,7 +532,7 @@ void gx_outbox_submit(struct gx_req *req, const struct gx_pg_stmt *domain_stmts,
 	notify[0] = c->id;
 	st[nst++] = (struct gx_pg_stmt){ SQL_NOTIFY, 1, notify };
 	memset(&idem, 0, sizeof(idem));
-	if (scoped) {
+	if (scoped && !gx_req_idem_deferred(req)) {
 		gx_idem_complete_stmt(&idem, scoped, 202, "{\"Content-Type\":\"" JSON_CT "\"}", c->body, c->body_len,
 				      c->id);
 		st[nst++] = idem.stmt;
@@ -526,6 +542,7 @@ void gx_outbox_submit(struct gx_req *req, const struct gx_pg_stmt *domain_stmts,
 		ctx_free(c);
 	}
 	gx_idem_stmt_clear(&idem);
+	gx_idem_claim_clear(&claim);
 	free(st);
 	free(payload_s);
 }

@@ -594,21 +594,8 @@ class IdempotencyCases:
 
     def fire(self, n, key, body, sub="racer"):
         h = dict(bearer(mint_token(sub)), **JSON, **{"Idempotency-Key": key})
-        barrier = threading.Barrier(n)
-        out = [None] * n
-
-        def one(i):
-            barrier.wait()
-            try:
-                out[i] = request("POST", self.u + "/api/v1/transfers", raw_body=json.dumps(body), headers=h,
-                                 timeout=30)
-            except OSError as e:
-                out[i] = e
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        out = gxtest.concurrently(n, lambda i: request("POST", self.u + "/api/v1/transfers", raw_body=json.dumps(body),
+                                                        headers=h, timeout=30))
         return out, h
 
     def test_same_key_50_connections_one_execution(self):

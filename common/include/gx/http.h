@@ -83,6 +83,7 @@ enum gx_route_flags {
 	GX_ROUTE_RAW_BODY = 1 << 2,  /* do not parse the body as JSON */
 	GX_ROUTE_NO_RL = 1 << 3,     /* no rate limit (health, metrics: probes must never see 429) */
 	GX_ROUTE_QUIET = 1 << 4,     /* access log at debug instead of info for non-error answers (probes) */
+	GX_ROUTE_OUTBOX_WRITE = 1 << 5, /* writes only via gx_outbox_submit: idempotency claim in its txn (gx/idem.h) */
 };
 
 /* One row of a service's route table. Paths are literal segments and {name} parameters, e.g.

@@ -12,11 +12,18 @@
  * exact body bytes (BYTEA). What to store is the caller's choice; the pipeline stores 2xx-4xx and calls
  * gx_idem_abort() for 5xx, so a retry after a server failure runs again.
  *
+ * Deferred claim (one commit per accepted outbox write): for a route flagged GX_ROUTE_OUTBOX_WRITE the pipeline only
+ * looks the key up (gx_idem_lookup, a read: no commit) and runs the handler; the record is then written COMPLETE in
+ * the handler's own transaction (gx_idem_claim_stmts, the outbox write) or, when the handler answers without
+ * one (validation 4xx), stored after the reply (gx_idem_store). Two racing requests serialise on the record's
+ * primary key: the loser's transaction fails with 23505 "HttpIdempotency_pkey" and it answers from a new lookup.
+ *
  * All calls run on the pool's thread; callbacks run once, later, on that thread (see gx/pg.h).
  */
 #ifndef GX_IDEM_H
 #define GX_IDEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "gx/pg.h"
 
@@ -46,6 +53,11 @@ typedef void (*gx_idem_done_cb)(const struct gx_pg_error *err, void *arg);
 int gx_idem_begin(struct gx_pg_pool *pool, const char *scoped_key, const char *method, const char *path,
 		  const char *body_sha256_hex, gx_idem_cb cb, void *arg);
 
+/* Like gx_idem_begin but read-only (no record is written, nothing commits): NEW means no live record holds the key
+ * (none, expired, or a stale IN_FLIGHT one); the caller then writes it with gx_idem_claim_stmts or gx_idem_store. */
+int gx_idem_lookup(struct gx_pg_pool *pool, const char *scoped_key, const char *method, const char *path,
+		   const char *body_sha256_hex, gx_idem_cb cb, void *arg);
+
 /* Store the final response of a NEW record: status, headers_json (JSON object text, NULL for "{}"), body[0..len).
  * Borrowed, copied. cb may be NULL (failures are logged either way). Returns 0 when started, -1 on bad arguments. */
 int gx_idem_complete(struct gx_pg_pool *pool, const char *scoped_key, int status, const char *headers_json,
@@ -65,5 +77,39 @@ struct gx_idem_stmt {
 void gx_idem_complete_stmt(struct gx_idem_stmt *s, const char *scoped_key, int status, const char *headers_json,
 			   const void *body, size_t len, const char *command_id);
 void gx_idem_stmt_clear(struct gx_idem_stmt *s);
+
+/* The deferred claim as two statements for the caller's transaction (put them first): drop a dead record (expired
+ * or stale IN_FLIGHT) for the key, then INSERT the COMPLETE record. A live record makes the INSERT fail with 23505
+ * on GX_IDEM_PKEY (after the holder's transaction ends). Owns copies; stmts valid until gx_idem_claim_clear(s). */
+#define GX_IDEM_PKEY "HttpIdempotency_pkey"
+struct gx_idem_claim {
+	struct gx_pg_stmt stmts[2];
+	const char *params[10];
+	char *owned[10];
+};
+void gx_idem_claim_stmts(struct gx_idem_claim *s, const char *scoped_key, const char *method, const char *path,
+			 const char *body_sha256_hex, int status, const char *headers_json, const void *body,
+			 size_t len, const char *command_id);
+void gx_idem_claim_clear(struct gx_idem_claim *s);
+
+/* Store a COMPLETE record after a deferred claim's reply (no transaction of the caller's): inserts it, or replaces a
+ * dead one; a live record is left as it is. cb may be NULL. Returns 0 when started, -1 on bad arguments. */
+int gx_idem_store(struct gx_pg_pool *pool, const char *scoped_key, const char *method, const char *path,
+		  const char *body_sha256_hex, int status, const char *headers_json, const void *body, size_t len,
+		  gx_idem_done_cb cb, void *arg);
+
+/* ---- the pipeline's side of a deferred claim (http_pipeline.c), for the outbox write ---- */
+
+struct gx_req;
+
+/* True while req runs under a deferred claim (looked up NEW, no record written yet). */
+bool gx_req_idem_deferred(const struct gx_req *req);
+/* Fill s with the claim statements of req's deferred claim for the given final response. Call only when
+ * gx_req_idem_deferred(req); release with gx_idem_claim_clear. */
+void gx_req_idem_claim_stmts(const struct gx_req *req, struct gx_idem_claim *s, int status, const char *headers_json,
+			     const void *body, size_t len, const char *command_id);
+/* The deferred claim's transaction failed on GX_IDEM_PKEY (another request with the key won): look the key up again
+ * and answer from it (replay, 422, 409). Ends req. */
+void gx_req_idem_resolve(struct gx_req *req);
 
 #endif

@@ -5,7 +5,9 @@
  * the 202 response. Then it replies 202 {"commandId","status":"ACCEPTED","message","aggregateId"} (the same bytes
  * that were stored for replay). "requestId" is the hex SHA-256 of the request's scoped idempotency key (else the
  * command id), so a retried request never creates a second command: a unique violation on (tenantId, requestId)
- * answers the existing command's 202.
+ * answers the existing command's 202. Under a deferred idempotency claim (route flag GX_ROUTE_OUTBOX_WRITE, see
+ * gx/idem.h) the record is written first in the same transaction, so the accepted write commits once; losing the
+ * race on the record answers from the winner's record (replay, 422 or 409).
  *
  * Prefer: wait=N (1..30 s, larger values are capped) on a write or on GET /api/v1/commands/{id}: the reply waits
  * until the command is COMMITTED, PROJECTED or FAILED (LISTEN gx_command_status, which the submitter and projector

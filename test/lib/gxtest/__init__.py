@@ -23,11 +23,11 @@ See test/README.md.
 import unittest
 
 from .auth import bearer, mint_token, sign_raw
-from .http import Headers, Response, free_port, request
+from .http import Headers, Response, concurrently, free_port, request
 from .stack import (API_DAEMONS, DAEMONS, DEFAULT_PORTS, REPO_ROOT, TEST_JWT_SECRET, WORKER_DAEMONS, Daemon,
                     Postgres, Process, Redis, Stack, bin_dir, have_binary)
 
-__all__ = ["bearer", "mint_token", "sign_raw", "API_DAEMONS", "DAEMONS", "DEFAULT_PORTS", "REPO_ROOT", "TEST_JWT_SECRET", "WORKER_DAEMONS", "Daemon",
+__all__ = ["concurrently", "bearer", "mint_token", "sign_raw", "API_DAEMONS", "DAEMONS", "DEFAULT_PORTS", "REPO_ROOT", "TEST_JWT_SECRET", "WORKER_DAEMONS", "Daemon",
            "GxTestCase", "Headers", "Postgres", "Process", "Redis", "Response", "Stack", "bin_dir", "free_port",
            "have_binary", "request"]
 

@@ -3,6 +3,7 @@
 import http.client
 import json
 import socket
+import threading
 import urllib.parse
 
 __all__ = ["Headers", "Response", "request", "free_port"]
@@ -107,3 +108,23 @@ def request(method, url, json_body=None, headers=None, raw_body=None, timeout=10
         return Response(resp.status, resp.reason, Headers(resp.getheaders()), data)
     finally:
         conn.close()
+
+
+def concurrently(n, fn):
+    """Call fn(i) for i in 0..n-1 from n threads released together (a barrier), for races. Returns the results in
+    order; an OSError raised by a call is returned in its place."""
+    out = [None] * n
+    barrier = threading.Barrier(n)
+
+    def one(i):
+        barrier.wait()
+        try:
+            out[i] = fn(i)
+        except OSError as e:
+            out[i] = e
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
