@@ -175,6 +175,19 @@ def render(doc, src, made):
                   "%.0f req/s, p99 %s ms, daemon CPU %.1f us/req, PostgreSQL + Redis %.1f us/req." % (
                       nl["rps"], fmt_ms(nl["latency_us"]["p99"]), nl["daemon_cpu_us_per_req"],
                       nl["backend_cpu_us_per_req"])]
+    ident = doc.get("identity")
+    if ident:
+        L += ["", "## HTTP (svc-identity)", "",
+              "Login at the production bcrypt cost %d (each login verifies one hash; a core does a few per second by "
+              "design) and the caller's own profile `GET /users/{id}`." % ident["bcrypt_cost"], "",
+              "| endpoint | conns | req/s | p50 ms | p99 ms | daemon CPU us/req | RSS MiB | errors |",
+              "|---|---|---|---|---|---|---|---|"]
+        for n in ("get_user", "login"):
+            for r in ident.get(n, []):
+                lu = r["latency_us"]
+                L.append("| %s | %d | %.0f | %s | %s | %.1f | %.1f | %d |" % (
+                    n, r["connections"], r["rps"], fmt_ms(lu["p50"]), fmt_ms(lu["p99"]), r["daemon_cpu_us_per_req"],
+                    r["daemon_rss_peak_kib"] / MIB, r["non_2xx_or_errors"]))
     pipe = doc.get("pipeline")
     if pipe:
         s = doc["setup"]

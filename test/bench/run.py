@@ -3,6 +3,7 @@
 Redis, the Fabric stand-in, the nine release daemons) through test/lib/gxtest and measures
 
   * footprint: time from exec to /readyz 200 and RSS of every daemon idle and under load;
+  * HTTP (svc-identity): POST /auth/login (bcrypt-bound, cost reported) and GET /users/{id} at 1, 10, 50 connections.
   * HTTP (svc-tokenomics, wrk with test/bench/wrk/*.lua): GET /livez, authenticated GET
     /api/v1/wallets/{id}/balance and POST /api/v1/transfers (to the durable outbox commit and 202) at 1..100
     connections: req/s, latency percentiles, daemon CPU-us per request (and PostgreSQL + Redis CPU-us), RSS;
@@ -325,6 +326,41 @@ def bench_http(stack, api, seconds, conns_list):
     return out, env, cases
 
 
+IDENTITY_ENV = dict(API_ENV, RATE_LIMIT_STRICT_PER_MIN="1000000", RATE_LIMIT_STRICT_BURST="1000000")
+
+
+def bench_identity(stack, seconds, conns_list):
+    """svc-identity at its production bcrypt cost: POST /auth/login (bcrypt-bound) and GET /users/{id} (the caller's
+    own profile) per connection count. Returns {"bcrypt_cost", "login": [runs], "get_user": [runs]}."""
+    d = stack.start_daemon("svc-identity", env=IDENTITY_ENV)
+    try:
+        email, password = "bench-%s@example.com" % uuid.uuid4().hex[:10], "bench-password-1"
+        r = gxtest.request("POST", d.url + "/api/v1/users",
+                           json_body={"email": email, "password": password, "firstName": "Bench", "lastName": "User",
+                                      "nationalityCountryCode": "AE", "dateOfBirth": "1990-05-17"})
+        if r.status != 202:
+            raise RuntimeError("registration answered %d: %s" % (r.status, r.text[:300]))
+        pid = r.json()["aggregateId"]
+        tok = gxtest.mint_token(pid, "USER", ttl=24 * 3600)
+        env = {"GX_EMAIL": email, "GX_PASSWORD": password, "GX_TOKEN": tok}
+        cost = int(stack.psql('SELECT substr("passwordHash", 5, 2) FROM "UserProfile" WHERE "profileId" = \'%s\''
+                              % pid)[0][0])
+        out = {"bcrypt_cost": cost}
+        # reads first: logins left queued behind bcrypt at the end of a run would still burn CPU in the next one
+        for name, url, script in (("get_user", "%s/api/v1/users/%s" % (d.url, pid), "get_auth.lua"),
+                                  ("login", d.url + "/api/v1/auth/login", "post_login.lua")):
+            out[name] = []
+            for c in conns_list:
+                res = measured_wrk(d, stack, url, script, c, seconds, env)
+                log("  %-9s c=%-3d %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  cpu %6.1f us/req  errors %d"
+                    % (name, c, res["rps"], res["latency_us"]["p50"] / 1000.0, res["latency_us"]["p99"] / 1000.0,
+                       res["daemon_cpu_us_per_req"], res["non_2xx_or_errors"]))
+                out[name].append(res)
+        return out
+    finally:
+        d.stop()
+
+
 def bench_profile(stack, api, env, cases, seconds):
     """perf record on the API daemon, the PostgreSQL backends and Redis during one 50-connection run per endpoint;
     top (process, object, symbol) rows by self time, and each process's share of the samples."""
@@ -491,6 +527,8 @@ def main():
                                                                                res["latency_us"]["p99"] / 1000.0))
             doc["http_balance_no_rate_limit"] = res
             nolimit.stop()
+            log("HTTP (svc-identity, bcrypt at its production cost)")
+            doc["identity"] = bench_identity(stack, seconds, [1, 10, 50])
             if "profile" in parts:
                 doc["profile"] = bench_profile(stack, api, env, cases, max(3, seconds // 2))
             stack.psql('DELETE FROM "OutboxCommand"')
