@@ -465,17 +465,28 @@ static void dbcheck_once(struct dbcheck *c, PGconn **conn)
 	bool ok = false;
 	int version = 0;
 
-	if (*conn && PQstatus(*conn) != CONNECTION_OK) {
-		PQfinish(*conn);
-		*conn = NULL;
+	for (int attempt = 0;; attempt++) {
+		bool reused;
+
+		if (*conn && PQstatus(*conn) != CONNECTION_OK) {
+			PQfinish(*conn);
+			*conn = NULL;
+		}
+		reused = *conn != NULL;
+		if (!*conn)
+			*conn = gx_pg_connect_blocking(c->conninfo, c->service);
+		if (!*conn) {
+			snprintf(db, sizeof(db), "unavailable");
+			goto out;
+		}
+		res = PQexec(*conn, GX_MIGRATE_VERSION_SQL);
+		/* a kept connection the server dropped since the last check (restart, pg_terminate_backend) says
+		 * nothing about the server now: ask once more on a fresh one before reporting */
+		if (PQresultStatus(res) == PGRES_TUPLES_OK || !reused || attempt > 0 || PQstatus(*conn) == CONNECTION_OK)
+			break;
+		PQclear(res);
+		res = NULL;
 	}
-	if (!*conn)
-		*conn = gx_pg_connect_blocking(c->conninfo, c->service);
-	if (!*conn) {
-		snprintf(db, sizeof(db), "unavailable");
-		goto out;
-	}
-	res = PQexec(*conn, GX_MIGRATE_VERSION_SQL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		if (!state || strcmp(state, "42P01") != 0) {

@@ -162,10 +162,16 @@ class DependencyFaultTest(faults.FaultTestCase):
 
     def wait_peer_unready(self, label):
         sub = self.chain.submitters[0]
-        (status, checks), s = faults.wait_until(
-            lambda: (lambda rc: rc if rc[0] == 503 else None)(self.readyz(sub)), 20, 0.2,
-            "%s: submitter /readyz 503" % label)
-        self.assertIn("peer unreachable", checks.get("service", ""), checks)
+        seen = []
+
+        def peer_named():
+            rc = self.readyz(sub)
+            seen.append(rc)
+            return rc if rc[0] == 503 and "peer unreachable" in rc[1].get("service", "") else None
+        try:
+            (status, checks), s = faults.wait_until(peer_named, 20, 0.2, "%s: submitter /readyz 503" % label)
+        except AssertionError as e:
+            raise AssertionError("%s; last answers: %s" % (e, seen[-3:])) from None
         faults.record("dependency faults", "%s: seconds until submitter /readyz names the peer" % label, round(s, 2))
 
     def test_4_peer_paused(self):
