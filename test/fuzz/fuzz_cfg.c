@@ -58,6 +58,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(gx_cfg_conninfo_masked(in));
 		break;
 	case 1:
+		/* the marker stands for the password: an input that carries it itself (e.g. in the query, as an
+		 * options value, which is rightly kept) proves nothing about leaking the password */
+		if (strstr(in, MARKER))
+			break;
 		/* keep the spliced text inside the userinfo: the authority ends at '/', '?' */
 		for (size_t i = 0; i < n; i++)
 			if (in[i] == '/' || in[i] == '?' || in[i] == '#')
