@@ -80,6 +80,8 @@ build "build (asan)" SANITIZE=1
 
 suite "unit (release)" test/lib/run-unit.sh "$BR/release/test"
 suite "unit (asan)" env "${SAN_ENV[@]}" test/lib/run-unit.sh "$BR/asan/test"
+# the Node packages some integration tests use as a reference client, installed once before files run in parallel
+test/conformance/ensure-deps.sh || echo "note: npm ci of test/conformance failed; tests that need it will say so"
 suite "integration (asan)" env "${SAN_ENV[@]}" "$PY" test/lib/runtests.py
 
 if [ -z "${GX_SKIP_SMOKE:-}" ]; then

@@ -212,6 +212,10 @@ def node_client(chain, *args, identity="partner-api", timeout=120):
     node_client(chain, "events", "0", "10") -> {"events": [{block, txId, name, payload}]}. Skips without node."""
     if not have_node_client():
         raise unittest.SkipTest("node or test/conformance/node_modules is missing")
+    # another test file may be running npm ci right now (files run in parallel): ensure-deps.sh waits for it under
+    # its lock and is a no-op when node_modules matches the lock file
+    subprocess.run([os.path.join(CONFORMANCE, "ensure-deps.sh")], check=True, timeout=600,
+                   stdin=subprocess.DEVNULL)
     env = dict(os.environ, PEER_ADDR=chain.addr, DEVCA=chain.ca_dir, IDENTITY=identity)
     r = subprocess.run(["node", os.path.join(CONFORMANCE, "client.mjs")] + [str(a) for a in args], env=env,
                        cwd=CONFORMANCE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
