@@ -6,10 +6,9 @@ request), total supply is conserved and the read models equal a clean replay (gx
 import os
 import random
 import time
-import unittest
 
 from gxtest import faults
-from gxtest.chain import start_chain, wait_sql
+from gxtest.chain import wait_sql
 
 CHAOS_SECONDS = float(os.environ.get("GX_REL_CHAOS_SECONDS", "20"))
 WORKER_ENV = faults.worker_env(3000, 5000)
@@ -20,9 +19,7 @@ class CrashSafetyTest(faults.FaultTestCase):
     def setUpClass(cls):
         super().setUpClass()
         st = cls.stack
-        cls.chain = start_chain(st, replicas=1, submitter_env=WORKER_ENV)
-        if cls.chain.projector is None:
-            raise unittest.SkipTest("projector is not built")
+        cls.chain = faults.start_full_chain(st, WORKER_ENV)
         cls.api = cls._start_api()
         cls.users = faults.fund_users(st, cls.api, 8)
 

@@ -7,11 +7,9 @@ ending (measured), and that no lease is left behind."""
 
 import json
 import time
-import unittest
 
 import gxtest
 from gxtest import faults
-from gxtest.chain import start_chain
 from gxtest.faults import q
 
 RECOVERY_LIMIT_S = 10.0
@@ -23,9 +21,7 @@ class DependencyFaultTest(faults.FaultTestCase):
     def setUpClass(cls):
         super().setUpClass()
         st = cls.stack
-        cls.chain = start_chain(st, replicas=1, submitter_env=WORKER_ENV)
-        if cls.chain.projector is None:
-            raise unittest.SkipTest("projector is not built")
+        cls.chain = faults.start_full_chain(st, WORKER_ENV)
         cls.api = st.start_daemon("svc-tokenomics", env=faults.NO_LIMITS)
         cls.users = faults.fund_users(st, cls.api, 2)
         cls.seq = 0

@@ -18,6 +18,7 @@ import signal
 import socket
 import threading
 import time
+import unittest
 import uuid
 
 from . import GxTestCase
@@ -27,7 +28,7 @@ from .http import request
 
 __all__ = ["q", "outbox", "stop_all", "create_users", "fund_users", "User", "TransferLoad", "RoundRobinProxy",
            "pause", "resume", "terminate_backends", "supply", "balances", "settle", "wait_until", "record", "SUPER_ID",
-           "NO_LIMITS", "FaultTestCase", "worker_env"]
+           "NO_LIMITS", "FaultTestCase", "worker_env", "start_full_chain"]
 
 SUPER_ID = "00000000-0000-4000-8000-00000000beef"
 NO_LIMITS = {"RATE_LIMIT_PER_MIN": "1000000", "RATE_LIMIT_BURST": "1000000"}
@@ -167,6 +168,16 @@ def worker_env(endorse_ms, commit_ms):
     return {"LEASE_MS": "2000", "BACKOFF_BASE_MS": "100", "BACKOFF_MAX_MS": "1000", "POLL_INTERVAL_MS": "200",
             "FABRIC_ENDORSE_TIMEOUT_MS": str(endorse_ms), "FABRIC_COMMIT_TIMEOUT_MS": str(commit_ms),
             "MAX_RETRIES": "1000"}
+
+
+def start_full_chain(stack, worker_env):
+    """The stand-in, one submitter with worker_env and the projector (the test is skipped when the projector is
+    not built). Returns the Chain."""
+    from .chain import start_chain
+    chain = start_chain(stack, replicas=1, submitter_env=worker_env)
+    if chain.projector is None:
+        raise unittest.SkipTest("projector is not built")
+    return chain
 
 
 class FaultTestCase(GxTestCase):
