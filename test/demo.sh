@@ -64,7 +64,7 @@ if len(lines) > m:
     print("   ... (%d more lines)" % (len(lines) - m))' "$max"
 }
 
-# jget EXPR: a field of the last response body, e.g. jget accessToken, jget 'error.code', jget 'transactions.0.type'
+# jget EXPR: a field of the last response body, e.g. jget accessToken, jget code, jget 'transactions.0.type'
 jget() {
 	printf '%s' "$RESP" | $PY -c '
 import json, sys
@@ -179,7 +179,7 @@ call "202|409" POST "$ADMIN/api/v1/bootstrap" "" "$SA" "$(uuid)"
 if [ "$STATUS" = 202 ]; then
 	wait_projected "$ADMIN" "$(jget commandId)" "$SA"
 else
-	[ "$(jget error.code)" = SYSTEM_ALREADY_BOOTSTRAPPED ] || die "unexpected 409 $(jget error.code)"
+	[ "$(jget code)" = SYSTEM_ALREADY_BOOTSTRAPPED ] || die "unexpected 409 $(jget code)"
 	say "  (already bootstrapped)"
 fi
 
@@ -196,7 +196,7 @@ call "202|409" POST "$ADMIN/api/v1/countries/initialize" "$COUNTRIES" "$SA" "$(u
 if [ "$STATUS" = 202 ]; then
 	wait_projected "$ADMIN" "$(jget commandId)" "$SA"
 else
-	[ "$(jget error.code)" = COUNTRIES_ALREADY_INITIALIZED ] || die "unexpected 409 $(jget error.code)"
+	[ "$(jget code)" = COUNTRIES_ALREADY_INITIALIZED ] || die "unexpected 409 $(jget code)"
 	say "  (already initialized)"
 fi
 call 200 GET "$ADMIN/api/v1/countries/US/stats"
@@ -286,6 +286,6 @@ call 200 GET "$GOVERNANCE/api/v1/proposals/$PROPOSAL"
 
 step "Bob cannot vote twice"
 call 409 POST "$GOVERNANCE/api/v1/proposals/$PROPOSAL/vote" '{"vote":"AGAINST"}' "${TOKEN[bob]}" "$(uuid)"
-[ "$(jget error.code)" = ALREADY_VOTED ] || die "expected ALREADY_VOTED"
+[ "$(jget code)" = ALREADY_VOTED ] || die "expected ALREADY_VOTED"
 
 printf '\n%sdemo: all %d steps passed%s in %s s (transfer %s, tx %s)\n' "$G" "$n" "$N" "$(elapsed)" "$TRANSFER" "$TXID"

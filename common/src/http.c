@@ -213,6 +213,15 @@ static int check_body(struct gx_req *req)
 	return 0;
 }
 
+/* Unknown path: the original's 404 text and its "path" key (the path without the query string). */
+static void reply_no_route(struct gx_req *req)
+{
+	char msg[600];
+
+	snprintf(msg, sizeof(msg), "Route %s %.512s not found", req->method, req->raw_path);
+	gx_http_reply_error_with(req, 404, "NOT_FOUND", msg, "path", cJSON_CreateString(req->raw_path));
+}
+
 /* Route match (step 3). Returns 0 to go on, -1 when answered. */
 static int route_request(struct gx_req *req)
 {
@@ -232,7 +241,7 @@ static int route_request(struct gx_req *req)
 		return -1;
 	case GX_HTTP_MATCH_NOT_FOUND:
 	default:
-		gx_reply_error(req, 404, "NOT_FOUND", "no route for %s %s", req->method, req->raw_path);
+		reply_no_route(req);
 		return -1;
 	}
 }

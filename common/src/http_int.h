@@ -66,9 +66,14 @@ cJSON *gx_http_json_parse_body(const unsigned char *s, size_t n, const char **wh
 
 /* True when id (borrowed, may be NULL) is a sane client request id: 1..64 chars of [A-Za-z0-9._-]. */
 bool gx_http_request_id_ok(const char *id);
-/* The one error body; details may be NULL (takes ownership). Caller owns the result (cJSON_Delete). */
+/* The one error body (see gx/http.h); details may be NULL (takes ownership). Caller owns the result. */
 cJSON *gx_http_error_body(int status, const char *code, const char *message, const char *request_id,
 			  cJSON *details);
+/* The HTTP reason phrase of status ("Not Found"), the original backend's "error" value. Static text. */
+const char *gx_http_reason_phrase(int status);
+/* gx_reply_error with one more top-level key (the original's "path" on 404, "retryAfter" on 429); takes value. */
+void gx_http_reply_error_with(struct gx_req *req, int status, const char *code, const char *msg, const char *key,
+			      cJSON *value);
 
 /* ---- server, workers, request context ---- */
 

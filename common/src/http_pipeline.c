@@ -193,7 +193,13 @@ static bool rl_verdict(struct gx_req *req, const struct gx_ratelimit_result *r)
 		return true;
 	snprintf(v, sizeof(v), "%lld", r->retry_after_s > 0 ? r->retry_after_s : 1);
 	evhttp_add_header(evhttp_request_get_output_headers(req->ev), "Retry-After", v);
-	gx_reply_error(req, 429, "RATE_LIMITED", "too many requests, retry in %s s", v);
+	{
+		long long after = r->retry_after_s > 0 ? r->retry_after_s : 1;
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "Too many requests, please try again later (retry in %lld s).", after);
+		gx_http_reply_error_with(req, 429, "RATE_LIMITED", msg, "retryAfter", cJSON_CreateNumber((double)after));
+	}
 	return false;
 }
 

@@ -49,18 +49,43 @@ bool gx_http_request_id_ok(const char *id)
 	return n > 0;
 }
 
+const char *gx_http_reason_phrase(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return status >= 500 ? "Internal Server Error" : "Bad Request";
+	}
+}
+
 cJSON *gx_http_error_body(int status, const char *code, const char *message, const char *request_id,
 			  cJSON *details)
 {
 	cJSON *root = cJSON_CreateObject();
-	cJSON *err = cJSON_AddObjectToObject(root, "error");
 
-	cJSON_AddStringToObject(err, "code", code);
-	cJSON_AddStringToObject(err, "message", message);
-	cJSON_AddNumberToObject(err, "statusCode", status);
-	cJSON_AddStringToObject(err, "requestId", request_id ? request_id : "");
+	/* the original backend's two keys first (its clients read error + message), then ours */
+	cJSON_AddStringToObject(root, "error", gx_http_reason_phrase(status));
+	cJSON_AddStringToObject(root, "message", message);
+	cJSON_AddStringToObject(root, "code", code);
+	cJSON_AddNumberToObject(root, "statusCode", status);
+	cJSON_AddStringToObject(root, "requestId", request_id ? request_id : "");
 	if (details)
-		cJSON_AddItemToObject(err, "details", details);
+		cJSON_AddItemToObject(root, "details", details);
 	return root;
 }
 
@@ -332,6 +357,15 @@ static void reply_error_details(struct gx_req *req, int status, const char *code
 		gx_log_write(GX_LOG_ERROR, req->id, kv, "%s", cause ? cause : msg);
 	}
 	gx_reply_json(req, status, gx_http_error_body(status, code, msg, req->id, details));
+}
+
+void gx_http_reply_error_with(struct gx_req *req, int status, const char *code, const char *msg, const char *key,
+			      cJSON *value)
+{
+	cJSON *body = gx_http_error_body(status, code, msg, req->id, NULL);
+
+	cJSON_AddItemToObject(body, key, value);
+	gx_reply_json(req, status, body);
 }
 
 void gx_reply_error(struct gx_req *req, int status, const char *code, const char *fmt, ...)

@@ -65,13 +65,13 @@ class GovernanceTest(ServiceTestCase):
         r = self.check(self.call("POST", p, tok, {"title": "short", "description": "too short",
                                                   "proposalType": "SYSTEM_UPGRADE", "targetParameter": "nope",
                                                   "proposedValue": "1"}), 400, "POST", p, "VALIDATION_FAILED")
-        self.assertEqual({d["field"] for d in r["error"]["details"]},
+        self.assertEqual({d["field"] for d in r["details"]},
                          {"title", "description", "proposalType", "targetParameter"})
         for value in ("10001", "-1", "007", 1.5, "abc"):
             r = self.check(self.call("POST", p, tok, {"title": "Raise the fee a lot", "description": DESC,
                                                       "targetParameter": "transactionFeeBps",
                                                       "proposedValue": value}), 400, "POST", p, "VALIDATION_FAILED")
-            self.assertEqual([d["field"] for d in r["error"]["details"]], ["proposedValue"], value)
+            self.assertEqual([d["field"] for d in r["details"]], ["proposedValue"], value)
         other = seed_profile(self.stack, onchain=True)
         self.check(self.call("POST", p, tok, {"title": "Raise the fee a lot", "description": DESC,
                                               "targetParameter": "transactionFeeBps", "proposedValue": "20",
@@ -179,11 +179,11 @@ class GovernanceTest(ServiceTestCase):
         no_quorum = seed_proposal(self.stack, me, votes=(2, 1, 0), ends=ended)
         r = self.check(self.call("POST", "/api/v1/proposals/%s/execute" % no_quorum, self.admin), 422, "POST", tpl,
                        "PROPOSAL_NOT_PASSED")
-        self.assertIn("quorum", r["error"]["message"])
+        self.assertIn("quorum", r["message"])
         rejected = seed_proposal(self.stack, me, votes=(10, 10, 0), ends=ended)
         r = self.check(self.call("POST", "/api/v1/proposals/%s/execute" % rejected, self.admin), 422, "POST", tpl,
                        "PROPOSAL_NOT_PASSED")
-        self.assertIn("approval", r["error"]["message"])
+        self.assertIn("approval", r["message"])
         done = seed_proposal(self.stack, me, "EXECUTED", ends=ended)
         self.check(self.call("POST", "/api/v1/proposals/%s/execute" % done, self.admin), 409, "POST", tpl,
                    "PROPOSAL_NOT_ACTIVE")

@@ -13,17 +13,20 @@ from gxtest import API_DAEMONS, DAEMONS, GxTestCase, request
 from gxtest.services import start_backing
 
 ERROR_CODE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
+HTTP_PHRASE = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+               409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Entity",
+               429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def assert_error_format(tc, r, status):
-    """decisions section 3: {"error": {"code", "message", "statusCode", "requestId", "details"?}}."""
+    """docs/errors.md: {"error": <reason phrase>, "message", "code", "statusCode", "requestId", "details"?}."""
     tc.assertEqual(r.status, status, r)
     ctype = r.headers.get("Content-Type", "")
     tc.assertTrue(ctype.startswith("application/json"), "Content-Type %r" % ctype)
     body = r.json()
     tc.assertIsInstance(body, dict, r.body)
-    err = body.get("error")
-    tc.assertIsInstance(err, dict, r.body)
+    err = body
+    tc.assertEqual(err.get("error"), HTTP_PHRASE.get(status), r.body)
     tc.assertRegex(err.get("code") or "", ERROR_CODE)
     tc.assertIsInstance(err.get("message"), str)
     tc.assertTrue(err["message"], "empty message")
@@ -124,7 +127,7 @@ class HealthTest(GxTestCase):
         self.assertEqual(r.headers.get("X-Request-Id"), rid)
         r = request("GET", d.url + "/api/v1/no-such-route", headers={"X-Request-Id": rid + "-404"})
         self.assertEqual(r.headers.get("X-Request-Id"), rid + "-404")
-        self.assertEqual((r.json() or {}).get("error", {}).get("requestId"), rid + "-404")
+        self.assertEqual((r.json() or {}).get("requestId"), rid + "-404")
         generated = request("GET", d.url + "/health").headers.get("X-Request-Id")
         self.assertTrue(generated, "no X-Request-Id generated")
         self.assertNotEqual(generated, request("GET", d.url + "/health").headers.get("X-Request-Id"))

@@ -94,10 +94,10 @@ class Pipeline(EchodCase):
         self.assertEqual(r.status, status, r)
         body = r.json()
         self.assertIsNotNone(body, r)
-        self.assertEqual(body["error"]["code"], code, r)
-        self.assertEqual(body["error"]["statusCode"], status, r)
-        self.assertEqual(body["error"]["requestId"], r.headers.get("X-Request-Id"))
-        return body["error"]
+        self.assertEqual(body["code"], code, r)
+        self.assertEqual(body["statusCode"], status, r)
+        self.assertEqual(body["requestId"], r.headers.get("X-Request-Id"))
+        return body
 
     def test_auth(self):
         r = request("POST", self.u + "/api/v1/echo", json_body={"a": 1})
@@ -177,7 +177,7 @@ class Pipeline(EchodCase):
         self.assertEqual(codes[:3], [201, 201, 201], codes)
         self.assertIn(429, codes, codes)
         self.assertIsNotNone(last.headers.get("Retry-After"))
-        self.assertEqual(last.json()["error"]["code"], "RATE_LIMITED")
+        self.assertEqual(last.json()["code"], "RATE_LIMITED")
 
     def test_idempotency(self):
         h = dict(bearer(mint_token("p9")), **{"Idempotency-Key": "k-" + str(uuid.uuid4())})
@@ -246,7 +246,7 @@ class Pipeline(EchodCase):
         d.expect_errors("shut down before")
         r = self.sigterm_during_slow(d)
         self.assertEqual(r.status, 503, r)
-        self.assertEqual(r.json()["error"]["code"], "SHUTTING_DOWN")
+        self.assertEqual(r.json()["code"], "SHUTTING_DOWN")
 
 
 class Degraded(EchodCase):

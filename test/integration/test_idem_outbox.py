@@ -97,7 +97,7 @@ class IdemOutboxTest(ServiceTestCase):
             by_status.setdefault(r.status, []).append(r)
         self.assertTrue(set(by_status) <= {202, 409}, {k: v[0].text[:300] for k, v in by_status.items()})
         for r in by_status.get(409, []):
-            self.assertEqual(r.json()["error"]["code"], "IDEMPOTENCY_IN_PROGRESS")
+            self.assertEqual(r.json()["code"], "IDEMPOTENCY_IN_PROGRESS")
         self.assertIn(202, by_status)
         self.assertEqual(len({r.body for r in by_status[202]}), 1)
         self.assertEqual(self.commands(a), 1)
@@ -121,7 +121,7 @@ class IdemOutboxTest(ServiceTestCase):
         for r in out:
             self.assertIn(r.status, (202, 409, 422), r.text[:300])
             if r.status != 202:
-                self.assertIn(r.json()["error"]["code"], ("IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED"))
+                self.assertIn(r.json()["code"], ("IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED"))
         # the losing body always gets 422 once the winner is stored
         won = self.stack.psql('SELECT "payload"->>\'amount\' FROM "OutboxCommand" WHERE "id" = %s'
                               % q(ok[0].json()["commandId"]))[0][0]

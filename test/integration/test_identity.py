@@ -56,8 +56,8 @@ class IdentityBase(ServiceTestCase):
 
     def err(self, r, status, code):
         self.assertEqual(r.status, status, r.text)
-        self.assertEqual(r.json()["error"]["code"], code, r.text)
-        return r.json()["error"]
+        self.assertEqual(r.json()["code"], code, r.text)
+        return r.json()
 
     def register(self, **over):
         body = reg_body(**over)
@@ -391,7 +391,7 @@ class IdentityLimitsTest(IdentityBase):
             if r.status == 429:
                 break
         self.assertEqual(statuses[-1], 429, statuses)
-        self.assertEqual(r.json()["error"]["code"], "RATE_LIMITED")
+        self.assertEqual(r.json()["code"], "RATE_LIMITED")
         self.assertTrue(int(r.headers["Retry-After"]) >= 1)
         self.assertIn("RateLimit-Limit", r.headers)
         self.assertIn("RateLimit-Remaining", r.headers)

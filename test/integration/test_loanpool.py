@@ -57,11 +57,11 @@ class LoanpoolTest(ServiceTestCase):
         p = "/api/v1/loans"
         r = self.check(self.call("POST", p, tok, {"amount": "-1", "collateralHash": HASH.upper()}), 400, "POST", p,
                        "VALIDATION_FAILED")
-        self.assertEqual({d["field"] for d in r["error"]["details"]}, {"amount", "collateralHash"})
+        self.assertEqual({d["field"] for d in r["details"]}, {"amount", "collateralHash"})
         # bounds from the parameters (defaults 100 .. 1,000,000 coins)
         r = self.check(self.call("POST", p, tok, {"amount": "99.99999", "collateralHash": HASH}), 400, "POST", p,
                        "VALIDATION_FAILED")
-        self.assertEqual(r["error"]["details"], [{"field": "amount", "issue": "must be between 100 and 1000000"}])
+        self.assertEqual(r["details"], [{"field": "amount", "issue": "must be between 100 and 1000000"}])
         self.stack.psql('UPDATE "SystemParameter" SET "paramValue" = \'20000000\' WHERE "paramKey" = '
                         '\'loanMaximumAmount\'')
         try:
@@ -132,7 +132,7 @@ class LoanpoolTest(ServiceTestCase):
         res = self.check(self.call("POST", path, tok, {}), 202, "POST", tpl)
         self.assertEqual(outbox_command(self.stack, res["commandId"])[1]["amount"], "25000000")
         r = self.check(self.call("POST", path, tok, {"amount": "250.00001"}), 400, "POST", tpl, "VALIDATION_FAILED")
-        self.assertEqual(r["error"]["details"][0]["field"], "amount")
+        self.assertEqual(r["details"][0]["field"], "amount")
         self.stack.psql('UPDATE "Wallet" SET "balanceQirat" = 100 WHERE "profileId" = %s' % q(me))
         self.check(self.call("POST", path, tok, {"amount": "1"}), 409, "POST", tpl, "INSUFFICIENT_BALANCE")
         self.check(self.call("POST", path, gxtest.mint_token(seed_user(self.stack)), {}), 403, "POST", tpl,

@@ -69,11 +69,11 @@ class OrganizationTest(ServiceTestCase):
         path = "/api/v1/organizations"
         r = self.check(self.call("POST", path, t, {"orgName": "A", "orgType": "club", "stakeholderIds": [a]}),
                        400, "POST", path, "VALIDATION_FAILED")
-        fields = {d["field"] for d in r["error"]["details"]}
+        fields = {d["field"] for d in r["details"]}
         self.assertEqual(fields, {"orgName", "orgType", "stakeholderIds"})
         r = self.check(self.call("POST", path, t, {"orgId": "mine", "orgName": "Acme", "orgType": "business",
                                                    "stakeholderIds": [a, a]}), 400, "POST", path, "VALIDATION_FAILED")
-        self.assertEqual({d["field"] for d in r["error"]["details"]}, {"orgId", "stakeholderIds[1]"})
+        self.assertEqual({d["field"] for d in r["details"]}, {"orgId", "stakeholderIds[1]"})
         self.check(self.call("POST", path, t, {"orgName": "Acme", "orgType": "business",
                                                "stakeholderIds": [b, seed_user(self.stack)]}),
                    403, "POST", path, "FORBIDDEN")
@@ -81,7 +81,7 @@ class OrganizationTest(ServiceTestCase):
         r = self.check(self.call("POST", path, t, {"orgName": "Acme", "orgType": "GOVERNMENT",
                                                    "stakeholderIds": [a, ghost, offchain]}),
                        400, "POST", path, "VALIDATION_FAILED")
-        self.assertEqual([(d["field"], d["issue"]) for d in r["error"]["details"]],
+        self.assertEqual([(d["field"], d["issue"]) for d in r["details"]],
                          [("stakeholderIds[1]", "user not found"),
                           ("stakeholderIds[2]", "user is not registered on chain yet")])
         self.check(self.call("POST", path, None, {"orgName": "Acme", "orgType": "business",
@@ -164,10 +164,10 @@ class OrganizationTest(ServiceTestCase):
                                                "approverIds": [b, c]}))
         r = self.check(self.call("POST", path, self.tok(a), {"requiredApprovals": 3, "approverIds": [b, c]}),
                        400, "POST", tpl, "VALIDATION_FAILED")
-        self.assertEqual(r["error"]["details"][0]["field"], "requiredApprovals")
+        self.assertEqual(r["details"][0]["field"], "requiredApprovals")
         r = self.check(self.call("POST", path, self.tok(a), {"requiredApprovals": 1, "approverIds": [b, d]}),
                        400, "POST", tpl, "VALIDATION_FAILED")
-        self.assertEqual(r["error"]["details"], [{"field": "approverIds[1]",
+        self.assertEqual(r["details"], [{"field": "approverIds[1]",
                                                   "issue": "is not a stakeholder of the organization"}])
         self.check(self.call("POST", path, self.tok(d), {"requiredApprovals": 1, "approverIds": [b]}), 403, "POST",
                    tpl, "FORBIDDEN")
@@ -195,7 +195,7 @@ class OrganizationTest(ServiceTestCase):
                    tpl, "RECEIVER_NOT_FOUND")
         r = self.check(self.call("POST", path, self.tok(a), {"toUserId": to, "amount": "0"}), 400, "POST", tpl,
                        "VALIDATION_FAILED")
-        self.assertEqual(r["error"]["details"][0]["field"], "amount")
+        self.assertEqual(r["details"][0]["field"], "amount")
         proposed = seed_org(self.stack, [a, b])
         self.check(self.call("POST", "/api/v1/organizations/%s/transactions" % proposed, self.tok(a),
                              {"toUserId": to, "amount": "1"}), 409, "POST", tpl, "ORG_NOT_ACTIVE")

@@ -41,7 +41,7 @@ class OrganizationChainTest(ServiceTestCase):
         self.post("/api/v1/organizations/%s/endorse" % org, ta, None, tpl + "/endorse")
         r = gxtest.request("POST", self.api.url + "/api/v1/organizations/%s/endorse" % org, headers=gxtest.bearer(ta))
         self.assertEqual(r.status, 409, r.text)
-        self.assertEqual(r.json()["error"]["code"], "ALREADY_ENDORSED")
+        self.assertEqual(r.json()["code"], "ALREADY_ENDORSED")
         self.post("/api/v1/organizations/%s/endorse" % org, tb, None, tpl + "/endorse")
         self.assertEqual(sorted(self.get("/api/v1/organizations/" + org, tpl)["endorsements"]), sorted([a, b]))
         # active
@@ -70,7 +70,7 @@ class OrganizationChainTest(ServiceTestCase):
         self.post("/api/v1/transactions/%s/approve" % tx, ta, None, atpl)
         r = gxtest.request("POST", self.api.url + "/api/v1/transactions/%s/approve" % tx, headers=gxtest.bearer(ta))
         self.assertEqual(r.status, 409, r.text)
-        self.assertEqual(r.json()["error"]["code"], "ALREADY_APPROVED")
+        self.assertEqual(r.json()["code"], "ALREADY_APPROVED")
         self.post("/api/v1/transactions/%s/approve" % tx, tb, None, atpl)
         # executed: balances moved (20 coins + fee 2,000 Qirat from the organization)
         self.assertEqual(st.psql('SELECT "status" FROM "MultiSigTransaction" WHERE "txId" = %s' % q(tx)),

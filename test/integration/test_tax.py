@@ -274,8 +274,8 @@ class TaxTest(ServiceTestCase):
                                          % q(acct)), [(ADMIN, "VELOCITY_TAX_APPLY")])
         _, _, young, _ = self.dormant_user(10 ** 9, 3)
         err, _ = self.apply({"accountId": young}, admin, 409, "VELOCITY_TAX_NOT_ELIGIBLE")
-        self.assertIn("dormant 3 of 360 days", err["error"]["message"])
+        self.assertIn("dormant 3 of 360 days", err["message"])
         self.stack.psql('INSERT INTO "SystemAccount" ("accountId", "tenantId", "kind", "balanceQirat") VALUES '
                         '(\'SYSTEM_TAX_POOL\', \'default\', \'SYSTEM\', 10) ON CONFLICT DO NOTHING')
         err, _ = self.apply({"accountId": "SYSTEM_TAX_POOL"}, admin, 409, "VELOCITY_TAX_NOT_ELIGIBLE")
-        self.assertIn("system accounts are exempt", err["error"]["message"])
+        self.assertIn("system accounts are exempt", err["message"])

@@ -174,7 +174,7 @@ class TokenomicsTest(ServiceTestCase):
                  ({"toUserId": b, "amount": "1", "remark": "r" * 201}, "remark")]
         for body, field in cases:
             r = self.call("POST", "/api/v1/transfers", tok, body)
-            err = self.check(r, 400, "POST", "/api/v1/transfers", "VALIDATION_FAILED")["error"]
+            err = self.check(r, 400, "POST", "/api/v1/transfers", "VALIDATION_FAILED")
             self.assertIn(field, [d["field"] for d in err["details"]], body)
         r = self.call("POST", "/api/v1/transfers", tok, raw=b"{not json", headers={"Content-Type": "application/json"})
         self.check(r, 400, "POST", "/api/v1/transfers", "INVALID_JSON")
@@ -203,7 +203,7 @@ class TokenomicsTest(ServiceTestCase):
         # defaults: 10 bps above 10 coins. 100 coins cost 100.1 coins; 5 coins are exempt.
         b, _, _, _ = self.user()
         _, _, _, tok = self.user(balance=10010000 - 1)
-        err = self.transfer(tok, b, "100", 409, "INSUFFICIENT_BALANCE")["error"]
+        err = self.transfer(tok, b, "100", 409, "INSUFFICIENT_BALANCE")
         self.assertIn("available 100.09999, required 100.1", err["message"])
         _, _, _, tok = self.user(balance=10010000)
         self.transfer(tok, b, "100")

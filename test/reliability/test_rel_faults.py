@@ -38,7 +38,7 @@ class DependencyFaultTest(faults.FaultTestCase):
         except OSError as e:
             return None, type(e).__name__
         doc = r.json() or {}
-        return r, (doc.get("commandId") if r.status == 202 else (doc.get("error") or {}).get("code"))
+        return r, (doc.get("commandId") if r.status == 202 else doc.get("code"))
 
     def readyz(self, daemon):
         try:

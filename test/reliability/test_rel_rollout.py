@@ -122,7 +122,7 @@ class RolloutTest(faults.FaultTestCase):
         self.assertGreaterEqual(len(allowed), RL_BURST - 1)
         self.assertEqual({rep for rep, _ in allowed}, {0, 1}, "both replicas served part of the burst")
         for r in limited:
-            self.assertEqual(r.json()["error"]["code"], "RATE_LIMITED")
+            self.assertEqual(r.json()["code"], "RATE_LIMITED")
             self.assertTrue(r.headers.get("Retry-After"), r.headers)
         for k, v in (("requests sent alternately to 2 replicas", 40), ("allowed (200)", len(allowed)),
                      ("limited (429 RATE_LIMITED with Retry-After)", len(limited)),

@@ -29,7 +29,9 @@
  *      stored response byte for byte; different body -> 422 IDEMPOTENCY_KEY_REUSED; still in flight -> 409
  *      IDEMPOTENCY_IN_PROGRESS (decisions §3);
  *   8. the handler.
- * Error body (decisions §3): {"error":{"code","message","statusCode","requestId","details"?:[{"field","issue"}]}}.
+ * Error body, a superset of the original backend's flat one (docs/compat.md): {"error":<HTTP reason phrase>,
+ *   "message","code","statusCode","requestId","details"?:[{"field","issue"}]}; an unknown route adds "path", a 429
+ *   "retryAfter" (seconds).
  *
  * Policies worth knowing:
  *   - paths match strictly: no trailing-slash redirect ("/a/" is 404 when the route is "/a"), empty segments never

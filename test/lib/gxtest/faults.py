@@ -273,7 +273,7 @@ class TransferLoad:
         if r.status == 202:
             return "202", r.json()["commandId"]
         doc = r.json() or {}
-        code = (doc.get("error") or {}).get("code", "")
+        code = doc.get("code", "")
         return "%d %s" % (r.status, code), None
 
     def _run(self, index):

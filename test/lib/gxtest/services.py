@@ -105,7 +105,7 @@ class ServiceTestCase(GxTestCase):
         self.assertEqual(r.status, status, r.text[:500])
         oa.validate(self.doc, method, template, status, r)
         if code:
-            self.assertEqual(r.json()["error"]["code"], code, r.text)
+            self.assertEqual(r.json()["code"], code, r.text)
         return r.json()
 
     def assert_operations(self, ops):
