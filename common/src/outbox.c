@@ -177,11 +177,13 @@ static const char *public_status(const char *s)
 	return strcmp(s, "LOCKED") == 0 ? "PENDING" : s;
 }
 
+/* Prefer: wait ends at PROJECTED or FAILED: only then does the next read show the write (COMMITTED is on chain but
+ * not yet in the read models). */
 static bool is_final(const PGresult *res)
 {
 	const char *s = gx_pg_val(res, 0, "status");
 
-	return strcmp(s, "COMMITTED") == 0 || strcmp(s, "PROJECTED") == 0 || strcmp(s, "FAILED") == 0;
+	return strcmp(s, "PROJECTED") == 0 || strcmp(s, "FAILED") == 0;
 }
 
 static cJSON *status_doc(const PGresult *res)

@@ -10,8 +10,8 @@
  * race on the record answers from the winner's record (replay, 422 or 409).
  *
  * Prefer: wait=N (1..30 s, larger values are capped) on a write or on GET /api/v1/commands/{id}: the reply waits
- * until the command is COMMITTED, PROJECTED or FAILED (LISTEN gx_command_status, which the submitter and projector
- * NOTIFY with the command id, plus a re-check at the deadline) and is 200 with the status document (FAILED too:
+ * until the command is PROJECTED or FAILED, so the next read shows the write (LISTEN gx_command_status, which the
+ * submitter and projector NOTIFY with the command id, plus a re-check at the deadline) and is 200 with the status document (FAILED too:
  * read "status" and "lastError"), or the normal answer (202 for writes) when still pending at the deadline.
  * Preference-Applied: wait=N is sent when waiting was done.
  *
