@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <malloc.h>
 #include <libpq-fe.h>
 
 #include "gx/log.h"
@@ -245,12 +247,56 @@ static void reply_status_json(struct gx_req *req, int status, cJSON *body)
 	gx_reply_json(req, status, body);
 }
 
+/* The original backend's health keys every body carries: service, timestamp (ISO-8601 UTC, milliseconds) and
+ * uptime (fractional seconds). */
+static void add_original_keys(cJSON *b)
+{
+	struct timespec ts;
+	struct tm tm;
+	char iso[64], when[32];
+	long long now_ms;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(iso, sizeof(iso), "%s.%03dZ", when, (int)(ts.tv_nsec / 1000000));
+	if (!cJSON_GetObjectItemCaseSensitive(b, "service"))
+		cJSON_AddStringToObject(b, "service", process.service);
+	cJSON_AddStringToObject(b, "timestamp", iso);
+	cJSON_AddNumberToObject(b, "uptime", (double)(now_ms - process.start_ms) / 1000.0);
+}
+
+/* The original's memoryUsage object (Node's key set): rss from /proc, the heap from malloc's statistics;
+ * external and arrayBuffers have no C counterpart and are 0. */
+static cJSON *memory_usage(void)
+{
+	cJSON *m = cJSON_CreateObject();
+	struct mallinfo2 mi = mallinfo2();
+	long long rss_pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		long long size;
+		if (fscanf(f, "%lld %lld", &size, &rss_pages) != 2)
+			rss_pages = 0;
+		fclose(f);
+	}
+	cJSON_AddNumberToObject(m, "rss", (double)(rss_pages * sysconf(_SC_PAGESIZE)));
+	cJSON_AddNumberToObject(m, "heapTotal", (double)(mi.arena + mi.hblkhd));
+	cJSON_AddNumberToObject(m, "heapUsed", (double)(mi.uordblks + mi.hblkhd));
+	cJSON_AddNumberToObject(m, "external", 0);
+	cJSON_AddNumberToObject(m, "arrayBuffers", 0);
+	return m;
+}
+
 static void h_health(struct gx_req *req)
 {
 	cJSON *b = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(b, "status", "ok");
 	cJSON_AddStringToObject(b, "service", process.service);
+	add_original_keys(b);
 	cJSON_AddStringToObject(b, "version", GX_VERSION);
 	cJSON_AddNumberToObject(b, "uptimeSeconds", (double)((gx_now_ms() - process.start_ms) / 1000));
 	reply_status_json(req, 200, b);
@@ -263,6 +309,8 @@ static void h_livez(struct gx_req *req)
 	bool ok = gx_http_workers_alive(LIVEZ_MAX_AGE_MS, reason, sizeof(reason));
 
 	cJSON_AddStringToObject(b, "status", ok ? "alive" : "stalled");
+	add_original_keys(b);
+	cJSON_AddItemToObject(b, "memoryUsage", memory_usage());
 	if (!ok)
 		cJSON_AddStringToObject(b, "reason", reason);
 	reply_status_json(req, ok ? 200 : 503, b);
@@ -286,6 +334,21 @@ static void h_openapi(struct gx_req *req)
 	gx_reply_raw(req, 200, JSON_CT, process.openapi, strlen(process.openapi));
 }
 
+/* The original's checks.database object beside our "db" word: healthy when the database answered. */
+static void add_database_check(cJSON *checks)
+{
+	const cJSON *db = cJSON_GetObjectItemCaseSensitive(checks, "db");
+	cJSON *o = cJSON_CreateObject();
+
+	if (cJSON_IsString(db) && strcmp(db->valuestring, "ok") == 0) {
+		cJSON_AddStringToObject(o, "status", "healthy");
+	} else {
+		cJSON_AddStringToObject(o, "status", "unhealthy");
+		cJSON_AddStringToObject(o, "message", cJSON_IsString(db) ? db->valuestring : "no database check");
+	}
+	cJSON_AddItemToObject(checks, "database", o);
+}
+
 /* Finish /readyz: add the checks that need no I/O and answer. */
 static void readyz_finish(struct gx_req *req, cJSON *checks, bool ok)
 {
@@ -305,6 +368,8 @@ static void readyz_finish(struct gx_req *req, cJSON *checks, bool ok)
 	}
 	cJSON_AddStringToObject(b, "status", ok ? "ready" : "not_ready");
 	cJSON_AddStringToObject(b, "service", def->service);
+	add_original_keys(b);
+	add_database_check(checks);
 	cJSON_AddItemToObject(b, "checks", checks);
 	reply_status_json(req, ok ? 200 : 503, b);
 }

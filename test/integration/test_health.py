@@ -94,6 +94,29 @@ class HealthTest(GxTestCase):
                             "%s Content-Type %r" % (path, r.headers.get("Content-Type")))
             self.assertIsInstance(r.json(), dict, "%s body is not a JSON object: %r" % (path, r.body))
 
+    def check_original_health_keys(self, name):
+        """The original backend's health, liveness and readiness keys with their JSON types (docs/compat.md)."""
+        d = self.daemon(name)
+        iso = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
+        h = request("GET", d.url + "/health").json()
+        self.assertEqual((h["status"], h["service"]), ("ok", name))
+        self.assertRegex(h["timestamp"], iso)
+        self.assertIsInstance(h["uptime"], (int, float))
+        self.assertGreaterEqual(h["uptime"], 0)
+        live = request("GET", d.url + "/livez").json()
+        self.assertEqual((live["status"], live["service"]), ("alive", name))
+        self.assertRegex(live["timestamp"], iso)
+        self.assertIsInstance(live["uptime"], (int, float))
+        mem = live["memoryUsage"]
+        self.assertEqual(set(mem), {"rss", "heapTotal", "heapUsed", "external", "arrayBuffers"})
+        for k, v in mem.items():
+            self.assertIsInstance(v, int, k)
+        self.assertGreater(mem["rss"], 1 << 20)
+        ready = request("GET", d.url + "/readyz").json()
+        self.assertEqual((ready["status"], ready["service"]), ("ready", name))
+        self.assertRegex(ready["timestamp"], iso)
+        self.assertEqual(ready["checks"]["database"], {"status": "healthy"})
+
     def check_metrics(self, name):
         d = self.daemon(name)
         request("GET", d.url + "/health")
@@ -145,7 +168,7 @@ class HealthTest(GxTestCase):
             request("GET", fresh.url + "/health", timeout=2)
 
 
-CHECKS = ["health", "metrics", "not_found", "wrong_method", "request_id", "sigterm"]
+CHECKS = ["health", "metrics", "not_found", "wrong_method", "request_id", "original_health_keys", "sigterm"]
 
 
 def _make(check, name):
