@@ -17,6 +17,8 @@
 #define JSON_CT "application/json; charset=utf-8"
 
 static struct gx_metric *m_requests, *m_duration, *m_inflight, *m_gone;
+/* the original backend's request metrics (docs/compat.md), so its dashboards keep working */
+static struct gx_metric *m_orig_requests, *m_orig_duration;
 static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
 
 static void metrics_register(void)
@@ -24,12 +26,39 @@ static void metrics_register(void)
 	static const char *const rms[] = { "route", "method", "status", NULL };
 	static const char *const rm[] = { "route", "method", NULL };
 
+	static const double orig_buckets[] = { 0.1, 0.5, 1, 1.5, 2, 3, 5, 10 };
+
 	m_requests = gx_metrics_counter("gx_http_requests_total", "HTTP requests answered", rms);
 	m_duration = gx_metrics_histogram("gx_http_request_duration_seconds", "HTTP request duration in seconds",
 					  rm, NULL, 0);
 	m_inflight = gx_metrics_gauge("gx_http_in_flight", "HTTP requests received and not yet answered", NULL);
 	m_gone = gx_metrics_counter("gx_http_client_gone_total", "Replies dropped because the client had gone",
 				    NULL);
+	m_orig_requests = gx_metrics_counter("http_http_requests_total", "Counter for total requests received "
+					     "(the original backend's name)", rms);
+	m_orig_duration = gx_metrics_histogram("http_http_request_duration_seconds", "Duration of HTTP requests in "
+					       "seconds (the original backend's name)", rms, orig_buckets,
+					       GX_ARRAY_LEN(orig_buckets));
+}
+
+/* The original's route label: the route template with every {param} segment as "#val" (the original replaced
+ * value-looking segments; a template keeps the label set bounded), "unmatched" without a route. */
+static void orig_route(const struct gx_req *req, char *out, size_t outlen)
+{
+	const char *p = req->route ? req->route->path : "unmatched";
+	size_t n = 0;
+
+	while (*p && n + 5 < outlen) {
+		if (*p == '{') {
+			const char *end = strchr(p, '}');
+			memcpy(out + n, "#val", 4);
+			n += 4;
+			p = end ? end + 1 : p + strlen(p);
+			continue;
+		}
+		out[n++] = *p++;
+	}
+	out[n] = '\0';
 }
 
 /* ---- request id, error body ---- */
@@ -146,6 +175,14 @@ static void access_log(const struct gx_req *req, int status, size_t bytes, doubl
 	snprintf(nb, sizeof(nb), "%zu", bytes);
 	gx_metrics_add(m_requests, labels, 1);
 	gx_metrics_observe(m_duration, labels, secs);
+	if (!req->route || strcmp(req->route->path, "/metrics") != 0) {
+		char oroute[256], ost[4] = { status >= 200 && status < 500 ? (char)('0' + status / 100) : '5', 'X', 'X' };
+		const char *olabels[] = { oroute, req->method, ost };
+
+		orig_route(req, oroute, sizeof(oroute));
+		gx_metrics_add(m_orig_requests, olabels, 1);
+		gx_metrics_observe(m_orig_duration, olabels, secs);
+	}
 	if (req->route && (req->route->flags & GX_ROUTE_QUIET) && status < 400)
 		level = GX_LOG_DEBUG;
 	if (gx_log_enabled(level))

@@ -7,6 +7,7 @@ import re
 import signal
 import time
 import unittest
+import uuid
 
 import gxtest
 from gxtest import API_DAEMONS, DAEMONS, GxTestCase, request
@@ -132,6 +133,16 @@ class HealthTest(GxTestCase):
             # request counts and latency histograms per route and status
             self.assertRegex(text, r"(?m)^# TYPE \w+ histogram$")
             self.assertRegex(text, r'(?m)^\w+_bucket\{.*le="\+Inf".*\} \d+')
+            # the original backend's names and label values beside ours (docs/compat.md)
+            request("GET", d.url + "/api/v1/commands/%s" % uuid.uuid4())
+            self.assertRegex(text + request("GET", d.url + "/metrics").text,
+                             r'(?m)^http_http_requests_total\{route="/health",method="GET",status="2XX"\} \d+$')
+            text = request("GET", d.url + "/metrics").text
+            self.assertRegex(text, r'(?m)^http_http_requests_total\{route="/api/v1/commands/#val",method="GET",'
+                                   r'status="4XX"\} \d+$')
+            self.assertRegex(text, r'(?m)^http_http_request_duration_seconds_bucket\{route="/health",method="GET",'
+                                   r'status="2XX",le="1.5"\} \d+$')
+            self.assertNotIn('http_http_requests_total{route="/metrics"', text)
 
     def check_not_found(self, name):
         d = self.daemon(name)
