@@ -1,5 +1,6 @@
 /* Decimal coin amounts <-> integer Qirat, exactly: string parsing, JSON number literal recovery, formatting. */
 #include "gx/money.h"
+#include "gx/log.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -183,6 +184,44 @@ void gx_money_format(uint64_t qirat, char out[GX_MONEY_FMT_LEN])
 	n = snprintf(out, GX_MONEY_FMT_LEN, "%llu.%05llu", (unsigned long long)whole, (unsigned long long)frac);
 	while (n > 0 && out[n - 1] == '0')
 		out[--n] = '\0';
+}
+
+/* Significant digits of a canonical coin string (no sign, no exponent). */
+static int significant_digits(const char *s)
+{
+	int n = 0;
+
+	while (*s == '0' || *s == '.')
+		s++;
+	for (; *s; s++)
+		if (*s != '.')
+			n++;
+	return n;
+}
+
+int gx_money_add_number(cJSON *obj, const char *name, uint64_t qirat)
+{
+	char coins[GX_MONEY_FMT_LEN], shortest[40];
+	double d;
+
+	gx_money_format(qirat, coins);
+	d = strtod(coins, NULL);
+	/* Up to 15 significant digits the decimal survives the double, so its text is JS's shortest text too;
+	 * beyond, print the fewest digits that read back as the same double, as JS does. */
+	if (significant_digits(coins) <= 15) {
+		snprintf(shortest, sizeof(shortest), "%s", coins);
+	} else {
+		for (int prec = 16; prec <= 17; prec++) {
+			snprintf(shortest, sizeof(shortest), "%.*g", prec, d);
+			if (strtod(shortest, NULL) == d)
+				break;
+		}
+	}
+	if (!cJSON_AddRawToObject(obj, name, shortest)) {
+		gx_log_error("money: out of memory adding %s", name);
+		return -1;
+	}
+	return 0;
 }
 
 int gx_money_mul_bps(uint64_t amount, uint32_t bps, uint64_t *out)

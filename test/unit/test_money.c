@@ -180,6 +180,33 @@ GX_TEST(mul_bps_exact)
 	GX_CHECK(gx_money_mul_bps(0, UINT32_MAX, &out) == 0 && out == 0);
 }
 
+/* The original's JSON number: the double nearest the exact decimal, printed as JS would print it. */
+GX_TEST(add_number_as_the_original_sends_it)
+{
+	static const struct {
+		uint64_t qirat;
+		const char *json;
+	} cases[] = {
+		{ 0, "{\"b\":0}" },
+		{ 125050000, "{\"b\":1250.5}" },
+		{ 100000, "{\"b\":1}" },
+		{ 12345, "{\"b\":0.12345}" },
+		{ 9007199254740993ULL, "{\"b\":90071992547.40993}" },
+		{ UINT64_MAX, "{\"b\":184467440737095.53}" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *o = cJSON_CreateObject();
+		char *s;
+
+		GX_CHECK(gx_money_add_number(o, "b", cases[i].qirat) == 0);
+		s = cJSON_PrintUnformatted(o);
+		GX_CHECK_STR(s, cases[i].json);
+		cJSON_free(s);
+		cJSON_Delete(o);
+	}
+}
+
 int main(void)
 {
 	GX_RUN(parse_exactness_table);
@@ -190,5 +217,6 @@ int main(void)
 	GX_RUN(json_nan_and_infinity);
 	GX_RUN(format_canonical);
 	GX_RUN(mul_bps_exact);
+	GX_RUN(add_number_as_the_original_sends_it);
 	return gx_test_done();
 }

@@ -34,6 +34,12 @@ int gx_money_from_json(const cJSON *v, uint64_t *qirat, const char **issue) GX_M
  * (100000 -> "1", 150000 -> "1.5", 1 -> "0.00001", 0 -> "0"). */
 void gx_money_format(uint64_t qirat, char out[GX_MONEY_FMT_LEN]);
 
+/* The coin amount as the original backend sent it: a JSON number, the double nearest to the exact decimal (what JS
+ * Number() of the canonical text gives; exact up to 2^53 Qirat, rounded beyond). Clients that need every digit read
+ * the exact integer-Qirat string sent beside it. Adds obj[name] as raw JSON text (for replies; obj borrowed).
+ * Returns 0, or -1 when cJSON is out of memory (logged). */
+int gx_money_add_number(cJSON *obj, const char *name, uint64_t qirat);
+
 /* *out = floor(amount * bps / 10000), computed exactly with a 128-bit intermediate (1 bps = 0.01 %).
  * The result is rounded down, so a fee never exceeds its exact rate. Returns 0, or -1 when the result does not
  * fit in uint64_t (*out untouched). Does not log. */
