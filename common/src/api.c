@@ -87,6 +87,8 @@ static const struct gx_cfg_key api_keys[] = {
 	{ "RATE_LIMIT_STRICT_BURST", GX_CFG_INT, "5", 1, 1000000, OFF(rl_strict_burst), 0, NULL,
 	  "login/register-class burst" },
 	{ "HSTS", GX_CFG_BOOL, "false", 0, 0, OFF(hsts), 0, NULL, "send Strict-Transport-Security" },
+	{ "PROJECTION_LAG_THRESHOLD", GX_CFG_MS, "5s", 1, 86400000, OFF(projection_lag_ms), 0, NULL,
+	  "/readyz checks.projectionLag is unhealthy above this (reported only: the API stays ready)" },
 };
 
 static const struct gx_cfg_key worker_keys[] = {
@@ -239,6 +241,7 @@ static struct {
 	const char *service;
 	const char *openapi;
 	int64_t start_ms;
+	long long lag_threshold_ms;
 	bool worker;
 } process;
 
@@ -388,6 +391,74 @@ static bool schema_check(cJSON *checks, int version)
 	return false;
 }
 
+/* The read model's lag, as the original's checks.projectionLag reported it: milliseconds since the oldest command
+ * that is on chain (COMMITTED) and not yet projected was committed, 0 when there is none, so an idle chain is not
+ * lag. "unknown" until a projector has written its checkpoint. */
+static const char LAG_SQL[] =
+	"SELECT EXISTS (SELECT 1 FROM \"ProjectorState\") AS state,"
+	" COALESCE((extract(epoch FROM now() - min(\"committedAt\")) * 1000)::bigint, 0) AS lag"
+	" FROM \"OutboxCommand\" WHERE \"status\" = 'COMMITTED'";
+
+struct readyz {
+	struct gx_req *req;
+	cJSON *checks;
+	bool ok;
+};
+
+static void add_lag_check(cJSON *checks, PGresult *res, bool failed)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *v;
+	long long lag;
+
+	if (failed || PQntuples(res) != 1) {
+		cJSON_AddStringToObject(o, "status", "error");
+		cJSON_AddStringToObject(o, "message", "the projection lag could not be read");
+	} else if (strcmp(gx_pg_val(res, 0, "state"), "t") != 0) {
+		cJSON_AddStringToObject(o, "status", "unknown");
+		cJSON_AddStringToObject(o, "message", "No projector state found (fresh deployment)");
+	} else {
+		lag = atoll(gx_pg_val(res, 0, "lag"));
+		v = cJSON_CreateObject();
+		cJSON_AddNumberToObject(v, "lagMs", (double)lag);
+		if (lag > process.lag_threshold_ms) {
+			cJSON_AddStringToObject(o, "status", "unhealthy");
+			cJSON_AddStringToObject(o, "message", "Projection lag exceeds threshold");
+			cJSON_AddNumberToObject(v, "threshold", (double)process.lag_threshold_ms);
+		} else {
+			cJSON_AddStringToObject(o, "status", "healthy");
+		}
+		cJSON_AddItemToObject(o, "value", v);
+	}
+	cJSON_AddItemToObject(checks, "projectionLag", o);
+}
+
+/* Reported, never a reason to leave the load balancer: a lagging projector does not stop this API from answering
+ * or from accepting writes (docs/compat.md). */
+static void on_lag(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct readyz *rz = arg;
+
+	add_lag_check(rz->checks, res, err != NULL);
+	readyz_finish(rz->req, rz->checks, rz->ok);
+	free(rz);
+}
+
+/* Schema known: read the projection lag, then answer. */
+static void readyz_lag(struct gx_req *req, cJSON *checks, bool ok)
+{
+	struct readyz *rz = gx_xcalloc(1, sizeof(*rz));
+
+	rz->req = req;
+	rz->checks = checks;
+	rz->ok = ok;
+	if (gx_pg_query(gx_req_pg(req), LAG_SQL, 0, NULL, on_lag, rz) == 0)
+		return;
+	free(rz);
+	add_lag_check(checks, NULL, true);
+	readyz_finish(req, checks, ok);
+}
+
 static void on_schema_version(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct gx_req *req = arg;
@@ -407,7 +478,7 @@ static void on_schema_version(PGresult *res, const struct gx_pg_error *err, void
 		readyz_finish(req, checks, false);
 	} else {
 		cJSON_AddStringToObject(checks, "db", "ok");
-		readyz_finish(req, checks, schema_check(checks, version));
+		readyz_lag(req, checks, schema_check(checks, version));
 	}
 }
 
@@ -481,6 +552,7 @@ int gx_api_main(int argc, char **argv, const struct gx_api_service *svc)
 	load_config(svc->name, &k, &cfg, svc->keys, svc->nkeys, svc->cfg);
 	gx_metrics_build_info(svc->name, GX_VERSION);
 	process.openapi = svc->openapi_json;
+	process.lag_threshold_ms = cfg.projection_lag_ms;
 	gx_outbox_configure(cfg.tenant_id);
 	if (svc->init && svc->init(&cfg, svc->cfg, &app) < 0) {
 		rc = 1;

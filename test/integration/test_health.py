@@ -235,6 +235,47 @@ class ReadyzDependencyTest(GxTestCase):
         self.assertEqual(problems, [], "\n".join(problems))
 
 
+class ProjectionLagTest(GxTestCase):
+    """/readyz checks.projectionLag as the original reported it (docs/compat.md): unknown before any projector
+    checkpoint, healthy with lagMs while nothing on chain waits for the projector (an idle chain is not lag),
+    unhealthy with the threshold once a committed command has waited longer; reported only, the API stays ready."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        start_backing(cls.stack)
+        cls.d = cls.stack.start_daemon("svc-tax", env={"PROJECTION_LAG_THRESHOLD": "2s"})
+
+    def lag(self):
+        r = request("GET", self.d.url + "/readyz")
+        self.assertEqual(r.status, 200, r.text)
+        return r.json()["checks"]["projectionLag"]
+
+    def test_lag_states(self):
+        self.stack.psql('DELETE FROM "ProjectorState"')
+        self.assertEqual(self.lag(), {"status": "unknown",
+                                      "message": "No projector state found (fresh deployment)"})
+        self.stack.psql('INSERT INTO "ProjectorState" ("tenantId", "projectorName", "channel", "lastBlock",'
+                        ' "lastEventIndex", "updatedAt") VALUES (\'default\', \'main\', \'gxchannel\', 7, 0,'
+                        ' now() - interval \'1 hour\')')
+        self.assertEqual(self.lag(), {"status": "healthy", "value": {"lagMs": 0}})
+        cid = str(uuid.uuid4())
+        self.stack.psql('INSERT INTO "OutboxCommand" ("id", "tenantId", "service", "commandType", "requestId",'
+                        ' "payload", "status", "committedAt") VALUES (\'%s\', \'default\', \'test\', \'TRANSFER_TOKENS\','
+                        ' \'%s\', \'{}\', \'COMMITTED\', now() - interval \'1 second\')' % (cid, cid))
+        lag = self.lag()
+        self.assertEqual(lag["status"], "healthy", lag)
+        self.assertGreaterEqual(lag["value"]["lagMs"], 1000)
+        self.stack.psql('UPDATE "OutboxCommand" SET "committedAt" = now() - interval \'10 seconds\''
+                        ' WHERE "id" = \'%s\'' % cid)
+        lag = self.lag()
+        self.assertEqual((lag["status"], lag["message"], lag["value"]["threshold"]),
+                         ("unhealthy", "Projection lag exceeds threshold", 2000), lag)
+        self.assertGreaterEqual(lag["value"]["lagMs"], 10000)
+        self.stack.psql('UPDATE "OutboxCommand" SET "status" = \'PROJECTED\' WHERE "id" = \'%s\'' % cid)
+        self.assertEqual(self.lag()["status"], "healthy")
+
+
 class StartupWaitTest(GxTestCase):
     """PostgreSQL unreachable at start: by default a daemon waits STARTUP_WAIT, then exits 3 with one fatal line
     naming the database; STARTUP_WAIT=0 starts anyway, stays live and reports the database on /readyz."""

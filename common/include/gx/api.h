@@ -74,6 +74,7 @@ struct gx_api_config {
 	char *tenant_id;             /* TENANT_ID */
 	char *env;                   /* GX_ENV: development | production */
 	bool hsts;                   /* HSTS */
+	long long projection_lag_ms; /* PROJECTION_LAG_THRESHOLD (APIs): /readyz checks.projectionLag */
 };
 
 /* What an API daemon's main.c hands to gx_api_main. All pointers borrowed for the process lifetime. */
