@@ -213,19 +213,40 @@ struct sub {
 };
 
 static struct gx_metric *m_processed, *m_depth, *m_inflight, *m_oldest, *m_submit, *m_commit;
+/* the original submitter's names beside ours (docs/compat.md) */
+static struct gx_metric *m_orig_processed, *m_orig_depth, *m_orig_duration, *m_orig_status;
+
+/* The original's status word for one of our outcomes: an attempt that failed and will be retried is "failed", a
+ * command given up for good is "max_retries"; a released lease is no outcome. */
+static const char *orig_status(const char *outcome)
+{
+	if (strcmp(outcome, "committed") == 0)
+		return "success";
+	if (strcmp(outcome, "retry") == 0 || strcmp(outcome, "conflict") == 0)
+		return "failed";
+	if (strcmp(outcome, "failed") == 0 || strcmp(outcome, "mapping_error") == 0)
+		return "max_retries";
+	return NULL;
+}
 
 static void count(const char *outcome, double n)
 {
 	const char *v[] = { outcome };
+	const char *ov[] = { orig_status(outcome) };
 
-	if (n > 0)
-		gx_metrics_add(m_processed, v, n);
+	if (n <= 0)
+		return;
+	gx_metrics_add(m_processed, v, n);
+	if (ov[0])
+		gx_metrics_add(m_orig_processed, ov, n);
 }
 
 static void metrics_init(void)
 {
 	static const char *const outcome[] = { "outcome", NULL };
+	static const char *const status[] = { "status", NULL };
 	static const double commit_buckets[] = { 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 600 };
+	static const double orig_buckets[] = { 0.1, 0.5, 1, 2, 5, 10, 30 };
 
 	m_processed = gx_metrics_counter("gx_outbox_processed_total",
 					 "commands settled by outcome: committed, failed, mapping_error, retry, conflict, "
@@ -239,6 +260,14 @@ static void metrics_init(void)
 					commit_buckets, GX_ARRAY_LEN(commit_buckets));
 	m_commit = gx_metrics_histogram("gx_outbox_commit_seconds", "command creation to COMMITTED", NULL,
 					commit_buckets, GX_ARRAY_LEN(commit_buckets));
+	m_orig_processed = gx_metrics_counter("outbox_commands_processed_total",
+					      "commands processed by status: success, failed (will retry), max_retries "
+					      "(given up)", status);
+	m_orig_depth = gx_metrics_gauge("outbox_queue_depth", "PENDING commands in the outbox (all replicas)", NULL);
+	m_orig_duration = gx_metrics_histogram("outbox_processing_duration_seconds",
+					       "one Fabric round trip: endorse, submit and commit status of one send",
+					       NULL, orig_buckets, GX_ARRAY_LEN(orig_buckets));
+	m_orig_status = gx_metrics_gauge("outbox_worker_status", "1 while the submitter loop runs", NULL);
 }
 
 static void wake(struct sub *s)
@@ -561,8 +590,12 @@ static void classify(struct sub *s, struct job *j)
 	int cc;
 
 	j->op_active = false;
-	if (j->res.op == GX_FABRIC_OP_TRANSACT)
-		gx_metrics_observe(m_submit, NULL, (double)(gx_mono_us() - j->sent_us) / 1e6);
+	if (j->res.op == GX_FABRIC_OP_TRANSACT) {
+		double secs = (double)(gx_mono_us() - j->sent_us) / 1e6;
+
+		gx_metrics_observe(m_submit, NULL, secs);
+		gx_metrics_observe(m_orig_duration, NULL, secs);
+	}
 	if (e->kind == GX_FABRIC_ERR_NONE) {
 		if (s->window < (double)c->max_in_flight)
 			s->window += 0.2;
@@ -1148,6 +1181,7 @@ static void periodic(struct sub *s, int64_t now)
 
 		if (r && PQntuples(r) == 1) {
 			gx_metrics_set(m_depth, NULL, atof(PQgetvalue(r, 0, 0)));
+			gx_metrics_set(m_orig_depth, NULL, atof(PQgetvalue(r, 0, 0)));
 			gx_metrics_set(m_oldest, NULL, atof(PQgetvalue(r, 0, 1)));
 		}
 		PQclear(r);
@@ -1197,6 +1231,7 @@ static void *db_main(void *arg)
 	struct sub *s = arg;
 	const struct sub_cfg *c = s->cfg;
 
+	gx_metrics_set(m_orig_status, NULL, 1);
 	while (true) {
 		int64_t now = gx_now_ms();
 		bool draining = atomic_load(&s->draining);
@@ -1261,6 +1296,7 @@ static void *db_main(void *arg)
 		PQclear(r);
 	}
 	gx_metrics_set(m_inflight, NULL, 0);
+	gx_metrics_set(m_orig_status, NULL, 0);
 	db_drop(s);
 	gx_log_info("submitter loop stopped");
 	return NULL;

@@ -29,6 +29,7 @@ struct bev {
 	int64_t time_ms;
 	struct prj_stmts st;
 	bool poison;
+	bool invalid;	      /* poison before any statement ran: the event itself failed validation */
 	char why[300];
 	const char *label;    /* metric label: the event name when known, else "unknown" */
 };
@@ -84,7 +85,7 @@ static void prepare_event(struct prj *p, struct bev *b, uint64_t block)
 		b->raw_json = cJSON_PrintUnformatted(s);
 		cJSON_Delete(s);
 		free(hex);
-		b->poison = true;
+		b->poison = b->invalid = true;
 		snprintf(b->why, sizeof(b->why), "%.80s: payload is not valid UTF-8 text", name);
 		return;
 	}
@@ -97,7 +98,7 @@ static void prepare_event(struct prj *p, struct bev *b, uint64_t block)
 		b->raw_json = cJSON_PrintUnformatted(s);
 		cJSON_Delete(s);
 		free(txt);
-		b->poison = true;
+		b->poison = b->invalid = true;
 		snprintf(b->why, sizeof(b->why), "%.80s: payload is not valid JSON", name);
 		return;
 	}
@@ -105,7 +106,7 @@ static void prepare_event(struct prj *p, struct bev *b, uint64_t block)
 	pe = (struct prj_event){ .tenant = p->tenant, .tx_id = e->tx_id ? e->tx_id : "", .name = name,
 				 .payload = b->payload, .block = block, .time_ms = b->time_ms };
 	if (prj_handle_event(&pe, &b->st, b->why, sizeof(b->why)) < 0)
-		b->poison = true;
+		b->poison = b->invalid = true;
 }
 
 static void bev_free(struct bev *b)
@@ -514,7 +515,7 @@ out:
 enum prj_apply_rc prj_apply_block(struct prj *p, PGconn *c, const struct gx_fabric_msg_events *ev,
 				  int64_t *last_block, int64_t recv_ms)
 {
-	static struct gx_metric *m_events, *m_dlq;
+	static struct gx_metric *m_events, *m_dlq, *m_orig_events, *m_ckpt;
 	size_t n = ev->n_events;
 	struct bev *evs = gx_xcalloc(n ? n : 1, sizeof(*evs));
 	enum prj_apply_rc rc = PRJ_APPLY_DB_ERROR;
@@ -529,6 +530,10 @@ enum prj_apply_rc prj_apply_block(struct prj *p, PGconn *c, const struct gx_fabr
 		m_events = gx_metrics_counter("gx_projector_events_total",
 					      "Chaincode events handled, by event name and outcome (applied|dlq)", lbl);
 		m_dlq = gx_metrics_counter("gx_projector_dlq_total", "Poison events sent to EventDLQ", NULL);
+		static const char *const olbl[] = PRJ_ORIG_EVENT_LABELS;
+
+		m_orig_events = gx_metrics_counter("projector_events_processed_total", PRJ_ORIG_EVENTS_HELP, olbl);
+		m_ckpt = gx_metrics_counter("projector_checkpoints_saved_total", PRJ_ORIG_CKPT_HELP, NULL);
 	}
 	/* chain time: the event's own time, else the latest time any event of the block carries, else arrival */
 	for (size_t i = 0; i < n; i++) {
@@ -597,11 +602,15 @@ committed:
 	*last_block = (int64_t)ev->block;
 	for (size_t i = 0; i < n; i++) {
 		const char *lv[2] = { evs[i].label, evs[i].poison ? "dlq" : "applied" };
+		const char *ov[2] = { evs[i].label, !evs[i].poison ? "success" :
+						    evs[i].invalid ? "validation_failed" : "processing_failed" };
 
 		gx_metrics_add(m_events, lv, 1);
+		gx_metrics_add(m_orig_events, ov, 1);
 		if (evs[i].poison)
 			gx_metrics_add(m_dlq, NULL, 1);
 	}
+	gx_metrics_add(m_ckpt, NULL, 1); /* the block's transaction saved the checkpoint */
 	pthread_mutex_lock(&p->mu);
 	p->last_block = (int64_t)ev->block;
 	p->last_block_time_ms = block_ms;

@@ -59,6 +59,12 @@ struct prj {
 	bool stream_up;
 };
 
+/* The original projector's metric families (docs/compat.md), registered beside the gx_projector_* ones by run.c
+ * at start and by apply.c on first use, with the same help and labels. */
+#define PRJ_ORIG_EVENTS_HELP "Chaincode events processed, by event name and status (success|validation_failed|processing_failed)"
+#define PRJ_ORIG_EVENT_LABELS { "event_name", "status", NULL }
+#define PRJ_ORIG_CKPT_HELP "Checkpoints saved (one per applied block)"
+
 /* One statement of an event's effect: SQL (static storage), text parameters (owned by the list), and whether it must
  * return at least one row (a missing target makes the event poison). */
 #define PRJ_MAX_PARAMS 16

@@ -36,12 +36,16 @@ struct run {
 };
 
 static struct gx_metric *m_last, *m_height, *m_behind, *m_lag, *m_active, *m_reconnects, *m_apply;
+/* the original projector's names beside ours (docs/compat.md) */
+static struct gx_metric *m_orig_height, *m_orig_behind, *m_orig_duration, *m_orig_status;
 
 static const char *const event_labels[] = { "event", "outcome", NULL };
 
 static void metrics_init(void)
 {
 	static const double buckets[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+	static const double orig_buckets[] = { 0.01, 0.05, 0.1, 0.5, 1, 2, 5 };
+	static const char *const orig_event_labels[] = PRJ_ORIG_EVENT_LABELS;
 
 	m_last = gx_metrics_gauge("gx_projector_last_block", "Last block fully applied (checkpoint)", NULL);
 	m_height = gx_metrics_gauge("gx_projector_chain_height", "Highest block with events seen on the event stream",
@@ -57,6 +61,13 @@ static void metrics_init(void)
 	gx_metrics_counter("gx_projector_events_total", "Chaincode events handled, by event name and outcome (applied|dlq)",
 			   event_labels);
 	gx_metrics_counter("gx_projector_dlq_total", "Poison events sent to EventDLQ", NULL);
+	m_orig_height = gx_metrics_gauge("projector_blockchain_height", "Highest block seen on the event stream", NULL);
+	m_orig_behind = gx_metrics_gauge("projector_lag_blocks", "Blocks seen and not yet applied", NULL);
+	m_orig_duration = gx_metrics_histogram("projector_processing_duration_seconds", "Time to apply one block", NULL,
+					       orig_buckets, GX_ARRAY_LEN(orig_buckets));
+	m_orig_status = gx_metrics_gauge("projector_worker_status", "1 while this replica projects or stands by", NULL);
+	gx_metrics_counter("projector_events_processed_total", PRJ_ORIG_EVENTS_HELP, orig_event_labels);
+	gx_metrics_counter("projector_checkpoints_saved_total", PRJ_ORIG_CKPT_HELP, NULL);
 }
 
 /* Publish the lag gauges from the shared state. */
@@ -79,6 +90,8 @@ static void publish(struct prj *p)
 	gx_metrics_set(m_height, NULL, (double)(height > last ? height : last));
 	gx_metrics_set(m_behind, NULL, (double)behind);
 	gx_metrics_set(m_lag, NULL, lag);
+	gx_metrics_set(m_orig_height, NULL, (double)(height > last ? height : last));
+	gx_metrics_set(m_orig_behind, NULL, (double)behind);
 }
 
 static void set_role(struct prj *p, enum prj_role r)
@@ -89,6 +102,7 @@ static void set_role(struct prj *p, enum prj_role r)
 		p->stream_up = false;
 	pthread_mutex_unlock(&p->mu);
 	gx_metrics_set(m_active, NULL, r == PRJ_ROLE_ACTIVE ? 1 : 0);
+	gx_metrics_set(m_orig_status, NULL, r == PRJ_ROLE_ACTIVE || r == PRJ_ROLE_STANDBY ? 1 : 0);
 }
 
 static void nap(struct prj *p, long ms)
@@ -128,6 +142,7 @@ static void on_block(const struct gx_fabric_msg_events *ev, const struct gx_fabr
 	struct run *r = arg;
 	struct prj *p = r->p;
 	int64_t t0;
+	double secs;
 	enum prj_apply_rc rc;
 
 	if (!ev) {
@@ -156,7 +171,9 @@ static void on_block(const struct gx_fabric_msg_events *ev, const struct gx_fabr
 	pthread_mutex_unlock(&p->mu);
 	t0 = gx_mono_us();
 	rc = prj_apply_block(p, r->db, ev, &r->last_block, gx_now_ms());
-	gx_metrics_observe(m_apply, NULL, (double)(gx_mono_us() - t0) / 1e6);
+	secs = (double)(gx_mono_us() - t0) / 1e6;
+	gx_metrics_observe(m_apply, NULL, secs);
+	gx_metrics_observe(m_orig_duration, NULL, secs);
 	switch (rc) {
 	case PRJ_APPLY_OK:
 		r->backoff_ms = 200;

@@ -553,6 +553,7 @@ int gx_api_main(int argc, char **argv, const struct gx_api_service *svc)
 	gx_metrics_build_info(svc->name, GX_VERSION);
 	process.openapi = svc->openapi_json;
 	process.lag_threshold_ms = cfg.projection_lag_ms;
+	gx_metrics_process_prefix("http_");
 	gx_outbox_configure(cfg.tenant_id);
 	if (svc->init && svc->init(&cfg, svc->cfg, &app) < 0) {
 		rc = 1;

@@ -47,6 +47,7 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gx_metric *families[MAX_FAMILIES];
 static _Atomic size_t nfamilies;
 static _Atomic int64_t start_time_ms;
+static const char *process_prefix; /* set once at start by gx_metrics_process_prefix, before serving */
 static struct gx_metric *dropped_series;
 
 static struct series *series_get(struct gx_metric *m, const char *const *values);
@@ -439,11 +440,23 @@ static int count_open_fds(void)
 	return n - 1; /* the directory stream's own fd */
 }
 
-static void render_process(struct buf *b)
+/* One process sample with its HELP and TYPE lines, the name prefixed by prefix. */
+static void process_sample(struct buf *b, const char *prefix, const char *name, const char *type, const char *help,
+			   double v)
+{
+	buf_printf(b, "# HELP %s%s %s\n# TYPE %s%s %s\n%s%s ", prefix, name, help, prefix, name, type, prefix, name);
+	buf_number(b, v);
+	buf_puts(b, "\n");
+}
+
+/* The process families under prefix: "" always, and "http_" as well in an API daemon, where the original backend
+ * published its default metrics with that prefix (docs/compat.md). */
+static void render_process(struct buf *b, const char *prefix)
 {
 	unsigned long long pages_virt = 0, pages_rss = 0;
 	long page = sysconf(_SC_PAGESIZE);
 	struct rusage ru;
+	struct rlimit rl;
 	FILE *f = fopen("/proc/self/statm", "r");
 	int fds = count_open_fds();
 
@@ -452,29 +465,34 @@ static void render_process(struct buf *b)
 			pages_virt = pages_rss = 0;
 		fclose(f);
 	}
-	buf_puts(b, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-		    "# TYPE process_resident_memory_bytes gauge\n");
-	buf_printf(b, "process_resident_memory_bytes %llu\n", pages_rss * (unsigned long long)page);
-	buf_puts(b, "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
-		    "# TYPE process_virtual_memory_bytes gauge\n");
-	buf_printf(b, "process_virtual_memory_bytes %llu\n", pages_virt * (unsigned long long)page);
+	process_sample(b, prefix, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+		       (double)(pages_rss * (unsigned long long)page));
+	process_sample(b, prefix, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+		       (double)(pages_virt * (unsigned long long)page));
 	if (getrusage(RUSAGE_SELF, &ru) == 0) {
-		double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-			     ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
-		buf_puts(b, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
-			    "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total ");
-		buf_number(b, cpu);
-		buf_puts(b, "\n");
+		double user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+		double sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+
+		process_sample(b, prefix, "process_cpu_user_seconds_total", "counter",
+			       "Total user CPU time spent in seconds.", user);
+		process_sample(b, prefix, "process_cpu_system_seconds_total", "counter",
+			       "Total system CPU time spent in seconds.", sys);
+		process_sample(b, prefix, "process_cpu_seconds_total", "counter",
+			       "Total user and system CPU time spent in seconds.", user + sys);
 	}
-	if (fds >= 0) {
-		buf_puts(b, "# HELP process_open_fds Number of open file descriptors.\n"
-			    "# TYPE process_open_fds gauge\n");
-		buf_printf(b, "process_open_fds %d\n", fds);
-	}
-	buf_puts(b, "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
-		    "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds ");
-	buf_number(b, (double)atomic_load(&start_time_ms) / 1000.0);
-	buf_puts(b, "\n");
+	if (fds >= 0)
+		process_sample(b, prefix, "process_open_fds", "gauge", "Number of open file descriptors.", fds);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		process_sample(b, prefix, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+			       (double)rl.rlim_cur);
+	process_sample(b, prefix, "process_start_time_seconds", "gauge",
+		       "Start time of the process since unix epoch in seconds.",
+		       (double)atomic_load(&start_time_ms) / 1000.0);
+}
+
+void gx_metrics_process_prefix(const char *prefix)
+{
+	process_prefix = prefix;
 }
 
 char *gx_metrics_render(size_t *len)
@@ -486,7 +504,9 @@ char *gx_metrics_render(size_t *len)
 	b.p[0] = '\0';
 	for (size_t i = 0; i < n; i++)
 		render_family(&b, families[i]);
-	render_process(&b);
+	render_process(&b, "");
+	if (process_prefix)
+		render_process(&b, process_prefix);
 	if (len)
 		*len = b.len;
 	return b.p;

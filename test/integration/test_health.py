@@ -143,6 +143,19 @@ class HealthTest(GxTestCase):
             self.assertRegex(text, r'(?m)^http_http_request_duration_seconds_bucket\{route="/health",method="GET",'
                                    r'status="2XX",le="1.5"\} \d+$')
             self.assertNotIn('http_http_requests_total{route="/metrics"', text)
+            self.assertRegex(text, r"(?m)^http_process_cpu_user_seconds_total \S+$")
+            self.assertRegex(text, r"(?m)^http_process_resident_memory_bytes \d+$")
+        # the original's process families, unprefixed, on every daemon
+        for fam in ("process_cpu_user_seconds_total", "process_cpu_system_seconds_total", "process_max_fds",
+                    "process_start_time_seconds"):
+            self.assertRegex(text, r"(?m)^%s \S+$" % fam)
+        # the original workers' own families (docs/compat.md)
+        own = {"outbox-submitter": ["outbox_queue_depth", "outbox_worker_status",
+                                    "outbox_processing_duration_seconds_count"],
+               "projector": ["projector_blockchain_height", "projector_lag_blocks", "projector_worker_status",
+                             "projector_checkpoints_saved_total", "projector_processing_duration_seconds_count"]}
+        for fam in own.get(name, []):
+            self.assertRegex(text, r"(?m)^%s \S+$" % fam)
 
     def check_not_found(self, name):
         d = self.daemon(name)

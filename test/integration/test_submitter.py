@@ -340,6 +340,11 @@ class TwoReplicasTest(SubmitterCase):
                  timeout=180)
         per = [metric(d, "gx_outbox_processed_total", '{outcome="committed"}') for d in self.chain.submitters]
         self.assertEqual(sum(per), n + 1, per)
+        # the original submitter's names beside ours (docs/compat.md)
+        orig = [metric(d, "outbox_commands_processed_total", '{status="success"}') for d in self.chain.submitters]
+        self.assertEqual(orig, per)
+        self.assertEqual([metric(d, "outbox_worker_status", "") for d in self.chain.submitters],
+                         [1.0] * len(per))
         self.assertTrue(all(p > 0 for p in per), "one replica did nothing: %r" % per)
         self.assertEqual(self.stack.psql('SELECT count(DISTINCT "fabricTxId") FROM "OutboxCommand"'), [(str(n + 1),)])
         assert_once_on_chain(self, self.chain, "LoanApplicationReceived", "\"commandType\" = 'APPLY_FOR_LOAN'")

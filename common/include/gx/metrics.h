@@ -26,6 +26,7 @@
  *   process_cpu_seconds_total                          counter (user + system, from getrusage at scrape)
  *   process_open_fds                                   gauge
  *   process_start_time_seconds                         gauge: Unix time the registry was initialised
+ *   process_cpu_user_seconds_total, process_cpu_system_seconds_total, process_max_fds   (the original's names)
  */
 #ifndef GX_METRICS_H
 #define GX_METRICS_H
@@ -64,6 +65,10 @@ struct gx_metric *gx_metrics_histogram(const char *name, const char *help, const
 void gx_metrics_add(struct gx_metric *m, const char *const *values, double v);
 void gx_metrics_set(struct gx_metric *m, const char *const *values, double v);
 void gx_metrics_observe(struct gx_metric *m, const char *const *values, double v);
+
+/* Also render the process_* families under prefix (borrowed, a literal), as the original's API services published
+ * them ("http_"). Call once at start, before serving. */
+void gx_metrics_process_prefix(const char *prefix);
 
 /* Set gx_build_info{service,version} 1 (service and version borrowed, copied). */
 void gx_metrics_build_info(const char *service, const char *version);
