@@ -140,6 +140,45 @@ static const struct {
 	{ "SUBMIT_PROPOSAL", "proposalId" },
 };
 
+/* The original API's 202 message for each command type (docs/compat.md); others get ours. */
+static const struct {
+	const char *command_type, *message;
+} accepted_messages[] = {
+	{ "CREATE_USER", "User registration initiated. Check status with command ID." },
+	{ "BOOTSTRAP_SYSTEM", "System bootstrap initiated." },
+	{ "INITIALIZE_COUNTRY_DATA", "Country data initialization initiated." },
+	{ "INITIALIZE_COUNTRY", "Country data initialization initiated." },
+	{ "UPDATE_SYSTEM_PARAMETER", "System parameter update initiated." },
+	{ "PAUSE_SYSTEM", "System pause initiated." },
+	{ "RESUME_SYSTEM", "System resume initiated." },
+	{ "APPOINT_ADMIN", "Admin appointment initiated." },
+	{ "ACTIVATE_TREASURY", "Treasury activation initiated." },
+	{ "TRANSFER_TOKENS", "Transfer initiated. Check status with command ID." },
+	{ "DISTRIBUTE_GENESIS", "Genesis distribution initiated. Check status with command ID." },
+	{ "FREEZE_WALLET", "Wallet freeze initiated." },
+	{ "UNFREEZE_WALLET", "Wallet unfreeze initiated." },
+	{ "PROPOSE_ORGANIZATION", "Organization proposal initiated. All stakeholders must endorse." },
+	{ "ENDORSE_MEMBERSHIP", "Membership endorsement initiated." },
+	{ "ACTIVATE_ORGANIZATION", "Organization activation initiated." },
+	{ "DEFINE_AUTH_RULE", "Authorization rule definition initiated." },
+	{ "INITIATE_MULTISIG_TX", "Multi-signature transaction initiated. Waiting for approvals." },
+	{ "APPROVE_MULTISIG_TX", "Multi-signature transaction approval initiated." },
+	{ "APPLY_FOR_LOAN", "Loan application submitted. Pending approval." },
+	{ "APPROVE_LOAN", "Loan approval initiated." },
+	{ "SUBMIT_PROPOSAL", "Proposal submitted. Voting period started." },
+	{ "CAST_VOTE", "Vote recorded." },
+	{ "EXECUTE_PROPOSAL", "Proposal execution initiated." },
+	{ "APPLY_VELOCITY_TAX", "Velocity tax application initiated." },
+};
+
+static const char *accepted_message(const char *command_type)
+{
+	for (size_t i = 0; command_type && i < GX_ARRAY_LEN(accepted_messages); i++)
+		if (strcmp(command_type, accepted_messages[i].command_type) == 0)
+			return accepted_messages[i].message;
+	return "Command accepted; GET /api/v1/commands/{commandId} reports its progress";
+}
+
 static char *accepted_body(const char *id, const char *command_type, const char *aggregate_id, size_t *len)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -147,7 +186,7 @@ static char *accepted_body(const char *id, const char *command_type, const char 
 
 	cJSON_AddStringToObject(o, "commandId", id);
 	cJSON_AddStringToObject(o, "status", "ACCEPTED");
-	cJSON_AddStringToObject(o, "message", "Command accepted; GET /api/v1/commands/{commandId} reports its progress");
+	cJSON_AddStringToObject(o, "message", accepted_message(command_type));
 	if (aggregate_id && *aggregate_id) {
 		cJSON_AddStringToObject(o, "aggregateId", aggregate_id);
 		for (size_t i = 0; i < GX_ARRAY_LEN(created_ids); i++)
