@@ -74,6 +74,11 @@ void adm_add_int(cJSON *obj, const char *name, const PGresult *res, int row, con
 int adm_add_amount(cJSON *obj, const char *name, const char *name_qirat, const PGresult *res, int row,
 		   const char *col);
 
+/* Add obj[name] = the original's SystemParameterRow {"tenantId","paramKey","paramValue","updatedAt"} (all
+ * strings, borrowed; updated_at an ISO 8601 time). Returns the new object. */
+cJSON *adm_add_param_row(cJSON *obj, const char *name, const char *tenant, const char *key, const char *value,
+			 const char *updated_at);
+
 /* Enqueue an admin command and answer the request (ends req). payload (borrowed) must match the docs/chaincode.md
  * row of type (checked with gx_chaincode_map, which also yields the aggregate; a mismatch answers 500). In the same
  * transaction an "AdminAuditLog" row is written: actor = caller, action, target target_type/target_id (may be
@@ -89,7 +94,8 @@ void adm_submit(struct gx_req *req, const char *type, const cJSON *payload, cons
  *   pendingChange: PAUSE_SYSTEM | RESUME_SYSTEM of the newest not yet projected such command, or NULL;
  *   bootstrapped (bool: SystemBootstrapped projected), bootstrappedAt, bootstrapRequested (bool: a BOOTSTRAP_SYSTEM
  *   command that has not FAILED exists); countriesInitialized (bool), countriesRequested (bool, same rule);
- *   lastUpdated: time of the newest of those system events, or NULL. */
+ *   lastUpdated: time of the newest of those system events, or NULL; statusUpdatedAt: the same, or now() when
+ *   there is none (the original's SYSTEM_STATUS row always had a time). */
 extern const char ADM_SQL_SYSTEM_STATE[];
 
 #endif

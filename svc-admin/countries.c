@@ -1,5 +1,7 @@
 /* Countries and treasuries: POST /countries/initialize (SUPER_ADMIN, once, INITIALIZE_COUNTRY_DATA), GET /countries
  * and GET /countries/{countryCode}/stats (public, read models), POST /treasury/activate (ADMIN, ACTIVATE_TREASURY).
+ * The reads carry the original's keys beside ours: list items have countryCode/countryName as well as code/name,
+ * and stats add the raw country row {countryCode, countryName, region} under "stats".
  *
  * Initialization input (the shape of countries-init.json): {"countriesData":[{"code"|"countryCode","name"?,
  * "percentage"}]} with 1..300 entries, each code a known ISO 3166-1 alpha-2 code ("Country" row), no code twice,
@@ -17,6 +19,8 @@
 #include "admin.h"
 
 #define MAX_COUNTRIES 300
+/* The original's text for an unknown country in GET /countries/{countryCode}/stats. */
+#define STATS_NOT_FOUND "Country stats not found"
 #define PPB 1000000000LL
 
 static const char SQL_INIT_STATE[] =
@@ -25,8 +29,8 @@ static const char SQL_INIT_STATE[] =
 
 static const char SQL_LIST[] =
 	"SELECT (SELECT count(*) FROM \"Country\") AS \"total\","
-	" coalesce((SELECT json_agg(json_build_object('code', k.\"countryCode\", 'name', k.\"countryName\","
-	"   'region', k.\"region\", 'alpha3', k.\"alpha3\", 'allocationPercentage', k.\"allocationPercentage\"::text,"
+	" coalesce((SELECT json_agg(json_build_object('countryCode', k.\"countryCode\", 'countryName', k.\"countryName\","
+	"   'region', k.\"region\", 'code', k.\"countryCode\", 'name', k.\"countryName\", 'alpha3', k.\"alpha3\", 'allocationPercentage', k.\"allocationPercentage\"::text,"
 	"   'initializedAt', " ADM_TS("k.\"initializedAt\"") ", 'treasuryStatus', t.\"status\")"
 	"   ORDER BY k.\"countryCode\")"
 	"  FROM (SELECT * FROM \"Country\" ORDER BY \"countryCode\" LIMIT $2::bigint OFFSET $3::bigint) k"
@@ -274,8 +278,7 @@ static void on_stats(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct gx_req *req = arg;
 	cJSON *o, *t;
 
-	if (!gx_svc_found(req, res, err, "COUNTRY_NOT_FOUND",
-			  "no country with code %s", gx_req_param(req, "countryCode")))
+	if (!gx_svc_found(req, res, err, "COUNTRY_NOT_FOUND", STATS_NOT_FOUND))
 		return;
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "countryCode", gx_pg_val(res, 0, "countryCode"));
@@ -297,23 +300,16 @@ static void on_stats(PGresult *res, const struct gx_pg_error *err, void *arg)
 			goto bad;
 		gx_svc_add_text(t, "activatedAt", res, 0, "activatedAt");
 	}
+	/* the original's answer: the raw country row */
+	t = cJSON_AddObjectToObject(o, "stats");
+	cJSON_AddStringToObject(t, "countryCode", gx_pg_val(res, 0, "countryCode"));
+	cJSON_AddStringToObject(t, "countryName", gx_pg_val(res, 0, "countryName"));
+	gx_svc_add_text(t, "region", res, 0, "region");
 	gx_reply_json(req, 200, o);
 	return;
 bad:
 	cJSON_Delete(o);
 	gx_reply_error(req, 500, "INTERNAL", "country balances out of range");
-}
-
-static bool bad_cc(struct gx_req *req, const char *field, const char *cc)
-{
-	struct gx_verr *v;
-
-	if (gx_valid_iso2(cc))
-		return false;
-	v = gx_verr_new();
-	gx_verr_add(v, field, "must be an ISO 3166-1 alpha-2 code (two upper-case letters)");
-	gx_reply_verr(req, v);
-	return true;
 }
 
 void countries_stats(struct gx_req *req)
@@ -322,8 +318,10 @@ void countries_stats(struct gx_req *req)
 	const char *cc = gx_req_param(req, "countryCode");
 	const char *params[2] = { app->tenant, cc };
 
-	if (bad_cc(req, "countryCode", cc))
+	if (!gx_valid_iso2(cc)) { /* no such code can exist: the original's 404 */
+		gx_reply_error(req, 404, "COUNTRY_NOT_FOUND", STATS_NOT_FOUND);
 		return;
+	}
 	if (gx_pg_query(gx_req_pg(req), SQL_STATS, 2, params, on_stats, req) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the country stats query");
 }

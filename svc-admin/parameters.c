@@ -1,5 +1,6 @@
 /* System parameters: POST /parameters (SUPER_ADMIN, UPDATE_SYSTEM_PARAMETER), GET /parameters and
- * GET /parameters/{paramId} (public, from the "SystemParameter" read model the projector keeps).
+ * GET /parameters/{paramId} (public, from the "SystemParameter" read model the projector keeps; one parameter also
+ * carries the original's answer, the raw row under "parameter").
  * The keys and ranges are docs/chaincode.md §5; a value is a canonical non-negative integer (string, or a JSON
  * integer) within its key's range, so the chain never sees a value it would refuse. */
 #include <stdio.h>
@@ -11,6 +12,9 @@
 #include "gx/params.h"
 #include "gx/valid.h"
 #include "admin.h"
+
+/* The original's text for an unknown parameter. */
+#define NOT_FOUND "System parameter not found"
 
 static const char SQL_LIST[] =
 	"SELECT (SELECT count(*) FROM \"SystemParameter\" WHERE \"tenantId\" = $1) AS \"total\","
@@ -69,15 +73,18 @@ void parameters_list(struct gx_req *req)
 static void on_one(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct gx_req *req = arg;
+	const struct adm_app *app = gx_req_app(req);
 	cJSON *o;
 
-	if (!gx_svc_found(req, res, err, "PARAMETER_NOT_FOUND", "no system parameter %s", gx_req_param(req, "paramId")))
+	if (!gx_svc_found(req, res, err, "PARAMETER_NOT_FOUND", NOT_FOUND))
 		return;
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "paramId", gx_pg_val(res, 0, "paramKey"));
 	cJSON_AddStringToObject(o, "value", gx_pg_val(res, 0, "paramValue"));
 	gx_svc_add_text(o, "description", res, 0, "description");
 	cJSON_AddStringToObject(o, "lastUpdated", gx_pg_val(res, 0, "updatedAt"));
+	adm_add_param_row(o, "parameter", app->tenant, gx_pg_val(res, 0, "paramKey"), gx_pg_val(res, 0, "paramValue"),
+			  gx_pg_val(res, 0, "updatedAt"));
 	gx_reply_json(req, 200, o);
 }
 
@@ -87,8 +94,8 @@ void parameters_get(struct gx_req *req)
 	const char *id = gx_req_param(req, "paramId");
 	const char *params[2] = { app->tenant, id };
 
-	if (!gx_valid_id(id)) {
-		gx_svc_reply_invalid(req, "paramId", "must be a parameter name");
+	if (!gx_valid_id(id)) { /* no such name can exist: the original's 404 */
+		gx_reply_error(req, 404, "PARAMETER_NOT_FOUND", NOT_FOUND);
 		return;
 	}
 	if (gx_pg_query(gx_req_pg(req), SQL_ONE, 2, params, on_one, req) < 0)

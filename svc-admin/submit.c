@@ -27,7 +27,8 @@ const char ADM_SQL_SYSTEM_STATE[] =
 	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1"
 	"   AND c.\"commandType\" IN ('INITIALIZE_COUNTRY_DATA', 'INITIALIZE_COUNTRY') AND c.\"status\" <> 'FAILED')"
 	"   AS \"countriesRequested\","
-	" " ADM_TS("greatest(p.\"txTimestamp\", b.\"txTimestamp\")") " AS \"lastUpdated\""
+	" " ADM_TS("greatest(p.\"txTimestamp\", b.\"txTimestamp\")") " AS \"lastUpdated\","
+	" " ADM_TS("coalesce(greatest(p.\"txTimestamp\", b.\"txTimestamp\"), now())") " AS \"statusUpdatedAt\""
 	" FROM (SELECT 1) one"
 	" LEFT JOIN LATERAL (SELECT e.\"eventName\", e.\"payload\", e.\"txTimestamp\" FROM \"EventLog\" e"
 	"   WHERE e.\"tenantId\" = $1 AND e.\"eventName\" IN ('SystemPaused', 'SystemResumed')"
@@ -116,6 +117,18 @@ int adm_add_amount(cJSON *obj, const char *name, const char *name_qirat, const P
 	if (name_qirat)
 		cJSON_AddStringToObject(obj, name_qirat, digits);
 	return 0;
+}
+
+cJSON *adm_add_param_row(cJSON *obj, const char *name, const char *tenant, const char *key, const char *value,
+			 const char *updated_at)
+{
+	cJSON *row = cJSON_AddObjectToObject(obj, name);
+
+	cJSON_AddStringToObject(row, "tenantId", tenant);
+	cJSON_AddStringToObject(row, "paramKey", key);
+	cJSON_AddStringToObject(row, "paramValue", value);
+	cJSON_AddStringToObject(row, "updatedAt", updated_at);
+	return row;
 }
 
 void adm_submit(struct gx_req *req, const char *type, const cJSON *payload, const char *action,

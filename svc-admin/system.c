@@ -1,5 +1,6 @@
 /* System-wide administration: POST /bootstrap (once), POST /system/pause and /system/resume (SUPER_ADMIN, through
- * the outbox), GET /system/status (public) and GET /counters (ADMIN), all computed from the read models.
+ * the outbox), GET /system/status (public) and GET /counters (ADMIN), all computed from the read models. Both reads
+ * also carry the original backend's answer, a SystemParameterRow under "status" / "counters".
  *
  * Pause state: the projected state is the newest SystemPaused/SystemResumed event; for the 409 checks of pause and
  * resume a not yet projected PAUSE_SYSTEM/RESUME_SYSTEM command counts as the newest word, so pausing twice in a
@@ -8,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gx/fee.h"
 #include "gx/http.h"
+#include "gx/money.h"
 #include "gx/valid.h"
 #include "admin.h"
 
@@ -29,7 +32,8 @@ static const char SQL_COUNTERS[] =
 	"  + (SELECT coalesce(sum(\"balanceQirat\"), 0) FROM \"SystemAccount\" WHERE \"tenantId\" = $1))::text"
 	"   AS \"totalSupply\","
 	" (SELECT coalesce(json_object_agg(s, n), '{}')::text FROM (SELECT \"status\"::text AS s, count(*) AS n"
-	"   FROM \"OutboxCommand\" WHERE \"tenantId\" = $1 GROUP BY 1) x) AS \"commands\"";
+	"   FROM \"OutboxCommand\" WHERE \"tenantId\" = $1 GROUP BY 1) x) AS \"commands\","
+	" " ADM_TS("now()") " AS \"computedAt\"";
 
 static const char *const COMMAND_STATES[] = { "PENDING", "LOCKED", "SUBMITTED", "COMMITTED", "PROJECTED", "FAILED",
 					      NULL };
@@ -139,6 +143,7 @@ void system_resume(struct gx_req *req)
 static void on_status(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct gx_req *req = arg;
+	const struct adm_app *app = gx_req_app(req);
 	cJSON *o;
 
 	if (err) {
@@ -153,6 +158,9 @@ static void on_status(PGresult *res, const struct gx_pg_error *err, void *arg)
 	cJSON_AddBoolToObject(o, "isBootstrapped", gx_svc_true(res, 0, "bootstrapped"));
 	gx_svc_add_text(o, "bootstrappedAt", res, 0, "bootstrappedAt");
 	cJSON_AddBoolToObject(o, "countriesInitialized", gx_svc_true(res, 0, "countriesInitialized"));
+	/* the original's answer: its SYSTEM_STATUS parameter row */
+	adm_add_param_row(o, "status", app->tenant, "SYSTEM_STATUS", gx_svc_true(res, 0, "paused") ? "PAUSED" : "ACTIVE",
+			  gx_pg_val(res, 0, "statusUpdatedAt"));
 	gx_reply_json(req, 200, o);
 }
 
@@ -165,9 +173,37 @@ void system_status(struct gx_req *req)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the system state query");
 }
 
+/* The original's "counters": a SystemParameterRow (its code returned whichever parameter row came first). Ours is a
+ * real one, GLOBAL_COUNTERS, whose value is the counters as JSON text, with the counters its API document promised
+ * (totalSupply in coins as a number, totalUsers, totalOrganizations) beside the row's keys. */
+static int add_original_counters(cJSON *o, const char *tenant, const PGresult *res)
+{
+	cJSON *val = cJSON_CreateObject(), *row;
+	uint64_t supply;
+	char *text;
+	int rc = -1;
+
+	if (gx_fee_parse_u64(gx_pg_val(res, 0, "totalSupply"), &supply) < 0 ||
+	    gx_money_add_number(val, "totalSupply", supply) < 0)
+		goto out;
+	adm_add_int(val, "totalUsers", res, 0, "users");
+	adm_add_int(val, "totalOrganizations", res, 0, "organizations");
+	if (!(text = cJSON_PrintUnformatted(val)))
+		goto out;
+	row = adm_add_param_row(o, "counters", tenant, "GLOBAL_COUNTERS", text, gx_pg_val(res, 0, "computedAt"));
+	free(text);
+	for (cJSON *c = val->child; c; c = c->next)
+		cJSON_AddItemToObject(row, c->string, cJSON_Duplicate(c, true));
+	rc = 0;
+out:
+	cJSON_Delete(val);
+	return rc;
+}
+
 static void on_counters(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct gx_req *req = arg;
+	const struct adm_app *app = gx_req_app(req);
 	cJSON *o, *by, *cmds;
 
 	if (err) {
@@ -189,6 +225,12 @@ static void on_counters(PGresult *res, const struct gx_pg_error *err, void *arg)
 		cJSON_Delete(o);
 		gx_reply_error(req, 500, "INTERNAL", "counters hold values out of range (total supply '%.40s')",
 			       gx_pg_val(res, 0, "totalSupply"));
+		return;
+	}
+	if (add_original_counters(o, app->tenant, res) < 0) {
+		cJSON_Delete(by);
+		cJSON_Delete(o);
+		gx_reply_error(req, 500, "INTERNAL", "could not build the counters");
 		return;
 	}
 	cmds = cJSON_AddObjectToObject(o, "commands");
