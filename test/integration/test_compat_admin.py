@@ -198,8 +198,6 @@ class CompatAdminTest(ServiceTestCase):
         self.check(r, status, method, path)
         return r
 
-    @unittest.skip("the 202 text is chosen in common/src/outbox.c (one text for every command type); the "
-                   "original's per-operation texts need a per-command message there")
     def test_accepted_messages(self):
         self.stack.psql('INSERT INTO "TreasuryAccount" ("accountId", "tenantId", "countryCode", "status",'
                         ' "balanceQirat") VALUES (\'treasury_MY\', \'default\', \'MY\', \'INACTIVE\', 0)')
