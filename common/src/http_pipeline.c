@@ -100,13 +100,14 @@ static int step_auth(struct gx_req *req)
 	if (!h || !*h) {
 		if (policy == GX_AUTH_PUBLIC)
 			return 0;
-		reply_unauthorized(req, "TOKEN_MISSING", "a bearer access token is required");
+		reply_unauthorized(req, "TOKEN_MISSING", "No authorization header provided");
 		return -1;
 	}
 	if (strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
 		if (policy == GX_AUTH_PUBLIC)
 			return 0;
-		reply_unauthorized(req, "TOKEN_MALFORMED", "the Authorization header must be 'Bearer <token>'");
+		reply_unauthorized(req, "TOKEN_MALFORMED",
+					   "Invalid authorization header format. Expected: Bearer <token>");
 		return -1;
 	}
 	if (gx_jwt_verify(h + 7, o->jwt_key, o->jwt_key_len, o->jwt_issuer, ACCESS_AUDIENCE, (long long)time(NULL),
@@ -114,12 +115,12 @@ static int step_auth(struct gx_req *req)
 		/* a public route works without a token, so a stale one must not break it */
 		if (policy == GX_AUTH_PUBLIC)
 			return 0;
-		reply_unauthorized(req, reason, "the access token is not valid");
+		reply_unauthorized(req, reason, "Invalid or expired token");
 		return -1;
 	}
 	req->has_claims = true;
 	if (!policy_allows(policy, req->claims.role)) {
-		gx_reply_error(req, 403, "FORBIDDEN", "this operation needs a higher role than %s", req->claims.role);
+		gx_reply_error(req, 403, "FORBIDDEN", "Insufficient permissions to access this resource");
 		return -1;
 	}
 	return 0;

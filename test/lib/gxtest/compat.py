@@ -87,3 +87,9 @@ def assert_original_error(tc, r, status, message=None, code=None):
 
 # The original's ACCEPTED body: commandId and message, both strings.
 ACCEPTED = {"commandId": "string", "message": "string"}
+
+# The original's 401/403 texts (shared pipeline, every API).
+NO_AUTH_HEADER = "No authorization header provided"
+BAD_AUTH_HEADER = "Invalid authorization header format. Expected: Bearer <token>"
+BAD_TOKEN = "Invalid or expired token"
+LOW_ROLE = "Insufficient permissions to access this resource"
