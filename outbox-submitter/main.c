@@ -79,6 +79,11 @@ static bool ready(void *app, char *reason, size_t reasonlen)
 	return sub_ready(app, reason, reasonlen);
 }
 
+static void health(void *app, cJSON *body)
+{
+	sub_health(app, body);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct gx_worker_service svc = {
@@ -89,6 +94,7 @@ int main(int argc, char **argv)
 		.init = init,
 		.fini = fini,
 		.ready = ready,
+		.health = health,
 		.on_drain = on_drain,
 	};
 

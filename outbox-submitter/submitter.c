@@ -21,6 +21,7 @@
 #include "gx/fabric_client.h"
 #include "gx/log.h"
 #include "gx/metrics.h"
+#include "gx/rollwin.h"
 #include "gx/pg.h"
 #include "gx/rand.h"
 #include "gx/util.h"
@@ -198,6 +199,8 @@ struct sub {
 	_Atomic int64_t drain_start_ms;
 	atomic_bool peer_ok;
 	_Atomic int64_t heartbeat_ms;
+	_Atomic int64_t queue_depth;	   /* last PENDING count read, for /health */
+	struct gx_rollwin calls[SUB_NIDS]; /* Fabric operations per identity: noted by the database thread */
 	struct probe probe;
 
 	/* database thread only */
@@ -590,6 +593,7 @@ static void classify(struct sub *s, struct job *j)
 	int cc;
 
 	j->op_active = false;
+	gx_rollwin_note(&s->calls[j->call.identity], e->kind == GX_FABRIC_ERR_NONE, gx_now_ms());
 	if (j->res.op == GX_FABRIC_OP_TRANSACT) {
 		double secs = (double)(gx_mono_us() - j->sent_us) / 1e6;
 
@@ -1182,6 +1186,7 @@ static void periodic(struct sub *s, int64_t now)
 		if (r && PQntuples(r) == 1) {
 			gx_metrics_set(m_depth, NULL, atof(PQgetvalue(r, 0, 0)));
 			gx_metrics_set(m_orig_depth, NULL, atof(PQgetvalue(r, 0, 0)));
+			atomic_store(&s->queue_depth, atoll(PQgetvalue(r, 0, 0)));
 			gx_metrics_set(m_oldest, NULL, atof(PQgetvalue(r, 0, 1)));
 		}
 		PQclear(r);
@@ -1453,4 +1458,33 @@ bool sub_ready(struct sub *s, char *reason, size_t reasonlen)
 		return false;
 	}
 	return true;
+}
+
+/* The original's breaker names for our three identities, in SUB_NIDS order. */
+static const char *const breaker_names[SUB_NIDS] = { "org1-super-admin", "org1-admin", "org1-partner-api" };
+
+void sub_health(struct sub *s, cJSON *body)
+{
+	cJSON *breakers = cJSON_CreateObject();
+	bool up = s && atomic_load(&s->peer_ok);
+	const char *state = up ? "CLOSED" : s && atomic_load(&s->probe.active) ? "HALF_OPEN" : "OPEN";
+	int64_t now = gx_now_ms();
+
+	/* the engine stops sending while the peer is unreachable and probes it: an open breaker, half open while a
+	 * probe is out */
+	for (int i = 0; i < SUB_NIDS; i++) {
+		cJSON *b = cJSON_CreateObject();
+		uint32_t ok = 0, fail = 0;
+
+		if (s)
+			gx_rollwin_counts(&s->calls[i], now, &ok, &fail);
+		cJSON_AddStringToObject(b, "state", state);
+		cJSON_AddNumberToObject(b, "successes", ok);
+		cJSON_AddNumberToObject(b, "failures", fail);
+		cJSON_AddNumberToObject(b, "openCount", 0);
+		cJSON_AddItemToObject(breakers, breaker_names[i], b);
+	}
+	cJSON_AddNumberToObject(body, "fabricClientsConnected", up ? SUB_NIDS : 0);
+	cJSON_AddItemToObject(body, "fabricCircuitBreakers", breakers);
+	cJSON_AddNumberToObject(body, "queueDepth", s ? (double)atomic_load(&s->queue_depth) : 0);
 }

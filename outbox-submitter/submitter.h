@@ -13,6 +13,8 @@
 #include <stddef.h>
 
 /* Index of the three client identities (same order as enum gx_cc_identity). */
+#include <cjson/cJSON.h>
+
 #define SUB_NIDS 3
 
 /* Configuration (filled by the gx_cfg table in main.c; strings never NULL once loaded). */
@@ -57,5 +59,9 @@ void sub_free(struct sub *s);
 /* Readiness beyond the database: the peer answered the last probe and the engine loop is alive. Non-blocking;
  * fills reason when not ready. */
 bool sub_ready(struct sub *s, char *reason, size_t reasonlen);
+
+/* The original's /health keys: fabricClientsConnected, fabricCircuitBreakers (one per identity: state, successes
+ * and failures in the last 10 s, openCount) and queueDepth (the last count read). Non-blocking; s may be NULL. */
+void sub_health(struct sub *s, cJSON *body);
 
 #endif

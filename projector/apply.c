@@ -614,6 +614,7 @@ committed:
 	pthread_mutex_lock(&p->mu);
 	p->last_block = (int64_t)ev->block;
 	p->last_block_time_ms = block_ms;
+	p->events_seen += n;
 	pthread_mutex_unlock(&p->mu);
 	rc = PRJ_APPLY_OK;
 out:

@@ -133,6 +133,32 @@ static bool prj_ready(void *app, char *reason, size_t len)
 	}
 }
 
+/* The original projector's /health keys: lastProcessedBlock (a decimal string), eventCounter, and one breaker
+ * object for the event stream (CLOSED while it delivers; blocks applied and failures in the last 10 s). */
+static void prj_health(void *app, cJSON *body)
+{
+	struct prj *p = app;
+	cJSON *b = cJSON_CreateObject();
+	char block[24];
+	uint32_t ok = 0, fail = 0;
+	uint64_t seen;
+	bool up;
+
+	pthread_mutex_lock(&p->mu);
+	snprintf(block, sizeof(block), "%lld", (long long)(p->last_block < 0 ? 0 : p->last_block));
+	seen = p->events_seen;
+	up = p->stream_up;
+	pthread_mutex_unlock(&p->mu);
+	gx_rollwin_counts(&p->stream, gx_now_ms(), &ok, &fail);
+	cJSON_AddStringToObject(body, "lastProcessedBlock", block);
+	cJSON_AddNumberToObject(body, "eventCounter", (double)seen);
+	cJSON_AddStringToObject(b, "state", up ? "CLOSED" : "OPEN");
+	cJSON_AddNumberToObject(b, "successes", ok);
+	cJSON_AddNumberToObject(b, "failures", fail);
+	cJSON_AddNumberToObject(b, "openCount", 0);
+	cJSON_AddItemToObject(body, "fabricCircuitBreaker", b);
+}
+
 int prj_rebuild_main(void)
 {
 	char err[256];
@@ -174,6 +200,7 @@ int main(int argc, char **argv)
 		.init = prj_init,
 		.fini = prj_fini,
 		.ready = prj_ready,
+		.health = prj_health,
 		.on_drain = prj_drain,
 	};
 

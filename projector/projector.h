@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "gx/fabric_msg.h"
+#include "gx/rollwin.h"
 
 /* Configuration (the projector's own rows; DATABASE_URL, TENANT_ID, METRICS_PORT are shared rows in gx/api.h). */
 struct prj_cfg {
@@ -57,11 +58,14 @@ struct prj {
 	int64_t chain_height;	/* highest block number seen on the streams, -1 = unknown */
 	int64_t last_block_time_ms; /* chain time of the last applied block, 0 = unknown */
 	bool stream_up;
+	uint64_t events_seen;	/* chaincode events applied or sent to the DLQ since start */
+	struct gx_rollwin stream; /* blocks applied (ok) and stream or apply failures: the block callback notes */
 };
 
 /* The original projector's metric families (docs/compat.md), registered beside the gx_projector_* ones by run.c
  * at start and by apply.c on first use, with the same help and labels. */
-#define PRJ_ORIG_EVENTS_HELP "Chaincode events processed, by event name and status (success|validation_failed|processing_failed)"
+#define PRJ_ORIG_EVENTS_HELP \
+	"Chaincode events processed, by event name and status (success|validation_failed|processing_failed)"
 #define PRJ_ORIG_EVENT_LABELS { "event_name", "status", NULL }
 #define PRJ_ORIG_CKPT_HELP "Checkpoints saved (one per applied block)"
 

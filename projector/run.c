@@ -153,6 +153,7 @@ static void on_block(const struct gx_fabric_msg_events *ev, const struct gx_fabr
 		if (!r->db_failed && !r->restart && !atomic_load(&p->stop)) {
 			char *d = gx_fabric_error_describe(end);
 
+			gx_rollwin_note(&p->stream, false, gx_now_ms());
 			gx_log_warn("projector: event stream ended: %s; reconnecting in %d ms from block %lld", d,
 				    r->backoff_ms, (long long)(r->last_block + 1));
 			free(d);
@@ -174,6 +175,7 @@ static void on_block(const struct gx_fabric_msg_events *ev, const struct gx_fabr
 	secs = (double)(gx_mono_us() - t0) / 1e6;
 	gx_metrics_observe(m_apply, NULL, secs);
 	gx_metrics_observe(m_orig_duration, NULL, secs);
+	gx_rollwin_note(&p->stream, rc != PRJ_APPLY_DB_ERROR, gx_now_ms());
 	switch (rc) {
 	case PRJ_APPLY_OK:
 		r->backoff_ms = 200;

@@ -685,8 +685,31 @@ static void h_worker_readyz(struct gx_req *req)
 	readyz_finish(req, checks, ok);
 }
 
+static void (*worker_health)(void *app, cJSON *body); /* set once before serving */
+
+/* A worker's /health, as the original workers answered it: always 200, "healthy" or "unhealthy" by the worker's
+ * own readiness, then the worker's keys (queue depth, breakers, last block, ...). */
+static void h_worker_health(struct gx_req *req)
+{
+	const struct gx_http_def *def = gx_req_def(req);
+	char reason[160] = "";
+	bool ok = !def->ready || def->ready(def->app, reason, sizeof(reason));
+	cJSON *b = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(b, "status", ok ? "healthy" : "unhealthy");
+	cJSON_AddStringToObject(b, "service", process.service);
+	add_original_keys(b);
+	cJSON_AddStringToObject(b, "version", GX_VERSION);
+	cJSON_AddNumberToObject(b, "uptimeSeconds", (double)((gx_now_ms() - process.start_ms) / 1000));
+	if (!ok && reason[0])
+		cJSON_AddStringToObject(b, "reason", reason);
+	if (worker_health)
+		worker_health(def->app, b);
+	reply_status_json(req, 200, b);
+}
+
 static const struct gx_route worker_routes[] = {
-	{ "GET", "/health", h_health, GX_AUTH_PUBLIC, SHARED_FLAGS },
+	{ "GET", "/health", h_worker_health, GX_AUTH_PUBLIC, SHARED_FLAGS },
 	{ "GET", "/livez", h_livez, GX_AUTH_PUBLIC, SHARED_FLAGS },
 	{ "GET", "/readyz", h_worker_readyz, GX_AUTH_PUBLIC, SHARED_FLAGS },
 	{ "GET", "/metrics", h_metrics, GX_AUTH_PUBLIC, SHARED_FLAGS },
@@ -737,6 +760,7 @@ int gx_api_worker_main(int argc, char **argv, const struct gx_worker_service *sv
 	def.app = app;
 	def.ready = svc->ready;
 	def.on_drain = svc->on_drain;
+	worker_health = svc->health;
 	rc = gx_http_run(&def, &opts);
 	pthread_mutex_lock(&check.lock);
 	check.stop = true;

@@ -11,6 +11,7 @@ import uuid
 
 import gxtest
 from gxtest import API_DAEMONS, DAEMONS, GxTestCase, request
+from gxtest.compat import assert_shape
 from gxtest.services import start_backing
 
 ERROR_CODE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
@@ -100,8 +101,20 @@ class HealthTest(GxTestCase):
         d = self.daemon(name)
         iso = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
         h = request("GET", d.url + "/health").json()
-        self.assertEqual((h["status"], h["service"]), ("ok", name))
+        # the original's workers said healthy/unhealthy (always 200), its APIs ok
+        self.assertEqual((h["status"], h["service"]), ("ok" if name in API_DAEMONS else "healthy", name))
         self.assertRegex(h["timestamp"], iso)
+        breaker = {"state": "string", "successes": "integer", "failures": "integer", "openCount": "integer"}
+        if name == "outbox-submitter":
+            assert_shape(self, h, {"fabricClientsConnected": "integer", "queueDepth": "integer",
+                                   "fabricCircuitBreakers": {"org1-super-admin": breaker, "org1-admin": breaker,
+                                                             "org1-partner-api": breaker}}, "/health")
+            self.assertEqual(h["fabricClientsConnected"], 3)
+            self.assertEqual({b["state"] for b in h["fabricCircuitBreakers"].values()}, {"CLOSED"})
+        if name == "projector":
+            assert_shape(self, h, {"lastProcessedBlock": "string", "eventCounter": "integer",
+                                   "fabricCircuitBreaker": breaker}, "/health")
+            self.assertRegex(h["lastProcessedBlock"], r"^\d+$")
         self.assertIsInstance(h["uptime"], (int, float))
         self.assertGreaterEqual(h["uptime"], 0)
         live = request("GET", d.url + "/livez").json()

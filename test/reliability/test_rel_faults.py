@@ -9,7 +9,7 @@ import json
 import time
 
 import gxtest
-from gxtest import faults
+from gxtest import faults, request
 from gxtest.faults import q
 
 RECOVERY_LIMIT_S = 10.0
@@ -169,6 +169,12 @@ class DependencyFaultTest(faults.FaultTestCase):
         except AssertionError as e:
             raise AssertionError("%s; last answers: %s" % (e, seen[-3:])) from None
         faults.record("dependency faults", "%s: seconds until submitter /readyz names the peer" % label, round(s, 2))
+        # the original's /health: still 200, unhealthy, every identity's breaker open (or half open while probing)
+        r = request("GET", sub.url + "/health")
+        self.assertEqual(r.status, 200, r.text)
+        h = r.json()
+        self.assertEqual((h["status"], h["fabricClientsConnected"]), ("unhealthy", 0), h)
+        self.assertLessEqual({b["state"] for b in h["fabricCircuitBreakers"].values()}, {"OPEN", "HALF_OPEN"}, h)
 
     def test_4_peer_paused(self):
         st, ch = self.stack, self.chain

@@ -110,6 +110,9 @@ struct gx_worker_service {
 	void (*fini)(void *app);
 	/* Extra readiness (beyond db and schema). Called from the health server's thread; must not block. */
 	gx_http_ready_fn ready;
+	/* The worker's own /health keys (the original's), added to body (borrowed). Called from the health server's
+	 * thread; must not block. May be NULL. */
+	void (*health)(void *app, cJSON *body);
 	void (*on_drain)(void *app);
 };
 
