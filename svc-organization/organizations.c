@@ -382,8 +382,8 @@ static void rules_step(struct orgop *op, const PGresult *res)
 }
 
 /* The rule's fields: in the original's body {"rule": {"amountThreshold", "requiredApprovers", "approverGroup"}} or
- * in ours at the top level ({"requiredApprovals", "approverIds", "amountThreshold"}); either spelling is read in
- * either place. Issues are named as sent ("rule.approverGroup[1]"). */
+ * in ours at the top level ({"requiredApprovals", "approverIds", "amountThreshold"}, recognised by either of the
+ * first two); both spellings are read in both places. Issues are named as sent ("rule.approverGroup[1]"). */
 struct rule_in {
 	const cJSON *src;      /* the rule object (borrowed) */
 	bool wrapped;          /* the original's "rule" wrapper */
@@ -420,8 +420,8 @@ static int rule_locate(struct gx_req *req, const cJSON *body, struct rule_in *in
 	in->approvers = gx_valid_either(in->src, "approverIds", "approverGroup", &aname);
 	if (in->wrapped) {
 		/* name the original's fields in issues unless ours were sent */
-		nname = in->required ? nname : "requiredApprovers";
-		aname = in->approvers ? aname : "approverGroup";
+		nname = in->required && !cJSON_IsNull(in->required) ? nname : "requiredApprovers";
+		aname = in->approvers && !cJSON_IsNull(in->approvers) ? aname : "approverGroup";
 	}
 	snprintf(in->required_field, sizeof(in->required_field), "%s%s", pre, nname);
 	snprintf(in->approvers_field, sizeof(in->approvers_field), "%s%s", pre, aname);
