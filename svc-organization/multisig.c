@@ -1,7 +1,8 @@
 /* Multi-signature organization transfers: initiate (INITIATE_MULTISIG_TX; the pendingTxId is made here and is the
- * command's aggregate, so the 202 answer's "aggregateId" is the pendingTxId), approve (APPROVE_MULTISIG_TX; the
- * approval that reaches the threshold executes the transfer on chain) and the pending list from the
- * "MultiSigTransaction" read model (status PENDING | EXECUTED as the projector writes it). */
+ * command's aggregate, so the 202 answer's "aggregateId" and "pendingTxId" name it), approve (APPROVE_MULTISIG_TX;
+ * the approval that reaches the threshold executes the transfer on chain) and the pending list from the
+ * "MultiSigTransaction" read model (status PENDING | EXECUTED as the projector writes it), with the original's item
+ * keys (txId, amount as a JSON number) beside ours. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,7 @@ static void on_initiate(PGresult *res, const struct gx_pg_error *err, void *arg)
 	bool member;
 	char q[24];
 
-	if (!gx_svc_found(req, res, err, "ORG_NOT_FOUND", "organization not found"))
+	if (!gx_svc_found(req, res, err, "ORG_NOT_FOUND", ORG_NOT_FOUND_MSG))
 		return;
 	stake = org_json_col(gx_pg_val(res, 0, "stakeholders"));
 	member = org_json_has(stake, op->caller);
@@ -138,6 +139,20 @@ static void on_initiate(PGresult *res, const struct gx_pg_error *err, void *arg)
 	gx_svc_enqueue(req, "INITIATE_MULTISIG_TX", op->tx_id, payload);
 }
 
+/* The original's "amount <= 0": a number or a numeric string (JS compares both as numbers) that is not above 0. */
+static bool not_positive(const cJSON *a)
+{
+	char *end;
+	double d;
+
+	if (cJSON_IsNumber(a))
+		return a->valuedouble <= 0;
+	if (!cJSON_IsString(a) || !a->valuestring[0])
+		return false;
+	d = strtod(a->valuestring, &end);
+	return *end == '\0' && d <= 0;
+}
+
 void multisig_initiate(struct gx_req *req)
 {
 	const char *org = gx_req_param(req, "orgId");
@@ -149,7 +164,17 @@ void multisig_initiate(struct gx_req *req)
 	const char *params[3];
 
 	if (!gx_valid_id(org)) {
-		gx_reply_error(req, 404, "ORG_NOT_FOUND", "organization not found");
+		gx_reply_error(req, 404, "ORG_NOT_FOUND", ORG_NOT_FOUND_MSG);
+		return;
+	}
+	/* the original's two checks, with its texts */
+	if (!org_truthy(cJSON_GetObjectItemCaseSensitive(body, "toUserId")) ||
+	    !org_truthy(cJSON_GetObjectItemCaseSensitive(body, "amount"))) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "orgId, toUserId, and amount are required");
+		return;
+	}
+	if (not_positive(cJSON_GetObjectItemCaseSensitive(body, "amount"))) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "Amount must be greater than 0");
 		return;
 	}
 	v = gx_verr_new();
@@ -242,26 +267,32 @@ static void on_pending(PGresult *res, const struct gx_pg_error *err, void *arg)
 		return;
 	}
 	if (PQntuples(res) == 0 || !gx_svc_true(res, 0, "org")) {
-		gx_reply_error(req, 404, "ORG_NOT_FOUND", "organization not found");
+		gx_reply_error(req, 404, "ORG_NOT_FOUND", ORG_NOT_FOUND_MSG);
 		return;
 	}
 	items = cJSON_CreateArray();
 	for (int i = 0; i < PQntuples(res); i++) {
+		uint64_t q;
 		cJSON *t;
 
 		if (gx_pg_isnull(res, i, "txId"))
 			break;
 		t = cJSON_CreateObject();
 		cJSON_AddItemToArray(items, t);
-		cJSON_AddStringToObject(t, "pendingTxId", gx_pg_val(res, i, "txId"));
+		/* the original's keys: txId, orgId, amount (a JSON number of coins), remark, status */
+		cJSON_AddStringToObject(t, "txId", gx_pg_val(res, i, "txId"));
 		cJSON_AddStringToObject(t, "orgId", gx_pg_val(res, i, "orgId"));
-		cJSON_AddStringToObject(t, "initiatorId", gx_pg_val(res, i, "proposerId"));
-		cJSON_AddStringToObject(t, "toUserId", gx_pg_val(res, i, "toId"));
-		if (org_add_coins(t, "amount", gx_pg_val(res, i, "amountQirat")) < 0) {
+		if (gx_fee_parse_u64(gx_pg_val(res, i, "amountQirat"), &q) < 0 || gx_money_add_number(t, "amount", q) < 0) {
 			cJSON_Delete(items);
-			gx_reply_error(req, 500, "INTERNAL", "the transaction read model holds an invalid amount");
+			/* the original's text (the reply logs it with the request id) */
+			gx_reply_error(req, 500, "INTERNAL", "Failed to fetch pending transactions");
 			return;
 		}
+		/* ours */
+		cJSON_AddStringToObject(t, "amountQirat", gx_pg_val(res, i, "amountQirat"));
+		cJSON_AddStringToObject(t, "pendingTxId", gx_pg_val(res, i, "txId"));
+		cJSON_AddStringToObject(t, "initiatorId", gx_pg_val(res, i, "proposerId"));
+		cJSON_AddStringToObject(t, "toUserId", gx_pg_val(res, i, "toId"));
 		cJSON_AddStringToObject(t, "remark", gx_pg_val(res, i, "remark"));
 		cJSON_AddNumberToObject(t, "approvalCount", atoi(gx_pg_val(res, i, "currentSignatures")));
 		cJSON_AddNumberToObject(t, "requiredApprovals", atoi(gx_pg_val(res, i, "requiredSignatures")));
@@ -287,7 +318,7 @@ void multisig_pending(struct gx_req *req)
 	}
 	gx_verr_free(v);
 	if (!gx_valid_id(org)) {
-		gx_reply_error(req, 404, "ORG_NOT_FOUND", "organization not found");
+		gx_reply_error(req, 404, "ORG_NOT_FOUND", ORG_NOT_FOUND_MSG);
 		return;
 	}
 	op = msop_new(req, org);

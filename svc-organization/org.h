@@ -12,13 +12,18 @@
 /* Timestamp column as ISO 8601 UTC with milliseconds (NULL stays NULL). */
 #define ORG_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
+/* The original's text for an unknown organization (404 ORG_NOT_FOUND). */
+#define ORG_NOT_FOUND_MSG "Organization not found"
+
 /* Service state, read-only once serving (gx_req_app). */
 struct org_app {
 	char *tenant; /* TENANT_ID (owned) */
 };
 
-/* organizations.c */
+/* propose.c */
 void orgs_propose(struct gx_req *req);   /* POST /api/v1/organizations */
+
+/* organizations.c */
 void orgs_get(struct gx_req *req);       /* GET  /api/v1/organizations/{orgId} */
 void orgs_endorse(struct gx_req *req);   /* POST /api/v1/organizations/{orgId}/endorse */
 void orgs_activate(struct gx_req *req);  /* POST /api/v1/organizations/{orgId}/activate */
@@ -42,5 +47,12 @@ bool org_json_has(const cJSON *arr, const char *s);
 /* Add the Qirat decimal string qirat (canonical, from the read model or an event) as coins under name; returns -1
  * when it is not a canonical u64 (the caller answers 500). */
 int org_add_coins(cJSON *obj, const char *name, const char *qirat);
+/* JavaScript truthiness of a body field as the original's "required" checks test it: false for a missing field
+ * (NULL), null, false, 0, "" (x borrowed). */
+bool org_truthy(const cJSON *x);
+/* The array a (borrowed, may be NULL) of min..max distinct ids, issues named after field ("field[i]" per item).
+ * Returns a copy (caller owns) or NULL with issues added to v. */
+struct gx_verr;
+cJSON *org_read_ids(const cJSON *a, const char *field, int min, int max, struct gx_verr *v);
 
 #endif

@@ -1,7 +1,7 @@
-/* Organizations: propose (PROPOSE_ORGANIZATION), endorse (ENDORSE_MEMBERSHIP), activate (ACTIVATE_ORGANIZATION),
- * authorization rules (DEFINE_AUTH_RULE) and the organization read model the projector keeps. The orgId is made
- * here (UUID v4) and sent on chain; it is the command's aggregate, so the 202 answer's "aggregateId" is the orgId.
- * Checks against the read model are fast rejections; the chain decides. */
+/* Organizations: the helpers of org.h, endorse (ENDORSE_MEMBERSHIP), activate (ACTIVATE_ORGANIZATION),
+ * authorization rules (DEFINE_AUTH_RULE, in the original's {"rule": {...}} body and ours) and the organization read
+ * model the projector keeps (GET: ours at the top level, the original's {"organization": {...}} beside it). The
+ * orgId is the commands' aggregate. Checks against the read model are fast rejections; the chain decides. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,17 +12,9 @@
 #include "gx/jwt.h"
 #include "gx/money.h"
 #include "gx/pg.h"
-#include "gx/rand.h"
 #include "gx/svc.h"
 #include "gx/valid.h"
 #include "org.h"
-
-/* Each stakeholder id of the JSON array $2, in order, and whether it is a live profile registered on chain. */
-static const char SQL_STAKEHOLDERS[] =
-	"SELECT u.id, (p.\"profileId\" IS NOT NULL) AS found, (p.\"onchainStatus\" IS NOT NULL) AS onchain"
-	" FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY AS u(id, n)"
-	" LEFT JOIN \"UserProfile\" p ON p.\"profileId\" = u.id AND p.\"tenantId\" = $1 AND p.\"deletedAt\" IS NULL"
-	" ORDER BY u.n";
 
 /* The organization, plus whether a command of type $3 (for user $4 when not NULL) is accepted but not yet
  * projected: such a command counts as done for the "once" rules. */
@@ -81,60 +73,19 @@ int org_add_coins(cJSON *obj, const char *name, const char *qirat)
 	return 0;
 }
 
-/* ---- POST /api/v1/organizations ---- */
-
-struct propose {
-	struct gx_req *req;
-	char org_id[37];
-	char *name;
-	const char *type;     /* chain spelling, static */
-	cJSON *stakeholders;  /* owned array of strings */
-};
-
-static void propose_free(void *p)
+bool org_truthy(const cJSON *x)
 {
-	struct propose *pr = p;
-
-	free(pr->name);
-	cJSON_Delete(pr->stakeholders);
-	free(pr);
+	if (!x || cJSON_IsNull(x) || cJSON_IsFalse(x))
+		return false;
+	if (cJSON_IsNumber(x))
+		return x->valuedouble != 0; /* cJSON never holds NaN */
+	if (cJSON_IsString(x))
+		return x->valuestring[0] != '\0';
+	return true;
 }
 
-static void on_stakeholders(PGresult *res, const struct gx_pg_error *err, void *arg)
+cJSON *org_read_ids(const cJSON *a, const char *field, int min, int max, struct gx_verr *v)
 {
-	struct propose *pr = arg;
-	struct gx_req *req = pr->req;
-	struct gx_verr *v;
-	cJSON *payload;
-
-	if (err) {
-		gx_reply_pg_error(req, err);
-		return;
-	}
-	v = gx_verr_new();
-	for (int i = 0; i < PQntuples(res); i++) {
-		char field[32];
-
-		snprintf(field, sizeof(field), "stakeholderIds[%d]", i);
-		if (!gx_svc_true(res, i, "found"))
-			gx_verr_add(v, field, "user not found");
-		else if (!gx_svc_true(res, i, "onchain"))
-			gx_verr_add(v, field, "user is not registered on chain yet");
-	}
-	if (gx_svc_invalid(req, v))
-		return;
-	payload = cJSON_CreateObject();
-	cJSON_AddStringToObject(payload, "orgId", pr->org_id);
-	cJSON_AddStringToObject(payload, "orgName", pr->name);
-	cJSON_AddStringToObject(payload, "orgType", pr->type);
-	cJSON_AddItemReferenceToObject(payload, "stakeholderIds", pr->stakeholders);
-	gx_svc_enqueue(req, "PROPOSE_ORGANIZATION", pr->org_id, payload);
-}
-
-/* The stakeholderIds array: 2..10 distinct ids. Returns a copy (caller owns) or NULL with issues added. */
-static cJSON *read_ids(const cJSON *body, const char *field, int min, int max, struct gx_verr *v)
-{
-	const cJSON *a = cJSON_GetObjectItemCaseSensitive(body, field);
 	const cJSON *e;
 	cJSON *out;
 	int n, i = 0;
@@ -167,66 +118,6 @@ static cJSON *read_ids(const cJSON *body, const char *field, int min, int max, s
 	return out;
 }
 
-/* orgType in the API's lower case (the chain's upper case is accepted too); chain spelling or NULL. */
-static const char *org_type_chain(const char *s)
-{
-	for (size_t i = 0; s && ORG_TYPES_API[i]; i++)
-		if (strcmp(s, ORG_TYPES_API[i]) == 0 || strcmp(s, ORG_TYPES_CHAIN[i]) == 0)
-			return ORG_TYPES_CHAIN[i];
-	return NULL;
-}
-
-void orgs_propose(struct gx_req *req)
-{
-	const struct gx_jwt_claims *cl = gx_req_claims(req);
-	const cJSON *body = gx_req_body(req);
-	struct gx_verr *v = gx_verr_new();
-	const char *name, *type_s, *type = NULL;
-	struct propose *pr;
-	cJSON *ids;
-	char *json;
-	const char *params[2];
-
-	if (cJSON_GetObjectItemCaseSensitive(body, "orgId"))
-		gx_verr_add(v, "orgId", "is assigned by the server; do not send it");
-	name = gx_valid_str(body, "orgName", true, 3, 100, v);
-	if (name && strlen(name) > 100)
-		gx_verr_add(v, "orgName", "must be at most 100 bytes");
-	type_s = gx_valid_str(body, "orgType", true, 1, 32, v);
-	if (type_s && !(type = org_type_chain(type_s)))
-		gx_verr_add(v, "orgType", "must be one of business, nonprofit, government");
-	ids = read_ids(body, "stakeholderIds", 2, 10, v);
-	if (gx_verr_count(v) > 0) {
-		cJSON_Delete(ids);
-		gx_reply_verr(req, v);
-		return;
-	}
-	gx_verr_free(v);
-	if (!org_json_has(ids, cl->sub)) {
-		cJSON_Delete(ids);
-		gx_reply_error(req, 403, "FORBIDDEN", "you must be one of the stakeholders to propose an organization");
-		return;
-	}
-	pr = gx_xcalloc(1, sizeof(*pr));
-	pr->req = req;
-	pr->name = gx_xstrdup(name);
-	pr->type = type;
-	pr->stakeholders = ids;
-	gx_req_set_data(req, pr, propose_free);
-	if (gx_uuid_v4(pr->org_id) < 0) {
-		gx_reply_error(req, 500, "INTERNAL", "cannot generate an organization id");
-		return;
-	}
-	json = cJSON_PrintUnformatted(ids);
-	if (!json)
-		abort(); /* cJSON only fails on OOM */
-	params[0] = org_tenant(req);
-	params[1] = json;
-	if (gx_pg_query(gx_req_pg(req), SQL_STAKEHOLDERS, 2, params, on_stakeholders, pr) < 0)
-		gx_reply_error(req, 500, "INTERNAL", "could not start the stakeholder query");
-	free(json);
-}
-
 /* ---- organization-level operations: load the organization, then one step ---- */
 
 struct orgop {
@@ -238,6 +129,7 @@ struct orgop {
 	long long required;
 	uint64_t threshold;
 	cJSON *approvers;
+	char approvers_field[40]; /* as the client named it: "approverIds" or "rule.approverGroup" */
 };
 
 static void orgop_free(void *p)
@@ -253,7 +145,7 @@ static void on_org(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct orgop *op = arg;
 
-	if (!gx_svc_found(op->req, res, err, "ORG_NOT_FOUND", "organization not found"))
+	if (!gx_svc_found(op->req, res, err, "ORG_NOT_FOUND", ORG_NOT_FOUND_MSG))
 		return;
 	op->step(op, res);
 }
@@ -271,7 +163,7 @@ static void org_load(struct gx_req *req, struct orgop *op, const char *inflight_
 		snprintf(op->caller, sizeof(op->caller), "%s", cl->sub);
 	gx_req_set_data(req, op, orgop_free);
 	if (!gx_valid_id(id)) {
-		gx_reply_error(req, 404, "ORG_NOT_FOUND", "organization not found");
+		gx_reply_error(req, 404, "ORG_NOT_FOUND", ORG_NOT_FOUND_MSG);
 		return;
 	}
 	op->org_id = gx_xstrdup(id);
@@ -304,9 +196,17 @@ static void get_step(struct orgop *op, const PGresult *res)
 	cJSON *stake = org_json_col(gx_pg_val(res, 0, "stakeholders"));
 	cJSON *endorsers = org_json_col(gx_pg_val(res, 0, "endorsers"));
 	cJSON *raw_rules = org_json_col(gx_pg_val(res, 0, "authRules"));
+	cJSON *orig = cJSON_AddObjectToObject(o, "organization");
 	const cJSON *r;
 	bool bad = false;
 
+	/* the original's five keys, in its order; "stakeholders" is the stored array */
+	cJSON_AddStringToObject(orig, "orgId", gx_pg_val(res, 0, "orgId"));
+	cJSON_AddStringToObject(orig, "orgName", gx_pg_val(res, 0, "orgName"));
+	cJSON_AddStringToObject(orig, "status", gx_pg_val(res, 0, "status"));
+	cJSON_AddItemToObject(orig, "stakeholders", cJSON_Duplicate(stake, true));
+	gx_svc_add_text(orig, "createdAt", res, 0, "createdAt");
+	/* ours */
 	cJSON_AddStringToObject(o, "orgId", gx_pg_val(res, 0, "orgId"));
 	cJSON_AddStringToObject(o, "orgName", gx_pg_val(res, 0, "orgName"));
 	cJSON_AddStringToObject(o, "orgType", org_type_api(gx_pg_val(res, 0, "orgType")));
@@ -334,7 +234,8 @@ static void get_step(struct orgop *op, const PGresult *res)
 	cJSON_AddItemToObject(o, "rules", rules);
 	if (bad || org_add_coins(o, "balance", gx_pg_val(res, 0, "balanceQirat")) < 0) {
 		cJSON_Delete(o);
-		gx_reply_error(op->req, 500, "INTERNAL", "the organization read model holds an invalid rule or balance");
+		/* the original's text (the reply logs it with the request id) */
+		gx_reply_error(op->req, 500, "INTERNAL", "Failed to fetch organization");
 		return;
 	}
 	gx_svc_add_text(o, "createdAt", res, 0, "createdAt");
@@ -462,9 +363,9 @@ static void rules_step(struct orgop *op, const PGresult *res)
 	}
 	v = gx_verr_new();
 	cJSON_ArrayForEach(a, op->approvers) {
-		char f[40];
+		char f[56];
 
-		snprintf(f, sizeof(f), "approverIds[%d]", i++);
+		snprintf(f, sizeof(f), "%s[%d]", op->approvers_field, i++);
 		if (!org_json_has(stake, a->valuestring))
 			gx_verr_add(v, f, "is not a stakeholder of the organization");
 	}
@@ -480,35 +381,104 @@ static void rules_step(struct orgop *op, const PGresult *res)
 	submit_org(op, "DEFINE_AUTH_RULE", payload);
 }
 
+/* The rule's fields: in the original's body {"rule": {"amountThreshold", "requiredApprovers", "approverGroup"}} or
+ * in ours at the top level ({"requiredApprovals", "approverIds", "amountThreshold"}, recognised by either of the
+ * first two); both spellings are read in both places. Issues are named as sent ("rule.approverGroup[1]"). */
+struct rule_in {
+	const cJSON *src;      /* the rule object (borrowed) */
+	bool wrapped;          /* the original's "rule" wrapper */
+	const cJSON *required; /* may be NULL */
+	const cJSON *approvers;
+	char required_field[40], approvers_field[40];
+};
+
+/* Where the rule is: 0, or -1 when the request is answered (the original's "required" text, or not an object). */
+static int rule_locate(struct gx_req *req, const cJSON *body, struct rule_in *in)
+{
+	const cJSON *rule = cJSON_GetObjectItemCaseSensitive(body, "rule");
+	const char *pre = "", *nname, *aname;
+
+	in->src = body;
+	if (rule && !cJSON_IsNull(rule)) {
+		if (!org_truthy(rule)) {
+			gx_reply_error(req, 400, "VALIDATION_FAILED", "orgId and rule are required");
+			return -1;
+		}
+		if (!cJSON_IsObject(rule)) {
+			gx_svc_reply_invalid(req, "rule", "must be an object");
+			return -1;
+		}
+		in->src = rule;
+		in->wrapped = true;
+		pre = "rule.";
+	} else if (!cJSON_GetObjectItemCaseSensitive(body, "requiredApprovals") &&
+		   !cJSON_GetObjectItemCaseSensitive(body, "approverIds")) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "orgId and rule are required");
+		return -1;
+	}
+	in->required = gx_valid_either(in->src, "requiredApprovals", "requiredApprovers", &nname);
+	in->approvers = gx_valid_either(in->src, "approverIds", "approverGroup", &aname);
+	if (in->wrapped) {
+		/* name the original's fields in issues unless ours were sent */
+		nname = in->required && !cJSON_IsNull(in->required) ? nname : "requiredApprovers";
+		aname = in->approvers && !cJSON_IsNull(in->approvers) ? aname : "approverGroup";
+	}
+	snprintf(in->required_field, sizeof(in->required_field), "%s%s", pre, nname);
+	snprintf(in->approvers_field, sizeof(in->approvers_field), "%s%s", pre, aname);
+	return 0;
+}
+
 void orgs_rules(struct gx_req *req)
 {
 	const cJSON *body = gx_req_body(req);
-	struct gx_verr *v = gx_verr_new();
+	struct rule_in in = { 0 };
+	struct gx_verr *v;
 	struct orgop *op;
-	long long required;
+	long long required = 0;
 	uint64_t thr = 0;
 	cJSON *approvers;
 	const cJSON *t;
 	const char *issue;
+	char f[48];
 
-	required = gx_valid_int(body, "requiredApprovals", true, 1, 10, 0, v);
-	approvers = read_ids(body, "approverIds", 1, 10, v);
-	if (approvers && required > cJSON_GetArraySize(approvers) && !gx_verr_has(v, "requiredApprovals"))
-		gx_verr_add(v, "requiredApprovals", "must not exceed the number of approvers (%d)",
-			    cJSON_GetArraySize(approvers));
-	t = cJSON_GetObjectItemCaseSensitive(body, "amountThreshold");
-	if (t && !cJSON_IsNull(t) && gx_money_from_json(t, &thr, &issue) < 0)
-		gx_verr_add(v, "amountThreshold", "%s", issue);
-	if (gx_verr_count(v) > 0) {
-		cJSON_Delete(approvers);
-		gx_reply_verr(req, v);
+	if (rule_locate(req, body, &in) < 0)
+		return;
+	/* the original's two checks, with its texts, on its body */
+	if (in.wrapped && cJSON_IsNumber(in.required) && in.required->valuedouble < 1) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "requiredApprovers must be at least 1");
 		return;
 	}
-	gx_verr_free(v);
+	if (in.wrapped && cJSON_IsNumber(in.required) && cJSON_IsArray(in.approvers) &&
+	    cJSON_GetArraySize(in.approvers) < in.required->valuedouble) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED",
+			       "approverGroup must have at least as many members as requiredApprovers");
+		return;
+	}
+	v = gx_verr_new();
+	if (!in.required || cJSON_IsNull(in.required))
+		gx_verr_add(v, in.required_field, "is required");
+	else if (!cJSON_IsNumber(in.required) || in.required->valuedouble != (double)(long long)in.required->valuedouble ||
+		 in.required->valuedouble < 1 || in.required->valuedouble > 10)
+		gx_verr_add(v, in.required_field, "must be an integer from 1 to 10");
+	else
+		required = (long long)in.required->valuedouble;
+	approvers = org_read_ids(in.approvers, in.approvers_field, 1, 10, v);
+	if (approvers && required > cJSON_GetArraySize(approvers))
+		gx_verr_add(v, in.required_field, "must not exceed the number of approvers (%d)",
+			    cJSON_GetArraySize(approvers));
+	t = cJSON_GetObjectItemCaseSensitive(in.src, "amountThreshold");
+	snprintf(f, sizeof(f), "%samountThreshold", in.wrapped ? "rule." : "");
+	if (t && !cJSON_IsNull(t) && gx_money_from_json(t, &thr, &issue) < 0)
+		gx_verr_add(v, f, "%s", issue);
+	if (gx_svc_invalid(req, v)) {
+		cJSON_Delete(approvers);
+		return;
+	}
 	op = gx_xcalloc(1, sizeof(*op));
 	op->step = rules_step;
 	op->required = required;
 	op->threshold = thr;
 	op->approvers = approvers;
+	snprintf(op->approvers_field, sizeof(op->approvers_field), "%s", in.approvers_field);
 	org_load(req, op, "DEFINE_AUTH_RULE", NULL);
 }

@@ -67,13 +67,16 @@ class OrganizationTest(ServiceTestCase):
         a, b = seed_user(self.stack), seed_user(self.stack)
         t = self.tok(a)
         path = "/api/v1/organizations"
-        r = self.check(self.call("POST", path, t, {"orgName": "A", "orgType": "club", "stakeholderIds": [a]}),
+        r = self.check(self.call("POST", path, t, {"orgName": "A" * 101, "orgType": "club", "stakeholderIds": [a]}),
                        400, "POST", path, "VALIDATION_FAILED")
         fields = {d["field"] for d in r["details"]}
         self.assertEqual(fields, {"orgName", "orgType", "stakeholderIds"})
-        r = self.check(self.call("POST", path, t, {"orgId": "mine", "orgName": "Acme", "orgType": "business",
+        r = self.check(self.call("POST", path, t, {"orgId": "SYSTEM_mine", "orgName": "Acme", "orgType": "business",
                                                    "stakeholderIds": [a, a]}), 400, "POST", path, "VALIDATION_FAILED")
         self.assertEqual({d["field"] for d in r["details"]}, {"orgId", "stakeholderIds[1]"})
+        r = self.check(self.call("POST", path, t, {"orgName": "Acme", "stakeholderIds": [a, b]}), 400, "POST", path,
+                       "VALIDATION_FAILED")
+        self.assertEqual(r["message"], "orgId, orgName, orgType, and stakeholderIds are required")
         self.check(self.call("POST", path, t, {"orgName": "Acme", "orgType": "business",
                                                "stakeholderIds": [b, seed_user(self.stack)]}),
                    403, "POST", path, "FORBIDDEN")
@@ -81,9 +84,12 @@ class OrganizationTest(ServiceTestCase):
         r = self.check(self.call("POST", path, t, {"orgName": "Acme", "orgType": "GOVERNMENT",
                                                    "stakeholderIds": [a, ghost, offchain]}),
                        400, "POST", path, "VALIDATION_FAILED")
+        self.assertEqual(r["message"], "Some stakeholders not found: " + ghost)
+        r = self.check(self.call("POST", path, t, {"orgName": "Acme", "orgType": "GOVERNMENT",
+                                                   "stakeholderIds": [a, offchain]}),
+                       400, "POST", path, "VALIDATION_FAILED")
         self.assertEqual([(d["field"], d["issue"]) for d in r["details"]],
-                         [("stakeholderIds[1]", "user not found"),
-                          ("stakeholderIds[2]", "user is not registered on chain yet")])
+                         [("stakeholderIds[1]", "user is not registered on chain yet")])
         self.check(self.call("POST", path, None, {"orgName": "Acme", "orgType": "business",
                                                   "stakeholderIds": [a, b]}), 401, "POST", path, "UNAUTHORIZED")
 
@@ -111,6 +117,8 @@ class OrganizationTest(ServiceTestCase):
         self.assertEqual(res["endorsements"], [a, b])
         self.assertEqual(res["rules"], [{"amountThreshold": "1.5", "requiredApprovals": 2, "approverIds": [a, b]}])
         self.assertEqual(res["balance"], "1234.56789")
+        self.assertEqual(res["organization"], {"orgId": oid, "orgName": "Acme Ltd", "status": "ACTIVE",
+                                               "stakeholders": [a, b], "createdAt": res["createdAt"]})
         self.check(self.call("GET", "/api/v1/organizations/" + str(uuid.uuid4())), 404, "GET",
                    "/api/v1/organizations/{orgId}", "ORG_NOT_FOUND")
 
@@ -195,6 +203,9 @@ class OrganizationTest(ServiceTestCase):
                    tpl, "RECEIVER_NOT_FOUND")
         r = self.check(self.call("POST", path, self.tok(a), {"toUserId": to, "amount": "0"}), 400, "POST", tpl,
                        "VALIDATION_FAILED")
+        self.assertEqual(r["message"], "Amount must be greater than 0")
+        r = self.check(self.call("POST", path, self.tok(a), {"toUserId": to, "amount": "1.000001"}), 400, "POST", tpl,
+                       "VALIDATION_FAILED")
         self.assertEqual(r["details"][0]["field"], "amount")
         proposed = seed_org(self.stack, [a, b])
         self.check(self.call("POST", "/api/v1/organizations/%s/transactions" % proposed, self.tok(a),
@@ -229,7 +240,8 @@ class OrganizationTest(ServiceTestCase):
         self.assertEqual({t["pendingTxId"] for t in res["pendingTransactions"]}, {t1, t3})
         one = [t for t in res["pendingTransactions"] if t["pendingTxId"] == t1][0]
         self.assertEqual((one["amount"], one["approvalCount"], one["requiredApprovals"], one["approvals"],
-                          one["status"], one["toUserId"], one["initiatorId"]), ("2.5", 1, 2, [a], "PENDING", to, a))
+                          one["status"], one["toUserId"], one["initiatorId"]), (2.5, 1, 2, [a], "PENDING", to, a))
+        self.assertEqual((one["amountQirat"], one["txId"]), ("250000", t1))
         page = self.check(self.call("GET", "/api/v1/organizations/%s/transactions/pending?limit=1&offset=1" % oid),
                           200, "GET", tpl)
         self.assertEqual((page["total"], len(page["pendingTransactions"]), page["limit"], page["offset"]), (2, 1, 1, 1))

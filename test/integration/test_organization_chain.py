@@ -63,7 +63,7 @@ class OrganizationChainTest(ServiceTestCase):
         tx = res["aggregateId"]
         pend = self.get("/api/v1/organizations/%s/transactions/pending" % org, tpl + "/transactions/pending")
         self.assertEqual([(t["pendingTxId"], t["amount"], t["requiredApprovals"], t["approvalCount"])
-                          for t in pend["pendingTransactions"]], [(tx, "20", 2, 0)])
+                          for t in pend["pendingTransactions"]], [(tx, 20, 2, 0)])
         atpl = "/api/v1/transactions/{pendingTxId}/approve"
         r = gxtest.request("POST", self.api.url + "/api/v1/transactions/%s/approve" % tx, headers=gxtest.bearer(tc))
         self.assertEqual(r.status, 403, r.text)
