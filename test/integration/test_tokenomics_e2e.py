@@ -98,7 +98,8 @@ class TokenomicsEndToEndTest(ServiceTestCase):
         self.assertEqual(total_amount, 4000003)
         ab, bb = self.balance(a, a_tok), self.balance(b, b_tok)
         self.assertEqual(ab["balanceQirat"], str(10000000 - total_amount - total_fee))
-        self.assertEqual((ab["balance"], bb["balance"], bb["balanceQirat"]), ("59.96497", "40.00003", "4000003"))
+        self.assertEqual((ab["balance"]["balance"], bb["balance"]["balance"], bb["balanceQirat"]),
+                         (59.96497, 40.00003, "4000003"))
 
         # history: one row per side per transfer, exact amounts, the fee on the sender's row
         ha, hb = self.history(a, a_tok), self.history(b, b_tok)
