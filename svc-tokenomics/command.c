@@ -1,5 +1,5 @@
-/* svc-tokenomics helpers shared by the resource files: read-model amount conversion and the on-chain write path
- * (gx_svc_submit with the wallet audit row). */
+/* svc-tokenomics helpers shared by the resource files: read-model amount conversion (coins as the original's JSON
+ * numbers beside the exact Qirat string) and the on-chain write path (gx_svc_submit with the wallet audit row). */
 #include <stdio.h>
 
 #include "gx/fee.h"
@@ -22,16 +22,26 @@ int command_balance(struct gx_req *req, const PGresult *res, const char *what, u
 	return -1;
 }
 
-void command_add_amount(cJSON *obj, const char *name, const char *name_qirat, uint64_t qirat)
+bool command_falsy(const cJSON *body, const char *field)
 {
-	char coins[GX_MONEY_FMT_LEN];
+	const cJSON *v = cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, field) : NULL;
+
+	if (!v || cJSON_IsNull(v) || cJSON_IsFalse(v))
+		return true;
+	if (cJSON_IsNumber(v))
+		return v->valuedouble == 0;
+	return cJSON_IsString(v) && v->valuestring[0] == '\0';
+}
+
+int command_add_coins(cJSON *obj, const char *name, const char *name_qirat, uint64_t qirat)
+{
 	char digits[24];
 
-	gx_money_format(qirat, coins);
+	if (gx_money_add_number(obj, name, qirat) < 0)
+		return -1;
 	snprintf(digits, sizeof(digits), "%llu", (unsigned long long)qirat);
-	cJSON_AddStringToObject(obj, name, coins);
-	if (name_qirat)
-		cJSON_AddStringToObject(obj, name_qirat, digits);
+	cJSON_AddStringToObject(obj, name_qirat, digits);
+	return 0;
 }
 
 void command_submit(struct gx_req *req, const char *type, const cJSON *payload, const char *audit_action,

@@ -47,11 +47,10 @@ static void on_state(PGresult *res, const struct gx_pg_error *err, void *arg)
 	const char *nat;
 	cJSON *payload;
 
-	if (!gx_svc_found(req, res, err, "USER_NOT_FOUND", "user %s was not found", g->user_id))
+	if (!gx_svc_found(req, res, err, "USER_NOT_FOUND", "User not found"))
 		return;
 	if (gx_pg_isnull(res, 0, "walletId")) {
-		gx_reply_error(req, 404, "WALLET_NOT_FOUND", "user %s has no wallet yet (not yet created on chain?)",
-			       g->user_id);
+		gx_reply_error(req, 404, "WALLET_NOT_FOUND", "User wallet not found");
 		return;
 	}
 	nat = gx_pg_val(res, 0, "nationality");
@@ -81,11 +80,16 @@ void genesis_create(struct gx_req *req)
 {
 	const struct tok_app *app = gx_req_app(req);
 	const cJSON *body = gx_req_body(req);
-	struct gx_verr *v = gx_verr_new();
+	struct gx_verr *v;
 	const char *user_id, *user_type, *country;
 	struct genesis *g;
 	const char *params[2];
 
+	if (command_falsy(body, "userId") || command_falsy(body, "userType") || command_falsy(body, "countryCode")) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "userId, userType, and countryCode are required");
+		return;
+	}
+	v = gx_verr_new();
 	user_id = gx_valid_str(body, "userId", true, 1, 64, v);
 	if (user_id && !gx_valid_id(user_id))
 		gx_verr_add(v, "userId", "must be a profile id");

@@ -46,8 +46,12 @@ extern const size_t tok_routes_len;
 int command_qirat(const PGresult *res, int row, const char *col, uint64_t *out);
 /* The "balanceQirat" column of row 0 into *out: 0, or -1 after answering 500 naming what ("wallet") (ends req). */
 int command_balance(struct gx_req *req, const PGresult *res, const char *what, uint64_t *out);
-/* Add the amount as a coin decimal string under name and its Qirat integer string under name_qirat. */
-void command_add_amount(cJSON *obj, const char *name, const char *name_qirat, uint64_t qirat);
+/* True when body's field is what JavaScript calls falsy (absent, null, false, 0, ""): the original backend's test
+ * for a missing required field, answered with its own 400 text before our field checks. */
+bool command_falsy(const cJSON *body, const char *field);
+/* Add the amount as the original backend sent it, a JSON number of coins, under name, and the exact integer-Qirat
+ * string under name_qirat. Returns 0, or -1 when cJSON is out of memory (logged). */
+int command_add_coins(cJSON *obj, const char *name, const char *name_qirat, uint64_t qirat);
 
 /* Enqueue an on-chain command and answer the request (ends req). payload (borrowed) must match the
  * docs/chaincode.md row of type: it is mapped with gx_chaincode_map first, which also gives the aggregate id;

@@ -1,6 +1,8 @@
-/* POST /api/v1/transfers: the caller sends coins from their own wallet. Checks against the read model (receiver
- * exists and is not frozen, the sender's balance covers amount + fee by the shared fee rule) are a fast pre-check;
- * the chain decides. Enqueues TRANSFER_TOKENS. */
+/* POST /api/v1/transfers: the caller sends coins from their own wallet to a user's wallet or to an organization
+ * (toUserId = its orgId, as the original's clients address it). The original's body and checks come first, with its
+ * texts; then ours. Checks against the read model (the receiver exists, is not frozen or is an ACTIVE organization,
+ * the sender's balance covers amount + fee by the shared fee rule) are a fast pre-check; the chain decides. Enqueues
+ * TRANSFER_TOKENS. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,23 +14,28 @@
 #include "gx/valid.h"
 #include "tokenomics.h"
 
-/* Both parties' wallets (the oldest live wallet of each profile) and the fee parameters. */
+/* The sender's wallet and the receiver: a wallet (the oldest live wallet of each profile) or, when toUserId names
+ * no profile with a wallet, an organization (its on-chain account is its orgId, docs/chaincode.md §1). Every row
+ * carries the fee parameters; no row at all when neither party exists. */
 static const char SQL_PARTIES[] =
-	"SELECT DISTINCT ON (w.\"profileId\") w.\"profileId\", w.\"walletId\", w.\"primaryAccountId\","
-	" w.\"balanceQirat\"::text AS \"balanceQirat\", w.\"isFrozen\","
-	" (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1"
-	"   AND \"paramKey\" = 'transactionFeeBps') AS \"transactionFeeBps\","
-	" (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1"
-	"   AND \"paramKey\" = 'transactionFeeThreshold') AS \"transactionFeeThreshold\","
-	" (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1"
-	"   AND \"paramKey\" = 'transactionFeeMaxQirat') AS \"transactionFeeMaxQirat\""
-	" FROM \"Wallet\" w WHERE w.\"tenantId\" = $1 AND w.\"deletedAt\" IS NULL AND w.\"profileId\" IN ($2, $3)"
-	" ORDER BY w.\"profileId\", w.\"createdAt\", w.\"walletId\"";
+	"WITH fp AS (SELECT"
+	"   max(\"paramValue\") FILTER (WHERE \"paramKey\" = 'transactionFeeBps') AS \"transactionFeeBps\","
+	"   max(\"paramValue\") FILTER (WHERE \"paramKey\" = 'transactionFeeThreshold') AS \"transactionFeeThreshold\","
+	"   max(\"paramValue\") FILTER (WHERE \"paramKey\" = 'transactionFeeMaxQirat') AS \"transactionFeeMaxQirat\""
+	"   FROM \"SystemParameter\" WHERE \"tenantId\" = $1),"
+	" w AS (SELECT DISTINCT ON (x.\"profileId\") 'WALLET'::text AS \"kind\", x.\"profileId\" AS \"id\","
+	"   x.\"primaryAccountId\" AS \"accountId\", x.\"balanceQirat\"::text AS \"balanceQirat\", x.\"isFrozen\","
+	"   NULL::text AS \"status\""
+	"   FROM \"Wallet\" x WHERE x.\"tenantId\" = $1 AND x.\"deletedAt\" IS NULL AND x.\"profileId\" IN ($2, $3)"
+	"   ORDER BY x.\"profileId\", x.\"createdAt\", x.\"walletId\"),"
+	" o AS (SELECT 'ORGANIZATION'::text, g.\"orgId\", g.\"orgId\", g.\"balanceQirat\"::text, false, g.\"status\""
+	"   FROM \"Organization\" g WHERE g.\"tenantId\" = $1 AND g.\"orgId\" = $3)"
+	" SELECT p.*, fp.* FROM (SELECT * FROM w UNION ALL SELECT * FROM o) p CROSS JOIN fp";
 
 struct transfer {
 	struct gx_req *req;
 	char from[64];    /* caller's profile id */
-	char *to;         /* receiver's profile id */
+	char *to;         /* receiver's profile id or organization id */
 	char *remark;     /* "" when absent */
 	uint64_t amount;  /* Qirat */
 };
@@ -42,10 +49,10 @@ static void transfer_free(void *p)
 	free(t);
 }
 
-static int find_row(const PGresult *res, const char *profile_id)
+static int find_row(const PGresult *res, const char *kind, const char *id)
 {
 	for (int i = 0; i < PQntuples(res); i++)
-		if (strcmp(gx_pg_val(res, i, "profileId"), profile_id) == 0)
+		if (strcmp(gx_pg_val(res, i, "kind"), kind) == 0 && strcmp(gx_pg_val(res, i, "id"), id) == 0)
 			return i;
 	return -1;
 }
@@ -62,66 +69,130 @@ static int load_fee_params(const PGresult *res, struct gx_fee_params *p)
 	return 0;
 }
 
-static void on_parties(PGresult *res, const struct gx_pg_error *err, void *arg)
+/* The sender's side, in the original's order (wallet, then balance); ours in between: a frozen wallet. Returns 0,
+ * or -1 when req was answered. */
+static int check_sender(struct transfer *t, const PGresult *res, int s)
 {
-	struct transfer *t = arg;
 	struct gx_req *req = t->req;
 	struct gx_fee_params fp;
 	struct gx_fee_result fr;
 	uint64_t balance;
 	char have[GX_MONEY_FMT_LEN], need[GX_MONEY_FMT_LEN];
+
+	if (s < 0) {
+		gx_reply_error(req, 404, "WALLET_NOT_FOUND", "Sender wallet not found");
+		return -1;
+	}
+	if (gx_svc_true(res, s, "isFrozen")) {
+		gx_reply_error(req, 409, "WALLET_FROZEN", "your wallet is frozen");
+		return -1;
+	}
+	if (load_fee_params(res, &fp) < 0 || command_qirat(res, s, "balanceQirat", &balance) < 0) {
+		gx_reply_error(req, 500, "INTERNAL", "the read model holds an invalid balance or fee parameter");
+		return -1;
+	}
+	if (gx_fee_compute(t->amount, &fp, &fr) < 0) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "amount plus fee is out of range");
+		return -1;
+	}
+	if (balance < fr.total) {
+		gx_money_format(balance, have);
+		gx_money_format(fr.total, need);
+		gx_reply_error(req, 409, "INSUFFICIENT_BALANCE", "Insufficient balance. Available: %s, Required: %s",
+			       have, need);
+		return -1;
+	}
+	return 0;
+}
+
+/* The receiver: a wallet that is not frozen, or an ACTIVE organization (a proposed one has no account on chain
+ * yet). Returns 0, or -1 when req was answered. */
+static int check_receiver(struct gx_req *req, const PGresult *res, int r)
+{
+	if (r < 0) {
+		gx_reply_error(req, 404, "RECEIVER_NOT_FOUND", "Receiver wallet not found");
+		return -1;
+	}
+	if (gx_svc_true(res, r, "isFrozen")) {
+		gx_reply_error(req, 409, "RECEIVER_FROZEN", "the receiver's wallet is frozen");
+		return -1;
+	}
+	if (strcmp(gx_pg_val(res, r, "kind"), "ORGANIZATION") == 0 &&
+	    strcmp(gx_pg_val(res, r, "status"), "ACTIVE") != 0) {
+		gx_reply_error(req, 409, "RECEIVER_NOT_ACTIVE", "the receiving organization is %.20s, not ACTIVE: it can "
+			       "receive coins once it is activated", gx_pg_val(res, r, "status"));
+		return -1;
+	}
+	return 0;
+}
+
+static void on_parties(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct transfer *t = arg;
+	struct gx_req *req = t->req;
 	cJSON *payload;
-	int s, r;
+	char q[24];
+	int r;
 
 	if (err) {
 		gx_reply_pg_error(req, err);
 		return;
 	}
-	s = find_row(res, t->from);
-	r = find_row(res, t->to);
-	if (s < 0) {
-		gx_reply_error(req, 404, "WALLET_NOT_FOUND", "your wallet was not found (not yet created on chain?)");
+	if (check_sender(t, res, find_row(res, "WALLET", t->from)) < 0)
 		return;
-	}
-	if (r < 0) {
-		gx_reply_error(req, 404, "RECEIVER_NOT_FOUND", "the receiver's wallet was not found");
+	r = find_row(res, "WALLET", t->to);
+	if (r < 0)
+		r = find_row(res, "ORGANIZATION", t->to);
+	if (check_receiver(req, res, r) < 0)
 		return;
-	}
-	if (strcmp(gx_pg_val(res, s, "isFrozen"), "t") == 0) {
-		gx_reply_error(req, 409, "WALLET_FROZEN", "your wallet is frozen");
-		return;
-	}
-	if (strcmp(gx_pg_val(res, r, "isFrozen"), "t") == 0) {
-		gx_reply_error(req, 409, "RECEIVER_FROZEN", "the receiver's wallet is frozen");
-		return;
-	}
-	if (load_fee_params(res, &fp) < 0 || command_qirat(res, s, "balanceQirat", &balance) < 0) {
-		gx_reply_error(req, 500, "INTERNAL", "the read model holds an invalid balance or fee parameter");
-		return;
-	}
-	if (gx_fee_compute(t->amount, &fp, &fr) < 0) {
-		gx_reply_error(req, 400, "VALIDATION_FAILED", "amount plus fee is out of range");
-		return;
-	}
-	if (balance < fr.total) {
-		gx_money_format(balance, have);
-		gx_money_format(fr.total, need);
-		gx_reply_error(req, 409, "INSUFFICIENT_BALANCE", "insufficient balance: available %s, required %s "
-			       "(amount plus fee)", have, need);
-		return;
-	}
 	payload = cJSON_CreateObject();
-	cJSON_AddStringToObject(payload, "fromUserId", gx_pg_val(res, s, "primaryAccountId"));
-	cJSON_AddStringToObject(payload, "toUserId", gx_pg_val(res, r, "primaryAccountId"));
-	{
-		char q[24];
-
-		snprintf(q, sizeof(q), "%llu", (unsigned long long)t->amount);
-		cJSON_AddStringToObject(payload, "amount", q);
-	}
+	cJSON_AddStringToObject(payload, "fromUserId", gx_pg_val(res, find_row(res, "WALLET", t->from), "accountId"));
+	cJSON_AddStringToObject(payload, "toUserId", gx_pg_val(res, r, "accountId"));
+	snprintf(q, sizeof(q), "%llu", (unsigned long long)t->amount);
+	cJSON_AddStringToObject(payload, "amount", q);
 	cJSON_AddStringToObject(payload, "remark", t->remark);
 	command_submit(req, "TRANSFER_TOKENS", payload, NULL, NULL);
 	cJSON_Delete(payload);
+}
+
+/* The original's amount test after its "required" one: a number, or a string JavaScript reads as a number, that is
+ * <= 0. Anything else goes on to our field checks. */
+static bool amount_not_positive(const cJSON *a)
+{
+	char *end;
+	double d;
+
+	if (cJSON_IsNumber(a))
+		return a->valuedouble <= 0;
+	if (!cJSON_IsString(a))
+		return false;
+	d = strtod(a->valuestring, &end);
+	if (end == a->valuestring)
+		return false;
+	end += strspn(end, " \t\r\n");
+	return *end == '\0' && d <= 0;
+}
+
+/* The original's checks that come before ours, with its texts: 400 when toUserId or amount is missing (JavaScript
+ * falsy), 403 when fromUserId is given and is not the caller, 400 when amount is <= 0. Returns 0, or -1 when req
+ * was answered. */
+static int original_checks(struct gx_req *req, const cJSON *body, const char *caller)
+{
+	const cJSON *from = cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "fromUserId") : NULL;
+
+	if (command_falsy(body, "toUserId") || command_falsy(body, "amount")) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "fromUserId, toUserId, and amount are required");
+		return -1;
+	}
+	if (from && !cJSON_IsNull(from) && (!cJSON_IsString(from) || strcmp(from->valuestring, caller) != 0)) {
+		gx_reply_error(req, 403, "FORBIDDEN", "You can only transfer from your own wallet");
+		return -1;
+	}
+	if (amount_not_positive(cJSON_GetObjectItemCaseSensitive(body, "amount"))) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "Amount must be greater than 0");
+		return -1;
+	}
+	return 0;
 }
 
 void transfers_create(struct gx_req *req)
@@ -129,16 +200,18 @@ void transfers_create(struct gx_req *req)
 	const struct tok_app *app = gx_req_app(req);
 	const struct gx_jwt_claims *cl = gx_req_claims(req);
 	const cJSON *body = gx_req_body(req);
-	struct gx_verr *v = gx_verr_new();
-	const char *from, *to, *remark;
+	struct gx_verr *v;
+	const char *to, *remark;
 	struct transfer *t;
 	uint64_t amount = 0;
 	const char *params[3];
 
-	from = gx_valid_str(body, "fromUserId", false, 1, 64, v);
+	if (original_checks(req, body, cl->sub) < 0)
+		return;
+	v = gx_verr_new();
 	to = gx_valid_str(body, "toUserId", true, 1, 64, v);
 	if (to && !gx_valid_id(to))
-		gx_verr_add(v, "toUserId", "must be a profile id");
+		gx_verr_add(v, "toUserId", "must be a profile or organization id");
 	else if (to && strcmp(to, cl->sub) == 0)
 		gx_verr_add(v, "toUserId", "must differ from the sender");
 	if (gx_valid_amount(body, "amount", true, &amount, v) && amount > app->transfer_max_qirat) {
@@ -152,10 +225,6 @@ void transfers_create(struct gx_req *req)
 		gx_verr_add(v, "remark", "must be at most 500 bytes");
 	if (gx_svc_invalid(req, v))
 		return;
-	if (from && strcmp(from, cl->sub) != 0) {
-		gx_reply_error(req, 403, "FORBIDDEN", "you can only transfer from your own wallet");
-		return;
-	}
 	t = gx_xcalloc(1, sizeof(*t));
 	t->req = req;
 	snprintf(t->from, sizeof(t->from), "%s", cl->sub);

@@ -12,24 +12,37 @@ static const char SQL_TREASURY[] =
 	" to_char(\"updatedAt\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updatedAt\""
 	" FROM \"TreasuryAccount\" WHERE \"tenantId\" = $1 AND \"accountId\" = $2";
 
+/* 200 {"balance": {countryCode, balance, updatedAt, accountId, balanceQirat, status}, countryCode, accountId,
+ * balanceQirat, status, updatedAt}: the original's wrapped object (balance a JSON number of coins) with our keys
+ * inside it and beside it. */
 static void on_treasury(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct gx_req *req = arg;
 	uint64_t balance;
-	cJSON *o;
+	cJSON *top, *o;
 
-	if (!gx_svc_found(req, res, err, "TREASURY_NOT_FOUND", "no treasury account for country %s",
+	if (!gx_svc_found(req, res, err, "TREASURY_NOT_FOUND", "Treasury wallet not found for country: %s",
 			  gx_req_param(req, "countryCode")))
 		return;
 	if (command_balance(req, res, "treasury", &balance) < 0)
 		return;
-	o = cJSON_CreateObject();
+	top = cJSON_CreateObject();
+	o = cJSON_AddObjectToObject(top, "balance");
 	cJSON_AddStringToObject(o, "countryCode", gx_pg_val(res, 0, "countryCode"));
-	cJSON_AddStringToObject(o, "accountId", gx_pg_val(res, 0, "accountId"));
-	command_add_amount(o, "balance", "balanceQirat", balance);
-	cJSON_AddStringToObject(o, "status", gx_pg_val(res, 0, "status"));
+	if (!o || command_add_coins(o, "balance", "balanceQirat", balance) < 0) {
+		cJSON_Delete(top);
+		gx_reply_error(req, 500, "INTERNAL", "out of memory building the treasury balance");
+		return;
+	}
 	cJSON_AddStringToObject(o, "updatedAt", gx_pg_val(res, 0, "updatedAt"));
-	gx_reply_json(req, 200, o);
+	cJSON_AddStringToObject(o, "accountId", gx_pg_val(res, 0, "accountId"));
+	cJSON_AddStringToObject(o, "status", gx_pg_val(res, 0, "status"));
+	cJSON_AddStringToObject(top, "countryCode", gx_pg_val(res, 0, "countryCode"));
+	cJSON_AddStringToObject(top, "accountId", gx_pg_val(res, 0, "accountId"));
+	cJSON_AddStringToObject(top, "balanceQirat", cJSON_GetStringValue(cJSON_GetObjectItem(o, "balanceQirat")));
+	cJSON_AddStringToObject(top, "status", gx_pg_val(res, 0, "status"));
+	cJSON_AddStringToObject(top, "updatedAt", gx_pg_val(res, 0, "updatedAt"));
+	gx_reply_json(req, 200, top);
 }
 
 void treasury_balance(struct gx_req *req)

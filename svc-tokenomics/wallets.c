@@ -36,28 +36,43 @@ static const char SQL_WALLET_BY_ID[] =
 
 /* ---- balance ---------------------------------------------------------------------------------------------- */
 
+/* 200 {"balance": {walletId, profileId, balance, updatedAt, accountId, balanceQirat, isFrozen}, walletId, profileId,
+ * accountId, balanceQirat, isFrozen, updatedAt}: the original's wrapped object (balance a JSON number of coins) with
+ * our keys inside it and, for the clients of our first version, beside it. */
 static void on_balance(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct gx_req *req = arg;
 	uint64_t balance;
-	cJSON *o;
+	cJSON *top, *o;
 
-	if (!gx_svc_found(req, res, err, "WALLET_NOT_FOUND", "wallet not found"))
+	if (!gx_svc_found(req, res, err, "WALLET_NOT_FOUND", "Wallet not found"))
 		return;
 	if (command_balance(req, res, "wallet", &balance) < 0)
 		return;
-	o = cJSON_CreateObject();
+	top = cJSON_CreateObject();
+	o = cJSON_AddObjectToObject(top, "balance");
 	cJSON_AddStringToObject(o, "walletId", gx_pg_val(res, 0, "walletId"));
 	cJSON_AddStringToObject(o, "profileId", gx_pg_val(res, 0, "profileId"));
-	cJSON_AddStringToObject(o, "accountId", gx_pg_val(res, 0, "primaryAccountId"));
-	command_add_amount(o, "balance", "balanceQirat", balance);
-	cJSON_AddBoolToObject(o, "isFrozen", gx_svc_true(res, 0, "isFrozen"));
+	if (!o || command_add_coins(o, "balance", "balanceQirat", balance) < 0) {
+		cJSON_Delete(top);
+		gx_reply_error(req, 500, "INTERNAL", "out of memory building the balance");
+		return;
+	}
 	cJSON_AddStringToObject(o, "updatedAt", gx_pg_val(res, 0, "updatedAt"));
-	gx_reply_json(req, 200, o);
+	cJSON_AddStringToObject(o, "accountId", gx_pg_val(res, 0, "primaryAccountId"));
+	cJSON_AddBoolToObject(o, "isFrozen", gx_svc_true(res, 0, "isFrozen"));
+	cJSON_AddStringToObject(top, "walletId", gx_pg_val(res, 0, "walletId"));
+	cJSON_AddStringToObject(top, "profileId", gx_pg_val(res, 0, "profileId"));
+	cJSON_AddStringToObject(top, "accountId", gx_pg_val(res, 0, "primaryAccountId"));
+	cJSON_AddStringToObject(top, "balanceQirat", cJSON_GetStringValue(cJSON_GetObjectItem(o, "balanceQirat")));
+	cJSON_AddBoolToObject(top, "isFrozen", gx_svc_true(res, 0, "isFrozen"));
+	cJSON_AddStringToObject(top, "updatedAt", gx_pg_val(res, 0, "updatedAt"));
+	gx_reply_json(req, 200, top);
 }
 
-/* The {profileId} parameter after the object-level check; NULL when an answer was sent. */
-static const char *owned_profile(struct gx_req *req)
+/* The {profileId} parameter after the object-level check (forbidden: the original's 403 text for this read); NULL
+ * when an answer was sent. */
+static const char *owned_profile(struct gx_req *req, const char *forbidden)
 {
 	const char *pid = gx_req_param(req, "profileId");
 
@@ -66,7 +81,7 @@ static const char *owned_profile(struct gx_req *req)
 		return NULL;
 	}
 	if (!gx_req_may_access(req, pid)) {
-		gx_reply_error(req, 403, "FORBIDDEN", "you can only access your own wallet");
+		gx_reply_error(req, 403, "FORBIDDEN", "%s", forbidden);
 		return NULL;
 	}
 	return pid;
@@ -77,7 +92,7 @@ void wallets_balance(struct gx_req *req)
 	const struct tok_app *app = gx_req_app(req);
 	const char *params[2];
 
-	if (!(params[1] = owned_profile(req)))
+	if (!(params[1] = owned_profile(req, "You can only view your own balance")))
 		return;
 	params[0] = app->tenant;
 	if (gx_pg_query(gx_req_pg(req), SQL_BALANCE, 2, params, on_balance, req) < 0)
@@ -91,6 +106,9 @@ struct page {
 	struct gx_valid_page page;
 };
 
+/* One S6 item: the original's keys (amount and fee as JSON numbers of coins, type the database enum, blockNumber a
+ * JSON number or null) plus the exact amountQirat and feeQirat. NULL when a stored amount is not a Qirat amount or
+ * cJSON is out of memory. */
 static cJSON *history_item(const PGresult *res, int i)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -102,12 +120,12 @@ static cJSON *history_item(const PGresult *res, int i)
 	cJSON_AddStringToObject(o, "walletId", gx_pg_val(res, i, "wallet"));
 	cJSON_AddStringToObject(o, "type", gx_pg_val(res, i, "type"));
 	cJSON_AddStringToObject(o, "counterparty", gx_pg_val(res, i, "counterparty"));
-	if (command_qirat(res, i, "amountQirat", &amount) < 0 || command_qirat(res, i, "feeQirat", &fee) < 0) {
+	if (command_qirat(res, i, "amountQirat", &amount) < 0 || command_qirat(res, i, "feeQirat", &fee) < 0 ||
+	    command_add_coins(o, "amount", "amountQirat", amount) < 0 ||
+	    command_add_coins(o, "fee", "feeQirat", fee) < 0) {
 		cJSON_Delete(o);
 		return NULL;
 	}
-	command_add_amount(o, "amount", "amountQirat", amount);
-	command_add_amount(o, "fee", "feeQirat", fee);
 	gx_svc_add_text(o, "remark", res, i, "remark");
 	cJSON_AddStringToObject(o, "timestamp", gx_pg_val(res, i, "timestamp"));
 	block = gx_pg_val(res, i, "blockNumber");
@@ -124,7 +142,7 @@ static void on_history(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct gx_req *req = pg->req;
 	cJSON *items, *item;
 
-	if (!gx_svc_found(req, res, err, "WALLET_NOT_FOUND", "wallet not found"))
+	if (!gx_svc_found(req, res, err, "WALLET_NOT_FOUND", "Wallet not found"))
 		return;
 	items = cJSON_CreateArray();
 	for (int i = 0; i < PQntuples(res); i++) {
@@ -141,6 +159,27 @@ static void on_history(PGresult *res, const struct gx_pg_error *err, void *arg)
 	gx_svc_reply_list(req, "transactions", items, gx_svc_total(res), &pg->page);
 }
 
+/* History paging: the original's default of 50 rows; a larger limit than ours is served as HISTORY_MAX rows (the
+ * original had no bound, and the reply's "limit" says what was applied). */
+#define HISTORY_DEFAULT 50
+#define HISTORY_MAX 100
+#define HISTORY_TEXT_(x) #x
+#define HISTORY_TEXT(x) HISTORY_TEXT_(x)
+
+/* The ?limit value to validate: s itself, or the text of HISTORY_MAX when s is a plain number above it. */
+static const char *history_limit(const char *s)
+{
+	size_t n = s ? strspn(s, "0123456789") : 0;
+
+	if (n == 0 || s[n] != '\0')
+		return s;
+	while (*s == '0' && n > 1) {
+		s++;
+		n--;
+	}
+	return n > 3 || strtol(s, NULL, 10) > HISTORY_MAX ? HISTORY_TEXT(HISTORY_MAX) : s;
+}
+
 void wallets_transactions(struct gx_req *req)
 {
 	const struct tok_app *app = gx_req_app(req);
@@ -149,12 +188,13 @@ void wallets_transactions(struct gx_req *req)
 	struct page *pg;
 	const char *params[4];
 
-	if (gx_svc_paging(req, 100, 20, &page, v) < 0) {
+	if (gx_valid_paging(history_limit(gx_req_query(req, "limit")), gx_req_query(req, "offset"), HISTORY_MAX,
+			    HISTORY_DEFAULT, &page, v) < 0) {
 		gx_reply_verr(req, v);
 		return;
 	}
 	gx_verr_free(v);
-	if (!(params[1] = owned_profile(req)))
+	if (!(params[1] = owned_profile(req, "You can only view your own transactions")))
 		return;
 	pg = gx_xcalloc(1, sizeof(*pg));
 	pg->req = req;
@@ -190,7 +230,7 @@ static void on_wallet(PGresult *res, const struct gx_pg_error *err, void *arg)
 	bool frozen;
 	cJSON *payload;
 
-	if (!gx_svc_found(req, res, err, "WALLET_NOT_FOUND", "wallet not found"))
+	if (!gx_svc_found(req, res, err, "WALLET_NOT_FOUND", "Wallet not found"))
 		return;
 	frozen = gx_svc_true(res, 0, "isFrozen");
 	if (f->freeze && frozen) {
@@ -214,15 +254,20 @@ static void freeze_common(struct gx_req *req, bool freeze)
 {
 	const struct tok_app *app = gx_req_app(req);
 	const char *wid = gx_req_param(req, "walletId");
-	struct gx_verr *v = gx_verr_new();
+	struct gx_verr *v;
 	const char *reason = NULL;
 	struct freeze *f;
 	const char *params[2];
 
+	if (freeze && command_falsy(gx_req_body(req), "reason")) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "Reason is required");
+		return;
+	}
+	v = gx_verr_new();
 	if (!gx_valid_id(wid))
 		gx_verr_add(v, "walletId", "must be a wallet id");
 	if (freeze) {
-		reason = gx_valid_str(gx_req_body(req), "reason", true, 10, 500, v);
+		reason = gx_valid_str(gx_req_body(req), "reason", true, 1, 500, v);
 		if (reason && strlen(reason) > 500)
 			gx_verr_add(v, "reason", "must be at most 500 bytes");
 	}

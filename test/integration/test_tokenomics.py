@@ -52,9 +52,14 @@ class TokenomicsTest(ServiceTestCase):
         r = self.call("GET", "/api/v1/wallets/%s/balance" % pid, tok)
         b = self.check(r, 200, "GET", "/api/v1/wallets/{profileId}/balance")
         self.assertEqual((b["walletId"], b["profileId"], b["accountId"]), (wid, pid, acct))
-        self.assertEqual((b["balance"], b["balanceQirat"], b["isFrozen"]), ("1234.56789", "123456789", False))
+        self.assertEqual((b["balanceQirat"], b["isFrozen"]), ("123456789", False))
+        inner = b["balance"]    # the original's object, our keys inside it too
+        self.assertEqual((inner["walletId"], inner["profileId"], inner["accountId"], inner["updatedAt"]),
+                         (wid, pid, acct, b["updatedAt"]))
+        self.assertEqual((inner["balance"], inner["balanceQirat"], inner["isFrozen"]), (1234.56789, "123456789", False))
         r = self.call("GET", "/api/v1/wallets/%s/balance" % pid, gxtest.mint_token(ADMIN, "ADMIN"))
-        self.assertEqual(self.check(r, 200, "GET", "/api/v1/wallets/{profileId}/balance")["balance"], "1234.56789")
+        self.assertEqual(self.check(r, 200, "GET", "/api/v1/wallets/{profileId}/balance")["balance"]["balance"],
+                         1234.56789)
         other, _, _, other_tok = self.user()
         r = self.call("GET", "/api/v1/wallets/%s/balance" % pid, other_tok)
         self.check(r, 403, "GET", "/api/v1/wallets/{profileId}/balance", "FORBIDDEN")
@@ -70,12 +75,15 @@ class TokenomicsTest(ServiceTestCase):
         self.check(r, 400, "GET", "/api/v1/wallets/{profileId}/balance", "VALIDATION_FAILED")
 
     def test_balance_extremes_exact(self):
-        for qirat, coins in [(0, "0"), (1, "0.00001"), (100000000000000, "1000000000"),
-                             (18446744073709551615, "184467440737095.51615")]:
+        # the number is the nearest double (as JS Number() of the exact text); the Qirat string stays exact
+        for qirat, coins, text in [(0, 0, "0"), (1, 0.00001, "0.00001"), (100000000000000, 1000000000, "1000000000"),
+                                   (18446744073709551615, 184467440737095.53, "184467440737095.53")]:
             pid, _, _, tok = self.user(balance=qirat)
-            b = self.check(self.call("GET", "/api/v1/wallets/%s/balance" % pid, tok), 200, "GET",
-                           "/api/v1/wallets/{profileId}/balance")
-            self.assertEqual((b["balance"], b["balanceQirat"]), (coins, str(qirat)))
+            r = self.call("GET", "/api/v1/wallets/%s/balance" % pid, tok)
+            b = self.check(r, 200, "GET", "/api/v1/wallets/{profileId}/balance")
+            self.assertEqual((b["balance"]["balance"], b["balanceQirat"], b["balance"]["balanceQirat"]),
+                             (coins, str(qirat), str(qirat)))
+            self.assertIn('"balance":%s,' % text, r.text)
 
     # --- treasury -----------------------------------------------------------------------------------------
     def test_treasury(self):
@@ -84,8 +92,11 @@ class TokenomicsTest(ServiceTestCase):
                         'ON CONFLICT DO NOTHING')
         r = self.call("GET", "/api/v1/treasury/IN/balance")
         b = self.check(r, 200, "GET", "/api/v1/treasury/{countryCode}/balance")
-        self.assertEqual((b["countryCode"], b["accountId"], b["balance"], b["balanceQirat"]),
-                         ("IN", "treasury_IN", "673238350000", "67323835000000000"))
+        self.assertEqual((b["countryCode"], b["accountId"], b["balanceQirat"]),
+                         ("IN", "treasury_IN", "67323835000000000"))
+        self.assertEqual((b["balance"]["countryCode"], b["balance"]["balance"], b["balance"]["balanceQirat"],
+                          b["balance"]["accountId"], b["balance"]["status"]),
+                         ("IN", 673238350000, "67323835000000000", "treasury_IN", "ACTIVE"))
         self.check(self.call("GET", "/api/v1/treasury/FR/balance"), 404, "GET",
                    "/api/v1/treasury/{countryCode}/balance", "TREASURY_NOT_FOUND")
         for bad in ("in", "IND", "I1"):
@@ -106,7 +117,7 @@ class TokenomicsTest(ServiceTestCase):
         path = "/api/v1/wallets/%s/transactions" % pid
         tmpl = "/api/v1/wallets/{profileId}/transactions"
         first = self.check(self.call("GET", path, tok), 200, "GET", tmpl)
-        self.assertEqual((first["total"], first["limit"], first["offset"], len(first["transactions"])), (25, 20, 0, 20))
+        self.assertEqual((first["total"], first["limit"], first["offset"], len(first["transactions"])), (25, 50, 0, 25))
         seen = []
         for off in range(0, 25, 7):
             page = self.check(self.call("GET", path + "?limit=7&offset=%d" % off, tok), 200, "GET", tmpl)
@@ -114,14 +125,19 @@ class TokenomicsTest(ServiceTestCase):
             seen += [t["offTxId"] for t in page["transactions"]]
         self.assertEqual(len(seen), 25)
         self.assertEqual(len(set(seen)), 25)
-        self.assertEqual(seen[:20], [t["offTxId"] for t in first["transactions"]])
+        self.assertEqual(seen, [t["offTxId"] for t in first["transactions"]])
         stamps = [t["timestamp"] for t in first["transactions"]]
         self.assertEqual(stamps, sorted(stamps, reverse=True))
         again = self.check(self.call("GET", path + "?limit=100", tok), 200, "GET", tmpl)
         self.assertEqual([t["offTxId"] for t in again["transactions"]], seen)
         t0 = again["transactions"][0]
         self.assertEqual((t0["type"], t0["amount"], t0["amountQirat"], t0["fee"], t0["blockNumber"]),
-                         ("RECEIVED", "0.00024", "24", "0", 24))   # ties on time: ordered by offTxId
+                         ("RECEIVED", 0.00024, "24", 0, 24))   # ties on time: ordered by offTxId
+        # more than 100 rows per page are served as 100, as the limit in the reply says
+        big = self.check(self.call("GET", path + "?limit=500", tok), 200, "GET", tmpl)
+        self.assertEqual((big["limit"], len(big["transactions"])), (100, 25))
+        self.assertEqual(self.check(self.call("GET", path + "?limit=0000101", tok), 200, "GET", tmpl)["limit"], 100)
+        self.assertEqual(self.check(self.call("GET", path + "?limit=007", tok), 200, "GET", tmpl)["limit"], 7)
         beyond = self.check(self.call("GET", path + "?offset=1000", tok), 200, "GET", tmpl)
         self.assertEqual((beyond["transactions"], beyond["total"]), ([], 25))
 
@@ -136,9 +152,9 @@ class TokenomicsTest(ServiceTestCase):
                         '"timestamp", "amountQirat", "feeQirat") VALUES (\'default\', \'big\', %s, \'SENT\', \'x\', '
                         'now(), 18446744073709551615, 10000000)' % q(wid))
         t = self.check(self.call("GET", path, tok), 200, "GET", tmpl)["transactions"][0]
-        self.assertEqual((t["amount"], t["fee"], t["feeQirat"], t["remark"], t["blockNumber"]),
-                         ("184467440737095.51615", "100", "10000000", None, None))
-        for qs in ("limit=0", "limit=101", "limit=abc", "offset=-1", "limit=1.5", "limit="):
+        self.assertEqual((t["amount"], t["amountQirat"], t["fee"], t["feeQirat"], t["remark"], t["blockNumber"]),
+                         (184467440737095.53, "18446744073709551615", 100, "10000000", None, None))
+        for qs in ("limit=0", "limit=-5", "limit=abc", "offset=-1", "limit=1.5", "limit="):
             self.check(self.call("GET", path + "?" + qs, tok), 400, "GET", tmpl, "VALIDATION_FAILED")
         _, _, _, other = self.user()
         self.check(self.call("GET", path, other), 403, "GET", tmpl, "FORBIDDEN")
@@ -166,9 +182,19 @@ class TokenomicsTest(ServiceTestCase):
     def test_transfer_validation(self):
         a, _, _, tok = self.user(balance=10 ** 12)
         b, _, _, _ = self.user()
-        cases = [({"amount": "1"}, "toUserId"), ({"toUserId": b}, "amount"),
-                 ({"toUserId": b, "amount": "0"}, "amount"), ({"toUserId": b, "amount": -1}, "amount"),
-                 ({"toUserId": b, "amount": "0.000001"}, "amount"), ({"toUserId": b, "amount": "1e3"}, "amount"),
+        # the original's own checks come first, with its texts
+        for body, text in [({"amount": "1"}, "fromUserId, toUserId, and amount are required"),
+                           ({"toUserId": b}, "fromUserId, toUserId, and amount are required"),
+                           ({"toUserId": b, "amount": 0}, "fromUserId, toUserId, and amount are required"),
+                           ({"toUserId": "", "amount": 1}, "fromUserId, toUserId, and amount are required"),
+                           ({"toUserId": b, "amount": "0"}, "Amount must be greater than 0"),
+                           ({"toUserId": b, "amount": -1}, "Amount must be greater than 0"),
+                           ({"toUserId": b, "amount": " -0.5 "}, "Amount must be greater than 0")]:
+            err = self.check(self.call("POST", "/api/v1/transfers", tok, body), 400, "POST", "/api/v1/transfers",
+                             "VALIDATION_FAILED")
+            self.assertEqual(err["message"], text, body)
+        cases = [({"toUserId": b, "amount": "0.000001"}, "amount"), ({"toUserId": b, "amount": "1e3"}, "amount"),
+                 ({"toUserId": b, "amount": "-x"}, "amount"),
                  ({"toUserId": b, "amount": "1000000000.00001"}, "amount"), ({"toUserId": b, "amount": True}, "amount"),
                  ({"toUserId": a, "amount": "1"}, "toUserId"), ({"toUserId": "x/y", "amount": "1"}, "toUserId"),
                  ({"toUserId": b, "amount": "1", "remark": "r" * 201}, "remark")]
@@ -199,12 +225,36 @@ class TokenomicsTest(ServiceTestCase):
         self.transfer(frozen_tok, a, "1", 409, "WALLET_FROZEN")
         self.transfer(gxtest.mint_token(nowallet), a, "1", 404, "WALLET_NOT_FOUND")
 
+    def seed_org(self, status):
+        org = str(uuid.uuid4())
+        self.stack.psql('INSERT INTO "Organization" ("orgId", "tenantId", "orgName", "orgType", "status", '
+                        '"stakeholders") VALUES (%s, \'default\', \'Org\', \'BUSINESS\', %s, \'[]\')'
+                        % (q(org), q(status)))
+        return org
+
+    def test_transfer_to_organization(self):
+        # addressed as the original's clients address it: toUserId = the organization's id (its on-chain account)
+        a, _, a_acct, a_tok = self.user(balance=10 ** 12)
+        org = self.seed_org("ACTIVE")
+        res = self.transfer(a_tok, org, 50, remark="funding")
+        self.assertEqual(outbox_command(self.stack, res["commandId"])[:3],
+                         ("TRANSFER_TOKENS", {"fromUserId": a_acct, "toUserId": org, "amount": "5000000",
+                                              "remark": "funding"}, "wallet:" + a_acct))
+        # a proposed organization has no account on chain yet
+        err = self.transfer(a_tok, self.seed_org("PROPOSED"), "1", 409, "RECEIVER_NOT_ACTIVE")
+        self.assertIn("PROPOSED", err["message"])
+        err = self.transfer(a_tok, "org-" + str(uuid.uuid4()), "1", 404, "RECEIVER_NOT_FOUND")
+        self.assertEqual(err["message"], "Receiver wallet not found")
+        # the balance pre-check is the sender's, as for any transfer
+        _, _, _, poor = self.user(balance=100)
+        self.transfer(poor, org, "1", 409, "INSUFFICIENT_BALANCE")
+
     def test_transfer_balance_precheck_includes_fee(self):
         # defaults: 10 bps above 10 coins. 100 coins cost 100.1 coins; 5 coins are exempt.
         b, _, _, _ = self.user()
         _, _, _, tok = self.user(balance=10010000 - 1)
         err = self.transfer(tok, b, "100", 409, "INSUFFICIENT_BALANCE")
-        self.assertIn("available 100.09999, required 100.1", err["message"])
+        self.assertEqual(err["message"], "Insufficient balance. Available: 100.09999, Required: 100.1")
         _, _, _, tok = self.user(balance=10010000)
         self.transfer(tok, b, "100")
         _, _, _, tok = self.user(balance=500000)
@@ -277,8 +327,10 @@ class TokenomicsTest(ServiceTestCase):
         ftmpl, utmpl = "/api/v1/wallets/{walletId}/freeze", "/api/v1/wallets/{walletId}/unfreeze"
         reason = "suspicious activity reported"
         self.check(self.call("POST", fpath, tok, {"reason": reason}), 403, "POST", ftmpl, "FORBIDDEN")
-        self.check(self.call("POST", fpath, admin, {"reason": "short"}), 400, "POST", ftmpl, "VALIDATION_FAILED")
-        self.check(self.call("POST", fpath, admin, {}), 400, "POST", ftmpl, "VALIDATION_FAILED")
+        self.check(self.call("POST", fpath, admin, {"reason": "r" * 501}), 400, "POST", ftmpl, "VALIDATION_FAILED")
+        self.check(self.call("POST", fpath, admin, {"reason": 7}), 400, "POST", ftmpl, "VALIDATION_FAILED")
+        self.assertEqual(self.check(self.call("POST", fpath, admin, {}), 400, "POST", ftmpl, "VALIDATION_FAILED")
+                         ["message"], "Reason is required")
         self.check(self.call("POST", "/api/v1/wallets/%s/freeze" % uuid.uuid4(), admin, {"reason": reason}), 404,
                    "POST", ftmpl, "WALLET_NOT_FOUND")
         self.check(self.call("POST", upath, admin), 409, "POST", utmpl, "WALLET_NOT_FROZEN")

@@ -1,14 +1,16 @@
 """End to end with the Fabric stand-in, the outbox-submitter and the projector: bootstrap -> two users created on
 chain -> genesis through svc-tokenomics -> transfers (1 Qirat pieces, a STANDARD fee, and a CAPPED fee after the cap
 parameter was changed on chain) -> both balances and both history rows exact -> every fee equals svc-tax's quote
-and went to SYSTEM_FEE_POOL. System commands the admin service would write are inserted into the outbox directly."""
+and went to SYSTEM_FEE_POOL. Then an organization funded by a transfer (toUserId = its orgId) spends through a
+multi-signature transaction of svc-organization. System commands the admin service would write and the users'
+CREATE_USER are inserted into the outbox directly."""
 
 import json
 import uuid
 
 import gxtest
 from gxtest.chain import wait_command, wait_sql
-from gxtest.services import NO_LIMITS, ServiceTestCase, chain_user
+from gxtest.services import NO_LIMITS, ServiceTestCase, chain_user, wait_projected
 from gxtest.sql import enqueue, q
 
 SUPER = str(uuid.uuid4())
@@ -98,7 +100,8 @@ class TokenomicsEndToEndTest(ServiceTestCase):
         self.assertEqual(total_amount, 4000003)
         ab, bb = self.balance(a, a_tok), self.balance(b, b_tok)
         self.assertEqual(ab["balanceQirat"], str(10000000 - total_amount - total_fee))
-        self.assertEqual((ab["balance"], bb["balance"], bb["balanceQirat"]), ("59.96497", "40.00003", "4000003"))
+        self.assertEqual((ab["balance"]["balance"], bb["balance"]["balance"], bb["balanceQirat"]),
+                         (59.96497, 40.00003, "4000003"))
 
         # history: one row per side per transfer, exact amounts, the fee on the sender's row
         ha, hb = self.history(a, a_tok), self.history(b, b_tok)
@@ -121,3 +124,100 @@ class TokenomicsEndToEndTest(ServiceTestCase):
         r = gxtest.request("POST", self.api.url + "/api/v1/transfers", headers=gxtest.bearer(a_tok),
                            json_body={"toUserId": b, "amount": "60"})
         self.assertEqual((r.status, r.json()["code"]), (409, "INSUFFICIENT_BALANCE"))
+
+
+class OrganizationFundingEndToEndTest(ServiceTestCase):
+    """An organization is funded by a plain transfer through svc-tokenomics, addressed as the original's clients
+    address it (toUserId = the organization's id), and then spends through svc-organization's multi-signature
+    transaction: outbox -> submitter -> Fabric stand-in -> projector -> read models, exact to the Qirat on every
+    side (sender, organization, receiver, fee pool)."""
+
+    DAEMON, CHAIN, WITHOUT_PROJECTOR = "svc-tokenomics", True, "fail"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.org = cls.stack.start_daemon("svc-organization", env=NO_LIMITS)
+
+    def projected(self, cid, token, api=None):
+        return wait_command((api or self.api).url, cid, token, want="PROJECTED", timeout=60)
+
+    def org_post(self, path, tok, body=None):
+        r = gxtest.request("POST", self.org.url + path, headers=gxtest.bearer(tok), json_body=body)
+        self.assertEqual(r.status, 202, r.text)
+        res = r.json()
+        self.projected(res["commandId"], tok, self.org)
+        return res
+
+    def transfer(self, tok, body, status=202):
+        r = self.call("POST", "/api/v1/transfers", tok, body)
+        self.check(r, status, "POST", "/api/v1/transfers")
+        return r.json()
+
+    def balances(self):
+        return self.stack.psql('SELECT (SELECT "balanceQirat"::text FROM "Organization" WHERE "orgId" = %s), '
+                               '(SELECT "balanceQirat"::text FROM "SystemAccount" WHERE "accountId" = '
+                               '\'SYSTEM_FEE_POOL\')' % q(self.org_id))[0]
+
+    def test_fund_organization_then_multisig(self):
+        st = self.stack
+        sup = gxtest.mint_token(SUPER, "SUPER_ADMIN")
+        wait_projected(st, enqueue(st, "BOOTSTRAP_SYSTEM", {}, "system"))
+        (a, _), (b, _), (c, _) = chain_user(st), chain_user(st), chain_user(st)
+        ta, tb, tc = gxtest.mint_token(a), gxtest.mint_token(b), gxtest.mint_token(c)
+        r = self.call("POST", "/api/v1/genesis", sup, {"userId": a, "userType": "individual", "countryCode": "US"})
+        self.projected(self.check(r, 202, "POST", "/api/v1/genesis")["commandId"], sup)
+
+        # an organization of a and b, endorsed and activated through svc-organization
+        res = self.org_post("/api/v1/organizations", ta, {"orgName": "Funded Co", "orgType": "business",
+                                                          "stakeholderIds": [a, b]})
+        self.org_id = org = res["aggregateId"]
+        # before activation it has no account on chain: the API says so instead of a command that must fail
+        err = self.transfer(ta, {"fromUserId": a, "toUserId": org, "amount": 1}, 409)
+        self.assertEqual(err["code"], "RECEIVER_NOT_ACTIVE")
+        self.org_post("/api/v1/organizations/%s/endorse" % org, ta)
+        self.org_post("/api/v1/organizations/%s/endorse" % org, tb)
+        self.org_post("/api/v1/organizations/%s/activate" % org, tb)
+        self.org_post("/api/v1/organizations/%s/rules" % org, ta, {"requiredApprovals": 2, "approverIds": [a, b],
+                                                                   "amountThreshold": "1"})
+        self.assertEqual(self.balances(), ("0", "0"))
+
+        # fund it: the original's body, amount a JSON number of coins; 50 coins cost a 0.05 coin fee (10 bps)
+        res = self.transfer(ta, {"fromUserId": a, "toUserId": org, "amount": 50, "remark": "funding"})
+        doc = self.projected(res["commandId"], ta)
+        self.assertEqual(self.balances(), ("5000000", "5000"))
+        bal = self.check(self.call("GET", "/api/v1/wallets/%s/balance" % a, ta), 200, "GET",
+                         "/api/v1/wallets/{profileId}/balance")
+        self.assertEqual((bal["balance"]["balance"], bal["balanceQirat"]), (49.95, "4995000"))
+        hist = self.check(self.call("GET", "/api/v1/wallets/%s/transactions" % a, ta), 200, "GET",
+                          "/api/v1/wallets/{profileId}/transactions")["transactions"]
+        sent = [t for t in hist if t["onChainTxId"] == doc["fabricTxId"]]
+        self.assertEqual([(t["type"], t["counterparty"], t["amount"], t["fee"], t["remark"]) for t in sent],
+                         [("SENT", org, 50, 0.05, "funding")])
+        self.assertEqual(sent[0]["blockNumber"], doc["blockNumber"])
+
+        # spend 20 coins to c: initiated by a, approved by a and b; executed with the second approval
+        res = self.org_post("/api/v1/organizations/%s/transactions" % org, ta, {"toUserId": c, "amount": 20,
+                                                                                "remark": "supplies"})
+        tx = res["pendingTxId"]
+        self.assertEqual(st.psql('SELECT "status" FROM "MultiSigTransaction" WHERE "txId" = %s' % q(tx)),
+                         [("PENDING",)])
+        self.org_post("/api/v1/transactions/%s/approve" % tx, ta)
+        self.assertEqual(self.balances(), ("5000000", "5000"))
+        self.org_post("/api/v1/transactions/%s/approve" % tx, tb)
+        self.assertEqual(st.psql('SELECT "status", "currentSignatures" FROM "MultiSigTransaction" WHERE "txId" = %s'
+                                 % q(tx)), [("EXECUTED", "2")])
+
+        # exact on every side: the organization paid 20 coins + 0.02 fee; c got 20; the fee pool has both fees
+        self.assertEqual(self.balances(), (str(5000000 - 2000000 - 2000), str(5000 + 2000)))
+        bal = self.check(self.call("GET", "/api/v1/wallets/%s/balance" % c, tc), 200, "GET",
+                         "/api/v1/wallets/{profileId}/balance")
+        self.assertEqual((bal["balance"]["balance"], bal["balanceQirat"]), (20, "2000000"))
+        hist = self.check(self.call("GET", "/api/v1/wallets/%s/transactions" % c, tc), 200, "GET",
+                          "/api/v1/wallets/{profileId}/transactions")["transactions"]
+        self.assertEqual([(t["type"], t["counterparty"], t["amount"], t["amountQirat"], t["fee"]) for t in hist],
+                         [("RECEIVED", org, 20, "2000000", 0)])
+        self.assertEqual(self.check(self.call("GET", "/api/v1/wallets/%s/balance" % a, ta), 200, "GET",
+                                    "/api/v1/wallets/{profileId}/balance")["balanceQirat"], "4995000")
+        # every command of the flow reached the read models
+        self.assertEqual(st.psql('SELECT "status" FROM "OutboxCommand" WHERE "status" <> \'PROJECTED\''), [])
