@@ -222,7 +222,6 @@ class OrganizationCompatTest(ServiceTestCase):
         assert_original_error(self, r, 404, "Organization not found")
 
     # --- the original's 202 texts ---------------------------------------------------------------------------
-    @unittest.expectedFailure  # the 202 "message" is written by common/src/outbox.c (one text for every write)
     def test_accepted_messages(self):
         a, b, to = seed_user(self.stack), seed_user(self.stack), seed_user(self.stack)
         ta = gxtest.mint_token(a)

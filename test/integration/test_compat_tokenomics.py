@@ -197,11 +197,8 @@ class TokenomicsCompatTest(ServiceTestCase):
                               "Wallet not found", "WALLET_NOT_FOUND")
 
     # --- the original's 202 texts ------------------------------------------------------------------------------
-    @unittest.expectedFailure
-    def test_accepted_messages_need_common(self):
-        """The 202 body is built by common/src/outbox.c with one text for every command; the original's text per
-        operation needs a per-command message there (reported, not done: common is outside this service). When it
-        lands, this test passes and the decorator must go."""
+    def test_accepted_messages(self):
+        """The original's 202 text per operation (the outbox module's table)."""
         a, wid, _, ta = self.user(balance=10 ** 9, nationality="US")
         b, _, _, _ = self.user()
         got = {"transfer": self.transfer(ta, {"fromUserId": a, "toUserId": b, "amount": 1}).json()["message"],
