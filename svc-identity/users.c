@@ -45,7 +45,7 @@ static const char SQL_REVOKE_ALL[] =
 	"UPDATE \"RefreshToken\" SET \"revoked\" = true, \"revokedAt\" = now(), \"revokedReason\" = 'password changed'"
 	" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND NOT \"revoked\"";
 
-/* Registration: the original answered a taken email with 400 and this text. */
+/* Registration: the original answered a taken email with 400 and this text (PATCH answers it the same way). */
 static const struct gx_conflict register_conflicts[] = {
 	{ "UserProfile_email_lower_key", 400, "EMAIL_TAKEN", "User with this email already exists" },
 	{ "UserProfile_email_key", 400, "EMAIL_TAKEN", "User with this email already exists" },
@@ -56,8 +56,8 @@ static const struct gx_conflict register_conflicts[] = {
 };
 
 static const struct gx_conflict profile_conflicts[] = {
-	{ "UserProfile_email_lower_key", 409, "EMAIL_TAKEN", "a user with this email already exists" },
-	{ "UserProfile_email_key", 409, "EMAIL_TAKEN", "a user with this email already exists" },
+	{ "UserProfile_email_lower_key", 400, "EMAIL_TAKEN", "User with this email already exists" },
+	{ "UserProfile_email_key", 400, "EMAIL_TAKEN", "User with this email already exists" },
 	{ "UserProfile_phoneNum_key", 409, "PHONE_TAKEN", "a user with this phone number already exists" },
 	{ "UserProfile_biometricHash_key", 409, "BIOMETRIC_TAKEN", "this biometric hash is already registered" },
 	{ "UserProfile_nationalityCountryCode_fkey", 400, "UNKNOWN_COUNTRY",

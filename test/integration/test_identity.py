@@ -396,7 +396,7 @@ class IdentityTest(IdentityBase):
         self.err(self.call("PATCH", USER, id=b_id, token=b["accessToken"], body={"phoneNum": "+14155550123"}), 409,
                  "PHONE_TAKEN")
         self.err(self.call("PATCH", USER, id=b_id, token=b["accessToken"], body={"email": a_body["email"].upper()}),
-                 409, "EMAIL_TAKEN")
+                 400, "EMAIL_TAKEN")
         admin = gxtest.mint_token(str(uuid.uuid4()), "ADMIN")
         self.call("PATCH", USER, id=b_id, token=admin, body={"lastName": "Hopper"}, status=200)
         self.err(self.call("PATCH", USER, id=str(uuid.uuid4()), token=admin, body={"lastName": "X"}), 404, "NOT_FOUND")
