@@ -7,9 +7,17 @@
  * until the window ends. Redis down: the lock is not enforced (fails open, counted in gx_redis_degraded_total).
  *
  * Refresh rotates: one statement marks the presented token rotated, reads the profile's current role and status
- * and stores the successor in the same family. A token that was already rotated is a reuse: the whole family is
- * revoked and the answer is 401 TOKEN_REUSED. Logout revokes the refresh family and denylists the caller's access
- * token jti in Redis (gx:revoked:jti:<jti>, TTL = its remaining lifetime), which the HTTP pipeline checks.
+ * and stores the successor in the same family. A token that was already rotated is looked at with its successor:
+ *   - presented again within REFRESH_REUSE_GRACE of its rotation, its successor not yet used: the same pair again
+ *     (minting is deterministic), so a client retrying or racing two refreshes keeps its session;
+ *   - the family's login token, its successor never used (a client that does not store rotated tokens, as the
+ *     original backend's clients do not: it never rotated): a new access token and the same successor, for the
+ *     login token's whole life;
+ *   - anything else (an older ancestor, a token with a parent outside the window): reuse, the whole family is
+ *     revoked and the answer is 401 TOKEN_REUSED.
+ * Every refresh failure carries the original's message text. Logout revokes the refresh family and denylists the
+ * caller's access token jti in Redis (gx:revoked:jti:<jti>, TTL = its remaining lifetime), which the HTTP pipeline
+ * checks.
  */
 #include "identity.h"
 
@@ -41,22 +49,38 @@ static const char SQL_STORE_REFRESH[] =
 static const char SQL_LAST_LOGIN[] =
 	"UPDATE \"UserProfile\" SET \"lastLoginAt\" = now() WHERE \"profileId\" = $1 AND \"tenantId\" = $2";
 
-/* $1 old jti, $2 tenant, $3 new jti, $4 old hash, $5 family, $6 new hash, $7 new expiry (epoch s), $8 UA, $9 IP */
+/* $1 old jti, $2 tenant, $3 new jti, $4 old hash, $5 family, $6 new hash, $7 new expiry (epoch s), $8 UA, $9 IP.
+ * Rotates only a usable token of an active profile; the profile's role is read in the same snapshot. */
 static const char SQL_ROTATE[] =
-	"WITH rot AS (UPDATE \"RefreshToken\" SET \"rotatedAt\" = now(), \"replacedBy\" = $3"
-	"  WHERE \"jti\" = $1 AND \"tenantId\" = $2 AND \"tokenHash\" = $4 AND \"familyId\" = $5"
-	"  AND \"rotatedAt\" IS NULL AND NOT \"revoked\" AND \"expiresAt\" > now() RETURNING \"profileId\", \"familyId\"),"
-	" u AS (SELECT p.\"profileId\", p.\"role\"::text AS \"role\", p.\"status\"::text AS \"status\""
-	"  FROM \"UserProfile\" p JOIN rot ON p.\"profileId\" = rot.\"profileId\" WHERE p.\"deletedAt\" IS NULL),"
+	"WITH rot AS (UPDATE \"RefreshToken\" t SET \"rotatedAt\" = now(), \"replacedBy\" = $3"
+	"  WHERE t.\"jti\" = $1 AND t.\"tenantId\" = $2 AND t.\"tokenHash\" = $4 AND t.\"familyId\" = $5"
+	"  AND t.\"rotatedAt\" IS NULL AND NOT t.\"revoked\" AND t.\"expiresAt\" > now()"
+	"  AND EXISTS (SELECT 1 FROM \"UserProfile\" p WHERE p.\"profileId\" = t.\"profileId\""
+	"   AND p.\"tenantId\" = t.\"tenantId\" AND p.\"deletedAt\" IS NULL AND p.\"status\" NOT IN ('SUSPENDED', 'CLOSED'))"
+	"  RETURNING t.\"profileId\", t.\"familyId\"),"
 	" ins AS (INSERT INTO \"RefreshToken\" (\"jti\", \"tenantId\", \"profileId\", \"familyId\", \"tokenHash\","
 	"  \"expiresAt\", \"userAgent\", \"ipAddress\")"
-	"  SELECT $3, $2, u.\"profileId\", rot.\"familyId\", $6, to_timestamp($7::bigint), $8, $9 FROM u, rot"
-	"  WHERE u.\"status\" NOT IN ('SUSPENDED', 'CLOSED') RETURNING \"jti\")"
-	" SELECT u.\"profileId\", u.\"role\", u.\"status\", (SELECT count(*) FROM ins) AS \"issued\" FROM u";
+	"  SELECT $3, $2, rot.\"profileId\", rot.\"familyId\", $6, to_timestamp($7::bigint), $8, $9 FROM rot"
+	"  RETURNING \"jti\")"
+	" SELECT p.\"profileId\", p.\"role\"::text AS \"role\", (SELECT count(*) FROM ins) AS \"issued\""
+	" FROM rot JOIN \"UserProfile\" p ON p.\"profileId\" = rot.\"profileId\"";
 
+/* $1 jti, $2 tenant, $3 hash, $4 family: a token that could not be rotated, its successor, whether it has a parent
+ * (it is not its family's login token), and the profile. */
 static const char SQL_INSPECT[] =
-	"SELECT (\"rotatedAt\" IS NOT NULL) AS \"rotated\", \"revoked\", (\"expiresAt\" <= now()) AS \"expired\""
-	" FROM \"RefreshToken\" WHERE \"jti\" = $1 AND \"tenantId\" = $2";
+	"SELECT t.\"revoked\", (t.\"expiresAt\" <= now()) AS \"expired\", (t.\"rotatedAt\" IS NOT NULL) AS \"rotated\","
+	" (extract(epoch FROM now() - t.\"rotatedAt\") * 1000)::bigint AS \"rotatedMs\","
+	" EXISTS (SELECT 1 FROM \"RefreshToken\" a WHERE a.\"familyId\" = t.\"familyId\" AND a.\"tenantId\" = t.\"tenantId\""
+	"  AND a.\"replacedBy\" = t.\"jti\") AS \"hasParent\","
+	" n.\"jti\" AS \"succJti\", (n.\"rotatedAt\" IS NOT NULL) AS \"succRotated\", n.\"revoked\" AS \"succRevoked\","
+	" extract(epoch FROM n.\"expiresAt\")::bigint AS \"succExp\","
+	" p.\"profileId\", p.\"role\"::text AS \"role\", p.\"status\"::text AS \"status\""
+	" FROM \"RefreshToken\" t"
+	" LEFT JOIN \"RefreshToken\" n ON n.\"jti\" = t.\"replacedBy\" AND n.\"tenantId\" = t.\"tenantId\""
+	"  AND n.\"familyId\" = t.\"familyId\""
+	" LEFT JOIN \"UserProfile\" p ON p.\"profileId\" = t.\"profileId\" AND p.\"tenantId\" = t.\"tenantId\""
+	"  AND p.\"deletedAt\" IS NULL"
+	" WHERE t.\"jti\" = $1 AND t.\"tenantId\" = $2 AND t.\"tokenHash\" = $3 AND t.\"familyId\" = $4";
 
 static const char SQL_REVOKE_FAMILY[] =
 	"UPDATE \"RefreshToken\" SET \"revoked\" = true, \"revokedAt\" = now(), \"revokedReason\" = $3"
@@ -174,12 +198,12 @@ static void login_checked(bool ok, const char *hash GX_UNUSED, void *arg)
 		snprintf(ttl, sizeof(ttl), "%lld", cfg->login_lockout_ms);
 		gx_redis_cmd(gx_req_redis(req), ignore_reply, NULL, 5, argv, NULL);
 		count_login("failure");
-		gx_reply_error(req, 401, "INVALID_CREDENTIALS", "invalid email or password");
+		gx_reply_error(req, 401, "INVALID_CREDENTIALS", "Invalid email or password");
 		return;
 	}
 	if (inactive(s->status)) {
 		count_login("inactive");
-		gx_reply_error(req, 403, "ACCOUNT_INACTIVE", "the account is inactive; contact support");
+		gx_reply_error(req, 401, "ACCOUNT_INACTIVE", "Account is inactive. Please contact support.");
 		return;
 	}
 	{
@@ -187,7 +211,7 @@ static void login_checked(bool ok, const char *hash GX_UNUSED, void *arg)
 		gx_redis_cmd(gx_req_redis(req), ignore_reply, NULL, 2, argv, NULL);
 	}
 	if (gx_uuid_v4(family) < 0 || gx_uuid_v4(jti) < 0 ||
-	    idy_tokens_mint(app, s->profile_id, s->role, family, jti, now, &s->tok) < 0) {
+	    idy_tokens_mint(app, s->profile_id, s->role, family, jti, now, now, &s->tok) < 0) {
 		gx_reply_error(req, 500, "INTERNAL", "cannot issue tokens");
 		return;
 	}
@@ -273,6 +297,11 @@ void idy_auth_login(struct gx_req *req)
 	char hex[65], *material;
 	struct login *s;
 
+	if (!idy_truthy(body, "email") || !idy_truthy(body, "password")) {
+		gx_verr_free(v);
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "Email and password are required");
+		return;
+	}
 	email = gx_valid_str(body, "email", true, 1, 254, v);
 	pw = gx_valid_str(body, "password", true, 1, 1024, v);
 	if (gx_svc_invalid(req, v))
@@ -303,32 +332,67 @@ void idy_auth_login(struct gx_req *req)
 
 /* ---- refresh -------------------------------------------------------------------------------------------- */
 
+/* The original's one text for every refresh failure (its clients show or match it). */
+#define REFRESH_FAILED "Invalid or expired refresh token"
+
 struct refresh {
 	struct gx_req *req;
 	struct gx_jwt_claims old;
+	char old_hash[65];
 	char new_jti[37];
 	char new_hash[65];
 	long long now;
 };
 
-/* Verify the body's refreshToken into *c. Returns 0, or -1 after replying (400 or 401). */
-static int read_refresh_token(struct gx_req *req, struct gx_jwt_claims *c)
+static void count_refresh(const char *result)
+{
+	static const char *const labels[] = { "result", NULL };
+	const char *vals[1] = { result };
+
+	gx_metrics_add(gx_metrics_counter("gx_identity_refresh_total", "refresh requests by outcome", labels), vals,
+		       1);
+}
+
+/* Verify the body's refreshToken into *c, accepting tokens expired up to leeway_s ago. Returns 0, or -1 after
+ * replying (400 or 401). */
+static int read_refresh_token(struct gx_req *req, long long leeway_s, struct gx_jwt_claims *c)
 {
 	const struct idy_app *app = gx_req_app(req);
-	struct gx_verr *v = gx_verr_new();
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(gx_req_body(req), "refreshToken");
+	struct gx_verr *v;
 	const char *tok, *reason = NULL;
 
+	if (!item || cJSON_IsNull(item) || (cJSON_IsString(item) && !item->valuestring[0])) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "Refresh token is required");
+		return -1;
+	}
+	v = gx_verr_new();
 	tok = gx_valid_str(gx_req_body(req), "refreshToken", true, 1, GX_JWT_MAX_LEN, v);
 	if (gx_svc_invalid(req, v))
 		return -1;
 	if (gx_jwt_verify(tok, (const unsigned char *)app->shared->jwt_secret, strlen(app->shared->jwt_secret),
-			  app->shared->jwt_issuer, IDY_REFRESH_AUD, (long long)time(NULL), 30, c, &reason) < 0 ||
+			  app->shared->jwt_issuer, IDY_REFRESH_AUD, (long long)time(NULL), leeway_s, c, &reason) < 0 ||
 	    !c->fam[0] || strcmp(c->tenant_id, app->shared->tenant_id) != 0) {
-		gx_reply_error(req, 401, "INVALID_REFRESH_TOKEN", "the refresh token is invalid or expired (%s)",
-			       reason ? reason : "TOKEN_MALFORMED");
+		gx_log_debug("refresh token refused: %s", reason ? reason : "TOKEN_MALFORMED");
+		gx_reply_error(req, 401, "INVALID_REFRESH_TOKEN", REFRESH_FAILED);
 		return -1;
 	}
 	return 0;
+}
+
+/* Answer 200 with the pair for the successor succ_jti, its refresh token issued at refresh_iat. */
+static void refresh_reply(struct refresh *s, const char *profile_id, const char *role, const char *succ_jti,
+			  long long refresh_iat, long long access_iat)
+{
+	const struct idy_app *app = gx_req_app(s->req);
+	struct idy_tokens t;
+
+	if (idy_tokens_mint(app, profile_id, role, s->old.fam, succ_jti, refresh_iat, access_iat, &t) < 0) {
+		gx_reply_error(s->req, 500, "INTERNAL", "cannot issue tokens");
+		return;
+	}
+	gx_reply_json(s->req, 200, tokens_json(&t));
+	idy_tokens_release(&t);
 }
 
 static void refresh_family_revoked(PGresult *res GX_UNUSED, const struct gx_pg_error *err, void *arg)
@@ -340,80 +404,107 @@ static void refresh_family_revoked(PGresult *res GX_UNUSED, const struct gx_pg_e
 		return;
 	}
 	gx_log_warn("refresh token reuse detected: family revoked (profile %s)", s->old.sub);
-	gx_reply_error(s->req, 401, "TOKEN_REUSED", "this refresh token was already used; every session of its family "
-		       "has been revoked");
+	count_refresh("reuse_revoked");
+	gx_reply_error(s->req, 401, "TOKEN_REUSED", REFRESH_FAILED);
 }
 
+static void revoke_family(struct refresh *s)
+{
+	const char *p[3] = { s->old.fam, idy_tenant(s->req), "reuse detected" };
+
+	if (gx_pg_query(gx_req_pg(s->req), SQL_REVOKE_FAMILY, 3, p, refresh_family_revoked, s) < 0)
+		gx_reply_error(s->req, 500, "INTERNAL", "cannot start the family revocation");
+}
+
+/* The presented token could not be rotated: decide from its row and its successor's (SQL_INSPECT). */
 static void refresh_inspected(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct refresh *s = arg;
-	const char *p[3];
+	const struct idy_app *app = gx_req_app(s->req);
+	long long succ_iat;
 
 	if (err) {
 		gx_reply_pg_error(s->req, err);
 		return;
 	}
-	if (PQntuples(res) != 1 || strcmp(gx_pg_val(res, 0, "expired"), "t") == 0) {
-		gx_reply_error(s->req, 401, "INVALID_REFRESH_TOKEN", "the refresh token is unknown or expired");
+	if (PQntuples(res) != 1 || gx_svc_true(res, 0, "expired")) {
+		gx_reply_error(s->req, 401, "INVALID_REFRESH_TOKEN", REFRESH_FAILED);
 		return;
 	}
-	if (strcmp(gx_pg_val(res, 0, "rotated"), "t") == 0) {
-		p[0] = s->old.fam;
-		p[1] = idy_tenant(s->req);
-		p[2] = "reuse detected";
-		if (gx_pg_query(gx_req_pg(s->req), SQL_REVOKE_FAMILY, 3, p, refresh_family_revoked, s) < 0)
-			gx_reply_error(s->req, 500, "INTERNAL", "cannot start the family revocation");
+	if (gx_svc_true(res, 0, "revoked")) {
+		gx_reply_error(s->req, 401, "TOKEN_REVOKED", REFRESH_FAILED);
 		return;
 	}
-	/* not rotated and not usable: revoked (logout, password change, an earlier reuse) */
-	gx_reply_error(s->req, 401, "TOKEN_REVOKED", "the refresh token has been revoked");
+	if (gx_pg_isnull(res, 0, "status") || inactive(gx_pg_val(res, 0, "status"))) {
+		count_refresh("inactive");
+		gx_reply_error(s->req, 401, "ACCOUNT_INACTIVE", REFRESH_FAILED);
+		return;
+	}
+	if (!gx_svc_true(res, 0, "rotated") || gx_pg_isnull(res, 0, "succJti")) {
+		/* usable but not rotated: it raced with a revocation or the profile changed; the client logs in */
+		gx_reply_error(s->req, 401, "INVALID_REFRESH_TOKEN", REFRESH_FAILED);
+		return;
+	}
+	/* an ancestor older than the successor's parent, or a successor already revoked: reuse as before */
+	if (gx_svc_true(res, 0, "succRotated") || gx_svc_true(res, 0, "succRevoked")) {
+		revoke_family(s);
+		return;
+	}
+	succ_iat = strtoll(gx_pg_val(res, 0, "succExp"), NULL, 10) - IDY_REFRESH_TTL_S;
+	if (strtoll(gx_pg_val(res, 0, "rotatedMs"), NULL, 10) <= app->cfg->refresh_grace_ms) {
+		/* a retry within the grace window: the same pair again, byte for byte */
+		count_refresh("grace");
+		refresh_reply(s, gx_pg_val(res, 0, "profileId"), gx_pg_val(res, 0, "role"), gx_pg_val(res, 0, "succJti"),
+			      succ_iat, succ_iat);
+		return;
+	}
+	if (!gx_svc_true(res, 0, "hasParent")) {
+		/* the family's login token, its successor never presented: a client that does not store rotated
+		 * tokens (the original backend never rotated). A new access token, the same successor. */
+		count_refresh("unrotated_client");
+		refresh_reply(s, gx_pg_val(res, 0, "profileId"), gx_pg_val(res, 0, "role"), gx_pg_val(res, 0, "succJti"),
+			      succ_iat, s->now);
+		return;
+	}
+	revoke_family(s);
 }
 
 static void refresh_rotated(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct refresh *s = arg;
 	struct gx_req *req = s->req;
-	const struct idy_app *app = gx_req_app(req);
-	struct idy_tokens t;
-	const char *p[2];
+	const char *p[4];
 
 	if (err) {
 		gx_reply_pg_error(req, err);
 		return;
 	}
-	if (PQntuples(res) != 1) {
+	if (PQntuples(res) != 1 || strcmp(gx_pg_val(res, 0, "issued"), "1") != 0) {
 		p[0] = s->old.jti;
 		p[1] = idy_tenant(req);
-		if (gx_pg_query(gx_req_pg(req), SQL_INSPECT, 2, p, refresh_inspected, s) < 0)
+		p[2] = s->old_hash;
+		p[3] = s->old.fam;
+		if (gx_pg_query(gx_req_pg(req), SQL_INSPECT, 4, p, refresh_inspected, s) < 0)
 			gx_reply_error(req, 500, "INTERNAL", "cannot start the token inspection");
 		return;
 	}
-	if (strcmp(gx_pg_val(res, 0, "issued"), "1") != 0) {
-		gx_reply_error(req, 403, "ACCOUNT_INACTIVE", "the account is inactive; contact support");
-		return;
-	}
-	if (idy_tokens_mint(app, gx_pg_val(res, 0, "profileId"), gx_pg_val(res, 0, "role"), s->old.fam, s->new_jti,
-			    s->now, &t) < 0) {
-		gx_reply_error(req, 500, "INTERNAL", "cannot issue tokens");
-		return;
-	}
-	gx_reply_json(req, 200, tokens_json(&t));
-	idy_tokens_release(&t);
+	count_refresh("rotated");
+	refresh_reply(s, gx_pg_val(res, 0, "profileId"), gx_pg_val(res, 0, "role"), s->new_jti, s->now, s->now);
 }
 
 void idy_auth_refresh(struct gx_req *req)
 {
 	struct refresh *s = gx_xcalloc(1, sizeof(*s));
-	char old_hash[65], exp[24];
+	char exp[24];
 	const char *p[9];
 
 	gx_req_set_data(req, s, free);
 	s->req = req;
-	if (read_refresh_token(req, &s->old) < 0)
+	if (read_refresh_token(req, 30, &s->old) < 0)
 		return;
 	s->now = (long long)time(NULL);
 	if (gx_uuid_v4(s->new_jti) < 0 || idy_refresh_hash(s->new_jti, s->new_hash) < 0 ||
-	    idy_refresh_hash(s->old.jti, old_hash) < 0) {
+	    idy_refresh_hash(s->old.jti, s->old_hash) < 0) {
 		gx_reply_error(req, 500, "INTERNAL", "cannot generate token identifiers");
 		return;
 	}
@@ -421,7 +512,7 @@ void idy_auth_refresh(struct gx_req *req)
 	p[0] = s->old.jti;
 	p[1] = idy_tenant(req);
 	p[2] = s->new_jti;
-	p[3] = old_hash;
+	p[3] = s->old_hash;
 	p[4] = s->old.fam;
 	p[5] = s->new_hash;
 	p[6] = exp;
@@ -496,7 +587,8 @@ void idy_auth_logout(struct gx_req *req)
 
 	gx_req_set_data(req, s, free);
 	s->req = req;
-	if (read_refresh_token(req, &s->refresh) < 0)
+	/* an expired (but genuine) refresh token still ends its family: the client is logging out either way */
+	if (read_refresh_token(req, IDY_REFRESH_TTL_S, &s->refresh) < 0)
 		return;
 	if (access) {
 		snprintf(s->access_jti, sizeof(s->access_jti), "%s", access->jti);

@@ -27,6 +27,7 @@ struct idy_cfg {
 	long long bcrypt_queue;       /* BCRYPT_QUEUE: jobs waiting before 503 BUSY */
 	long long login_max_failures; /* LOGIN_MAX_FAILURES per account + client IP */
 	long long login_lockout_ms;   /* LOGIN_LOCKOUT: failure window and lock duration */
+	long long refresh_grace_ms;   /* REFRESH_REUSE_GRACE: a just-rotated token still gets its successor */
 };
 
 /* Process-wide service state (gx_req_app), read-only while serving. */
@@ -83,9 +84,12 @@ struct idy_tokens {
 };
 
 /* Mint the pair for profile_id with role; family is the refresh family (a new login passes a new UUID).
- * refresh_jti must be a UUID chosen by the caller (it may already be stored). Returns 0, or -1 (logged). */
+ * refresh_jti must be a UUID chosen by the caller (it may already be stored); the refresh token is issued at
+ * refresh_iat, the access token at access_iat. Minting is deterministic: the access token's jti is derived from
+ * (refresh_jti, access_iat), so the same arguments give byte-identical tokens (a refresh retried within the grace
+ * window gets exactly the pair it was first given). Returns 0, or -1 (logged). */
 int idy_tokens_mint(const struct idy_app *app, const char *profile_id, const char *role, const char *family,
-		    const char *refresh_jti, long long now, struct idy_tokens *out);
+		    const char *refresh_jti, long long refresh_iat, long long access_iat, struct idy_tokens *out);
 void idy_tokens_release(struct idy_tokens *t);
 /* Hex SHA-256 of a refresh token's jti: the "tokenHash" stored for it. out holds 65 bytes. Returns 0/-1. */
 int idy_refresh_hash(const char *jti, char out[65]);
@@ -106,6 +110,12 @@ int idy_refresh_hash(const char *jti, char out[65]);
 	" " IDY_TS("\"createdAt\"") " AS \"createdAt\", " IDY_TS("\"updatedAt\"") " AS \"updatedAt\""
 /* The UserProfile JSON object of row r of res (see openapi.json "UserProfile"). Caller owns. */
 cJSON *idy_profile_json(const PGresult *res, int r);
+/* JavaScript truthiness of body's field (the original's "required" test): false when missing, null, false, 0, ""
+ * (or body is not an object); any other value, including [] and {}, is truthy. */
+bool idy_truthy(const cJSON *body, const char *field);
+/* {key: inner, ...a copy of inner's members}: the original's wrapper with our flat keys beside it. Takes ownership
+ * of inner; caller owns the result. */
+cJSON *idy_wrap(const char *key, cJSON *inner);
 /* The tenant of this deployment (TENANT_ID). */
 const char *idy_tenant(const struct gx_req *req);
 /* Lower-case the ASCII letters of s in place (emails are stored and looked up in lower case). */

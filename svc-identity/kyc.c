@@ -1,6 +1,7 @@
 /* KYC evidence: POST /api/v1/users/{id}/kyc records a submission (hash, size and MIME type of evidence stored
- * elsewhere; one PENDING at a time, none after an APPROVED one), GET returns the newest (404 when none).
- * Self or admin only. Off chain: a direct write, answered 201 with the record.
+ * elsewhere; one PENDING at a time, none after an APPROVED one), answered 201 {"kycRecord": ...}; GET returns the
+ * newest as {"kycStatus": ...}, null when there is none (the original's shapes, our flat keys beside them).
+ * Self or admin only. Off chain: a direct write.
  */
 #include "identity.h"
 
@@ -67,17 +68,13 @@ static cJSON *kyc_json(const PGresult *res)
 	return o;
 }
 
-/* Self or admin; a malformed id is 404. Returns the id or NULL after replying. */
-static const char *kyc_profile(struct gx_req *req)
+/* Self or admin (403 with the original's text, forbidden). Returns the id or NULL after replying. */
+static const char *kyc_profile(struct gx_req *req, const char *forbidden)
 {
 	const char *id = gx_req_param(req, "id");
 
 	if (!id || !gx_req_may_access(req, id)) {
-		gx_reply_error(req, 403, "FORBIDDEN", "you may only access your own KYC records");
-		return NULL;
-	}
-	if (!gx_uuid_valid(id)) {
-		gx_reply_error(req, 404, "NOT_FOUND", "user not found");
+		gx_reply_error(req, 403, "FORBIDDEN", "%s", forbidden);
 		return NULL;
 	}
 	return id;
@@ -97,19 +94,19 @@ static void on_submitted(PGresult *res, const struct gx_pg_error *err, void *arg
 		return;
 	}
 	if (PQntuples(res) != 1 || strcmp(gx_pg_val(res, 0, "found"), "0") == 0) {
-		gx_reply_error(req, 404, "NOT_FOUND", "user not found");
+		gx_reply_error(req, 404, "NOT_FOUND", "User not found");
 		return;
 	}
 	if (strcmp(gx_pg_val(res, 0, "approved"), "t") == 0) {
-		gx_reply_error(req, 409, "KYC_ALREADY_APPROVED", "KYC is already approved for this user");
+		gx_reply_error(req, 409, "KYC_ALREADY_APPROVED", "KYC already approved");
 		return;
 	}
-	gx_reply_json(req, 201, kyc_json(res));
+	gx_reply_json(req, 201, idy_wrap("kycRecord", kyc_json(res)));
 }
 
 void idy_kyc_submit(struct gx_req *req)
 {
-	const char *id = kyc_profile(req);
+	const char *id = kyc_profile(req, "You can only submit KYC for your own account");
 	const cJSON *body;
 	const char *hash, *mime, *p[6];
 	char kyc_id[37], lhash[65], size_s[24];
@@ -119,6 +116,14 @@ void idy_kyc_submit(struct gx_req *req)
 	if (!id)
 		return;
 	body = gx_req_body(req);
+	if (!idy_truthy(body, "evidenceHash") || !idy_truthy(body, "evidenceSize") || !idy_truthy(body, "evidenceMime")) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "Evidence hash, size, and MIME type are required");
+		return;
+	}
+	if (!gx_uuid_valid(id)) {
+		gx_reply_error(req, 404, "NOT_FOUND", "User not found");
+		return;
+	}
 	v = gx_verr_new();
 	hash = gx_valid_str(body, "evidenceHash", true, 64, 64, v);
 	if (hash && !gx_valid_hex64(hash))
@@ -147,6 +152,15 @@ void idy_kyc_submit(struct gx_req *req)
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the KYC query");
 }
 
+/* 200 {"kycStatus": null}: no submission (the original never answered 404 here). */
+static void reply_no_kyc(struct gx_req *req)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNullToObject(o, "kycStatus");
+	gx_reply_json(req, 200, o);
+}
+
 static void on_newest(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct gx_req *req = arg;
@@ -156,19 +170,23 @@ static void on_newest(PGresult *res, const struct gx_pg_error *err, void *arg)
 		return;
 	}
 	if (PQntuples(res) != 1) {
-		gx_reply_error(req, 404, "KYC_NOT_FOUND", "no KYC submission for this user");
+		reply_no_kyc(req);
 		return;
 	}
-	gx_reply_json(req, 200, kyc_json(res));
+	gx_reply_json(req, 200, idy_wrap("kycStatus", kyc_json(res)));
 }
 
 void idy_kyc_get(struct gx_req *req)
 {
-	const char *id = kyc_profile(req);
+	const char *id = kyc_profile(req, "You can only view your own KYC status");
 	const char *p[2];
 
 	if (!id)
 		return;
+	if (!gx_uuid_valid(id)) { /* no such profile: no record, as the original answered */
+		reply_no_kyc(req);
+		return;
+	}
 	p[0] = id;
 	p[1] = idy_tenant(req);
 	if (gx_pg_query(gx_req_pg(req), SQL_NEWEST, 2, p, on_newest, req) < 0)

@@ -30,6 +30,9 @@ static const struct gx_cfg_key idy_keys[] = {
 	  "failed logins per email and client IP before the pair is locked" },
 	{ "LOGIN_LOCKOUT", GX_CFG_MS, "15m", 1000, 86400000, OFF(login_lockout_ms), 0, NULL,
 	  "window in which failures count, and how long a lock lasts" },
+	{ "REFRESH_REUSE_GRACE", GX_CFG_MS, "30s", 0, 300000, OFF(refresh_grace_ms), 0, NULL,
+	  "presenting the refresh token just rotated this soon after gets the same successor pair, not a reuse "
+	  "revocation (0 = off)" },
 };
 
 static int idy_init(const struct gx_api_config *shared, void *cfgp, void **appp)

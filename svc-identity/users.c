@@ -1,5 +1,7 @@
-/* Users: registration (POST /api/v1/users: profile + CREATE_USER command in one transaction), profile read and
- * update (GET/PATCH /api/v1/users/{id}, self or admin). Passwords are hashed on the bcrypt pool.
+/* Users: registration (POST /api/v1/users: profile + CREATE_USER command in one transaction; without nationality
+ * or date of birth, which the chaincode needs, the profile alone), profile read and update (GET/PATCH
+ * /api/v1/users/{id}, self or admin). Passwords are hashed on the bcrypt pool. Bodies are the original backend's
+ * ({"user": ...}, {"profile": ...}) with our flat profile keys beside the wrapper; its error texts come first.
  */
 #include "identity.h"
 
@@ -30,9 +32,11 @@ static const char SQL_GET_PROFILE[] =
 	"SELECT " IDY_PROFILE_COLS " FROM \"UserProfile\" WHERE \"profileId\" = $1 AND \"tenantId\" = $2"
 	" AND \"deletedAt\" IS NULL";
 
+/* $9/$10 true: the body cleared phoneNum/identityNum with null (the original wrote the key when present) */
 static const char SQL_PATCH_PROFILE[] =
 	"UPDATE \"UserProfile\" SET \"firstName\" = COALESCE($3, \"firstName\"), \"lastName\" = COALESCE($4, \"lastName\"),"
-	" \"phoneNum\" = COALESCE($5, \"phoneNum\"), \"identityNum\" = COALESCE($6, \"identityNum\"),"
+	" \"phoneNum\" = CASE WHEN $9::boolean THEN NULL ELSE COALESCE($5, \"phoneNum\") END,"
+	" \"identityNum\" = CASE WHEN $10::boolean THEN NULL ELSE COALESCE($6, \"identityNum\") END,"
 	" \"email\" = COALESCE($7, \"email\"), \"passwordHash\" = COALESCE($8, \"passwordHash\"), \"updatedAt\" = now()"
 	" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL RETURNING " IDY_PROFILE_COLS;
 
@@ -41,9 +45,19 @@ static const char SQL_REVOKE_ALL[] =
 	"UPDATE \"RefreshToken\" SET \"revoked\" = true, \"revokedAt\" = now(), \"revokedReason\" = 'password changed'"
 	" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND NOT \"revoked\"";
 
+/* Registration: the original answered a taken email with 400 and this text (PATCH answers it the same way). */
+static const struct gx_conflict register_conflicts[] = {
+	{ "UserProfile_email_lower_key", 400, "EMAIL_TAKEN", "User with this email already exists" },
+	{ "UserProfile_email_key", 400, "EMAIL_TAKEN", "User with this email already exists" },
+	{ "UserProfile_phoneNum_key", 409, "PHONE_TAKEN", "a user with this phone number already exists" },
+	{ "UserProfile_biometricHash_key", 409, "BIOMETRIC_TAKEN", "this biometric hash is already registered" },
+	{ "UserProfile_nationalityCountryCode_fkey", 400, "UNKNOWN_COUNTRY",
+	  "nationalityCountryCode is not a known country" },
+};
+
 static const struct gx_conflict profile_conflicts[] = {
-	{ "UserProfile_email_lower_key", 409, "EMAIL_TAKEN", "a user with this email already exists" },
-	{ "UserProfile_email_key", 409, "EMAIL_TAKEN", "a user with this email already exists" },
+	{ "UserProfile_email_lower_key", 400, "EMAIL_TAKEN", "User with this email already exists" },
+	{ "UserProfile_email_key", 400, "EMAIL_TAKEN", "User with this email already exists" },
 	{ "UserProfile_phoneNum_key", 409, "PHONE_TAKEN", "a user with this phone number already exists" },
 	{ "UserProfile_biometricHash_key", 409, "BIOMETRIC_TAKEN", "this biometric hash is already registered" },
 	{ "UserProfile_nationalityCountryCode_fkey", 400, "UNKNOWN_COUNTRY",
@@ -64,21 +78,40 @@ static cJSON *col_or_null(const PGresult *res, int r, const char *col)
 	return cJSON_CreateString(gx_pg_val(res, r, col));
 }
 
+bool idy_truthy(const cJSON *body, const char *field)
+{
+	const cJSON *it = cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, field) : NULL;
+
+	if (!it || cJSON_IsNull(it) || cJSON_IsFalse(it))
+		return false;
+	if (cJSON_IsString(it))
+		return it->valuestring[0] != '\0';
+	if (cJSON_IsNumber(it))
+		return it->valuedouble != 0;
+	return true;
+}
+
 cJSON *idy_profile_json(const PGresult *res, int r)
 {
-	static const char *const nullable[] = { "email", "phoneNum", "identityNum", "nationalityCountryCode",
-						"dateOfBirth", "fabricUserId", "onchainStatus", "kycStatus" };
+	/* the original's S1 keys in its order, then ours */
+	static const char *const cols[] = { "profileId", "email", "firstName", "lastName", "phoneNum", "identityNum",
+					    "status", "nationalityCountryCode", "createdAt", "updatedAt", "dateOfBirth",
+					    "role", "fabricUserId", "onchainStatus", "kycStatus" };
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddStringToObject(o, "profileId", gx_pg_val(res, r, "profileId"));
-	cJSON_AddStringToObject(o, "firstName", gx_pg_val(res, r, "firstName"));
-	cJSON_AddStringToObject(o, "lastName", gx_pg_val(res, r, "lastName"));
-	cJSON_AddStringToObject(o, "status", gx_pg_val(res, r, "status"));
-	cJSON_AddStringToObject(o, "role", gx_pg_val(res, r, "role"));
-	for (size_t i = 0; i < GX_ARRAY_LEN(nullable); i++)
-		cJSON_AddItemToObject(o, nullable[i], col_or_null(res, r, nullable[i]));
-	cJSON_AddStringToObject(o, "createdAt", gx_pg_val(res, r, "createdAt"));
-	cJSON_AddStringToObject(o, "updatedAt", gx_pg_val(res, r, "updatedAt"));
+	for (size_t i = 0; i < GX_ARRAY_LEN(cols); i++)
+		cJSON_AddItemToObject(o, cols[i], col_or_null(res, r, cols[i]));
+	return o;
+}
+
+cJSON *idy_wrap(const char *key, cJSON *inner)
+{
+	cJSON *o = cJSON_CreateObject(), *it;
+
+	cJSON_AddItemToObject(o, key, inner);
+	cJSON_ArrayForEach(it, inner) {
+		cJSON_AddItemToObject(o, it->string, cJSON_Duplicate(it, true));
+	}
 	return o;
 }
 
@@ -139,6 +172,16 @@ static void read_credentials(const cJSON *body, bool required, struct gx_verr *v
 		gx_verr_add(v, "password", "%s", issue);
 }
 
+/* An optional string field the original turned into null when falsy: "" and null both count as absent. */
+static const char *optional_str(const cJSON *body, const char *field, size_t min, size_t max, struct gx_verr *v)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(body, field);
+
+	if (cJSON_IsString(it) && !it->valuestring[0])
+		return NULL;
+	return gx_valid_str(body, field, false, min, max, v);
+}
+
 /* firstName, lastName (required or not), phoneNum and identityNum (optional) of body, like read_credentials. */
 static void read_names(const cJSON *body, bool required, struct gx_verr *v, const char **first, const char **last,
 		       const char **phone, const char **idn)
@@ -149,10 +192,10 @@ static void read_names(const cJSON *body, bool required, struct gx_verr *v, cons
 	*last = gx_valid_str(body, "lastName", required, 1, 50, v);
 	if (*last && !gx_valid_name(*last, 1, 50))
 		gx_verr_add(v, "lastName", "must be 1..50 characters without control characters");
-	*phone = gx_valid_str(body, "phoneNum", false, 1, 16, v);
+	*phone = optional_str(body, "phoneNum", 1, 16, v);
 	if (*phone && !gx_valid_e164(*phone))
 		gx_verr_add(v, "phoneNum", "must be an E.164 number such as +14155550123");
-	*idn = gx_valid_str(body, "identityNum", false, 1, 64, v);
+	*idn = optional_str(body, "identityNum", 1, 64, v);
 }
 
 static void fields_release(struct fields *f)
@@ -188,6 +231,40 @@ static void reg_free(void *arg)
 	free(s);
 }
 
+/* Answer a database failure of a profile write, mapping the unique and foreign keys of conflicts. */
+static void reply_profile_error(struct gx_req *req, const struct gx_pg_error *err, const struct gx_conflict *conflicts,
+				size_t n)
+{
+	if (err->kind == GX_PG_ERR_QUERY && (strcmp(err->sqlstate, "23505") == 0 || strcmp(err->sqlstate, "23503") == 0)) {
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(err->constraint, conflicts[i].constraint) == 0) {
+				gx_reply_error(req, conflicts[i].status, conflicts[i].code, "%s", conflicts[i].message);
+				return;
+			}
+		}
+	}
+	gx_reply_pg_error(req, err);
+}
+
+/* A profile registered without the on-chain fields: 202 in the original's shape, no command yet. */
+static void reg_offchain_done(PGresult *res GX_UNUSED, const struct gx_pg_error *err, void *arg)
+{
+	struct reg *s = arg;
+	cJSON *o;
+
+	if (err) {
+		reply_profile_error(s->req, err, register_conflicts, GX_ARRAY_LEN(register_conflicts));
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddNullToObject(o, "commandId");
+	cJSON_AddStringToObject(o, "status", "PROFILE_CREATED");
+	cJSON_AddStringToObject(o, "message", "User registered. On-chain registration needs nationalityCountryCode "
+				"and dateOfBirth.");
+	cJSON_AddStringToObject(o, "aggregateId", s->profile_id);
+	gx_reply_json(s->req, 202, o);
+}
+
 static void reg_hashed(bool ok, const char *hash, void *arg)
 {
 	struct reg *s = arg;
@@ -214,6 +291,12 @@ static void reg_hashed(bool ok, const char *hash, void *arg)
 	p[9] = s->nationality;
 	p[10] = s->dob;
 	st = (struct gx_pg_stmt){ SQL_INSERT_PROFILE, 11, p };
+	if (!s->nationality || !s->dob) {
+		/* CreateUser needs both: the profile alone, on chain once they are known (docs/svc-identity.md) */
+		if (gx_pg_query(gx_req_pg(req), SQL_INSERT_PROFILE, 11, p, reg_offchain_done, s) < 0)
+			gx_reply_error(req, 500, "INTERNAL", "cannot start the registration");
+		return;
+	}
 
 	/* exactly the CREATE_USER fields of docs/chaincode.md: on-chain data only, no PII */
 	payload = cJSON_CreateObject();
@@ -223,7 +306,7 @@ static void reg_hashed(bool ok, const char *hash, void *arg)
 	cJSON_AddNumberToObject(payload, "age", (double)s->age);
 	cmd = (struct gx_outbox_cmd){ .command_type = "CREATE_USER", .aggregate_id = s->profile_id,
 				      .payload = payload };
-	gx_outbox_submit(req, &st, 1, &cmd, profile_conflicts, GX_ARRAY_LEN(profile_conflicts));
+	gx_outbox_submit(req, &st, 1, &cmd, register_conflicts, GX_ARRAY_LEN(register_conflicts));
 	cJSON_Delete(payload);
 }
 
@@ -242,22 +325,45 @@ static int random_biometric(char out[65])
 	return 0;
 }
 
+/* The original's checks, in its order, with its texts: the four required fields truthy, the email's shape, the
+ * password's length. Returns its message when one fails, else NULL (ours follow). */
+static const char *original_register_check(const cJSON *body)
+{
+	const cJSON *email = cJSON_GetObjectItemCaseSensitive(body, "email");
+	const cJSON *pw = cJSON_GetObjectItemCaseSensitive(body, "password");
+
+	if (!idy_truthy(body, "email") || !idy_truthy(body, "password") || !idy_truthy(body, "firstName") ||
+	    !idy_truthy(body, "lastName"))
+		return "Email, password, firstName, and lastName are required";
+	if (!cJSON_IsString(email) || !gx_valid_email(email->valuestring))
+		return "Invalid email format";
+	if (cJSON_IsString(pw) && strlen(pw->valuestring) < 8)
+		return "Password must be at least 8 characters long";
+	return NULL;
+}
+
 void idy_users_create(struct gx_req *req)
 {
 	const struct idy_app *app = gx_req_app(req);
 	const cJSON *body = gx_req_body(req);
-	struct gx_verr *v = gx_verr_new();
-	const char *email, *pw, *first, *last, *phone, *idn, *nat, *dob, *bio;
+	struct gx_verr *v;
+	const char *email, *pw, *first, *last, *phone, *idn, *nat, *dob, *bio, *orig;
 	int y = 0, m = 0, d = 0;
 	long long age = -1;
 	struct reg *s;
 
+	orig = original_register_check(body);
+	if (orig) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "%s", orig);
+		return;
+	}
+	v = gx_verr_new();
 	read_credentials(body, true, v, &email, &pw);
 	read_names(body, true, v, &first, &last, &phone, &idn);
-	nat = gx_valid_str(body, "nationalityCountryCode", true, 2, 2, v);
+	nat = optional_str(body, "nationalityCountryCode", 2, 2, v);
 	if (nat && !gx_valid_iso2(nat))
 		gx_verr_add(v, "nationalityCountryCode", "must be an ISO 3166-1 alpha-2 code in upper case");
-	dob = gx_valid_str(body, "dateOfBirth", true, 10, 10, v);
+	dob = optional_str(body, "dateOfBirth", 10, 10, v);
 	if (dob) {
 		if (!gx_valid_date(dob, &y, &m, &d) || y < 1900)
 			gx_verr_add(v, "dateOfBirth", "must be a date YYYY-MM-DD after 1900-01-01");
@@ -282,8 +388,8 @@ void idy_users_create(struct gx_req *req)
 		idy_lower_ascii(s->biometric);
 	}
 	fields_set(&s->f, first, last, phone, idn, email, pw);
-	s->nationality = gx_xstrdup(nat);
-	s->dob = gx_xstrdup(dob);
+	s->nationality = nat ? gx_xstrdup(nat) : NULL;
+	s->dob = dob ? gx_xstrdup(dob) : NULL;
 	s->age = age;
 	s->job = idy_hash_submit(gx_req_worker(req), IDY_HASH_MAKE, s->f.password, NULL, (int)app->cfg->bcrypt_cost,
 				 reg_hashed, s);
@@ -293,13 +399,14 @@ void idy_users_create(struct gx_req *req)
 
 /* ---- GET /api/v1/users/{id} ------------------------------------------------------------------------------- */
 
-/* Answer the profile of the one row of res (a SELECT or UPDATE ... RETURNING), or 404 when it matched none. */
-static void reply_profile(struct gx_req *req, const PGresult *res)
+/* Answer {key: profile, ...profile} for the one row of res (a SELECT or UPDATE ... RETURNING), or 404 when it
+ * matched none. */
+static void reply_profile(struct gx_req *req, const PGresult *res, const char *key)
 {
 	if (PQntuples(res) != 1)
-		gx_reply_error(req, 404, "NOT_FOUND", "user not found");
+		gx_reply_error(req, 404, "NOT_FOUND", "User not found");
 	else
-		gx_reply_json(req, 200, idy_profile_json(res, 0));
+		gx_reply_json(req, 200, idy_wrap(key, idy_profile_json(res, 0)));
 }
 
 static void on_profile(PGresult *res, const struct gx_pg_error *err, void *arg)
@@ -309,21 +416,21 @@ static void on_profile(PGresult *res, const struct gx_pg_error *err, void *arg)
 	if (err)
 		gx_reply_pg_error(req, err);
 	else
-		reply_profile(req, res);
+		reply_profile(req, res, "user");
 }
 
-/* Object-level check shared by the /users/{id} routes: 403 for someone else's profile, 404 for a malformed id.
- * Returns the id, or NULL after replying. */
-static const char *profile_param(struct gx_req *req)
+/* Object-level check shared by the /users/{id} routes: 403 (with the original's text, forbidden) for someone
+ * else's profile, 404 for a malformed id. Returns the id, or NULL after replying. */
+static const char *profile_param(struct gx_req *req, const char *forbidden)
 {
 	const char *id = gx_req_param(req, "id");
 
 	if (!id || !gx_req_may_access(req, id)) {
-		gx_reply_error(req, 403, "FORBIDDEN", "you may only access your own profile");
+		gx_reply_error(req, 403, "FORBIDDEN", "%s", forbidden);
 		return NULL;
 	}
 	if (!gx_uuid_valid(id)) {
-		gx_reply_error(req, 404, "NOT_FOUND", "user not found");
+		gx_reply_error(req, 404, "NOT_FOUND", "User not found");
 		return NULL;
 	}
 	return id;
@@ -331,7 +438,7 @@ static const char *profile_param(struct gx_req *req)
 
 void idy_users_get(struct gx_req *req)
 {
-	const char *id = profile_param(req);
+	const char *id = profile_param(req, "You can only view your own profile");
 	const char *p[2];
 
 	if (!id)
@@ -349,6 +456,7 @@ struct patch {
 	struct idy_hash_job *job;
 	char *id;
 	struct fields f;
+	bool clear_phone, clear_identity;
 };
 
 static void patch_free(void *arg)
@@ -361,29 +469,14 @@ static void patch_free(void *arg)
 	free(s);
 }
 
-/* Unique violations of an UPDATE are answered like registration's. */
-static void reply_profile_error(struct gx_req *req, const struct gx_pg_error *err)
-{
-	if (err->kind == GX_PG_ERR_QUERY && strcmp(err->sqlstate, "23505") == 0) {
-		for (size_t i = 0; i < GX_ARRAY_LEN(profile_conflicts); i++) {
-			if (strcmp(err->constraint, profile_conflicts[i].constraint) == 0) {
-				gx_reply_error(req, profile_conflicts[i].status, profile_conflicts[i].code, "%s",
-					       profile_conflicts[i].message);
-				return;
-			}
-		}
-	}
-	gx_reply_pg_error(req, err);
-}
-
 static void on_patched(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct gx_req *req = arg;
 
 	if (err)
-		reply_profile_error(req, err);
+		reply_profile_error(req, err, profile_conflicts, GX_ARRAY_LEN(profile_conflicts));
 	else
-		reply_profile(req, res);
+		reply_profile(req, res, "profile");
 }
 
 static void on_patched_txn(PGresult *const *res, int nres, const struct gx_pg_error *err, void *arg)
@@ -394,16 +487,17 @@ static void on_patched_txn(PGresult *const *res, int nres, const struct gx_pg_er
 static void patch_run(struct patch *s, const char *hash)
 {
 	struct gx_req *req = s->req;
-	const char *p[8] = { s->id, idy_tenant(req), s->f.first, s->f.last, s->f.phone, s->f.identity, s->f.email, hash };
+	const char *p[10] = { s->id, idy_tenant(req), s->f.first, s->f.last, s->f.phone, s->f.identity, s->f.email, hash,
+			      s->clear_phone ? "true" : "false", s->clear_identity ? "true" : "false" };
 	const char *rp[2] = { s->id, idy_tenant(req) };
 
 	if (hash) {
-		struct gx_pg_stmt st[2] = { { SQL_PATCH_PROFILE, 8, p }, { SQL_REVOKE_ALL, 2, rp } };
+		struct gx_pg_stmt st[2] = { { SQL_PATCH_PROFILE, 10, p }, { SQL_REVOKE_ALL, 2, rp } };
 		if (gx_pg_txn(gx_req_pg(req), st, 2, on_patched_txn, req) < 0)
 			gx_reply_error(req, 500, "INTERNAL", "cannot start the profile update");
 		return;
 	}
-	if (gx_pg_query(gx_req_pg(req), SQL_PATCH_PROFILE, 8, p, on_patched, req) < 0)
+	if (gx_pg_query(gx_req_pg(req), SQL_PATCH_PROFILE, 10, p, on_patched, req) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the profile update");
 }
 
@@ -419,31 +513,37 @@ static void patch_hashed(bool ok, const char *hash, void *arg)
 	patch_run(s, hash);
 }
 
+/* The body sets field to null or "": the original wrote that, we clear the column. */
+static bool clears(const cJSON *body, const char *field)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(body, field);
+
+	return cJSON_IsNull(it) || (cJSON_IsString(it) && !it->valuestring[0]);
+}
+
 void idy_users_patch(struct gx_req *req)
 {
-	static const char *const known[] = { "firstName", "lastName", "phoneNum", "identityNum", "email", "password",
-					     NULL };
+	static const char *const fields[] = { "firstName", "lastName", "phoneNum", "identityNum", "email", "password" };
 	const struct idy_app *app = gx_req_app(req);
-	const cJSON *body = gx_req_body(req), *it;
-	const char *id = profile_param(req);
+	const cJSON *body = gx_req_body(req);
+	const char *id = profile_param(req, "You can only update your own profile");
 	const char *first, *last, *phone, *idn, *email, *pw;
+	bool any = false;
 	struct gx_verr *v;
 	struct patch *s;
 
 	if (!id)
 		return;
-	v = gx_verr_new();
-	cJSON_ArrayForEach(it, body) {
-		if (strcmp(it->string, "nationalityCountryCode") == 0 || strcmp(it->string, "dateOfBirth") == 0)
-			gx_verr_add(v, it->string, "cannot be changed: it is part of the on-chain identity");
-		else if (!gx_valid_enum(it->string, known))
-			gx_verr_add(v, it->string, "unknown field");
+	/* other keys (nationalityCountryCode, dateOfBirth, role, ...) are ignored, as the original ignored them */
+	for (size_t i = 0; i < GX_ARRAY_LEN(fields); i++)
+		any = any || idy_truthy(body, fields[i]);
+	if (!any) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "At least one field must be provided for update");
+		return;
 	}
+	v = gx_verr_new();
 	read_names(body, false, v, &first, &last, &phone, &idn);
 	read_credentials(body, false, v, &email, &pw);
-	if (gx_verr_count(v) == 0 && !first && !last && !phone && !idn && !email && !pw)
-		gx_verr_add(v, "body", "at least one of firstName, lastName, phoneNum, identityNum, email, password "
-			    "is required");
 	if (gx_svc_invalid(req, v))
 		return;
 
@@ -452,6 +552,8 @@ void idy_users_patch(struct gx_req *req)
 	gx_req_set_data(req, s, patch_free);
 	s->id = gx_xstrdup(id);
 	fields_set(&s->f, first, last, phone, idn, email, pw);
+	s->clear_phone = clears(body, "phoneNum");
+	s->clear_identity = clears(body, "identityNum");
 	if (!pw) {
 		patch_run(s, NULL);
 		return;

@@ -113,17 +113,20 @@ class IdentityTest(IdentityBase):
         self.err(r, 409, "BIOMETRIC_TAKEN")
 
     def test_register_validation(self):
-        r = self.call("POST", USERS, body={})
-        e = self.err(r, 400, "VALIDATION_FAILED")
-        fields = {d["field"] for d in e["details"]}
-        self.assertTrue({"email", "password", "firstName", "lastName", "nationalityCountryCode",
-                         "dateOfBirth"} <= fields, fields)
-        bad = reg_body(email="not-an-email", password="short", firstName="x" * 51, phoneNum="0501234",
-                       nationalityCountryCode="ae", dateOfBirth="2999-01-01")
+        # the original's checks first, with its texts
+        e = self.err(self.call("POST", USERS, body={}), 400, "VALIDATION_FAILED")
+        self.assertEqual(e["message"], "Email, password, firstName, and lastName are required")
+        e = self.err(self.call("POST", USERS, body=reg_body(email="not-an-email", password="short")), 400,
+                     "VALIDATION_FAILED")
+        self.assertEqual(e["message"], "Invalid email format")
+        e = self.err(self.call("POST", USERS, body=reg_body(password="short")), 400, "VALIDATION_FAILED")
+        self.assertEqual(e["message"], "Password must be at least 8 characters long")
+        # then ours, every issue at once
+        bad = reg_body(firstName="x" * 51, phoneNum="0501234", nationalityCountryCode="ae",
+                       dateOfBirth="2999-01-01", identityNum=5)
         e = self.err(self.call("POST", USERS, body=bad), 400, "VALIDATION_FAILED")
         fields = {d["field"] for d in e["details"]}
-        self.assertEqual(fields, {"email", "password", "firstName", "phoneNum", "nationalityCountryCode",
-                                  "dateOfBirth"})
+        self.assertEqual(fields, {"firstName", "phoneNum", "nationalityCountryCode", "dateOfBirth", "identityNum"})
         e = self.err(self.call("POST", USERS, body=reg_body(password="p" * 73)), 400, "VALIDATION_FAILED")
         self.assertEqual([d["field"] for d in e["details"]], ["password"])
         e = self.err(self.call("POST", USERS, body=reg_body(dateOfBirth="1990-02-30")), 400, "VALIDATION_FAILED")
@@ -142,7 +145,8 @@ class IdentityTest(IdentityBase):
         body, _ = self.register()
         before = self.stack.psql('SELECT count(*) FROM "OutboxCommand"')[0][0]
         r = self.call("POST", USERS, body=reg_body(email=body["email"].upper()))
-        self.err(r, 409, "EMAIL_TAKEN")
+        e = self.err(r, 400, "EMAIL_TAKEN")  # the original's status and text
+        self.assertEqual(e["message"], "User with this email already exists")
         self.assertEqual(self.stack.psql('SELECT count(*) FROM "OutboxCommand"')[0][0], before)
 
     def test_register_idempotent_retry(self):
@@ -194,8 +198,22 @@ class IdentityTest(IdentityBase):
         body, acc = self.register()
         self.stack.psql("UPDATE \"UserProfile\" SET \"status\" = 'SUSPENDED' WHERE \"profileId\" = '%s'"
                         % acc["aggregateId"])
-        self.err(self.login(body["email"], status=403), 403, "ACCOUNT_INACTIVE")
+        e = self.err(self.login(body["email"], status=401), 401, "ACCOUNT_INACTIVE")
+        self.assertEqual(e["message"], "Account is inactive. Please contact support.")
         self.err(self.login(body["email"], "wrong password", status=401), 401, "INVALID_CREDENTIALS")
+
+    def refresh(self, token):
+        return self.call("POST", REFRESH, body={"refreshToken": token})
+
+    def age_rotation(self, token, seconds=3600):
+        """Move the rotation of token back in time, out of the REFRESH_REUSE_GRACE window."""
+        self.stack.psql("UPDATE \"RefreshToken\" SET \"rotatedAt\" = \"rotatedAt\" - interval '%d seconds' "
+                        "WHERE \"jti\" = '%s'" % (seconds, claims_of(token)["jti"]))
+
+    def family_revoked(self, token):
+        rows = self.stack.psql("SELECT \"revoked\" FROM \"RefreshToken\" WHERE \"familyId\" = '%s'"
+                               % claims_of(token)["fam"])
+        return sorted({r[0] for r in rows})
 
     def test_refresh_rotates_and_reuse_revokes_family(self):
         pid, _, j = self.user_with_tokens()
@@ -205,11 +223,94 @@ class IdentityTest(IdentityBase):
         self.assertNotEqual(c_new["jti"], c_old["jti"])
         self.assertEqual(claims_of(r1["accessToken"])["sub"], pid)
         self.call("GET", USER, id=pid, token=r1["accessToken"], status=200)
-        # reuse of the rotated token: the whole family dies
-        self.err(self.call("POST", REFRESH, body={"refreshToken": j["refreshToken"]}), 401, "TOKEN_REUSED")
-        self.err(self.call("POST", REFRESH, body={"refreshToken": r1["refreshToken"]}), 401, "TOKEN_REVOKED")
-        rows = self.stack.psql("SELECT \"revoked\" FROM \"RefreshToken\" WHERE \"familyId\" = '%s'" % c_old["fam"])
-        self.assertEqual(sorted(rows), [("t",), ("t",)])
+        # the client stores and uses the successor: it rotates, so reuse detection applies to it from now on
+        r2 = self.refresh(r1["refreshToken"]).json()
+        # r1 presented again after the grace window: a reuse, the whole family dies
+        self.age_rotation(r1["refreshToken"])
+        e = self.err(self.refresh(r1["refreshToken"]), 401, "TOKEN_REUSED")
+        self.assertEqual(e["message"], "Invalid or expired refresh token")
+        self.err(self.refresh(r2["refreshToken"]), 401, "TOKEN_REVOKED")
+        self.err(self.refresh(j["refreshToken"]), 401, "TOKEN_REVOKED")
+        self.assertEqual(self.family_revoked(j["refreshToken"]), ["t"])
+        self.assertEqual(len(self.stack.psql("SELECT 1 FROM \"RefreshToken\" WHERE \"familyId\" = '%s'"
+                                             % c_old["fam"])), 3)
+
+    def test_refresh_retry_within_grace_gets_the_same_pair(self):
+        pid, _, j = self.user_with_tokens()
+        r1 = self.refresh(j["refreshToken"]).json()
+        again = self.refresh(j["refreshToken"])
+        self.assertEqual(again.status, 200, again.text)
+        self.assertEqual(again.json(), r1)  # byte for byte the same successor pair
+        self.assertEqual(self.family_revoked(j["refreshToken"]), ["f"])
+        n = self.stack.psql("SELECT count(*) FROM \"RefreshToken\" WHERE \"familyId\" = '%s'"
+                            % claims_of(j["refreshToken"])["fam"])
+        self.assertEqual(n, [("2",)])
+        # the successor still works and rotates normally
+        r2 = self.refresh(r1["refreshToken"]).json()
+        self.assertNotEqual(claims_of(r2["refreshToken"])["jti"], claims_of(r1["refreshToken"])["jti"])
+        self.call("GET", USER, id=pid, token=r2["accessToken"], status=200)
+
+    def test_refresh_parallel_requests_share_one_successor(self):
+        _, _, j = self.user_with_tokens()
+        out = []
+
+        def go():
+            out.append(self.refresh(j["refreshToken"]))
+        ts = [threading.Thread(target=go) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual([r.status for r in out], [200] * 4, [r.text for r in out])
+        self.assertEqual(len({r.json()["refreshToken"] for r in out}), 1)
+        self.assertEqual(self.family_revoked(j["refreshToken"]), ["f"])
+
+    def test_refresh_grandparent_always_revokes(self):
+        _, _, j = self.user_with_tokens()
+        r1 = self.refresh(j["refreshToken"]).json()
+        self.refresh(r1["refreshToken"])
+        # within the grace window of its own rotation, but its successor was already used
+        self.err(self.refresh(j["refreshToken"]), 401, "TOKEN_REUSED")
+        self.assertEqual(self.family_revoked(j["refreshToken"]), ["t"])
+
+    def test_refresh_after_grace_by_a_rotating_client_revokes(self):
+        _, _, j = self.user_with_tokens()
+        r1 = self.refresh(j["refreshToken"]).json()
+        r2 = self.refresh(r1["refreshToken"]).json()
+        self.age_rotation(r1["refreshToken"], 31)  # just past the default 30 s window
+        self.err(self.refresh(r1["refreshToken"]), 401, "TOKEN_REUSED")
+        self.assertEqual(self.family_revoked(j["refreshToken"]), ["t"])
+
+    def test_refresh_client_that_never_stores_rotated_tokens_stays_signed_in(self):
+        pid, _, j = self.user_with_tokens()
+        first = self.refresh(j["refreshToken"]).json()
+        for _ in range(3):
+            # the original's client: always its login token, long after the window
+            self.age_rotation(j["refreshToken"])
+            r = self.refresh(j["refreshToken"])
+            self.assertEqual(r.status, 200, r.text)
+            b = r.json()
+            self.assertEqual(b["refreshToken"], first["refreshToken"])  # the same successor, no new rows
+            self.call("GET", USER, id=pid, token=b["accessToken"], status=200)
+        self.assertEqual(self.family_revoked(j["refreshToken"]), ["f"])
+        n = self.stack.psql("SELECT count(*) FROM \"RefreshToken\" WHERE \"familyId\" = '%s'"
+                            % claims_of(j["refreshToken"])["fam"])
+        self.assertEqual(n, [("2",)])
+        # once the successor is used the client has shown it rotates: the login token is then a reuse
+        self.refresh(first["refreshToken"])
+        self.err(self.refresh(j["refreshToken"]), 401, "TOKEN_REUSED")
+        self.assertEqual(self.family_revoked(j["refreshToken"]), ["t"])
+
+    def test_refresh_of_inactive_account(self):
+        _, body, j = self.user_with_tokens()
+        pid = claims_of(j["accessToken"])["sub"]
+        self.stack.psql("UPDATE \"UserProfile\" SET \"status\" = 'SUSPENDED' WHERE \"profileId\" = '%s'" % pid)
+        e = self.err(self.refresh(j["refreshToken"]), 401, "ACCOUNT_INACTIVE")
+        self.assertEqual(e["message"], "Invalid or expired refresh token")
+        # nothing was rotated: reactivated, the token still works
+        self.stack.psql("UPDATE \"UserProfile\" SET \"status\" = 'PENDING_VERIFICATION' WHERE \"profileId\" = '%s'"
+                        % pid)
+        self.call("POST", REFRESH, body={"refreshToken": j["refreshToken"]}, status=200)
 
     def test_refresh_rejects_access_tokens_and_garbage(self):
         pid, _, j = self.user_with_tokens()
@@ -278,14 +379,24 @@ class IdentityTest(IdentityBase):
         self.err(self.call("PATCH", USER, id=a_id, token=tok, body={}), 400, "VALIDATION_FAILED")
         e = self.err(self.call("PATCH", USER, id=a_id, token=tok, body={"role": "ADMIN", "lastName": ""}), 400,
                      "VALIDATION_FAILED")
-        self.assertEqual({d["field"] for d in e["details"]}, {"role", "lastName"})
-        self.err(self.call("PATCH", USER, id=a_id, token=tok, body={"nationalityCountryCode": "US"}), 400,
-                 "VALIDATION_FAILED")
+        self.assertEqual(e["message"], "At least one field must be provided for update")
+        e = self.err(self.call("PATCH", USER, id=a_id, token=tok, body={"firstName": "Grace", "lastName": ""}), 400,
+                     "VALIDATION_FAILED")
+        self.assertEqual({d["field"] for d in e["details"]}, {"lastName"})
+        # keys the original ignored are ignored: never a way to change role or nationality
+        p = self.call("PATCH", USER, id=a_id, token=tok, status=200,
+                      body={"firstName": "Grace", "role": "ADMIN", "nationalityCountryCode": "US"}).json()
+        self.assertEqual((p["role"], p["nationalityCountryCode"]), ("USER", "AE"))
+        # null or "" clears phoneNum
+        p = self.call("PATCH", USER, id=a_id, token=tok, body={"firstName": "Grace", "phoneNum": None},
+                      status=200).json()
+        self.assertIsNone(p["profile"]["phoneNum"])
+        self.call("PATCH", USER, id=a_id, token=tok, body={"phoneNum": "+14155550123"}, status=200)
         self.err(self.call("PATCH", USER, id=b_id, token=tok, body={"firstName": "Mallory"}), 403, "FORBIDDEN")
         self.err(self.call("PATCH", USER, id=b_id, token=b["accessToken"], body={"phoneNum": "+14155550123"}), 409,
                  "PHONE_TAKEN")
         self.err(self.call("PATCH", USER, id=b_id, token=b["accessToken"], body={"email": a_body["email"].upper()}),
-                 409, "EMAIL_TAKEN")
+                 400, "EMAIL_TAKEN")
         admin = gxtest.mint_token(str(uuid.uuid4()), "ADMIN")
         self.call("PATCH", USER, id=b_id, token=admin, body={"lastName": "Hopper"}, status=200)
         self.err(self.call("PATCH", USER, id=str(uuid.uuid4()), token=admin, body={"lastName": "X"}), 404, "NOT_FOUND")
@@ -305,8 +416,12 @@ class IdentityTest(IdentityBase):
         a_id, _, a = self.user_with_tokens()
         b_id, _, b = self.user_with_tokens()
         tok = a["accessToken"]
-        self.err(self.call("GET", KYC, id=a_id, token=tok), 404, "KYC_NOT_FOUND")
+        self.assertEqual(self.call("GET", KYC, id=a_id, token=tok, status=200).json(), {"kycStatus": None})
         e = self.err(self.call("POST", KYC, id=a_id, token=tok, body={"evidenceHash": "abc", "evidenceSize": 0,
+                                                                      "evidenceMime": "text/html"}),
+                     400, "VALIDATION_FAILED")
+        self.assertEqual(e["message"], "Evidence hash, size, and MIME type are required")
+        e = self.err(self.call("POST", KYC, id=a_id, token=tok, body={"evidenceHash": "abc", "evidenceSize": -1,
                                                                       "evidenceMime": "text/html"}),
                      400, "VALIDATION_FAILED")
         self.assertEqual({d["field"] for d in e["details"]}, {"evidenceHash", "evidenceSize", "evidenceMime"})

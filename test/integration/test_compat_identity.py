@@ -1,0 +1,241 @@
+"""svc-identity played by the original backend's client (OP-01..OP-08 of the wire reference): the original's request
+bodies, and every response checked key by key and JSON type by JSON type against the original's shapes
+(gxtest.compat), plus its error answers (status and message) on the main failure paths. Responses are also
+validated against the live /openapi.json."""
+
+import uuid
+
+import gxtest
+from gxtest.compat import ACCEPTED, OMIT, assert_original_error, assert_shape
+
+from test_identity import IdentityBase, claims_of, new_email
+
+USERS = "/api/v1/users"
+USER = "/api/v1/users/{id}"
+KYC = "/api/v1/users/{id}/kyc"
+LOGIN = "/api/v1/auth/login"
+REFRESH = "/api/v1/auth/refresh"
+LOGOUT = "/api/v1/auth/logout"
+
+NULLABLE_STR = ("string", "null")
+# S1 UserProfile: all 10 keys; passwordHash, biometricHash, tenantId and deletedAt never sent
+S1 = {"profileId": "string", "email": NULLABLE_STR, "firstName": "string", "lastName": "string",
+      "phoneNum": NULLABLE_STR, "identityNum": NULLABLE_STR, "status": "string",
+      "nationalityCountryCode": NULLABLE_STR, "createdAt": "date", "updatedAt": "date",
+      "passwordHash": OMIT, "biometricHash": OMIT, "tenantId": OMIT, "deletedAt": OMIT}
+S1_KEYS = ["profileId", "email", "firstName", "lastName", "phoneNum", "identityNum", "status",
+           "nationalityCountryCode", "createdAt", "updatedAt"]
+S1_STATUSES = {"PENDING_VERIFICATION", "VERIFIED", "REJECTED", "SUSPENDED", "CLOSED"}
+# S2 KYCRecord: all 10 keys
+S2 = {"kycId": "string", "profileId": "string", "status": "string", "evidenceHash": NULLABLE_STR,
+      "evidenceSize": ("integer", "null"), "evidenceMime": NULLABLE_STR, "verifiedAt": ("date", "null"),
+      "verifierDetails": NULLABLE_STR, "createdAt": "date", "updatedAt": "date"}
+
+PASSWORD = "s3cret-password"
+EVIDENCE = {"evidenceHash": "ab" * 32, "evidenceSize": 2048, "evidenceMime": "application/pdf"}
+
+
+def original_register_body(email=None):
+    """What the original's client sends: the four required fields and the optional ones it knows (no dateOfBirth)."""
+    return {"email": email or new_email("orig"), "password": PASSWORD, "firstName": "Ada", "lastName": "Lovelace",
+            "phoneNum": "", "identityNum": "", "nationalityCountryCode": "AE"}
+
+
+class IdentityCompatTest(IdentityBase):
+
+    def orig_user(self):
+        """Register and log in exactly as the original client does; returns (profileId, login body)."""
+        body = original_register_body()
+        self.call("POST", USERS, body=body, status=202)
+        j = self.call("POST", LOGIN, body={"email": body["email"], "password": PASSWORD}, status=200).json()
+        return j["user"]["profileId"], j
+
+    # ---- OP-04 POST /api/v1/users ---------------------------------------------------------------------------
+
+    def test_op04_register_with_the_original_body(self):
+        body = original_register_body()
+        r = self.call("POST", USERS, body=body, status=202)
+        b = r.json()
+        # without dateOfBirth the chaincode cannot register the user yet: the profile alone, no command
+        assert_shape(self, b, {"commandId": ("string", "null"), "message": "string"})
+        self.assertEqual(b["status"], "PROFILE_CREATED")
+        row = self.stack.psql("SELECT \"email\", \"phoneNum\" IS NULL, \"identityNum\" IS NULL, "
+                              "\"nationalityCountryCode\", \"dateOfBirth\" IS NULL FROM \"UserProfile\" "
+                              "WHERE \"profileId\" = '%s'" % b["aggregateId"])
+        self.assertEqual(row, [(body["email"].lower(), "t", "t", "AE", "t")])
+        self.assertEqual(self.stack.psql("SELECT count(*) FROM \"OutboxCommand\" WHERE \"aggregateId\" = '%s'"
+                                         % b["aggregateId"]), [("0",)])
+        # only the four required fields, as the original required
+        minimal = {k: body[k] for k in ("email", "password", "firstName", "lastName")}
+        minimal["email"] = new_email("min")
+        self.call("POST", USERS, body=minimal, status=202)
+        # with the on-chain fields too: the CREATE_USER command, the original's Accepted shape
+        full = dict(original_register_body(), dateOfBirth="1990-05-17")
+        b = self.call("POST", USERS, body=full, status=202).json()
+        assert_shape(self, b, ACCEPTED)
+        self.assertEqual(b["status"], "ACCEPTED")
+
+    def test_op04_register_errors(self):
+        r = self.call("POST", USERS, body={"email": new_email(), "password": PASSWORD, "firstName": "A"})
+        assert_original_error(self, r, 400, "Email, password, firstName, and lastName are required")
+        r = self.call("POST", USERS, body=dict(original_register_body(), lastName=""))
+        assert_original_error(self, r, 400, "Email, password, firstName, and lastName are required")
+        r = self.call("POST", USERS, body=dict(original_register_body(), email="no at sign"))
+        assert_original_error(self, r, 400, "Invalid email format")
+        r = self.call("POST", USERS, body=dict(original_register_body(), password="short"))
+        assert_original_error(self, r, 400, "Password must be at least 8 characters long")
+        body = original_register_body()
+        self.call("POST", USERS, body=body, status=202)
+        r = self.call("POST", USERS, body=dict(body, email=body["email"].upper()))
+        assert_original_error(self, r, 400, "User with this email already exists", "EMAIL_TAKEN")
+
+    # ---- OP-01 POST /api/v1/auth/login ----------------------------------------------------------------------
+
+    def test_op01_login(self):
+        body = original_register_body()
+        self.call("POST", USERS, body=body, status=202)
+        j = self.call("POST", LOGIN, body={"email": body["email"].upper(), "password": PASSWORD}, status=200).json()
+        assert_shape(self, j, {"accessToken": "string", "refreshToken": "string", "user": S1})
+        self.assertEqual(list(j["user"])[:10], S1_KEYS)
+        self.assertIn(j["user"]["status"], S1_STATUSES)
+        self.assertEqual(j["user"]["email"], body["email"].lower())
+        self.assertEqual(claims_of(j["accessToken"])["sub"], j["user"]["profileId"])
+
+    def test_op01_login_errors(self):
+        body = original_register_body()
+        self.call("POST", USERS, body=body, status=202)
+        for bad in ({}, {"email": body["email"]}, {"email": "", "password": PASSWORD}):
+            with self.subTest(bad=bad):
+                assert_original_error(self, self.call("POST", LOGIN, body=bad), 400, "Email and password are required")
+        r = self.call("POST", LOGIN, body={"email": body["email"], "password": "wrong password"})
+        assert_original_error(self, r, 401, "Invalid email or password")
+        r = self.call("POST", LOGIN, body={"email": new_email("nobody"), "password": PASSWORD})
+        assert_original_error(self, r, 401, "Invalid email or password")
+        self.stack.psql("UPDATE \"UserProfile\" SET \"status\" = 'SUSPENDED' WHERE \"email\" = '%s'"
+                        % body["email"].lower())
+        r = self.call("POST", LOGIN, body={"email": body["email"], "password": PASSWORD})
+        assert_original_error(self, r, 401, "Account is inactive. Please contact support.", "ACCOUNT_INACTIVE")
+
+    # ---- OP-02 POST /api/v1/auth/refresh --------------------------------------------------------------------
+
+    def test_op02_refresh_with_the_login_token_again_and_again(self):
+        """The original never rotated: its client keeps presenting the login token and reads only accessToken."""
+        pid, j = self.orig_user()
+        for i in range(4):
+            r = self.call("POST", REFRESH, body={"refreshToken": j["refreshToken"]}, status=200)
+            b = r.json()
+            assert_shape(self, b, {"accessToken": "string"})
+            self.call("GET", USER, id=pid, token=b["accessToken"], status=200)
+            if i == 1:  # later refreshes come long after the grace window
+                self.stack.psql("UPDATE \"RefreshToken\" SET \"rotatedAt\" = now() - interval '1 hour' "
+                                "WHERE \"jti\" = '%s'" % claims_of(j["refreshToken"])["jti"])
+
+    def test_op02_refresh_errors(self):
+        _, j = self.orig_user()
+        for bad in ({}, {"refreshToken": ""}, {"refreshToken": None}):
+            with self.subTest(bad=bad):
+                assert_original_error(self, self.call("POST", REFRESH, body=bad), 400, "Refresh token is required")
+        for tok in ("garbage", gxtest.mint_token(str(uuid.uuid4()), "USER", aud="gx-refresh", fam=str(uuid.uuid4()))):
+            assert_original_error(self, self.call("POST", REFRESH, body={"refreshToken": tok}), 401,
+                                  "Invalid or expired refresh token")
+        self.call("POST", LOGOUT, body={"refreshToken": j["refreshToken"]}, status=200)
+        assert_original_error(self, self.call("POST", REFRESH, body={"refreshToken": j["refreshToken"]}), 401,
+                              "Invalid or expired refresh token")
+
+    # ---- OP-03 POST /api/v1/auth/logout ---------------------------------------------------------------------
+
+    def test_op03_logout(self):
+        _, j = self.orig_user()
+        b = self.call("POST", LOGOUT, body={"refreshToken": j["refreshToken"]}, status=200).json()
+        assert_shape(self, b, {"message": "string"})
+        self.assertEqual(b["message"], "Logout successful")
+        # logging out twice, or with a token that expired meanwhile, still succeeds
+        self.call("POST", LOGOUT, body={"refreshToken": j["refreshToken"]}, status=200)
+        expired = gxtest.mint_token(claims_of(j["refreshToken"])["sub"], "USER", aud="gx-refresh",
+                                    fam=claims_of(j["refreshToken"])["fam"], ttl=-60)
+        self.assertEqual(self.call("POST", LOGOUT, body={"refreshToken": expired}, status=200).json()["message"],
+                         "Logout successful")
+        assert_original_error(self, self.call("POST", LOGOUT, body={}), 400, "Refresh token is required")
+
+    # ---- OP-05 GET /api/v1/users/:id ------------------------------------------------------------------------
+
+    def test_op05_get_user(self):
+        pid, j = self.orig_user()
+        b = self.call("GET", USER, id=pid, token=j["accessToken"], status=200).json()
+        assert_shape(self, b, {"user": S1})
+        self.assertEqual(list(b["user"])[:10], S1_KEYS)
+        self.assertEqual(b["user"]["profileId"], pid)
+        other, _ = self.orig_user()
+        assert_original_error(self, self.call("GET", USER, id=other, token=j["accessToken"]), 403,
+                              "You can only view your own profile")
+        admin = gxtest.mint_token(str(uuid.uuid4()), "ADMIN")
+        assert_original_error(self, self.call("GET", USER, id=str(uuid.uuid4()), token=admin), 404, "User not found")
+        assert_original_error(self, self.call("GET", USER, id=pid), 401)
+
+    # ---- OP-06 PATCH /api/v1/users/:id ----------------------------------------------------------------------
+
+    def test_op06_patch_user(self):
+        pid, j = self.orig_user()
+        tok = j["accessToken"]
+        b = self.call("PATCH", USER, id=pid, token=tok, status=200,
+                      body={"firstName": "Grace", "phoneNum": "+14155550123", "nationalityCountryCode": "US"}).json()
+        assert_shape(self, b, {"profile": S1})
+        self.assertEqual((b["profile"]["firstName"], b["profile"]["phoneNum"], b["profile"]["nationalityCountryCode"]),
+                         ("Grace", "+14155550123", "AE"))  # nationalityCountryCode ignored, as by the original
+        b = self.call("PATCH", USER, id=pid, token=tok, body={"lastName": "Hopper", "phoneNum": None},
+                      status=200).json()
+        self.assertIsNone(b["profile"]["phoneNum"])
+        for bad in ({}, {"firstName": ""}, {"phoneNum": None}, {"nationalityCountryCode": "US"}):
+            with self.subTest(bad=bad):
+                assert_original_error(self, self.call("PATCH", USER, id=pid, token=tok, body=bad), 400,
+                                      "At least one field must be provided for update")
+        other, _ = self.orig_user()
+        assert_original_error(self, self.call("PATCH", USER, id=other, token=tok, body={"firstName": "M"}), 403,
+                              "You can only update your own profile")
+
+    # ---- OP-07 POST /api/v1/users/:id/kyc -------------------------------------------------------------------
+
+    def test_op07_submit_kyc(self):
+        pid, j = self.orig_user()
+        tok = j["accessToken"]
+        r = self.call("POST", KYC, id=pid, token=tok, body=EVIDENCE, status=201)
+        b = r.json()
+        assert_shape(self, b, {"kycRecord": S2})
+        rec = b["kycRecord"]
+        self.assertEqual((rec["profileId"], rec["status"], rec["evidenceSize"], rec["verifiedAt"]),
+                         (pid, "PENDING", 2048, None))
+        uuid.UUID(rec["kycId"])
+        self.stack.psql("UPDATE \"KYCVerification\" SET \"status\" = 'APPROVED' WHERE \"kycId\" = '%s'" % rec["kycId"])
+        assert_original_error(self, self.call("POST", KYC, id=pid, token=tok, body=EVIDENCE), 409,
+                              "KYC already approved")
+        for field in EVIDENCE:
+            with self.subTest(missing=field):
+                bad = {k: v for k, v in EVIDENCE.items() if k != field}
+                assert_original_error(self, self.call("POST", KYC, id=pid, token=tok, body=bad), 400,
+                                      "Evidence hash, size, and MIME type are required")
+        assert_original_error(self, self.call("POST", KYC, id=pid, token=tok, body=dict(EVIDENCE, evidenceSize=0)),
+                              400, "Evidence hash, size, and MIME type are required")
+        other, _ = self.orig_user()
+        assert_original_error(self, self.call("POST", KYC, id=other, token=tok, body=EVIDENCE), 403,
+                              "You can only submit KYC for your own account")
+        admin = gxtest.mint_token(str(uuid.uuid4()), "ADMIN")
+        assert_original_error(self, self.call("POST", KYC, id=str(uuid.uuid4()), token=admin, body=EVIDENCE), 404,
+                              "User not found")
+
+    # ---- OP-08 GET /api/v1/users/:id/kyc --------------------------------------------------------------------
+
+    def test_op08_kyc_status(self):
+        pid, j = self.orig_user()
+        tok = j["accessToken"]
+        b = self.call("GET", KYC, id=pid, token=tok, status=200).json()
+        self.assertEqual(b, {"kycStatus": None})
+        rec = self.call("POST", KYC, id=pid, token=tok, body=EVIDENCE, status=201).json()["kycRecord"]
+        b = self.call("GET", KYC, id=pid, token=tok, status=200).json()
+        assert_shape(self, b, {"kycStatus": S2})
+        self.assertEqual(b["kycStatus"]["kycId"], rec["kycId"])
+        other, _ = self.orig_user()
+        assert_original_error(self, self.call("GET", KYC, id=other, token=tok), 403,
+                              "You can only view your own KYC status")
+        admin = gxtest.mint_token(str(uuid.uuid4()), "ADMIN")
+        self.assertEqual(self.call("GET", KYC, id=str(uuid.uuid4()), token=admin, status=200).json(),
+                         {"kycStatus": None})
