@@ -30,7 +30,8 @@
 static const char SQL_ONE[] =
 	"SELECT " PROPOSAL_COLS " FROM \"Proposal\" p WHERE p.\"proposalId\" = $2 AND p.\"tenantId\" = $1";
 
-/* One page (oldest first, as the original listed them) with the total on every row; an empty page is one row with proposalId NULL. */
+/* One page (oldest first, as the original listed them) with the total on every row; an empty page is one row
+ * with proposalId NULL. */
 static const char SQL_LIST[] =
 	"SELECT x.\"total\", p.* FROM (SELECT count(*) AS \"total\" FROM \"Proposal\" WHERE \"tenantId\" = $1"
 	"  AND ($2::text IS NULL OR \"status\" = $2)) x"
