@@ -233,7 +233,7 @@ GENESIS_Q=$(jget balanceQirat)
 
 AMOUNT=12.5
 step "Calculate the fee of a $AMOUNT coin transfer (svc-tax, the same rule the chain applies)"
-call 200 POST "$TAX/api/v1/fees/calculate" "{\"amount\":\"$AMOUNT\"}"
+call 200 POST "$TAX/api/v1/fees/calculate" "{\"amountCoins\":\"$AMOUNT\"}"
 AMOUNT_Q=$(jget amountQirat)
 FEE_Q=$(jget feeQirat)
 [ "$AMOUNT_Q" = 1250000 ] || die "amountQirat $AMOUNT_Q, expected 1250000"
