@@ -3,7 +3,9 @@
  * EXECUTED, REJECTED as the projector writes them), and execute (EXECUTE_PROPOSAL, admin, only when the voting
  * window is over and the votes pass the quorum and approval rules of docs/chaincode.md §5). A proposal changes one
  * system parameter; the target and value are checked against the parameter table of docs/chaincode.md §5 so the
- * chain never sees a proposal it would refuse. */
+ * chain never sees a proposal it would refuse. Bodies, statuses and messages follow the original backend
+ * (docs/compat.md, svc-governance): its body {targetParam, newValue, proposerId} is enough (title made here when
+ * absent), and a proposal is sent as {"proposal": {...}} with its forVotes / againstVotes beside ours. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +30,13 @@
 static const char SQL_ONE[] =
 	"SELECT " PROPOSAL_COLS " FROM \"Proposal\" p WHERE p.\"proposalId\" = $2 AND p.\"tenantId\" = $1";
 
-/* One page (newest first) with the total on every row; an empty page is one row with proposalId NULL. */
+/* One page (oldest first, as the original listed them) with the total on every row; an empty page is one row
+ * with proposalId NULL. */
 static const char SQL_LIST[] =
 	"SELECT x.\"total\", p.* FROM (SELECT count(*) AS \"total\" FROM \"Proposal\" WHERE \"tenantId\" = $1"
 	"  AND ($2::text IS NULL OR \"status\" = $2)) x"
 	" LEFT JOIN LATERAL (SELECT " PROPOSAL_COLS " FROM \"Proposal\" p WHERE p.\"tenantId\" = $1"
-	"  AND ($2::text IS NULL OR p.\"status\" = $2) ORDER BY p.\"createdAt\" DESC, p.\"proposalId\""
+	"  AND ($2::text IS NULL OR p.\"status\" = $2) ORDER BY p.\"createdAt\", p.\"proposalId\""
 	"  LIMIT $3::bigint OFFSET $4::bigint) p ON true";
 
 /* What execution needs: the tallies, whether the window is over, the decision parameters, the number of users
@@ -52,7 +55,8 @@ static const char SQL_EXECUTE[] =
 
 static const char *const TYPES[] = { "PARAMETER_CHANGE", "FEATURE_ADDITION", "SYSTEM_UPGRADE", "POLICY_CHANGE",
 				     NULL };
-static const char *const STATUSES[] = { "ACTIVE", "EXECUTED", "REJECTED", "ALL", NULL };
+/* PASSED: the original OpenAPI's name for proposals that passed, which are EXECUTED here. */
+static const char *const STATUSES[] = { "ACTIVE", "EXECUTED", "PASSED", "REJECTED", "ALL", NULL };
 
 const char *gov_tenant(const struct gx_req *req)
 {
@@ -122,21 +126,42 @@ static int read_value(const cJSON *val, const char *field, const struct gx_param
 	return 0;
 }
 
+/* The original's "required" test of a field (either spelling): absent, null, false or "". A JSON 0 is left to the
+ * value check (0 is a valid parameter value for our clients). */
+static bool missing(const cJSON *v)
+{
+	return !v || cJSON_IsNull(v) || cJSON_IsFalse(v) || (cJSON_IsString(v) && v->valuestring[0] == '\0');
+}
+
 void proposals_submit(struct gx_req *req)
 {
 	const struct gx_jwt_claims *cl = gx_req_claims(req);
 	const cJSON *body = gx_req_body(req);
-	struct gx_verr *v = gx_verr_new();
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(body, "proposerId");
+	struct gx_verr *v;
 	const char *title, *desc, *type, *proposer, *tf, *vf;
 	const struct gx_params_rule *rule = NULL;
 	const cJSON *target, *val;
-	char id[37], value[24];
+	char id[37], value[24], made_title[128];
 	cJSON *payload;
 
-	title = gx_valid_str(body, "title", true, 10, 200, v);
+	target = gx_valid_either(body, "targetParameter", "targetParam", &tf);
+	val = gx_valid_either(body, "proposedValue", "newValue", &vf);
+	if (missing(target) || missing(val) || (p && missing(p))) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "targetParam, newValue, and proposerId are required");
+		return;
+	}
+	v = gx_verr_new();
+	proposer = gx_valid_str(body, "proposerId", false, 1, 64, v);
+	if (gx_verr_count(v) == 0 && proposer && strcmp(proposer, cl->sub) != 0) {
+		gx_verr_free(v);
+		gx_reply_error(req, 403, "FORBIDDEN", "You can only submit proposals as yourself");
+		return;
+	}
+	title = gx_valid_str(body, "title", false, 10, 200, v);
 	if (title && strlen(title) > 200)
 		gx_verr_add(v, "title", "must be at most 200 bytes");
-	desc = gx_valid_str(body, "description", true, 50, 2000, v);
+	desc = gx_valid_str(body, "description", false, 50, 2000, v);
 	if (desc && strlen(desc) > 2000)
 		gx_verr_add(v, "description", "must be at most 2000 bytes");
 	type = gx_valid_str(body, "proposalType", false, 1, 32, v);
@@ -145,25 +170,20 @@ void proposals_submit(struct gx_req *req)
 			    "POLICY_CHANGE");
 	else if (type && strcmp(type, "PARAMETER_CHANGE") != 0)
 		gx_verr_add(v, "proposalType", "only PARAMETER_CHANGE proposals can be executed on chain");
-	proposer = gx_valid_str(body, "proposerId", false, 1, 64, v);
-	target = gx_valid_either(body, "targetParameter", "targetParam", &tf);
-	if (!target || cJSON_IsNull(target))
-		gx_verr_add(v, tf, "is required");
-	else if (!cJSON_IsString(target))
+	if (!cJSON_IsString(target))
 		gx_verr_add(v, tf, "must be a string");
 	else if (!(rule = gx_params_find(target->valuestring)))
 		gx_verr_add(v, tf, "unknown parameter");
-	val = gx_valid_either(body, "proposedValue", "newValue", &vf);
 	read_value(val, vf, rule, value, v);
 	if (gx_svc_invalid(req, v))
 		return;
-	if (proposer && strcmp(proposer, cl->sub) != 0) {
-		gx_reply_error(req, 403, "FORBIDDEN", "you can only submit proposals as yourself");
-		return;
-	}
 	if (gx_uuid_v4(id) < 0) {
 		gx_reply_error(req, 500, "INTERNAL", "cannot generate a proposal id");
 		return;
+	}
+	if (!title) { /* the original's body has no title; the chain needs one */
+		snprintf(made_title, sizeof(made_title), "Set %s to %s", rule->key, value);
+		title = made_title;
 	}
 	payload = cJSON_CreateObject();
 	cJSON_AddStringToObject(payload, "proposalId", id);
@@ -171,12 +191,14 @@ void proposals_submit(struct gx_req *req)
 	cJSON_AddStringToObject(payload, "targetParam", rule->key);
 	cJSON_AddStringToObject(payload, "newValue", value);
 	cJSON_AddStringToObject(payload, "title", title);
-	cJSON_AddStringToObject(payload, "description", desc);
+	if (desc)
+		cJSON_AddStringToObject(payload, "description", desc);
 	gx_svc_enqueue(req, "SUBMIT_PROPOSAL", id, payload);
 }
 
 /* ---- reads ---- */
 
+/* The proposal document: the original's keys (proposalId, proposerId, status, forVotes, againstVotes) and ours. */
 static cJSON *proposal_json(const PGresult *res, int row)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -189,6 +211,8 @@ static cJSON *proposal_json(const PGresult *res, int row)
 	cJSON_AddStringToObject(o, "proposerId", gx_pg_val(res, row, "proposerId"));
 	gx_svc_add_text(o, "targetParameter", res, row, "targetParam");
 	gx_svc_add_text(o, "proposedValue", res, row, "newValue");
+	cJSON_AddNumberToObject(o, "forVotes", atoi(gx_pg_val(res, row, "votesFor")));
+	cJSON_AddNumberToObject(o, "againstVotes", atoi(gx_pg_val(res, row, "votesAgainst")));
 	cJSON_AddNumberToObject(o, "votesFor", atoi(gx_pg_val(res, row, "votesFor")));
 	cJSON_AddNumberToObject(o, "votesAgainst", atoi(gx_pg_val(res, row, "votesAgainst")));
 	cJSON_AddNumberToObject(o, "votesAbstain", atoi(gx_pg_val(res, row, "votesAbstain")));
@@ -204,10 +228,13 @@ static cJSON *proposal_json(const PGresult *res, int row)
 static void on_one(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct propop *op = arg;
+	cJSON *body;
 
-	if (!gx_svc_found(op->req, res, err, "PROPOSAL_NOT_FOUND", "proposal not found"))
+	if (!gx_svc_found(op->req, res, err, "PROPOSAL_NOT_FOUND", "Proposal not found"))
 		return;
-	gx_reply_json(op->req, 200, proposal_json(res, 0));
+	body = cJSON_CreateObject();
+	cJSON_AddItemToObject(body, "proposal", proposal_json(res, 0));
+	gx_reply_json(op->req, 200, body);
 }
 
 /* Run sql ($1 tenant, $2 the {proposalId} of the path) with cb; an id that cannot exist answers 404. */
@@ -218,7 +245,7 @@ static void proposal_query(struct gx_req *req, const char *sql, gx_pg_result_cb 
 	const char *params[2];
 
 	if (!gx_valid_id(id)) {
-		gx_reply_error(req, 404, "PROPOSAL_NOT_FOUND", "proposal not found");
+		gx_reply_error(req, 404, "PROPOSAL_NOT_FOUND", "Proposal not found");
 		return;
 	}
 	op = propop_new(req);
@@ -259,13 +286,15 @@ void proposals_list(struct gx_req *req)
 
 	gx_svc_paging(req, 100, 20, &page, v);
 	if (status && !gx_valid_enum(status, STATUSES))
-		gx_verr_add(v, "status", "must be one of ACTIVE, EXECUTED, REJECTED, ALL");
+		gx_verr_add(v, "status", "must be one of ACTIVE, EXECUTED, PASSED, REJECTED, ALL");
 	if (gx_svc_invalid(req, v))
 		return;
 	op = propop_new(req);
 	op->page = page;
 	if (!status)
 		status = "ACTIVE";
+	if (strcmp(status, "PASSED") == 0)
+		status = "EXECUTED";
 	op->status = strcmp(status, "ALL") == 0 ? NULL : gx_xstrdup(status);
 	params[0] = gov_tenant(req);
 	params[1] = op->status;
@@ -296,7 +325,7 @@ static void on_execute(PGresult *res, const struct gx_pg_error *err, void *arg)
 	long long f, a, ab, users, quorum, approval;
 	cJSON *payload;
 
-	if (!gx_svc_found(req, res, err, "PROPOSAL_NOT_FOUND", "proposal not found"))
+	if (!gx_svc_found(req, res, err, "PROPOSAL_NOT_FOUND", "Proposal not found"))
 		return;
 	if (strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") != 0) {
 		gx_reply_error(req, 409, "PROPOSAL_NOT_ACTIVE", "proposal is %s, not ACTIVE", gx_pg_val(res, 0, "status"));

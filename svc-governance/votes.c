@@ -1,4 +1,5 @@
 /* Votes: POST /api/v1/proposals/{proposalId}/vote enqueues CAST_VOTE (FOR | AGAINST | ABSTAIN) for the caller.
+ * The vote is "FOR", "AGAINST" or "ABSTAIN", or the original backend's boolean (true = FOR, false = AGAINST).
  * One vote per voter and proposal: a vote confirmed by the projector, or one whose command is accepted and has not
  * FAILED, makes a second vote 409 ALREADY_VOTED. The API records the vote in "ProposalVote" (unconfirmed) in the
  * same transaction as the command, so two concurrent votes of one voter cannot both be accepted; an unconfirmed row
@@ -40,7 +41,7 @@ static const char *const CHOICES[] = { "FOR", "AGAINST", "ABSTAIN", NULL };
 
 static const struct gx_conflict vote_conflicts[] = {
 	{ "ProposalVote_proposalId_voterId_key", 409, "ALREADY_VOTED", "you have already voted on this proposal" },
-	{ "ProposalVote_proposalId_fkey", 404, "PROPOSAL_NOT_FOUND", "proposal not found" },
+	{ "ProposalVote_proposalId_fkey", 404, "PROPOSAL_NOT_FOUND", "Proposal not found" },
 };
 
 struct vote {
@@ -59,7 +60,7 @@ static void on_precheck(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct gx_outbox_cmd cmd;
 	cJSON *payload;
 
-	if (!gx_svc_found(req, res, err, "PROPOSAL_NOT_FOUND", "proposal not found"))
+	if (!gx_svc_found(req, res, err, "PROPOSAL_NOT_FOUND", "Proposal not found"))
 		return;
 	if (strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") != 0) {
 		gx_reply_error(req, 409, "PROPOSAL_NOT_ACTIVE", "proposal is %s; votes are only taken while ACTIVE",
@@ -92,19 +93,29 @@ void votes_cast(struct gx_req *req)
 	const struct gx_jwt_claims *cl = gx_req_claims(req);
 	const char *id = gx_req_param(req, "proposalId");
 	const cJSON *body = gx_req_body(req);
+	const cJSON *vote;
 	struct gx_verr *v;
 	const char *choice;
 	struct vote *vt;
 	const char *params[3];
 
 	if (!gx_valid_id(id)) {
-		gx_reply_error(req, 404, "PROPOSAL_NOT_FOUND", "proposal not found");
+		gx_reply_error(req, 404, "PROPOSAL_NOT_FOUND", "Proposal not found");
+		return;
+	}
+	vote = cJSON_GetObjectItemCaseSensitive(body, "vote");
+	if (!vote) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "proposalId and vote are required");
 		return;
 	}
 	v = gx_verr_new();
-	choice = gx_valid_str(body, "vote", true, 1, 16, v);
-	if (choice && !gx_valid_enum(choice, CHOICES))
-		gx_verr_add(v, "vote", "must be FOR, AGAINST or ABSTAIN");
+	if (cJSON_IsBool(vote)) {
+		choice = cJSON_IsTrue(vote) ? "FOR" : "AGAINST";
+	} else {
+		choice = cJSON_IsString(vote) ? vote->valuestring : NULL;
+		if (!choice || !gx_valid_enum(choice, CHOICES))
+			gx_verr_add(v, "vote", "must be true (FOR), false (AGAINST), FOR, AGAINST or ABSTAIN");
+	}
 	gx_valid_str(body, "reason", false, 0, 500, v);
 	if (gx_svc_invalid(req, v))
 		return;

@@ -2,7 +2,8 @@
  * "aggregateId" is the loanId), approve (APPROVE_LOAN, admin, only from PENDING_APPROVAL), repay (REPAY_LOAN, the
  * borrower, only while ACTIVE) and the "Loan" read model. Statuses are the chain's and the projector's:
  * PENDING_APPROVAL -> ACTIVE -> REPAID (docs/chaincode.md §6.4). Read-model checks are fast rejections; the chain
- * decides. */
+ * decides. Bodies, statuses and messages follow the original backend (docs/compat.md, svc-loanpool): a loan is
+ * {"loan": S3} with amounts as JSON numbers in coins and the exact integer-Qirat strings beside them. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,15 +98,21 @@ static const char *tenant(const struct gx_req *req)
 	return app->tenant;
 }
 
-static void add_coins(cJSON *o, const char *name, uint64_t q)
+/* name: the coin amount as a JSON number (as the original sent Loan.amount); name + "Qirat": the exact integer
+ * string. -1 when cJSON is out of memory (logged). */
+static int add_amount(cJSON *o, const char *name, uint64_t q)
 {
-	char coins[GX_MONEY_FMT_LEN];
+	char key[32], digits[24];
 
-	gx_money_format(q, coins);
-	cJSON_AddStringToObject(o, name, coins);
+	snprintf(key, sizeof(key), "%sQirat", name);
+	snprintf(digits, sizeof(digits), "%llu", (unsigned long long)q);
+	if (gx_money_add_number(o, name, q) < 0 || !cJSON_AddStringToObject(o, key, digits))
+		return -1;
+	return 0;
 }
 
-/* The Loan document of row (amounts in coins). NULL when the read model holds an invalid amount. */
+/* The Loan document of row: the original's S3 keys (collateralHash "" when null, approvedAt absent when null) and
+ * ours. NULL when the read model holds an invalid amount. */
 static cJSON *loan_json(const PGresult *res, int row)
 {
 	uint64_t amount, repaid;
@@ -117,13 +124,17 @@ static cJSON *loan_json(const PGresult *res, int row)
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "loanId", gx_pg_val(res, row, "loanId"));
 	cJSON_AddStringToObject(o, "borrowerId", gx_pg_val(res, row, "borrowerId"));
-	add_coins(o, "amount", amount);
-	add_coins(o, "repaid", repaid);
-	add_coins(o, "outstanding", amount - repaid);
+	if (add_amount(o, "amount", amount) < 0 || add_amount(o, "repaid", repaid) < 0 ||
+	    add_amount(o, "outstanding", amount - repaid) < 0) {
+		cJSON_Delete(o);
+		return NULL;
+	}
 	cJSON_AddStringToObject(o, "status", gx_pg_val(res, row, "status"));
-	cJSON_AddStringToObject(o, "collateralHash", gx_pg_val(res, row, "collateralHash"));
+	cJSON_AddStringToObject(o, "collateralHash", gx_pg_isnull(res, row, "collateralHash") ? "" :
+				gx_pg_val(res, row, "collateralHash"));
 	gx_svc_add_text(o, "approvedBy", res, row, "approvedBy");
-	gx_svc_add_text(o, "approvedAt", res, row, "approvedAt");
+	if (!gx_pg_isnull(res, row, "approvedAt"))
+		cJSON_AddStringToObject(o, "approvedAt", gx_pg_val(res, row, "approvedAt"));
 	gx_svc_add_text(o, "disbursedAt", res, row, "disbursedAt");
 	gx_svc_add_text(o, "repaidAt", res, row, "repaidAt");
 	gx_svc_add_text(o, "appliedAt", res, row, "appliedAt");
@@ -165,7 +176,7 @@ static void on_apply(PGresult *res, const struct gx_pg_error *err, void *arg)
 		return;
 	}
 	if (gx_pg_isnull(res, 0, "borrower")) {
-		gx_reply_error(req, 404, "BORROWER_NOT_FOUND", "borrower not found");
+		gx_reply_error(req, 400, "BORROWER_NOT_FOUND", "Borrower not found");
 		return;
 	}
 	if (!gx_svc_true(res, 0, "borrower")) {
@@ -204,27 +215,54 @@ static bool lower_hex64(const char *s)
 	return true;
 }
 
+/* JavaScript falsiness of a body field, the original's "required" test: absent, null, false, 0 or "". */
+static bool falsy(const cJSON *v)
+{
+	return !v || cJSON_IsNull(v) || cJSON_IsFalse(v) || (cJSON_IsNumber(v) && v->valuedouble == 0) ||
+	       (cJSON_IsString(v) && v->valuestring[0] == '\0');
+}
+
+/* A negative amount, as the original's "amount <= 0" saw it: a negative number or a numeric string with a sign. */
+static bool negative(const cJSON *v)
+{
+	return (cJSON_IsNumber(v) && v->valuedouble < 0) || (cJSON_IsString(v) && v->valuestring[0] == '-');
+}
+
+/* The original's checks in its order (required, self, amount > 0), then ours (amount format, collateral hash). */
 void loans_apply(struct gx_req *req)
 {
 	const struct gx_jwt_claims *cl = gx_req_claims(req);
 	const cJSON *body = gx_req_body(req);
-	struct gx_verr *v = gx_verr_new();
+	const cJSON *b = cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "borrowerId") : NULL;
+	struct gx_verr *v;
 	const char *borrower, *coll;
 	uint64_t amount = 0;
 	struct loanop *op;
 	const char *params[2];
 
+	if ((b && falsy(b)) || falsy(cJSON_GetObjectItemCaseSensitive(body, "amount")) ||
+	    falsy(cJSON_GetObjectItemCaseSensitive(body, "collateralHash"))) {
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "borrowerId, amount, and collateralHash are required");
+		return;
+	}
+	v = gx_verr_new();
 	borrower = gx_valid_str(body, "borrowerId", false, 1, 64, v);
+	if (gx_verr_count(v) == 0 && borrower && strcmp(borrower, cl->sub) != 0) {
+		gx_verr_free(v);
+		gx_reply_error(req, 403, "FORBIDDEN", "You can only apply for loans for yourself");
+		return;
+	}
+	if (negative(cJSON_GetObjectItemCaseSensitive(body, "amount"))) {
+		gx_verr_free(v);
+		gx_reply_error(req, 400, "VALIDATION_FAILED", "Amount must be greater than 0");
+		return;
+	}
 	gx_valid_amount(body, "amount", true, &amount, v);
 	coll = gx_valid_str(body, "collateralHash", true, 64, 64, v);
 	if (coll && !lower_hex64(coll))
 		gx_verr_add(v, "collateralHash", "must be 64 lower-case hex characters (SHA-256)");
 	if (gx_svc_invalid(req, v))
 		return;
-	if (borrower && strcmp(borrower, cl->sub) != 0) {
-		gx_reply_error(req, 403, "FORBIDDEN", "you can only apply for loans for yourself");
-		return;
-	}
 	op = loanop_new(req);
 	op->amount = amount;
 	op->collateral = gx_xstrdup(coll);
@@ -240,7 +278,7 @@ static void on_loan(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct loanop *op = arg;
 
-	if (!gx_svc_found(op->req, res, err, "LOAN_NOT_FOUND", "loan not found"))
+	if (!gx_svc_found(op->req, res, err, "LOAN_NOT_FOUND", "Loan not found"))
 		return;
 	op->step(op, res);
 }
@@ -251,7 +289,7 @@ static void loan_load(struct gx_req *req, struct loanop *op, const char *infligh
 	const char *params[3];
 
 	if (!gx_valid_id(id)) {
-		gx_reply_error(req, 404, "LOAN_NOT_FOUND", "loan not found");
+		gx_reply_error(req, 404, "LOAN_NOT_FOUND", "Loan not found");
 		return;
 	}
 	snprintf(op->loan_id, sizeof(op->loan_id), "%s", id);
@@ -266,10 +304,10 @@ static void loan_load(struct gx_req *req, struct loanop *op, const char *infligh
 
 static void get_step(struct loanop *op, const PGresult *res)
 {
-	cJSON *o;
+	cJSON *o, *body;
 
 	if (!gx_req_may_access(op->req, gx_pg_val(res, 0, "borrowerId"))) {
-		gx_reply_error(op->req, 403, "FORBIDDEN", "you can only view your own loans");
+		gx_reply_error(op->req, 403, "FORBIDDEN", "You can only view your own loans");
 		return;
 	}
 	o = loan_json(res, 0);
@@ -277,7 +315,9 @@ static void get_step(struct loanop *op, const PGresult *res)
 		gx_reply_error(op->req, 500, "INTERNAL", "the loan read model holds an invalid amount");
 		return;
 	}
-	gx_reply_json(op->req, 200, o);
+	body = cJSON_CreateObject();
+	cJSON_AddItemToObject(body, "loan", o);
+	gx_reply_json(op->req, 200, body);
 }
 
 void loans_get(struct gx_req *req)
@@ -295,7 +335,7 @@ static void approve_step(struct loanop *op, const PGresult *res)
 	cJSON *payload;
 
 	if (strcmp(gx_pg_val(res, 0, "status"), "PENDING_APPROVAL") != 0) {
-		gx_reply_error(op->req, 409, "LOAN_NOT_PENDING", "loan is %s; only a PENDING_APPROVAL loan can be approved",
+		gx_reply_error(op->req, 400, "LOAN_NOT_PENDING", "Loan cannot be approved. Current status: %s",
 			       gx_pg_val(res, 0, "status"));
 		return;
 	}
@@ -410,7 +450,7 @@ void loans_list(struct gx_req *req)
 	if (gx_svc_invalid(req, v))
 		return;
 	if (!gx_req_may_access(req, borrower)) {
-		gx_reply_error(req, 403, "FORBIDDEN", "you can only view your own loans");
+		gx_reply_error(req, 403, "FORBIDDEN", "You can only view your own loans");
 		return;
 	}
 	op = loanop_new(req);

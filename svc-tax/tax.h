@@ -53,6 +53,14 @@ extern const size_t tax_routes_len;
 /* Add qirat as a coin decimal string under name and, when name_qirat is not NULL, as an integer string under
  * name_qirat. */
 void amount_add(cJSON *obj, const char *name, const char *name_qirat, uint64_t qirat);
+/* Add qirat as the JSON number JavaScript prints for it under name (the original's unit for fees). */
+void amount_add_qirat_number(cJSON *obj, const char *name, uint64_t qirat);
+/* Add name: qirat as a JSON number (amount_add_qirat_number), nameQirat: the exact integer string, nameCoins: the
+ * exact coin string. */
+void amount_add_qirat(cJSON *obj, const char *name, uint64_t qirat);
+/* The coin amount qirat / 100000 to 2 decimals exactly as JavaScript's Number.prototype.toFixed(2) prints it.
+ * out >= 32 bytes. */
+void amount_fixed2(uint64_t qirat, char *out, size_t outlen);
 /* Basis points as an exact percent string: 10 -> "0.1", 300 -> "3", 0 -> "0", 1234 -> "12.34". out >= 16 bytes. */
 void amount_percent(uint32_t bps, char *out, size_t outlen);
 

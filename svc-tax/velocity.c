@@ -5,7 +5,11 @@
  * no debit for velocityTaxDormancyDays whole days. The dormancy timer is the account's last debit (user wallet:
  * the newest SENT, FEE, TAX or LOAN_REPAYMENT history row; organization: the newest executed multi-signature
  * transfer), or the account's creation (organization: activation). Tax = floor(balance x velocityTaxRateBps /
- * 10000). The read model can lag the chain, which decides. */
+ * 10000). The read model can lag the chain, which decides.
+ *
+ * The eligibility answer carries the original backend's keys (docs/compat.md, svc-tax): "eligible", "reason" in its
+ * words where the case is the same, and "details" with its number keys; an unknown account (or a profile without a
+ * wallet) is a 200 saying so, as in the original. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,7 +51,10 @@ static const char SQL_ACCOUNT[] =
 	"  UNION ALL SELECT 'TREASURY', r.\"accountId\", r.\"balanceQirat\", NULL, r.\"createdAt\", false"
 	"   FROM \"TreasuryAccount\" r WHERE r.\"tenantId\" = $1 AND r.\"accountId\" = $2"
 	"  UNION ALL SELECT 'SYSTEM', s.\"accountId\", s.\"balanceQirat\", NULL, s.\"createdAt\", false"
-	"   FROM \"SystemAccount\" s WHERE s.\"tenantId\" = $1 AND s.\"accountId\" = $2)"
+	"   FROM \"SystemAccount\" s WHERE s.\"tenantId\" = $1 AND s.\"accountId\" = $2"
+	"  UNION ALL SELECT 'NOWALLET', u.\"profileId\", 0, NULL, now(), false"
+	"   FROM \"UserProfile\" u WHERE u.\"tenantId\" = $1 AND u.\"profileId\" = $2 AND u.\"deletedAt\" IS NULL"
+	"   AND NOT EXISTS (SELECT 1 FROM w))"
 	" SELECT a.\"kind\", a.\"accountId\", a.\"balanceQirat\"::text AS \"balanceQirat\", a.\"mine\","
 	" " ISO_TS("a.\"lastDebit\"") " AS \"lastDebit\", " DAYS_SINCE("a.\"since\"") " AS \"dormantDays\","
 	" p.\"rate\", p.\"minBalance\", p.\"dormancy\""
@@ -108,16 +115,19 @@ static int judge(const PGresult *res, struct verdict *vd)
 	vd->dormancy_days = (long long)days;
 	vd->dormant_days = strtoll(gx_pg_val(res, 0, "dormantDays"), NULL, 10);
 	gx_money_format(vd->balance, have);
-	gx_money_format(vd->min_balance, need);
+	gx_money_format(vd->min_balance, need); /* JavaScript prints these coin numbers the same way */
 	if (strcmp(vd->kind, "SYSTEM") == 0) {
 		vd->code = "SYSTEM_ACCOUNT";
-		snprintf(vd->reason, sizeof(vd->reason), "system accounts are exempt from velocity tax");
+		snprintf(vd->reason, sizeof(vd->reason), "System pool accounts are exempt from velocity tax");
 	} else if (strcmp(vd->kind, "TREASURY") == 0) {
 		vd->code = "TREASURY_ACCOUNT";
-		snprintf(vd->reason, sizeof(vd->reason), "treasury accounts are exempt from velocity tax");
+		snprintf(vd->reason, sizeof(vd->reason), "Treasury accounts are exempt from velocity tax");
 	} else if (vd->balance < vd->min_balance) {
+		char fixed[32];
+
 		vd->code = "BALANCE_BELOW_MINIMUM";
-		snprintf(vd->reason, sizeof(vd->reason), "balance %s is below the minimum %s", have, need);
+		amount_fixed2(vd->balance, fixed, sizeof(fixed));
+		snprintf(vd->reason, sizeof(vd->reason), "Balance below threshold (%s coins < %s coins)", fixed, need);
 	} else if (vd->dormant_days < vd->dormancy_days) {
 		vd->code = "NOT_DORMANT";
 		snprintf(vd->reason, sizeof(vd->reason), "dormant %lld of %lld days", vd->dormant_days,
@@ -132,16 +142,45 @@ static int judge(const PGresult *res, struct verdict *vd)
 	return 0;
 }
 
+/* The original's "details" of a user or organization account: balances as JSON numbers (Qirat and coins). */
+static cJSON *details_json(const struct verdict *vd)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	amount_add_qirat_number(d, "currentBalance", vd->balance);
+	amount_add_qirat_number(d, "minimumBalance", vd->min_balance);
+	gx_money_add_number(d, "balanceInCoins", vd->balance);
+	gx_money_add_number(d, "minimumInCoins", vd->min_balance);
+	return d;
+}
+
+/* The answer for an account the rule cannot judge: no such account (code ACCOUNT_NOT_FOUND) or a profile without
+ * a wallet (WALLET_NOT_FOUND), in the original's words. */
+static cJSON *unknown_json(const char *account, const char *code, const char *reason)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(o, "eligible", false);
+	cJSON_AddStringToObject(o, "reason", reason);
+	cJSON_AddStringToObject(o, "accountId", account);
+	cJSON_AddBoolToObject(o, "isEligible", false);
+	cJSON_AddStringToObject(o, "reasonCode", code);
+	return o;
+}
+
 static cJSON *verdict_json(const PGresult *res, const struct verdict *vd)
 {
 	cJSON *o = cJSON_CreateObject();
 	char pct[16];
 
+	cJSON_AddBoolToObject(o, "eligible", vd->eligible);
+	cJSON_AddStringToObject(o, "reason", vd->reason);
+	if (strcmp(vd->kind, "USER") == 0 || strcmp(vd->kind, "ORG") == 0)
+		cJSON_AddItemToObject(o, "details", details_json(vd));
 	cJSON_AddStringToObject(o, "accountId", gx_pg_val(res, 0, "accountId"));
 	cJSON_AddStringToObject(o, "accountType", vd->kind);
 	cJSON_AddBoolToObject(o, "isEligible", vd->eligible);
 	cJSON_AddStringToObject(o, "reasonCode", vd->code);
-	cJSON_AddStringToObject(o, "reason", vd->reason);
 	amount_add(o, "balance", "balanceQirat", vd->balance);
 	amount_add(o, "minimumBalance", NULL, vd->min_balance);
 	gx_svc_add_text(o, "lastTransactionDate", res, 0, "lastDebit");
@@ -172,8 +211,22 @@ static void on_account(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct gx_req *req = t->req;
 	struct verdict vd;
 
-	if (!gx_svc_found(req, res, err, "ACCOUNT_NOT_FOUND", "account %s was not found", t->account))
+	if (err) {
+		gx_reply_pg_error(req, err);
 		return;
+	}
+	if (PQntuples(res) == 0 || strcmp(gx_pg_val(res, 0, "kind"), "NOWALLET") == 0) {
+		bool none = PQntuples(res) == 0;
+
+		if (t->apply)
+			gx_reply_error(req, 404, "ACCOUNT_NOT_FOUND", none ? "account %s was not found" :
+				       "account %s has no wallet", t->account);
+		else
+			gx_reply_json(req, 200, unknown_json(t->account, none ? "ACCOUNT_NOT_FOUND" : "WALLET_NOT_FOUND",
+							     none ? "Account does not exist" :
+							     "Wallet not found for account"));
+		return;
+	}
 	if (!gx_req_is_admin(req) && (strcmp(gx_pg_val(res, 0, "kind"), "USER") == 0 ||
 				      strcmp(gx_pg_val(res, 0, "kind"), "ORG") == 0) &&
 	    !gx_svc_true(res, 0, "mine")) {
@@ -226,6 +279,8 @@ void velocity_eligibility(struct gx_req *req)
 	start(req, account, false);
 }
 
+/* The original's body {accountId, taxRateBps}: the rate a caller sends is checked for shape and not used (the rate
+ * is the velocityTaxRateBps parameter, as on chain). */
 void velocity_apply(struct gx_req *req)
 {
 	struct gx_verr *v = gx_verr_new();
@@ -233,6 +288,7 @@ void velocity_apply(struct gx_req *req)
 
 	if (account && !gx_valid_id(account))
 		gx_verr_add(v, "accountId", "must be an account id");
+	gx_valid_int(gx_req_body(req), "taxRateBps", false, 0, GX_FEE_MAX_BPS, 0, v);
 	if (gx_svc_invalid(req, v))
 		return;
 	start(req, account, true);

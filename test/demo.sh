@@ -233,7 +233,7 @@ GENESIS_Q=$(jget balanceQirat)
 
 AMOUNT=12.5
 step "Calculate the fee of a $AMOUNT coin transfer (svc-tax, the same rule the chain applies)"
-call 200 POST "$TAX/api/v1/fees/calculate" "{\"amount\":\"$AMOUNT\"}"
+call 200 POST "$TAX/api/v1/fees/calculate" "{\"amountCoins\":\"$AMOUNT\"}"
 AMOUNT_Q=$(jget amountQirat)
 FEE_Q=$(jget feeQirat)
 [ "$AMOUNT_Q" = 1250000 ] || die "amountQirat $AMOUNT_Q, expected 1250000"
@@ -276,13 +276,13 @@ call 202 POST "$GOVERNANCE/api/v1/proposals" '{"title":"Lower the transfer fee",
 PROPOSAL=$(jget aggregateId)
 wait_projected "$GOVERNANCE" "$(jget commandId)" "${TOKEN[alice]}"
 call 200 GET "$GOVERNANCE/api/v1/proposals/$PROPOSAL"
-[ "$(jget status)" = ACTIVE ] || die "the proposal is not ACTIVE"
+[ "$(jget proposal.status)" = ACTIVE ] || die "the proposal is not ACTIVE"
 
 step "Bob votes FOR"
 call 202 POST "$GOVERNANCE/api/v1/proposals/$PROPOSAL/vote" '{"vote":"FOR","reason":"cheaper transfers"}' "${TOKEN[bob]}" "$(uuid)"
 wait_projected "$GOVERNANCE" "$(jget commandId)" "${TOKEN[bob]}"
 call 200 GET "$GOVERNANCE/api/v1/proposals/$PROPOSAL"
-[ "$(jget votesFor)" = 1 ] || die "votesFor is $(jget votesFor), expected 1"
+[ "$(jget proposal.votesFor)" = 1 ] || die "votesFor is $(jget proposal.votesFor), expected 1"
 
 step "Bob cannot vote twice"
 call 409 POST "$GOVERNANCE/api/v1/proposals/$PROPOSAL/vote" '{"vote":"AGAINST"}' "${TOKEN[bob]}" "$(uuid)"

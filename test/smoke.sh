@@ -88,8 +88,8 @@ representative() {
 	svc-governance)
 		check "$1 proposals" 200 GET "$BASE/api/v1/proposals?status=ALL&limit=5" '"proposals": *\[' ;;
 	svc-tax)
-		check "$1 fee quote" 200 POST "$BASE/api/v1/fees/calculate" '"amountQirat": *"10000000"' "${JSON[@]}" \
-			--data '{"amount":"100"}' ;;
+		check "$1 fee quote" 200 POST "$BASE/api/v1/fees/calculate" '"feeQirat": *"10000"' "${JSON[@]}" \
+			--data '{"amount":10000000}' ;;
 	outbox-submitter)
 		check "$1 outbox metrics" 200 GET "$BASE/metrics" '^gx_outbox_queue_depth[ {]' ;;
 	projector)

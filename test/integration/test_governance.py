@@ -67,6 +67,12 @@ class GovernanceTest(ServiceTestCase):
                                                   "proposedValue": "1"}), 400, "POST", p, "VALIDATION_FAILED")
         self.assertEqual({d["field"] for d in r["details"]},
                          {"title", "description", "proposalType", "targetParameter"})
+        # the original's body without a title: one is made for the chain
+        res = self.check(self.call("POST", p, tok, {"targetParam": "transactionFeeBps", "newValue": "7",
+                                                    "proposerId": me}), 202, "POST", p)
+        self.assertEqual(outbox_command(self.stack, res["commandId"])[1],
+                         {"proposalId": res["proposalId"], "proposerId": me, "targetParam": "transactionFeeBps",
+                          "newValue": "7", "title": "Set transactionFeeBps to 7"})
         for value in ("10001", "-1", "007", 1.5, "abc"):
             r = self.check(self.call("POST", p, tok, {"title": "Raise the fee a lot", "description": DESC,
                                                       "targetParameter": "transactionFeeBps",
@@ -84,7 +90,8 @@ class GovernanceTest(ServiceTestCase):
         a = seed_proposal(self.stack, me, votes=(3, 1, 2), created="now() - interval '1 hour'")
         b = seed_proposal(self.stack, me, "EXECUTED")
         c = seed_proposal(self.stack, me)
-        res = self.check(self.call("GET", "/api/v1/proposals/" + a), 200, "GET", "/api/v1/proposals/{proposalId}")
+        res = self.check(self.call("GET", "/api/v1/proposals/" + a), 200, "GET",
+                         "/api/v1/proposals/{proposalId}")["proposal"]
         self.assertEqual((res["votesFor"], res["votesAgainst"], res["votesAbstain"], res["status"], res["votingOpen"],
                           res["targetParameter"], res["proposedValue"]), (3, 1, 2, "ACTIVE", True,
                                                                           "transactionFeeBps", "5"))
@@ -95,10 +102,12 @@ class GovernanceTest(ServiceTestCase):
         ids = [p["proposalId"] for p in lst["proposals"]]
         self.assertIn(a, ids)
         self.assertNotIn(b, ids)
-        self.assertLess(ids.index(c), ids.index(a))
+        self.assertLess(ids.index(a), ids.index(c))  # oldest first, as the original listed them
         self.assertTrue(all(p["status"] == "ACTIVE" for p in lst["proposals"]))
         ex = self.check(self.call("GET", "/api/v1/proposals?status=EXECUTED"), 200, "GET", "/api/v1/proposals")
         self.assertIn(b, [p["proposalId"] for p in ex["proposals"]])
+        passed = self.check(self.call("GET", "/api/v1/proposals?status=PASSED"), 200, "GET", "/api/v1/proposals")
+        self.assertEqual(passed["proposals"], ex["proposals"])
         allp = self.check(self.call("GET", "/api/v1/proposals?status=ALL&limit=1"), 200, "GET", "/api/v1/proposals")
         self.assertEqual(len(allp["proposals"]), 1)
         self.assertGreaterEqual(allp["total"], 3)
@@ -130,7 +139,7 @@ class GovernanceTest(ServiceTestCase):
         me = seed_profile(self.stack, onchain=True)
         tok, tpl = gxtest.mint_token(me), "/api/v1/proposals/{proposalId}/vote"
         pid = seed_proposal(self.stack, me)
-        for bad in ({"vote": True}, {"vote": "yes"}, {}, {"vote": "FOR", "reason": "x" * 501}):
+        for bad in ({"vote": 1}, {"vote": "yes"}, {"vote": None}, {}, {"vote": "FOR", "reason": "x" * 501}):
             self.check(self.call("POST", "/api/v1/proposals/%s/vote" % pid, tok, bad), 400, "POST", tpl,
                        "VALIDATION_FAILED")
         closed = seed_proposal(self.stack, me, ends="now() - interval '1 second'")

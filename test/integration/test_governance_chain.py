@@ -39,7 +39,7 @@ class GovernanceChainTest(ServiceTestCase):
                         "targetParameter": "transactionFeeBps", "proposedValue": "25"})
         prop = res["aggregateId"]
         one = "/api/v1/proposals/{proposalId}"
-        doc = self.req("GET", "/api/v1/proposals/" + prop, None, one, 200)
+        doc = self.req("GET", "/api/v1/proposals/" + prop, None, one, 200)["proposal"]
         self.assertEqual((doc["status"], doc["votingOpen"], doc["targetParameter"], doc["proposedValue"]),
                          ("ACTIVE", True, "transactionFeeBps", "25"))
         self.assertIn(prop, [p["proposalId"] for p in self.req("GET", "/api/v1/proposals", None, "/api/v1/proposals",
@@ -49,7 +49,7 @@ class GovernanceChainTest(ServiceTestCase):
         self.req("POST", "/api/v1/proposals/%s/vote" % prop, ta, one + "/vote", 409, {"vote": "AGAINST"})
         self.req("POST", "/api/v1/proposals/%s/vote" % prop, tb, one + "/vote", 202, {"vote": "FOR"})
         wait_command(self.api.url, va["commandId"], ta, want="PROJECTED")
-        doc = self.req("GET", "/api/v1/proposals/" + prop, None, one, 200)
+        doc = self.req("GET", "/api/v1/proposals/" + prop, None, one, 200)["proposal"]
         self.assertEqual((doc["votesFor"], doc["votesAgainst"], doc["votesAbstain"]), (2, 0, 0))
         self.assertEqual(st.psql('SELECT count(*) FROM "ProposalVote" WHERE "proposalId" = %s AND '
                                  '"confirmedAt" IS NOT NULL' % q(prop)), [("2",)])
@@ -57,12 +57,12 @@ class GovernanceChainTest(ServiceTestCase):
         # execution waits for the end of the window
         self.req("POST", "/api/v1/proposals/%s/execute" % prop, admin, one + "/execute", 409)
         ends = time.monotonic() + 8
-        while self.req("GET", "/api/v1/proposals/" + prop, None, one, 200)["votingOpen"]:
+        while self.req("GET", "/api/v1/proposals/" + prop, None, one, 200)["proposal"]["votingOpen"]:
             self.assertLess(time.monotonic(), ends, "the voting window did not end")
             time.sleep(0.2)
         time.sleep(0.5)  # the chain's clock is the transaction time: leave a margin
         self.req("POST", "/api/v1/proposals/%s/execute" % prop, admin, one + "/execute", 202)
-        doc = self.req("GET", "/api/v1/proposals/" + prop, None, one, 200)
+        doc = self.req("GET", "/api/v1/proposals/" + prop, None, one, 200)["proposal"]
         self.assertEqual(doc["status"], "EXECUTED")
         self.assertIsNotNone(doc["executedAt"])
         self.assertEqual(st.psql('SELECT "paramValue" FROM "SystemParameter" WHERE "paramKey" = '

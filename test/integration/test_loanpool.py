@@ -55,8 +55,8 @@ class LoanpoolTest(ServiceTestCase):
         me = seed_user(self.stack)
         tok = gxtest.mint_token(me)
         p = "/api/v1/loans"
-        r = self.check(self.call("POST", p, tok, {"amount": "-1", "collateralHash": HASH.upper()}), 400, "POST", p,
-                       "VALIDATION_FAILED")
+        r = self.check(self.call("POST", p, tok, {"amount": "1.000001", "collateralHash": HASH.upper()}), 400, "POST",
+                       p, "VALIDATION_FAILED")
         self.assertEqual({d["field"] for d in r["details"]}, {"amount", "collateralHash"})
         # bounds from the parameters (defaults 100 .. 1,000,000 coins)
         r = self.check(self.call("POST", p, tok, {"amount": "99.99999", "collateralHash": HASH}), 400, "POST", p,
@@ -74,7 +74,7 @@ class LoanpoolTest(ServiceTestCase):
                                               "collateralHash": HASH}), 403, "POST", p, "FORBIDDEN")
         self.check(self.call("POST", p, gxtest.mint_token(str(uuid.uuid4())), {"amount": "500",
                                                                                "collateralHash": HASH}),
-                   404, "POST", p, "BORROWER_NOT_FOUND")
+                   400, "POST", p, "BORROWER_NOT_FOUND")
         self.check(self.call("POST", p, gxtest.mint_token(seed_user(self.stack, onchain=False)),
                              {"amount": "500", "collateralHash": HASH}), 409, "POST", p, "BORROWER_NOT_ON_CHAIN")
         self.check(self.call("POST", p, None, {"amount": "500", "collateralHash": HASH}), 401, "POST", p,
@@ -96,9 +96,11 @@ class LoanpoolTest(ServiceTestCase):
         me, other = seed_user(self.stack), seed_user(self.stack)
         lid = seed_loan(self.stack, me, "ACTIVE", amount=50000000, repaid=12500000)
         tpl = "/api/v1/loans/{loanId}"
-        res = self.check(self.call("GET", "/api/v1/loans/" + lid, gxtest.mint_token(me)), 200, "GET", tpl)
+        res = self.check(self.call("GET", "/api/v1/loans/" + lid, gxtest.mint_token(me)), 200, "GET", tpl)["loan"]
         self.assertEqual((res["loanId"], res["borrowerId"], res["amount"], res["repaid"], res["outstanding"],
-                          res["status"], res["collateralHash"]), (lid, me, "500", "125", "375", "ACTIVE", HASH))
+                          res["status"], res["collateralHash"]), (lid, me, 500, 125, 375, "ACTIVE", HASH))
+        self.assertEqual((res["amountQirat"], res["repaidQirat"], res["outstandingQirat"]),
+                         ("50000000", "12500000", "37500000"))
         self.check(self.call("GET", "/api/v1/loans/" + lid, self.admin), 200, "GET", tpl)
         self.check(self.call("GET", "/api/v1/loans/" + lid, gxtest.mint_token(other)), 403, "GET", tpl, "FORBIDDEN")
         self.check(self.call("GET", "/api/v1/loans/" + str(uuid.uuid4()), gxtest.mint_token(me)), 404, "GET", tpl,
@@ -115,7 +117,7 @@ class LoanpoolTest(ServiceTestCase):
                          ("APPROVE_LOAN", {"loanId": lid, "approvedBy": admin_id}, lid))
         self.check(self.call("POST", path, self.admin), 409, "POST", tpl, "APPROVAL_IN_PROGRESS")
         active = seed_loan(self.stack, me, "ACTIVE")
-        self.check(self.call("POST", "/api/v1/loans/%s/approve" % active, self.admin), 409, "POST", tpl,
+        self.check(self.call("POST", "/api/v1/loans/%s/approve" % active, self.admin), 400, "POST", tpl,
                    "LOAN_NOT_PENDING")
         self.check(self.call("POST", "/api/v1/loans/%s/approve" % uuid.uuid4(), self.admin), 404, "POST", tpl,
                    "LOAN_NOT_FOUND")

@@ -42,7 +42,8 @@ class TaxTest(ServiceTestCase):
     ENV = dict(NO_LIMITS, FEE_PARAMS_CACHE="200ms")
 
     def quote(self, amount, tx_type=None, status=200, code=None, api=None):
-        body = {"amount": amount}
+        """Quote for amount Qirat: the original's JSON integer "amount", or "amountQirat" beyond 2^53."""
+        body = {"amount": amount} if amount < 2 ** 53 else {"amountQirat": str(amount)}
         if tx_type:
             body["transactionType"] = tx_type
         r = self.call("POST", "/api/v1/fees/calculate", body=body, api=api)
@@ -59,61 +60,76 @@ class TaxTest(ServiceTestCase):
         for a in AMOUNTS:
             fee, tier, bps = fee_rule(a)
             for tx_type in (None, "TRANSFER", "MULTISIG"):
-                res = self.quote(coins(a), tx_type)
+                res = self.quote(a, tx_type)
                 self.assertEqual((res["amountQirat"], res["feeQirat"], res["totalQirat"], res["tier"], res["feeBps"]),
                                  (str(a), str(fee), str(a + fee), tier, bps), a)
-                self.assertEqual((res["amount"], res["fee"], res["total"]), (coins(a), coins(fee), coins(a + fee)))
+                self.assertEqual((res["amountCoins"], res["feeCoins"], res["totalCoins"]),
+                                 (coins(a), coins(fee), coins(a + fee)))
+                # JSON numbers in Qirat, as the original sent "fee" (the nearest double beyond 2^53)
+                self.assertEqual((res["amount"], res["fee"], res["total"]),
+                                 (int(float(a)), fee, int(float(a + fee))))
                 self.assertEqual(res["transactionType"], tx_type or "TRANSFER")
                 self.assertEqual(res["feePercentage"], "0.1" if bps else "0")
 
     def test_fee_doc_examples(self):
         for a, fee, tier in [(1000000, 0, "EXEMPT"), (1000001, 1000, "STANDARD"), (100000000, 100000, "STANDARD"),
                              (10000000000, 10000000, "STANDARD"), (20000000000, 10000000, "CAPPED")]:
-            res = self.quote(coins(a))
+            res = self.quote(a)
             self.assertEqual((res["feeQirat"], res["tier"]), (str(fee), tier))
 
+    def fee_body(self, body, status=200, code=None):
+        return self.check(self.call("POST", "/api/v1/fees/calculate", body=body), status, "POST",
+                          "/api/v1/fees/calculate", code)
+
     def test_fee_number_and_string_inputs(self):
-        self.assertEqual(self.quote(0.00001)["amountQirat"], "1")
-        self.assertEqual(self.quote(1e9)["feeQirat"], "10000000")
-        self.assertEqual(self.quote("1000000000")["total"], "1000000100")
-        self.assertEqual(self.quote(12.34567)["amountQirat"], "1234567")
+        self.assertEqual(self.fee_body({"amountCoins": 0.00001})["amountQirat"], "1")
+        self.assertEqual(self.fee_body({"amount": 1e9})["feeQirat"], "1000000")   # an integer-valued JSON number
+        self.assertEqual(self.fee_body({"amountQirat": "100000000000"})["totalCoins"], "1000100")  # capped fee
+        self.assertEqual(self.fee_body({"amountCoins": "12.34567"})["amountQirat"], "1234567")
+        self.assertEqual(self.fee_body({"amount": 0})["fee"], 0)   # the original quoted 0 too
+        res = self.fee_body({"amount": 5000000, "amountQirat": "5000000", "amountCoins": "50"})
+        self.assertEqual((res["fee"], res["feeQirat"]), (5000, "5000"))
+        for body in ({"amount": 5000000, "amountQirat": "5000001"}, {"amountQirat": "5", "amountCoins": "5"}):
+            r = self.fee_body(body, 400, "VALIDATION_FAILED")
+            self.assertEqual(r["details"][0]["issue"][:10], "must equal")
 
     def test_fee_loan_repayment_is_free(self):
-        res = self.quote("500", "LOAN_REPAYMENT")
-        self.assertEqual((res["fee"], res["total"], res["tier"], res["feeBps"], res["feePercentage"]),
-                         ("0", "500", "EXEMPT", 0, "0"))
+        res = self.quote(50000000, "LOAN_REPAYMENT")
+        self.assertEqual((res["fee"], res["totalCoins"], res["tier"], res["feeBps"], res["feePercentage"]),
+                         (0, "500", "EXEMPT", 0, "0"))
 
     def test_fee_validation(self):
-        for body in ({}, {"amount": "0"}, {"amount": 0}, {"amount": -5}, {"amount": "1.000001"}, {"amount": "abc"},
-                     {"amount": None}, {"amount": "10", "transactionType": "LOAN"}, {"amount": [1]}):
+        for body in ({}, {"amount": "0"}, {"amount": -5}, {"amount": 1.5}, {"amount": "abc"}, {"amount": None},
+                     {"amount": 10, "transactionType": "LOAN"}, {"amount": [1]}, {"amount": 2 ** 53},
+                     {"amountQirat": "01"}, {"amountQirat": 5}, {"amountCoins": "1.000001"}, {"amountCoins": -1}):
             r = self.call("POST", "/api/v1/fees/calculate", body=body)
             self.check(r, 400, "POST", "/api/v1/fees/calculate", "VALIDATION_FAILED")
         # amount + fee above the largest u64 Qirat amount
-        self.quote("184467440737095.51615", status=400, code="VALIDATION_FAILED")
+        self.quote(18446744073709551615, status=400, code="VALIDATION_FAILED")
 
     def test_fee_follows_system_parameters(self):
         try:
             self.set_params(transactionFeeBps="25", transactionFeeThreshold="0", transactionFeeMaxQirat="0")
             for a in AMOUNTS[:-1]:
                 fee, tier, bps = fee_rule(a, 25, 0, 0)
-                res = self.quote(coins(a))
+                res = self.quote(a)
                 self.assertEqual((res["feeQirat"], res["tier"], res["feeBps"]), (str(fee), tier, bps), a)
-            self.assertEqual(self.quote("1")["feePercentage"], "0.25")
+            self.assertEqual(self.quote(100000)["feePercentage"], "0.25")
             self.set_params(transactionFeeBps="10000")
-            res = self.quote("3")
-            self.assertEqual((res["fee"], res["total"], res["feePercentage"]), ("3", "6", "100"))
+            res = self.quote(300000)
+            self.assertEqual((res["feeCoins"], res["totalCoins"], res["feePercentage"]), ("3", "6", "100"))
         finally:
             self.set_params(transactionFeeBps="10", transactionFeeThreshold="1000000",
                             transactionFeeMaxQirat="10000000")
-        self.assertEqual(self.quote("100")["feeQirat"], "10000")
+        self.assertEqual(self.quote(10000000)["feeQirat"], "10000")
 
     def test_fee_parameters_cached_per_worker(self):
         api = self.stack.start_daemon("svc-tax", env=dict(NO_LIMITS, FEE_PARAMS_CACHE="60s", HTTP_THREADS="1"))
         try:
-            self.assertEqual(self.quote("100", api=api)["feeQirat"], "10000")
+            self.assertEqual(self.quote(10000000, api=api)["feeQirat"], "10000")
             self.set_params(transactionFeeBps="20")
-            self.assertEqual(self.quote("100", api=api)["feeQirat"], "10000")   # cached
-            self.assertEqual(self.quote("100")["feeQirat"], "20000")            # short cache: reloaded
+            self.assertEqual(self.quote(10000000, api=api)["feeQirat"], "10000")   # cached
+            self.assertEqual(self.quote(10000000)["feeQirat"], "20000")            # short cache: reloaded
         finally:
             self.set_params(transactionFeeBps="10")
             api.stop()
@@ -123,7 +139,7 @@ class TaxTest(ServiceTestCase):
         api.expect_errors("transactionFeeBps", "system parameter")
         try:
             self.set_params(transactionFeeBps="12.5")
-            self.quote("100", status=500, code="INTERNAL", api=api)
+            self.quote(10000000, status=500, code="INTERNAL", api=api)
         finally:
             self.set_params(transactionFeeBps="10")
             api.stop()
@@ -134,11 +150,11 @@ class TaxTest(ServiceTestCase):
                                                       "TRUSTED_PROXIES": "127.0.0.1"})
         client = {"X-Forwarded-For": "198.51.100.%d" % (uuid.uuid4().int % 250 + 1)}
         try:
-            statuses = [self.call("POST", "/api/v1/fees/calculate", body={"amount": "1"}, api=api,
+            statuses = [self.call("POST", "/api/v1/fees/calculate", body={"amount": 1}, api=api,
                                   headers=client).status for _ in range(8)]
             self.assertIn(429, statuses)
             self.assertEqual(statuses[0], 200)
-            r = self.call("POST", "/api/v1/fees/calculate", body={"amount": "1"}, api=api, headers=client)
+            r = self.call("POST", "/api/v1/fees/calculate", body={"amount": 1}, api=api, headers=client)
             self.check(r, 429, "POST", "/api/v1/fees/calculate", "RATE_LIMITED")
             self.assertTrue(r.headers.get("Retry-After"))
         finally:
@@ -185,7 +201,9 @@ class TaxTest(ServiceTestCase):
         _, _, acct, tok = self.dormant_user(10000000 - 1, 400)
         res = self.eligibility(acct, tok)
         self.assertEqual((res["isEligible"], res["reasonCode"]), (False, "BALANCE_BELOW_MINIMUM"))
-        self.assertIn("99.99999", res["reason"])
+        self.assertEqual(res["reason"], "Balance below threshold (100.00 coins < 100 coins)")  # toFixed(2)
+        self.assertEqual(res["details"], {"currentBalance": 9999999, "minimumBalance": 10000000,
+                                          "balanceInCoins": 99.99999, "minimumInCoins": 100})
         self.assertIsNone(res["lastTransactionDate"])
         _, _, acct, tok = self.dormant_user(10000000, 360)
         self.assertEqual(self.eligibility(acct, tok)["reasonCode"], "ELIGIBLE")
@@ -210,7 +228,9 @@ class TaxTest(ServiceTestCase):
         self.eligibility(pid, other, 403, "FORBIDDEN")
         self.assertTrue(self.eligibility(acct, gxtest.mint_token(ADMIN, "ADMIN"))["isEligible"])
         self.eligibility(acct, None, 401, "UNAUTHORIZED")
-        self.eligibility("nobody-" + str(uuid.uuid4())[:8], other, 404, "ACCOUNT_NOT_FOUND")
+        res = self.eligibility("nobody-" + str(uuid.uuid4())[:8], other)   # a 200, as in the original
+        self.assertEqual((res["eligible"], res["reasonCode"], res["reason"]),
+                         (False, "ACCOUNT_NOT_FOUND", "Account does not exist"))
         self.eligibility("a..b", other, 400, "VALIDATION_FAILED")
 
     def test_exempt_accounts(self):
@@ -278,4 +298,4 @@ class TaxTest(ServiceTestCase):
         self.stack.psql('INSERT INTO "SystemAccount" ("accountId", "tenantId", "kind", "balanceQirat") VALUES '
                         '(\'SYSTEM_TAX_POOL\', \'default\', \'SYSTEM\', 10) ON CONFLICT DO NOTHING')
         err, _ = self.apply({"accountId": "SYSTEM_TAX_POOL"}, admin, 409, "VELOCITY_TAX_NOT_ELIGIBLE")
-        self.assertIn("system accounts are exempt", err["message"])
+        self.assertIn("System pool accounts are exempt", err["message"])
