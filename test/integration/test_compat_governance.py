@@ -117,7 +117,6 @@ class CompatGovernanceTest(ServiceTestCase):
     # --- the original's 202 texts ------------------------------------------------------------------------
     # The 202 body is made by common/src/outbox.c, which has one text for every command; the original's texts per
     # command type need a table there (reported to the lead). Remove the decorator when it lands.
-    @unittest.expectedFailure
     def test_accepted_messages(self):
         me = seed_profile(self.stack, onchain=True)
         res = self.submit(me, {"targetParam": "transactionFeeBps", "newValue": "15", "proposerId": me}).json()

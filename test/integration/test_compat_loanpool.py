@@ -132,7 +132,6 @@ class CompatLoanpoolTest(ServiceTestCase):
     # --- the original's 202 texts ------------------------------------------------------------------------
     # The 202 body is made by common/src/outbox.c, which has one text for every command; the original's texts per
     # command type need a table there (reported to the lead). Remove the decorator when it lands.
-    @unittest.expectedFailure
     def test_accepted_messages(self):
         me = seed_user(self.stack)
         res = self.apply(me, {"borrowerId": me, "amount": 500, "collateralHash": HASH}).json()

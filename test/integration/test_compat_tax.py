@@ -120,7 +120,6 @@ class CompatTaxTest(ServiceTestCase):
     # --- the original's 202 text ------------------------------------------------------------------------
     # The 202 body is made by common/src/outbox.c, which has one text for every command; the original's texts per
     # command type need a table there (reported to the lead). Remove the decorator when it lands.
-    @unittest.expectedFailure
     def test_accepted_message(self):
         _, acct, _ = self.dormant_user(10 ** 9, 400)
         r = self.call("POST", "/api/v1/velocity-tax/apply", self.admin, {"accountId": acct, "taxRateBps": 300})

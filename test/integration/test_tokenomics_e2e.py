@@ -42,7 +42,7 @@ class TokenomicsEndToEndTest(ServiceTestCase):
                           "/api/v1/wallets/{profileId}/transactions")
 
     def quote(self, amount):
-        r = gxtest.request("POST", self.tax.url + "/api/v1/fees/calculate", json_body={"amount": amount})
+        r = gxtest.request("POST", self.tax.url + "/api/v1/fees/calculate", json_body={"amountCoins": amount})
         self.assertEqual(r.status, 200, r.text)
         return r.json()
 
