@@ -125,6 +125,14 @@ void idy_wipe_free(char *s);
 /* Answer 503 BUSY with Retry-After: 1 when idy_hash_submit refused a job (ends req). */
 void idy_reply_busy(struct gx_req *req);
 
+/* The on-chain fields of a body: nationalityCountryCode and dateOfBirth, both optional (NULL when absent), with
+ * the age in whole years from the date (-1 when absent). Problems go to v. Pointers borrow from body. */
+void idy_read_onchain_fields(const cJSON *body, struct gx_verr *v, const char **nat, const char **dob,
+			     long long *age);
+/* Object-level check of the /users/{id} routes: 403 with the text forbidden for someone else's profile, 404 for a
+ * malformed id. Returns the id (borrowed from req), or NULL after replying. */
+const char *idy_profile_param(struct gx_req *req, const char *forbidden);
+
 /* ---- handlers ---- */
 void idy_auth_login(struct gx_req *req);
 void idy_auth_refresh(struct gx_req *req);
@@ -134,6 +142,7 @@ void idy_users_get(struct gx_req *req);
 void idy_users_patch(struct gx_req *req);
 void idy_kyc_submit(struct gx_req *req);
 void idy_kyc_get(struct gx_req *req);
+void idy_users_onchain(struct gx_req *req);
 
 /* The route table (routes.c). */
 extern const struct gx_route idy_routes[];

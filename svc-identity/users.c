@@ -260,7 +260,7 @@ static void reg_offchain_done(PGresult *res GX_UNUSED, const struct gx_pg_error 
 	cJSON_AddNullToObject(o, "commandId");
 	cJSON_AddStringToObject(o, "status", "PROFILE_CREATED");
 	cJSON_AddStringToObject(o, "message", "User registered. On-chain registration needs nationalityCountryCode "
-				"and dateOfBirth.");
+				"and dateOfBirth: POST /api/v1/users/{id}/onchain.");
 	cJSON_AddStringToObject(o, "aggregateId", s->profile_id);
 	gx_reply_json(s->req, 202, o);
 }
@@ -325,6 +325,24 @@ static int random_biometric(char out[65])
 	return 0;
 }
 
+void idy_read_onchain_fields(const cJSON *body, struct gx_verr *v, const char **nat, const char **dob,
+			     long long *age)
+{
+	int y = 0, m = 0, d = 0;
+
+	*age = -1;
+	*nat = optional_str(body, "nationalityCountryCode", 2, 2, v);
+	if (*nat && !gx_valid_iso2(*nat))
+		gx_verr_add(v, "nationalityCountryCode", "must be an ISO 3166-1 alpha-2 code in upper case");
+	*dob = optional_str(body, "dateOfBirth", 10, 10, v);
+	if (*dob) {
+		if (!gx_valid_date(*dob, &y, &m, &d) || y < 1900)
+			gx_verr_add(v, "dateOfBirth", "must be a date YYYY-MM-DD after 1900-01-01");
+		else if ((*age = gx_valid_age_years(y, m, d, time(NULL))) < 0)
+			gx_verr_add(v, "dateOfBirth", "must not be in the future");
+	}
+}
+
 /* The original's checks, in its order, with its texts: the four required fields truthy, the email's shape, the
  * password's length. Returns its message when one fails, else NULL (ours follow). */
 static const char *original_register_check(const cJSON *body)
@@ -348,7 +366,6 @@ void idy_users_create(struct gx_req *req)
 	const cJSON *body = gx_req_body(req);
 	struct gx_verr *v;
 	const char *email, *pw, *first, *last, *phone, *idn, *nat, *dob, *bio, *orig;
-	int y = 0, m = 0, d = 0;
 	long long age = -1;
 	struct reg *s;
 
@@ -360,16 +377,7 @@ void idy_users_create(struct gx_req *req)
 	v = gx_verr_new();
 	read_credentials(body, true, v, &email, &pw);
 	read_names(body, true, v, &first, &last, &phone, &idn);
-	nat = optional_str(body, "nationalityCountryCode", 2, 2, v);
-	if (nat && !gx_valid_iso2(nat))
-		gx_verr_add(v, "nationalityCountryCode", "must be an ISO 3166-1 alpha-2 code in upper case");
-	dob = optional_str(body, "dateOfBirth", 10, 10, v);
-	if (dob) {
-		if (!gx_valid_date(dob, &y, &m, &d) || y < 1900)
-			gx_verr_add(v, "dateOfBirth", "must be a date YYYY-MM-DD after 1900-01-01");
-		else if ((age = gx_valid_age_years(y, m, d, time(NULL))) < 0)
-			gx_verr_add(v, "dateOfBirth", "must not be in the future");
-	}
+	idy_read_onchain_fields(body, v, &nat, &dob, &age);
 	bio = gx_valid_str(body, "biometricHash", false, 64, 64, v);
 	if (bio && !gx_valid_hex64(bio))
 		gx_verr_add(v, "biometricHash", "must be 64 hex digits (SHA-256)");
@@ -421,7 +429,7 @@ static void on_profile(PGresult *res, const struct gx_pg_error *err, void *arg)
 
 /* Object-level check shared by the /users/{id} routes: 403 (with the original's text, forbidden) for someone
  * else's profile, 404 for a malformed id. Returns the id, or NULL after replying. */
-static const char *profile_param(struct gx_req *req, const char *forbidden)
+const char *idy_profile_param(struct gx_req *req, const char *forbidden)
 {
 	const char *id = gx_req_param(req, "id");
 
@@ -438,7 +446,7 @@ static const char *profile_param(struct gx_req *req, const char *forbidden)
 
 void idy_users_get(struct gx_req *req)
 {
-	const char *id = profile_param(req, "You can only view your own profile");
+	const char *id = idy_profile_param(req, "You can only view your own profile");
 	const char *p[2];
 
 	if (!id)
@@ -526,7 +534,7 @@ void idy_users_patch(struct gx_req *req)
 	static const char *const fields[] = { "firstName", "lastName", "phoneNum", "identityNum", "email", "password" };
 	const struct idy_app *app = gx_req_app(req);
 	const cJSON *body = gx_req_body(req);
-	const char *id = profile_param(req, "You can only update your own profile");
+	const char *id = idy_profile_param(req, "You can only update your own profile");
 	const char *first, *last, *phone, *idn, *email, *pw;
 	bool any = false;
 	struct gx_verr *v;

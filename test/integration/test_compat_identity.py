@@ -13,6 +13,7 @@ from test_identity import IdentityBase, claims_of, new_email
 USERS = "/api/v1/users"
 USER = "/api/v1/users/{id}"
 KYC = "/api/v1/users/{id}/kyc"
+ONCHAIN = "/api/v1/users/{id}/onchain"
 LOGIN = "/api/v1/auth/login"
 REFRESH = "/api/v1/auth/refresh"
 LOGOUT = "/api/v1/auth/logout"
@@ -49,6 +50,40 @@ class IdentityCompatTest(IdentityBase):
         self.call("POST", USERS, body=body, status=202)
         j = self.call("POST", LOGIN, body={"email": body["email"], "password": PASSWORD}, status=200).json()
         return j["user"]["profileId"], j
+
+    # ---- a profile the original's client registered, brought on chain later -------------------------------------
+    def test_onchain_registration_after_the_original_body(self):
+        pid, login = self.orig_user()
+        tok = login["accessToken"]
+        self.assertEqual(self.stack.psql('SELECT count(*) FROM "OutboxCommand" WHERE "aggregateId" = \'%s\'' % pid),
+                         [("0",)])
+        # the date of birth is what the original's client never sent
+        e = self.err(self.call("POST", ONCHAIN, id=pid, body={}, token=tok), 400, "VALIDATION_FAILED")
+        self.assertEqual([d["field"] for d in e["details"]], ["dateOfBirth"])
+        # the stored nationality cannot be changed on the way
+        e = self.err(self.call("POST", ONCHAIN, id=pid, token=tok,
+                               body={"nationalityCountryCode": "US", "dateOfBirth": "1990-05-17"}),
+                     400, "VALIDATION_FAILED")
+        self.assertEqual([d["field"] for d in e["details"]], ["nationalityCountryCode"])
+        # someone else's profile
+        other, _ = self.orig_user()
+        self.err(self.call("POST", ONCHAIN, id=other, body={"dateOfBirth": "1990-05-17"}, token=tok),
+                 403, "FORBIDDEN")
+        b = self.call("POST", ONCHAIN, id=pid, body={"dateOfBirth": "1990-05-17"}, token=tok, status=202).json()
+        assert_shape(self, b, ACCEPTED)
+        self.assertEqual(b["message"], "User registration initiated. Check status with command ID.")
+        rows = self.stack.psql('SELECT "commandType", "payload"->>\'userId\', "payload"->>\'nationality\','
+                               ' ("payload"->>\'age\')::int >= 35, length("payload"->>\'biometricHash\')'
+                               ' FROM "OutboxCommand" WHERE "id" = \'%s\'' % b["commandId"])
+        self.assertEqual(rows, [("CREATE_USER", pid, "AE", "t", "64")])
+        self.assertEqual(self.stack.psql('SELECT to_char("dateOfBirth", \'YYYY-MM-DD\') FROM "UserProfile"'
+                                         ' WHERE "profileId" = \'%s\'' % pid), [("1990-05-17",)])
+        # once queued (or on chain), a second one is refused
+        self.err(self.call("POST", ONCHAIN, id=pid, body={"dateOfBirth": "1990-05-17"}, token=tok),
+                 409, "ALREADY_ON_CHAIN")
+        # a failed registration may be tried again
+        self.stack.psql('UPDATE "OutboxCommand" SET "status" = \'FAILED\' WHERE "id" = \'%s\'' % b["commandId"])
+        self.call("POST", ONCHAIN, id=pid, body={}, token=tok, status=202)
 
     # ---- OP-04 POST /api/v1/users ---------------------------------------------------------------------------
 
