@@ -130,7 +130,9 @@ char *gx_jwt_sign(const struct gx_jwt_claims *c, const unsigned char *key, size_
 		goto out;
 	}
 	p = cJSON_CreateObject();
-	if (!p || !cJSON_AddStringToObject(p, "sub", c->sub) || !cJSON_AddStringToObject(p, "role", c->role) ||
+	/* profileId repeats sub under the original backend's claim name, for clients that decode their token */
+	if (!p || !cJSON_AddStringToObject(p, "sub", c->sub) || !cJSON_AddStringToObject(p, "profileId", c->sub) ||
+	    !cJSON_AddStringToObject(p, "role", c->role) ||
 	    !cJSON_AddStringToObject(p, "tenantId", c->tenant_id) || !cJSON_AddStringToObject(p, "jti", c->jti) ||
 	    (c->fam[0] && !cJSON_AddStringToObject(p, "fam", c->fam)) || !cJSON_AddStringToObject(p, "iss", c->iss) ||
 	    !cJSON_AddStringToObject(p, "aud", c->aud) || !cJSON_AddNumberToObject(p, "iat", (double)c->iat) ||

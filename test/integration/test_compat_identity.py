@@ -135,6 +135,9 @@ class IdentityCompatTest(IdentityBase):
         self.assertIn(j["user"]["status"], S1_STATUSES)
         self.assertEqual(j["user"]["email"], body["email"].lower())
         self.assertEqual(claims_of(j["accessToken"])["sub"], j["user"]["profileId"])
+        # the original's claim name, for clients that decode their token
+        self.assertEqual(claims_of(j["accessToken"])["profileId"], j["user"]["profileId"])
+        self.assertEqual(claims_of(j["refreshToken"])["profileId"], j["user"]["profileId"])
 
     def test_op01_login_errors(self):
         body = original_register_body()
