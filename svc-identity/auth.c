@@ -82,6 +82,15 @@ static const char SQL_INSPECT[] =
 	"  AND p.\"deletedAt\" IS NULL"
 	" WHERE t.\"jti\" = $1 AND t.\"tenantId\" = $2 AND t.\"tokenHash\" = $3 AND t.\"familyId\" = $4";
 
+/* $1 jti, $2 tenant, $3 profile, $4 family, $5 hash, $6 expiry, $7 issue time (epoch s): a refresh token the
+ * original backend issued, adopted as the login token of its own family the first time it is presented (cut-over,
+ * ORIGINAL_TOKENS_UNTIL); a profile that does not exist here adopts nothing */
+static const char SQL_ADOPT_ORIGINAL[] =
+	"INSERT INTO \"RefreshToken\" (\"jti\", \"tenantId\", \"profileId\", \"familyId\", \"tokenHash\", \"expiresAt\","
+	" \"issuedAt\") SELECT $1, $2, p.\"profileId\", $4, $5, to_timestamp($6::bigint), to_timestamp($7::bigint)"
+	" FROM \"UserProfile\" p WHERE p.\"profileId\" = $3 AND p.\"tenantId\" = $2 AND p.\"deletedAt\" IS NULL"
+	" ON CONFLICT (\"jti\") DO NOTHING";
+
 static const char SQL_REVOKE_FAMILY[] =
 	"UPDATE \"RefreshToken\" SET \"revoked\" = true, \"revokedAt\" = now(), \"revokedReason\" = $3"
 	" WHERE \"familyId\" = $1 AND \"tenantId\" = $2 AND NOT \"revoked\"";
@@ -353,9 +362,9 @@ static void count_refresh(const char *result)
 		       1);
 }
 
-/* Verify the body's refreshToken into *c, accepting tokens expired up to leeway_s ago. Returns 0, or -1 after
- * replying (400 or 401). */
-static int read_refresh_token(struct gx_req *req, long long leeway_s, struct gx_jwt_claims *c)
+/* Verify the body's refreshToken into *c, accepting tokens expired up to leeway_s ago; during a cut-over also one
+ * the original backend issued (*original set). Returns 0, or -1 after replying (400 or 401). */
+static int read_refresh_token(struct gx_req *req, long long leeway_s, struct gx_jwt_claims *c, bool *original)
 {
 	const struct idy_app *app = gx_req_app(req);
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(gx_req_body(req), "refreshToken");
@@ -370,9 +379,16 @@ static int read_refresh_token(struct gx_req *req, long long leeway_s, struct gx_
 	tok = gx_valid_str(gx_req_body(req), "refreshToken", true, 1, GX_JWT_MAX_LEN, v);
 	if (gx_svc_invalid(req, v))
 		return -1;
+	*original = false;
 	if (gx_jwt_verify(tok, (const unsigned char *)app->shared->jwt_secret, strlen(app->shared->jwt_secret),
-			  app->shared->jwt_issuer, IDY_REFRESH_AUD, (long long)time(NULL), leeway_s, c, &reason) < 0 ||
-	    !c->fam[0] || strcmp(c->tenant_id, app->shared->tenant_id) != 0) {
+			  app->shared->jwt_issuer, IDY_REFRESH_AUD, (long long)time(NULL), leeway_s, c, &reason) < 0 &&
+	    app->shared->original_tokens_until > (long long)time(NULL) &&
+	    gx_jwt_verify_original(tok, (const unsigned char *)app->shared->jwt_secret, strlen(app->shared->jwt_secret),
+				   GX_JWT_ORIGINAL_REFRESH_AUD, (long long)time(NULL), leeway_s, c, &reason) == 0) {
+		snprintf(c->tenant_id, sizeof(c->tenant_id), "%s", app->shared->tenant_id);
+		*original = true;
+	}
+	if (reason || !c->fam[0] || strcmp(c->tenant_id, app->shared->tenant_id) != 0) {
 		gx_log_debug("refresh token refused: %s", reason ? reason : "TOKEN_MALFORMED");
 		gx_reply_error(req, 401, "INVALID_REFRESH_TOKEN", REFRESH_FAILED);
 		return -1;
@@ -492,15 +508,39 @@ static void refresh_rotated(PGresult *res, const struct gx_pg_error *err, void *
 	refresh_reply(s, gx_pg_val(res, 0, "profileId"), gx_pg_val(res, 0, "role"), s->new_jti, s->now, s->now);
 }
 
+/* An adopted original token was rotated in the same transaction: the rotation's result decides. */
+static void refresh_adopted(PGresult *const *res, int nres GX_UNUSED, const struct gx_pg_error *err, void *arg)
+{
+	refresh_rotated(res ? res[1] : NULL, err, arg);
+}
+
+/* The statement adopting an original refresh token c (its row's hash in hash, text buffers in exp and iat). */
+static struct gx_pg_stmt adopt_stmt(const struct gx_req *req, const struct gx_jwt_claims *c, const char *hash,
+				    char exp[24], char iat[24], const char *p[7])
+{
+	snprintf(exp, 24, "%lld", c->exp);
+	snprintf(iat, 24, "%lld", c->iat);
+	p[0] = c->jti;
+	p[1] = idy_tenant(req);
+	p[2] = c->sub;
+	p[3] = c->fam;
+	p[4] = hash;
+	p[5] = exp;
+	p[6] = iat;
+	return (struct gx_pg_stmt){ SQL_ADOPT_ORIGINAL, 7, p };
+}
+
 void idy_auth_refresh(struct gx_req *req)
 {
 	struct refresh *s = gx_xcalloc(1, sizeof(*s));
-	char exp[24];
-	const char *p[9];
+	char exp[24], oexp[24], oiat[24];
+	const char *p[9], *ap[7];
+	struct gx_pg_stmt st[2];
+	bool original;
 
 	gx_req_set_data(req, s, free);
 	s->req = req;
-	if (read_refresh_token(req, 30, &s->old) < 0)
+	if (read_refresh_token(req, 30, &s->old, &original) < 0)
 		return;
 	s->now = (long long)time(NULL);
 	if (gx_uuid_v4(s->new_jti) < 0 || idy_refresh_hash(s->new_jti, s->new_hash) < 0 ||
@@ -518,6 +558,14 @@ void idy_auth_refresh(struct gx_req *req)
 	p[6] = exp;
 	p[7] = user_agent(req);
 	p[8] = gx_req_client_ip(req);
+	if (original) {
+		count_refresh("original_token");
+		st[0] = adopt_stmt(req, &s->old, s->old_hash, oexp, oiat, ap);
+		st[1] = (struct gx_pg_stmt){ SQL_ROTATE, 9, p };
+		if (gx_pg_txn(gx_req_pg(req), st, 2, refresh_adopted, s) < 0)
+			gx_reply_error(req, 500, "INTERNAL", "cannot start the token rotation");
+		return;
+	}
 	if (gx_pg_query(gx_req_pg(req), SQL_ROTATE, 9, p, refresh_rotated, s) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the token rotation");
 }
@@ -579,16 +627,25 @@ static void logout_revoked(PGresult *res GX_UNUSED, const struct gx_pg_error *er
 	gx_redis_cmd(gx_req_redis(s->req), logout_denylisted, s, 5, argv, NULL);
 }
 
+/* An original token adopted and its family revoked in one transaction. */
+static void logout_adopted(PGresult *const *res, int nres GX_UNUSED, const struct gx_pg_error *err, void *arg)
+{
+	logout_revoked(res ? res[1] : NULL, err, arg);
+}
+
 void idy_auth_logout(struct gx_req *req)
 {
 	struct logout *s = gx_xcalloc(1, sizeof(*s));
 	const struct gx_jwt_claims *access = gx_req_claims(req);
-	const char *p[3];
+	const char *p[3], *ap[7];
+	char hash[65], oexp[24], oiat[24];
+	struct gx_pg_stmt st[2];
+	bool original;
 
 	gx_req_set_data(req, s, free);
 	s->req = req;
 	/* an expired (but genuine) refresh token still ends its family: the client is logging out either way */
-	if (read_refresh_token(req, IDY_REFRESH_TTL_S, &s->refresh) < 0)
+	if (read_refresh_token(req, IDY_REFRESH_TTL_S, &s->refresh, &original) < 0)
 		return;
 	if (access) {
 		snprintf(s->access_jti, sizeof(s->access_jti), "%s", access->jti);
@@ -597,6 +654,18 @@ void idy_auth_logout(struct gx_req *req)
 	p[0] = s->refresh.fam;
 	p[1] = idy_tenant(req);
 	p[2] = "logout";
+	if (original) {
+		/* adopted first, so the token cannot be exchanged after the logout */
+		if (idy_refresh_hash(s->refresh.jti, hash) < 0) {
+			gx_reply_error(req, 500, "INTERNAL", "cannot hash the token id");
+			return;
+		}
+		st[0] = adopt_stmt(req, &s->refresh, hash, oexp, oiat, ap);
+		st[1] = (struct gx_pg_stmt){ SQL_REVOKE_FAMILY, 3, p };
+		if (gx_pg_txn(gx_req_pg(req), st, 2, logout_adopted, s) < 0)
+			gx_reply_error(req, 500, "INTERNAL", "cannot start the logout");
+		return;
+	}
 	if (gx_pg_query(gx_req_pg(req), SQL_REVOKE_FAMILY, 3, p, logout_revoked, s) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the logout");
 }

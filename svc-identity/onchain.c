@@ -116,7 +116,6 @@ static void on_state(PGresult *res, const struct gx_pg_error *err, void *arg)
 void idy_users_onchain(struct gx_req *req)
 {
 	const char *id = idy_profile_param(req, "You can only register your own profile on chain");
-	const cJSON *body = gx_req_body(req);
 	const char *nat, *dob, *p[2];
 	struct gx_verr *v;
 	struct onchain *s;
@@ -125,7 +124,7 @@ void idy_users_onchain(struct gx_req *req)
 	if (!id)
 		return;
 	v = gx_verr_new();
-	idy_read_onchain_fields(body, v, &nat, &dob, &age);
+	idy_read_onchain_fields(gx_req_body(req), v, &nat, &dob, &age); /* req is ours until it is answered */
 	if (gx_svc_invalid(req, v))
 		return;
 	s = gx_xcalloc(1, sizeof(*s));

@@ -89,6 +89,8 @@ static const struct gx_cfg_key api_keys[] = {
 	{ "HSTS", GX_CFG_BOOL, "false", 0, 0, OFF(hsts), 0, NULL, "send Strict-Transport-Security" },
 	{ "PROJECTION_LAG_THRESHOLD", GX_CFG_MS, "5s", 1, 86400000, OFF(projection_lag_ms), 0, NULL,
 	  "/readyz checks.projectionLag is unhealthy above this (reported only: the API stays ready)" },
+	{ "ORIGINAL_TOKENS_UNTIL", GX_CFG_INT, "0", 0, 4102444800LL, OFF(original_tokens_until), 0, NULL,
+	  "cut-over: accept tokens the original backend issued with JWT_SECRET until this Unix time; 0 = never" },
 };
 
 static const struct gx_cfg_key worker_keys[] = {
@@ -232,6 +234,7 @@ static void opts_from_config(struct gx_http_opts *o, const struct gx_api_config 
 	o->rl_strict_burst = c->rl_strict_burst;
 	o->hsts = c->hsts;
 	o->tenant_id = c->tenant_id;
+	o->original_tokens_until = c->original_tokens_until;
 }
 
 /* ---- shared handlers ---- */

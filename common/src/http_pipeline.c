@@ -89,6 +89,21 @@ static void reply_unauthorized(struct gx_req *req, const char *reason, const cha
 	gx_reply_json(req, 401, gx_http_error_body(401, "UNAUTHORIZED", message, req->id, details));
 }
 
+/* During a cut-over (ORIGINAL_TOKENS_UNTIL), an access token the original backend issued with the same key: its
+ * profile as a USER of this tenant (docs/compat.md). */
+static bool original_token(const struct gx_http_opts *o, const char *token, struct gx_jwt_claims *c)
+{
+	long long now = (long long)time(NULL);
+	const char *reason = NULL;
+
+	if (o->original_tokens_until <= now ||
+	    gx_jwt_verify_original(token, o->jwt_key, o->jwt_key_len, GX_JWT_ORIGINAL_ACCESS_AUD, now, JWT_LEEWAY_S, c,
+				   &reason) < 0)
+		return false;
+	snprintf(c->tenant_id, sizeof(c->tenant_id), "%s", o->tenant_id ? o->tenant_id : "default");
+	return true;
+}
+
 /* Returns 0 to go on, -1 when the request was answered. */
 static int step_auth(struct gx_req *req)
 {
@@ -111,7 +126,8 @@ static int step_auth(struct gx_req *req)
 		return -1;
 	}
 	if (gx_jwt_verify(h + 7, o->jwt_key, o->jwt_key_len, o->jwt_issuer, ACCESS_AUDIENCE, (long long)time(NULL),
-			  JWT_LEEWAY_S, &req->claims, &reason) < 0) {
+			  JWT_LEEWAY_S, &req->claims, &reason) < 0 &&
+	    !original_token(o, h + 7, &req->claims)) {
 		/* a public route works without a token, so a stale one must not break it */
 		if (policy == GX_AUTH_PUBLIC)
 			return 0;

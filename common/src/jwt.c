@@ -395,27 +395,17 @@ static void cache_store(const char *token, size_t len, const unsigned char cfg[3
 	jwt_cache.stats.stores++;
 }
 
-int gx_jwt_verify(const char *token, const unsigned char *key, size_t keylen, const char *want_iss,
-		  const char *want_aud, long long now, long long leeway_s, struct gx_jwt_claims *out,
-		  const char **reason)
+/* The checks every signed token passes, ours or the original backend's: three parts, the header, the HMAC in
+ * constant time, a JSON object payload (*pay, caller frees). Returns NULL or the reason. */
+static const char *signed_payload(const char *token, size_t len, const unsigned char *key, size_t keylen,
+				  cJSON **pay)
 {
-	unsigned char mac[JWT_MAC_LEN], sig[JWT_PART_MAX], cfg[32];
+	unsigned char mac[JWT_MAC_LEN], sig[JWT_PART_MAX];
 	const char *d1, *d2, *r = "TOKEN_MALFORMED";
-	cJSON *hdr = NULL, *pay = NULL;
-	size_t len;
+	cJSON *hdr = NULL;
 	long siglen;
-	long long nbf = LLONG_MIN;
-	bool cacheable;
 
-	memset(out, 0, sizeof(*out));
-	if (!token || (len = strnlen(token, GX_JWT_MAX_LEN + 1)) > GX_JWT_MAX_LEN)
-		goto out;
-	cacheable = len > 0 && len <= JWT_CACHE_TOKEN_MAX && keylen >= GX_JWT_MIN_KEY_LEN &&
-		    cache_fingerprint(key, keylen, want_iss, want_aud, cfg) == 0;
-	if (cacheable && cache_lookup(token, len, cfg, now, leeway_s, out)) {
-		*reason = NULL;
-		return 0;
-	}
+	*pay = NULL;
 	d1 = memchr(token, '.', len);
 	d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
 	if (!d1 || !d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)))
@@ -437,13 +427,105 @@ int gx_jwt_verify(const char *token, const unsigned char *key, size_t keylen, co
 	    !gx_ct_equal(mac, sig, JWT_MAC_LEN))
 		goto out;
 	r = "TOKEN_MALFORMED";
-	if (!(pay = part_json(d1 + 1, (size_t)(d2 - d1 - 1))))
+	if (!(*pay = part_json(d1 + 1, (size_t)(d2 - d1 - 1))))
+		goto out;
+	r = NULL;
+out:
+	cJSON_Delete(hdr);
+	return r;
+}
+
+int gx_jwt_verify(const char *token, const unsigned char *key, size_t keylen, const char *want_iss,
+		  const char *want_aud, long long now, long long leeway_s, struct gx_jwt_claims *out,
+		  const char **reason)
+{
+	unsigned char cfg[32];
+	const char *r = "TOKEN_MALFORMED";
+	cJSON *pay = NULL;
+	size_t len;
+	long long nbf = LLONG_MIN;
+	bool cacheable;
+
+	memset(out, 0, sizeof(*out));
+	if (!token || (len = strnlen(token, GX_JWT_MAX_LEN + 1)) > GX_JWT_MAX_LEN)
+		goto out;
+	cacheable = len > 0 && len <= JWT_CACHE_TOKEN_MAX && keylen >= GX_JWT_MIN_KEY_LEN &&
+		    cache_fingerprint(key, keylen, want_iss, want_aud, cfg) == 0;
+	if (cacheable && cache_lookup(token, len, cfg, now, leeway_s, out)) {
+		*reason = NULL;
+		return 0;
+	}
+	if ((r = signed_payload(token, len, key, keylen, &pay)))
 		goto out;
 	r = check_claims(pay, want_iss, want_aud, now, leeway_s, out, &nbf);
 	if (!r && cacheable)
 		cache_store(token, len, cfg, now, nbf, out);
 out:
-	cJSON_Delete(hdr);
+	cJSON_Delete(pay);
+	if (r) {
+		memset(out, 0, sizeof(*out));
+		*reason = r;
+		return -1;
+	}
+	*reason = NULL;
+	return 0;
+}
+
+/* A UUID-shaped id derived from what and the token's signature part: stable for one token, unlinkable to others. */
+static const char *derived_id(const char *what, const char *token, size_t len, char out[40])
+{
+	const char *sig = memrchr(token, '.', len);
+	unsigned char h[32];
+	char *material;
+	int rc;
+
+	if (!sig)
+		return "TOKEN_MALFORMED";
+	material = gx_xasprintf("%s|%.*s", what, (int)(len - (size_t)(sig + 1 - token)), sig + 1);
+	rc = mbedtls_sha256_ret((const unsigned char *)material, strlen(material), h, 0);
+	free(material);
+	if (rc != 0) {
+		gx_log_error("sha256 failed");
+		return "TOKEN_MALFORMED";
+	}
+	h[6] = (unsigned char)((h[6] & 0x0f) | 0x40);
+	h[8] = (unsigned char)((h[8] & 0x3f) | 0x80);
+	snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
+		 h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]);
+	return NULL;
+}
+
+int gx_jwt_verify_original(const char *token, const unsigned char *key, size_t keylen, const char *want_aud,
+			   long long now, long long leeway_s, struct gx_jwt_claims *out, const char **reason)
+{
+	const char *r = "TOKEN_MALFORMED";
+	cJSON *pay = NULL;
+	size_t len;
+
+	memset(out, 0, sizeof(*out));
+	if (!token || (len = strnlen(token, GX_JWT_MAX_LEN + 1)) > GX_JWT_MAX_LEN)
+		goto out;
+	if ((r = signed_payload(token, len, key, keylen, &pay)))
+		goto out;
+	/* the original's claims: profileId, email, status, iat, exp, aud, iss; exp is required here (the original
+	 * let a token without one live for ever) */
+	if ((r = get_str(pay, "profileId", out->sub, sizeof(out->sub), true)) ||
+	    (r = get_str(pay, "iss", out->iss, sizeof(out->iss), true)) || (r = get_aud(pay, want_aud, out)) ||
+	    (r = get_time(pay, "iat", &out->iat, true, NULL)) || (r = get_time(pay, "exp", &out->exp, true, NULL)))
+		goto out;
+	if (strcmp(out->iss, GX_JWT_ORIGINAL_ISSUER) != 0) {
+		r = "TOKEN_WRONG_ISSUER";
+		goto out;
+	}
+	if (want_aud && strcmp(out->aud, want_aud) != 0) {
+		r = "TOKEN_WRONG_AUDIENCE";
+		goto out;
+	}
+	snprintf(out->role, sizeof(out->role), "USER");
+	if ((r = derived_id("original", token, len, out->jti)) || (r = derived_id("family", token, len, out->fam)))
+		goto out;
+	r = check_times(out, LLONG_MIN, now, leeway_s);
+out:
 	cJSON_Delete(pay);
 	if (r) {
 		memset(out, 0, sizeof(*out));

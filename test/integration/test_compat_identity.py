@@ -3,9 +3,11 @@ bodies, and every response checked key by key and JSON type by JSON type against
 (gxtest.compat), plus its error answers (status and message) on the main failure paths. Responses are also
 validated against the live /openapi.json."""
 
+import time
 import uuid
 
 import gxtest
+from gxtest.auth import sign_raw
 from gxtest.compat import ACCEPTED, OMIT, assert_original_error, assert_shape
 
 from test_identity import IdentityBase, claims_of, new_email
@@ -42,7 +44,23 @@ def original_register_body(email=None):
             "phoneNum": "", "identityNum": "", "nationalityCountryCode": "AE"}
 
 
+def original_token(profile_id, aud="gx-api", ttl=86400, **over):
+    """A token as the original backend issued it (same secret): its claims, in its order, no role, jti or tenant."""
+    now = int(time.time())
+    c = {"profileId": profile_id, "email": "a@b.co", "status": "PENDING_VERIFICATION", "iat": now, "exp": now + ttl,
+         "aud": aud, "iss": "gx-identity-service"}
+    c.update(over)
+    return sign_raw({"alg": "HS256", "typ": "JWT"}, {k: v for k, v in c.items() if v is not None})
+
+
 class IdentityCompatTest(IdentityBase):
+
+    def test_original_tokens_refused_without_a_cut_over(self):
+        pid, _ = self.orig_user()
+        e = self.err(self.call("GET", USER, id=pid, token=original_token(pid)), 401, "UNAUTHORIZED")
+        self.assertEqual(e["message"], "Invalid or expired token")
+        self.err(self.call("POST", REFRESH, body={"refreshToken": original_token(pid, "gx-api-refresh")}),
+                 401, "INVALID_REFRESH_TOKEN")
 
     def orig_user(self):
         """Register and log in exactly as the original client does; returns (profileId, login body)."""
@@ -277,3 +295,53 @@ class IdentityCompatTest(IdentityBase):
         admin = gxtest.mint_token(str(uuid.uuid4()), "ADMIN")
         self.assertEqual(self.call("GET", KYC, id=str(uuid.uuid4()), token=admin, status=200).json(),
                          {"kycStatus": None})
+
+
+class OriginalTokensCutOverTest(IdentityBase):
+    """ORIGINAL_TOKENS_UNTIL: tokens the original backend issued keep their users signed in during the switch."""
+    ENV = dict(IdentityBase.ENV, ORIGINAL_TOKENS_UNTIL=str(int(time.time()) + 3600))
+
+    def orig_user(self):
+        body = original_register_body()
+        return self.call("POST", USERS, body=body, status=202).json()["aggregateId"]
+
+    def test_access_token(self):
+        pid, other = self.orig_user(), self.orig_user()
+        tok = original_token(pid)
+        b = self.call("GET", USER, id=pid, token=tok, status=200).json()
+        self.assertEqual(b["user"]["profileId"], pid)
+        # a USER: no one else's profile, no admin routes
+        self.err(self.call("GET", USER, id=other, token=tok), 403, "FORBIDDEN")
+        # what the original itself accepted and we do not: no exp, a refresh token as an access token, another
+        # issuer, another key
+        for bad in (original_token(pid, exp=None), original_token(pid, "gx-api-refresh"),
+                    original_token(pid, iss="someone"), original_token(pid, ttl=-120)):
+            self.err(self.call("GET", USER, id=pid, token=bad), 401, "UNAUTHORIZED")
+
+    def test_refresh_and_logout(self):
+        pid = self.orig_user()
+        rt = original_token(pid, "gx-api-refresh", ttl=7 * 86400)
+        first = self.call("POST", REFRESH, body={"refreshToken": rt}, status=200).json()
+        assert_shape(self, first, {"accessToken": "string", "refreshToken": "string"})
+        self.assertEqual(claims_of(first["accessToken"])["sub"], pid)
+        self.call("GET", USER, id=pid, token=first["accessToken"], status=200)
+        # the original client sends the same token again (it never rotated): signed in, the same successor
+        again = self.call("POST", REFRESH, body={"refreshToken": rt}, status=200).json()
+        self.assertEqual(again["refreshToken"], first["refreshToken"])
+        self.assertEqual(self.stack.psql('SELECT count(DISTINCT "familyId") FROM "RefreshToken"'
+                                         ' WHERE "profileId" = \'%s\'' % pid), [("1",)])
+        # logout with the original token ends the adopted family: neither it nor the successor refreshes again
+        self.call("POST", LOGOUT, body={"refreshToken": rt}, status=200)
+        self.err(self.call("POST", REFRESH, body={"refreshToken": rt}), 401, "TOKEN_REVOKED")
+        self.err(self.call("POST", REFRESH, body={"refreshToken": first["refreshToken"]}), 401, "TOKEN_REVOKED")
+
+    def test_logout_before_any_refresh(self):
+        pid = self.orig_user()
+        rt = original_token(pid, "gx-api-refresh", ttl=7 * 86400)
+        self.call("POST", LOGOUT, body={"refreshToken": rt}, status=200)
+        self.err(self.call("POST", REFRESH, body={"refreshToken": rt}), 401, "TOKEN_REVOKED")
+
+    def test_unknown_profile(self):
+        self.err(self.call("POST", REFRESH, body={"refreshToken": original_token(str(uuid.uuid4()),
+                                                                                 "gx-api-refresh")}),
+                 401, "INVALID_REFRESH_TOKEN")

@@ -597,6 +597,54 @@ GX_TEST(cache_per_thread)
 	free(tok);
 }
 
+/* The original backend's tokens: its claims, derived ids stable per token, role USER; ours are not original ones. */
+GX_TEST(original_tokens)
+{
+	static const char hdr[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	static const char pay[] = "{\"profileId\":\"p-1\",\"email\":\"a@b.co\",\"status\":\"VERIFIED\",\"iat\":1700000000,"
+				  "\"exp\":1700086400,\"aud\":\"gx-api\",\"iss\":\"gx-identity-service\"}";
+	static const char refresh[] = "{\"profileId\":\"p-1\",\"email\":null,\"status\":\"VERIFIED\",\"iat\":1700000000,"
+				      "\"exp\":1700604800,\"aud\":\"gx-api-refresh\",\"iss\":\"gx-identity-service\"}";
+	static const char noexp[] = "{\"profileId\":\"p-1\",\"iat\":1700000000,\"aud\":\"gx-api\","
+				    "\"iss\":\"gx-identity-service\"}";
+	static const char otheriss[] = "{\"profileId\":\"p-1\",\"iat\":1700000000,\"exp\":1700086400,"
+				       "\"aud\":\"gx-api\",\"iss\":\"someone-else\"}";
+	struct gx_jwt_claims c, c2;
+	const char *reason = NULL;
+	char *tok = forge(hdr, pay, key, KEYLEN), *tok2 = forge(hdr, refresh, key, KEYLEN);
+	char *bad;
+
+	GX_CHECK(gx_jwt_verify_original(tok, key, KEYLEN, GX_JWT_ORIGINAL_ACCESS_AUD, 1700000100, 30, &c, &reason) == 0);
+	GX_CHECK_STR(c.sub, "p-1");
+	GX_CHECK_STR(c.role, "USER");
+	GX_CHECK(strlen(c.jti) == 36 && strlen(c.fam) == 36 && strcmp(c.jti, c.fam) != 0);
+	GX_CHECK(gx_jwt_verify_original(tok, key, KEYLEN, GX_JWT_ORIGINAL_ACCESS_AUD, 1700000200, 30, &c2, &reason) == 0);
+	GX_CHECK_STR(c2.jti, c.jti); /* stable: the same token can be revoked */
+	/* the refresh token is not an access token, and the reverse */
+	GX_CHECK(gx_jwt_verify_original(tok2, key, KEYLEN, GX_JWT_ORIGINAL_ACCESS_AUD, 1700000100, 30, &c, &reason) < 0);
+	GX_CHECK_STR(reason, "TOKEN_WRONG_AUDIENCE");
+	GX_CHECK(gx_jwt_verify_original(tok2, key, KEYLEN, GX_JWT_ORIGINAL_REFRESH_AUD, 1700000100, 30, &c, &reason) == 0);
+	GX_CHECK(strcmp(c.jti, c2.jti) != 0);
+	/* expired, wrong key, no exp, another issuer */
+	GX_CHECK(gx_jwt_verify_original(tok, key, KEYLEN, NULL, 1700086400 + 30, 30, &c, &reason) < 0);
+	GX_CHECK_STR(reason, "TOKEN_EXPIRED");
+	GX_CHECK(gx_jwt_verify_original(tok, (const unsigned char *)"another-key-of-32-bytes-or-more!!", 33, NULL,
+					1700000100, 30, &c, &reason) < 0);
+	GX_CHECK_STR(reason, "TOKEN_BAD_SIGNATURE");
+	free(tok2);
+	tok2 = forge(hdr, noexp, key, KEYLEN);
+	GX_CHECK(gx_jwt_verify_original(tok2, key, KEYLEN, NULL, 1700000100, 30, &c, &reason) < 0);
+	GX_CHECK_STR(reason, "TOKEN_MISSING_CLAIM");
+	bad = forge(hdr, otheriss, key, KEYLEN);
+	GX_CHECK(gx_jwt_verify_original(bad, key, KEYLEN, NULL, 1700000100, 30, &c, &reason) < 0);
+	GX_CHECK_STR(reason, "TOKEN_WRONG_ISSUER");
+	/* the original's tokens are not ours */
+	GX_CHECK(strcmp(verify_reason(tok, "gx-api", 1700000100), "OK") != 0);
+	free(bad);
+	free(tok);
+	free(tok2);
+}
+
 int main(void)
 {
 	GX_RUN(round_trip);
@@ -612,5 +660,6 @@ int main(void)
 	GX_RUN(cache_tampered_misses);
 	GX_RUN(cache_long_token_not_kept);
 	GX_RUN(cache_per_thread);
+	GX_RUN(original_tokens);
 	return gx_test_done();
 }

@@ -75,6 +75,7 @@ struct gx_api_config {
 	char *env;                   /* GX_ENV: development | production */
 	bool hsts;                   /* HSTS */
 	long long projection_lag_ms; /* PROJECTION_LAG_THRESHOLD (APIs): /readyz checks.projectionLag */
+	long long original_tokens_until; /* ORIGINAL_TOKENS_UNTIL (APIs): cut-over, Unix seconds, 0 = off */
 };
 
 /* What an API daemon's main.c hands to gx_api_main. All pointers borrowed for the process lifetime. */

@@ -142,6 +142,8 @@ struct gx_http_opts {
 	long long rl_strict_rate, rl_strict_burst;
 	bool hsts;
 	const char *tenant_id;        /* TENANT_ID: first part of scoped idempotency keys ("default" when NULL) */
+	long long original_tokens_until; /* ORIGINAL_TOKENS_UNTIL: Unix time until which the original backend's
+					  * access tokens are accepted (role USER); 0 = never */
 };
 
 /* Run the server until SIGTERM/SIGINT and a completed drain: installs signal handling, starts the workers, blocks.

@@ -74,4 +74,18 @@ void gx_jwt_cache_clear(void);
 /* True when role is one of the four roles a token may carry. */
 bool gx_jwt_role_valid(const char *role);
 
+/* The original backend's issuer and audiences (its tokens, accepted during a cut-over). */
+#define GX_JWT_ORIGINAL_ISSUER "gx-identity-service"
+#define GX_JWT_ORIGINAL_ACCESS_AUD "gx-api"
+#define GX_JWT_ORIGINAL_REFRESH_AUD "gx-api-refresh"
+
+/* Verify a token the original backend issued with the same key: HS256 and signature as gx_jwt_verify, then its
+ * claims: profileId (into sub), iss == GX_JWT_ORIGINAL_ISSUER, aud == want_aud (NULL: any), iat, and exp, which is
+ * required here (the original accepted tokens without one). The original's tokens carry no role, tenant or id:
+ * role is "USER" (an admin logs in again), tenant_id is left empty for the caller, jti and fam are UUID-shaped ids
+ * derived from the token's signature, stable for one token (so it can be revoked and adopted into a family).
+ * Not cached. Returns 0, or -1 with *reason as gx_jwt_verify. */
+int gx_jwt_verify_original(const char *token, const unsigned char *key, size_t keylen, const char *want_aud,
+			   long long now, long long leeway_s, struct gx_jwt_claims *out, const char **reason);
+
 #endif
