@@ -45,16 +45,7 @@ static const char SQL_REVOKE_ALL[] =
 	"UPDATE \"RefreshToken\" SET \"revoked\" = true, \"revokedAt\" = now(), \"revokedReason\" = 'password changed'"
 	" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND NOT \"revoked\"";
 
-/* Registration: the original answered a taken email with 400 and this text (PATCH answers it the same way). */
-static const struct gx_conflict register_conflicts[] = {
-	{ "UserProfile_email_lower_key", 400, "EMAIL_TAKEN", "User with this email already exists" },
-	{ "UserProfile_email_key", 400, "EMAIL_TAKEN", "User with this email already exists" },
-	{ "UserProfile_phoneNum_key", 409, "PHONE_TAKEN", "a user with this phone number already exists" },
-	{ "UserProfile_biometricHash_key", 409, "BIOMETRIC_TAKEN", "this biometric hash is already registered" },
-	{ "UserProfile_nationalityCountryCode_fkey", 400, "UNKNOWN_COUNTRY",
-	  "nationalityCountryCode is not a known country" },
-};
-
+/* Registration and PATCH: the original answered a taken email with 400 and this text. */
 static const struct gx_conflict profile_conflicts[] = {
 	{ "UserProfile_email_lower_key", 400, "EMAIL_TAKEN", "User with this email already exists" },
 	{ "UserProfile_email_key", 400, "EMAIL_TAKEN", "User with this email already exists" },
@@ -63,6 +54,7 @@ static const struct gx_conflict profile_conflicts[] = {
 	{ "UserProfile_nationalityCountryCode_fkey", 400, "UNKNOWN_COUNTRY",
 	  "nationalityCountryCode is not a known country" },
 };
+
 
 const char *idy_tenant(const struct gx_req *req)
 {
@@ -253,7 +245,7 @@ static void reg_offchain_done(PGresult *res GX_UNUSED, const struct gx_pg_error 
 	cJSON *o;
 
 	if (err) {
-		reply_profile_error(s->req, err, register_conflicts, GX_ARRAY_LEN(register_conflicts));
+		reply_profile_error(s->req, err, profile_conflicts, GX_ARRAY_LEN(profile_conflicts));
 		return;
 	}
 	o = cJSON_CreateObject();
@@ -306,7 +298,7 @@ static void reg_hashed(bool ok, const char *hash, void *arg)
 	cJSON_AddNumberToObject(payload, "age", (double)s->age);
 	cmd = (struct gx_outbox_cmd){ .command_type = "CREATE_USER", .aggregate_id = s->profile_id,
 				      .payload = payload };
-	gx_outbox_submit(req, &st, 1, &cmd, register_conflicts, GX_ARRAY_LEN(register_conflicts));
+	gx_outbox_submit(req, &st, 1, &cmd, profile_conflicts, GX_ARRAY_LEN(profile_conflicts));
 	cJSON_Delete(payload);
 }
 

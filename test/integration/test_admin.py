@@ -23,6 +23,11 @@ def hdr(role_sub, role, key=None):
     return h
 
 
+# Every test starts from a bootstrapped-nothing database: no commands, events, users, treasuries, initialised countries.
+RESET_SQL = ('DELETE FROM "OutboxCommand"; DELETE FROM "EventLog"; DELETE FROM "AdminAuditLog";'
+             'DELETE FROM "HttpIdempotency"; DELETE FROM "TreasuryAccount"; DELETE FROM "Wallet";'
+             'DELETE FROM "UserProfile"; UPDATE "Country" SET "initializedAt" = NULL, "allocationPercentage" = NULL')
+
 class AdminTest(ServiceTestCase):
     DAEMON = "svc-admin"
 
@@ -33,10 +38,7 @@ class AdminTest(ServiceTestCase):
 
     def setUp(self):
         super().setUp()
-        self.stack.psql('DELETE FROM "OutboxCommand"; DELETE FROM "EventLog"; DELETE FROM "AdminAuditLog";'
-                        'DELETE FROM "HttpIdempotency"; DELETE FROM "TreasuryAccount"; DELETE FROM "Wallet";'
-                        'DELETE FROM "UserProfile"; UPDATE "Country" SET "initializedAt" = NULL,'
-                        ' "allocationPercentage" = NULL')
+        self.stack.psql(RESET_SQL)
 
     # --- helpers ----------------------------------------------------------------------------------------------
     def call(self, method, path, template=None, body=None, headers=None, status=None):

@@ -12,6 +12,7 @@ import gxtest
 from gxtest.compat import ACCEPTED, assert_original_error, assert_shape
 from gxtest.services import ServiceTestCase
 from gxtest.sql import q, seed_profile, seed_wallet
+from test_admin import RESET_SQL
 
 SUPER = str(uuid.uuid4())
 ADMIN = str(uuid.uuid4())
@@ -36,10 +37,7 @@ class CompatAdminTest(ServiceTestCase):
 
     def setUp(self):
         super().setUp()
-        self.stack.psql('DELETE FROM "OutboxCommand"; DELETE FROM "EventLog"; DELETE FROM "AdminAuditLog";'
-                        'DELETE FROM "HttpIdempotency"; DELETE FROM "TreasuryAccount"; DELETE FROM "Wallet";'
-                        'DELETE FROM "UserProfile"; UPDATE "Country" SET "initializedAt" = NULL,'
-                        ' "allocationPercentage" = NULL')
+        self.stack.psql(RESET_SQL)
 
     # --- helpers ----------------------------------------------------------------------------------------------
     def get(self, path, template=None, token=None, status=200):
