@@ -343,6 +343,11 @@ static void approve_step(struct loanop *op, const PGresult *res)
 		gx_reply_error(op->req, 409, "APPROVAL_IN_PROGRESS", "an approval of this loan is in progress");
 		return;
 	}
+	/* four eyes: the borrower never approves their own loan, whatever their role */
+	if (strcmp(gx_pg_val(res, 0, "borrowerId"), op->caller) == 0) {
+		gx_reply_error(op->req, 403, "SELF_APPROVAL", "a loan cannot be approved by its borrower");
+		return;
+	}
 	payload = cJSON_CreateObject();
 	cJSON_AddStringToObject(payload, "loanId", op->loan_id);
 	cJSON_AddStringToObject(payload, "approvedBy", op->caller);

@@ -111,6 +111,13 @@ class LoanpoolTest(ServiceTestCase):
         lid = seed_loan(self.stack, me)
         path, tpl = "/api/v1/loans/%s/approve" % lid, "/api/v1/loans/{loanId}/approve"
         self.check(self.call("POST", path, gxtest.mint_token(me)), 403, "POST", tpl, "FORBIDDEN")
+        # four eyes: an admin never approves their own loan (and nothing is queued)
+        mine = seed_loan(self.stack, me)
+        r = self.check(self.call("POST", "/api/v1/loans/%s/approve" % mine, gxtest.mint_token(me, "ADMIN")), 403,
+                       "POST", tpl, "SELF_APPROVAL")
+        self.assertEqual(r["message"], "a loan cannot be approved by its borrower")
+        self.assertEqual(self.stack.psql('SELECT count(*) FROM "OutboxCommand" WHERE "commandType" = \'APPROVE_LOAN\''
+                                         ' AND "aggregateId" = %s' % q(mine)), [("0",)])
         admin_id = str(uuid.uuid4())
         res = self.check(self.call("POST", path, gxtest.mint_token(admin_id, "ADMIN")), 202, "POST", tpl)
         self.assertEqual(outbox_command(self.stack, res["commandId"])[:3],
