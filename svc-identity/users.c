@@ -5,11 +5,13 @@
  */
 #include "identity.h"
 
+#include "gx/jwt.h"
 #include "gx/log.h"
 #include "gx/outbox.h"
 #include "gx/password.h"
 #include "gx/pg.h"
 #include "gx/rand.h"
+#include "gx/rank.h"
 #include "gx/util.h"
 #include "gx/svc.h"
 #include "gx/valid.h"
@@ -38,12 +40,20 @@ static const char SQL_PATCH_PROFILE[] =
 	" \"phoneNum\" = CASE WHEN $9::boolean THEN NULL ELSE COALESCE($5, \"phoneNum\") END,"
 	" \"identityNum\" = CASE WHEN $10::boolean THEN NULL ELSE COALESCE($6, \"identityNum\") END,"
 	" \"email\" = COALESCE($7, \"email\"), \"passwordHash\" = COALESCE($8, \"passwordHash\"), \"updatedAt\" = now()"
-	" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL RETURNING " IDY_PROFILE_COLS;
+	" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL"
+	" AND (\"profileId\" = $11 OR \"role\"::text = ANY($12::text[])) RETURNING " IDY_PROFILE_COLS;
 
-/* a new password ends every session of the profile */
+/* the target's role, for the rank check of an admin changing someone else's profile */
+static const char SQL_TARGET_ROLE[] =
+	"SELECT \"role\"::text AS \"role\" FROM \"UserProfile\" WHERE \"profileId\" = $1 AND \"tenantId\" = $2"
+	" AND \"deletedAt\" IS NULL";
+
+/* a new password ends every session of the profile (under the same rank guard as the update: $3 caller, $4 the
+ * roles below the caller's) */
 static const char SQL_REVOKE_ALL[] =
 	"UPDATE \"RefreshToken\" SET \"revoked\" = true, \"revokedAt\" = now(), \"revokedReason\" = 'password changed'"
-	" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND NOT \"revoked\"";
+	" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND NOT \"revoked\" AND EXISTS (SELECT 1 FROM \"UserProfile\" u"
+	" WHERE u.\"profileId\" = $1 AND (u.\"profileId\" = $3 OR u.\"role\"::text = ANY($4::text[])))";
 
 /* Registration and PATCH: the original answered a taken email with 400 and this text. */
 static const struct gx_conflict profile_conflicts[] = {
@@ -487,17 +497,19 @@ static void on_patched_txn(PGresult *const *res, int nres, const struct gx_pg_er
 static void patch_run(struct patch *s, const char *hash)
 {
 	struct gx_req *req = s->req;
-	const char *p[10] = { s->id, idy_tenant(req), s->f.first, s->f.last, s->f.phone, s->f.identity, s->f.email, hash,
-			      s->clear_phone ? "true" : "false", s->clear_identity ? "true" : "false" };
-	const char *rp[2] = { s->id, idy_tenant(req) };
+	const struct gx_jwt_claims *c = gx_req_claims(req);
+	const char *below = gx_rank_below(c->role);
+	const char *p[12] = { s->id, idy_tenant(req), s->f.first, s->f.last, s->f.phone, s->f.identity, s->f.email, hash,
+			      s->clear_phone ? "true" : "false", s->clear_identity ? "true" : "false", c->sub, below };
+	const char *rp[4] = { s->id, idy_tenant(req), c->sub, below };
 
 	if (hash) {
-		struct gx_pg_stmt st[2] = { { SQL_PATCH_PROFILE, 10, p }, { SQL_REVOKE_ALL, 2, rp } };
+		struct gx_pg_stmt st[2] = { { SQL_PATCH_PROFILE, 12, p }, { SQL_REVOKE_ALL, 4, rp } };
 		if (gx_pg_txn(gx_req_pg(req), st, 2, on_patched_txn, req) < 0)
 			gx_reply_error(req, 500, "INTERNAL", "cannot start the profile update");
 		return;
 	}
-	if (gx_pg_query(gx_req_pg(req), SQL_PATCH_PROFILE, 10, p, on_patched, req) < 0)
+	if (gx_pg_query(gx_req_pg(req), SQL_PATCH_PROFILE, 12, p, on_patched, req) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the profile update");
 }
 
@@ -513,6 +525,39 @@ static void patch_hashed(bool ok, const char *hash, void *arg)
 	patch_run(s, hash);
 }
 
+/* Hash the new password first, if there is one, then update. */
+static void patch_start(struct patch *s)
+{
+	const struct idy_app *app = gx_req_app(s->req);
+
+	if (!s->f.password) {
+		patch_run(s, NULL);
+		return;
+	}
+	s->job = idy_hash_submit(gx_req_worker(s->req), IDY_HASH_MAKE, s->f.password, NULL, (int)app->cfg->bcrypt_cost,
+				 patch_hashed, s);
+	if (!s->job)
+		idy_reply_busy(s->req);
+}
+
+/* An admin changing someone else's profile: only one of lower rank (docs/security.md "Ranks"). */
+static void on_target_role(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct patch *s = arg;
+
+	if (err) {
+		gx_reply_pg_error(s->req, err);
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		gx_reply_error(s->req, 404, "NOT_FOUND", "User not found");
+		return;
+	}
+	if (gx_rank_require(s->req, s->id, gx_pg_val(res, 0, "role"), true, "change the profile of") < 0)
+		return;
+	patch_start(s);
+}
+
 /* The body sets field to null or "": the original wrote that, we clear the column. */
 static bool clears(const cJSON *body, const char *field)
 {
@@ -524,10 +569,9 @@ static bool clears(const cJSON *body, const char *field)
 void idy_users_patch(struct gx_req *req)
 {
 	static const char *const fields[] = { "firstName", "lastName", "phoneNum", "identityNum", "email", "password" };
-	const struct idy_app *app = gx_req_app(req);
 	const cJSON *body = gx_req_body(req);
 	const char *id = idy_profile_param(req, "You can only update your own profile");
-	const char *first, *last, *phone, *idn, *email, *pw;
+	const char *first, *last, *phone, *idn, *email, *pw, *p[2];
 	bool any = false;
 	struct gx_verr *v;
 	struct patch *s;
@@ -554,12 +598,12 @@ void idy_users_patch(struct gx_req *req)
 	fields_set(&s->f, first, last, phone, idn, email, pw);
 	s->clear_phone = clears(body, "phoneNum");
 	s->clear_identity = clears(body, "identityNum");
-	if (!pw) {
-		patch_run(s, NULL);
+	if (strcmp(gx_req_claims(req)->sub, id) == 0) {
+		patch_start(s);
 		return;
 	}
-	s->job = idy_hash_submit(gx_req_worker(req), IDY_HASH_MAKE, s->f.password, NULL, (int)app->cfg->bcrypt_cost,
-				 patch_hashed, s);
-	if (!s->job)
-		idy_reply_busy(req);
+	p[0] = s->id;
+	p[1] = idy_tenant(req);
+	if (gx_pg_query(gx_req_pg(req), SQL_TARGET_ROLE, 2, p, on_target_role, s) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "cannot start the profile query");
 }

@@ -488,6 +488,42 @@ class IdentityTest(IdentityBase):
             self.call("GET", path, status=200)
 
 
+class RankTest(IdentityBase):
+    """The rank model (docs/security.md "Ranks") on the identity routes that change another profile."""
+
+    def account(self, role):
+        """A registered profile raised to role, its login body and a token of its own."""
+        body, acc = self.register()
+        pid = acc["aggregateId"]
+        self.stack.psql("UPDATE \"UserProfile\" SET \"role\" = '%s' WHERE \"profileId\" = '%s'" % (role, pid))
+        return pid, body, gxtest.mint_token(pid, role)
+
+    def test_patch_by_rank(self):
+        sa_id, sa_body, sa = self.account("SUPER_ADMIN")
+        sa2_id, _, _ = self.account("SUPER_ADMIN")
+        ad_id, _, ad = self.account("ADMIN")
+        ad2_id, _, _ = self.account("ADMIN")
+        us_id, _, us = self.account("USER")
+        # an ADMIN cannot take over the SUPER_ADMIN: refused, and the old password still logs in
+        e = self.err(self.call("PATCH", USER, id=sa_id, token=ad, body={"password": "taken over 123"}), 403,
+                     "RANK_TOO_LOW")
+        self.assertIn("SUPER_ADMIN", e["message"])
+        self.err(self.login(sa_body["email"], "taken over 123", status=401), 401, "INVALID_CREDENTIALS")
+        self.assertEqual(self.login(sa_body["email"]).json()["user"]["role"], "SUPER_ADMIN")
+        self.err(self.call("PATCH", USER, id=sa_id, token=ad, body={"email": new_email("x")}), 403, "RANK_TOO_LOW")
+        self.err(self.call("PATCH", USER, id=ad2_id, token=ad, body={"lastName": "X"}), 403, "RANK_TOO_LOW")
+        self.err(self.call("PATCH", USER, id=sa2_id, token=sa, body={"lastName": "X"}), 403, "RANK_TOO_LOW")
+        self.err(self.call("PATCH", USER, id=sa_id, token=us, body={"lastName": "X"}), 403, "FORBIDDEN")
+        rows = self.stack.psql("SELECT count(*) FROM \"UserProfile\" WHERE \"lastName\" = 'X'")
+        self.assertEqual(rows[0][0], "0")
+        # higher on lower, and everyone on themselves
+        self.call("PATCH", USER, id=us_id, token=ad, body={"lastName": "Hopper"}, status=200)
+        self.call("PATCH", USER, id=ad_id, token=sa, body={"lastName": "Hopper"}, status=200)
+        self.call("PATCH", USER, id=ad_id, token=ad, body={"firstName": "Self"}, status=200)
+        self.call("PATCH", USER, id=sa_id, token=sa, body={"firstName": "Self"}, status=200)
+        self.err(self.call("PATCH", USER, id=str(uuid.uuid4()), token=ad, body={"lastName": "X"}), 404, "NOT_FOUND")
+
+
 class IdentityLimitsTest(IdentityBase):
     """Strict rate limits and login lockout, each test from its own client IP (X-Forwarded-For from a trusted
     proxy); a higher bcrypt cost for the timing check."""
