@@ -1,9 +1,11 @@
 /* POST /api/v1/admins (SUPER_ADMIN): appoint a registered, on-chain user as ADMIN (APPOINT_ADMIN). The projector
- * raises the profile's role when AdminAppointed arrives. Body {"userId"} (the original's "newAdminId" accepted). */
+ * raises the profile's role when AdminAppointed arrives. Body {"userId"} (the original's "newAdminId" accepted).
+ * An ADMIN target is 409 ALREADY_ADMIN; the caller itself and other SUPER_ADMINs are refused by rank (403). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "gx/http.h"
+#include "gx/rank.h"
 #include "gx/valid.h"
 #include "admin.h"
 
@@ -37,6 +39,9 @@ static void on_user(PGresult *res, const struct gx_pg_error *err, void *arg)
 	if (!gx_svc_found(req, res, err, "USER_NOT_FOUND", "user %s was not found", a->user_id))
 		return;
 	role = gx_pg_val(res, 0, "role");
+	/* never oneself, never a SUPER_ADMIN (that would be a demotion: docs/security.md "Ranks") */
+	if (strcmp(role, "ADMIN") != 0 && gx_rank_require(req, a->user_id, role, false, "appoint as admin") < 0)
+		return;
 	if (strcmp(role, "ADMIN") == 0 || strcmp(role, "SUPER_ADMIN") == 0 || gx_svc_true(res, 0, "pending")) {
 		gx_reply_error(req, 409, "ALREADY_ADMIN", "user %s is already %s", a->user_id,
 			       gx_svc_true(res, 0, "pending") ? "being appointed" : role);

@@ -142,6 +142,7 @@ void idy_users_get(struct gx_req *req);
 void idy_users_patch(struct gx_req *req);
 void idy_kyc_submit(struct gx_req *req);
 void idy_kyc_get(struct gx_req *req);
+void idy_kyc_review(struct gx_req *req);
 void idy_users_onchain(struct gx_req *req);
 
 /* The route table (routes.c). */

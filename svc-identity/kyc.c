@@ -1,12 +1,16 @@
 /* KYC evidence: POST /api/v1/users/{id}/kyc records a submission (hash, size and MIME type of evidence stored
  * elsewhere; one PENDING at a time, none after an APPROVED one), answered 201 {"kycRecord": ...}; GET returns the
  * newest as {"kycStatus": ...}, null when there is none (the original's shapes, our flat keys beside them).
- * Self or admin only. Off chain: a direct write.
+ * Self, or an admin of higher rank. POST /api/v1/users/{id}/kyc/{kycId}/review (ADMIN) decides on a PENDING record:
+ * APPROVED or REJECTED, by an admin of higher rank who is neither the profile nor the submitter, audited.
+ * Off chain: direct writes.
  */
 #include "identity.h"
 
 #include "gx/pg.h"
+#include "gx/jwt.h"
 #include "gx/rand.h"
+#include "gx/rank.h"
 #include "gx/svc.h"
 #include "gx/util.h"
 #include "gx/valid.h"
@@ -21,23 +25,44 @@
 	" " IDY_TS("\"verifiedAt\"") " AS \"verifiedAt\", \"verifierDetails\","                                   \
 	" " IDY_TS("\"createdAt\"") " AS \"createdAt\", " IDY_TS("\"updatedAt\"") " AS \"updatedAt\""
 
-/* $1 kycId, $2 profileId, $3 hash, $4 size, $5 mime, $6 tenant. One statement: the profile must exist and have no
- * approved KYC; the partial unique index keeps one PENDING per profile. */
+/* $1 kycId, $2 profileId, $3 hash, $4 size, $5 mime, $6 tenant, $7 caller, $8 the roles below the caller's. One
+ * statement: the profile must exist, be the caller's own or of lower rank, and have no approved KYC; the partial
+ * unique index keeps one PENDING per profile. */
 static const char SQL_SUBMIT[] =
-	"WITH p AS (SELECT \"profileId\" FROM \"UserProfile\" WHERE \"profileId\" = $2 AND \"tenantId\" = $6"
-	"  AND \"deletedAt\" IS NULL),"
+	"WITH t AS (SELECT \"profileId\", \"role\"::text AS \"role\" FROM \"UserProfile\" WHERE \"profileId\" = $2"
+	"  AND \"tenantId\" = $6 AND \"deletedAt\" IS NULL),"
+	" p AS (SELECT \"profileId\" FROM t WHERE \"profileId\" = $7 OR \"role\" = ANY($8::text[])),"
 	" a AS (SELECT EXISTS (SELECT 1 FROM \"KYCVerification\" WHERE \"profileId\" = $2 AND \"status\" = 'APPROVED')"
 	"  AS \"approved\"),"
 	" ins AS (INSERT INTO \"KYCVerification\" (\"kycId\", \"profileId\", \"status\", \"evidenceHash\","
-	"  \"evidenceSize\", \"evidenceMime\") SELECT $1, p.\"profileId\", 'PENDING', $3, $4::int, $5 FROM p, a"
-	"  WHERE NOT a.\"approved\" RETURNING " KYC_COLS ")"
-	" SELECT (SELECT count(*) FROM p) AS \"found\", (SELECT \"approved\" FROM a) AS \"approved\", ins.*"
+	"  \"evidenceSize\", \"evidenceMime\", \"submittedBy\") SELECT $1, p.\"profileId\", 'PENDING', $3, $4::int, $5, $7"
+	"  FROM p, a WHERE NOT a.\"approved\" RETURNING " KYC_COLS ")"
+	" SELECT (SELECT count(*) FROM t) AS \"found\", (SELECT \"role\" FROM t) AS \"targetRole\","
+	" (SELECT count(*) FROM p) AS \"allowed\", (SELECT \"approved\" FROM a) AS \"approved\", ins.*"
 	" FROM (SELECT 1) AS one LEFT JOIN ins ON true";
 
 static const char SQL_NEWEST[] =
 	"SELECT " KYC_COLS " FROM \"KYCVerification\" WHERE \"profileId\" = $1 AND \"profileId\" IN"
 	" (SELECT \"profileId\" FROM \"UserProfile\" WHERE \"profileId\" = $1 AND \"tenantId\" = $2)"
 	" ORDER BY \"createdAt\" DESC, \"kycId\" DESC LIMIT 1";
+
+/* $1 kycId, $2 profileId, $3 tenant, $4 decision, $5 reason (may be NULL), $6 caller, $7 the roles below the
+ * caller's, $8 caller's role, $9 request id, $10 client address. One statement: the decision is written only when
+ * every rule holds (PENDING, not the caller's own profile, not submitted by the caller, profile of lower rank), with
+ * its audit row; k tells which rule failed otherwise. */
+static const char SQL_REVIEW[] =
+	"WITH k AS (SELECT k.\"kycId\" AS kid, k.\"status\"::text AS kstatus, k.\"submittedBy\" AS ksub,"
+	"  p.\"role\"::text AS krole FROM \"KYCVerification\" k JOIN \"UserProfile\" p ON p.\"profileId\" = k.\"profileId\""
+	"  WHERE k.\"kycId\" = $1 AND k.\"profileId\" = $2 AND p.\"tenantId\" = $3 AND p.\"deletedAt\" IS NULL"
+	"  FOR UPDATE OF k),"
+	" u AS (UPDATE \"KYCVerification\" SET \"status\" = $4::\"KycStatus\", \"verifiedAt\" = now(),"
+	"  \"verifierDetails\" = jsonb_build_object('reviewerId', $6::text, 'decision', $4::text, 'reason', $5::text)::text,"
+	"  \"reviewedBy\" = $6, \"updatedAt\" = now() FROM k WHERE \"kycId\" = k.kid AND k.kstatus = 'PENDING'"
+	"  AND $2 <> $6 AND COALESCE(k.ksub, '') <> $6 AND k.krole = ANY($7::text[]) RETURNING " KYC_COLS "),"
+	" a AS (INSERT INTO \"AdminAuditLog\" (\"tenantId\", \"actorId\", \"actorRole\", \"action\", \"targetType\","
+	"  \"targetId\", \"details\", \"requestId\", \"ipAddress\") SELECT $3, $6, $8, 'KYC_REVIEW', 'USER', $2,"
+	"  jsonb_build_object('kycId', $1::text, 'decision', $4::text, 'reason', $5::text), $9, $10 FROM u)"
+	" SELECT k.kstatus, k.ksub, k.krole, u.* FROM (SELECT 1) AS one LEFT JOIN k ON true LEFT JOIN u ON true";
 
 static const char PENDING_KEY[] = "KYCVerification_profileId_pending_key";
 
@@ -97,6 +122,10 @@ static void on_submitted(PGresult *res, const struct gx_pg_error *err, void *arg
 		gx_reply_error(req, 404, "NOT_FOUND", "User not found");
 		return;
 	}
+	if (strcmp(gx_pg_val(res, 0, "allowed"), "0") == 0) {
+		gx_rank_require(req, gx_req_param(req, "id"), gx_pg_val(res, 0, "targetRole"), true, "submit KYC for");
+		return;
+	}
 	if (strcmp(gx_pg_val(res, 0, "approved"), "t") == 0) {
 		gx_reply_error(req, 409, "KYC_ALREADY_APPROVED", "KYC already approved");
 		return;
@@ -108,7 +137,8 @@ void idy_kyc_submit(struct gx_req *req)
 {
 	const char *id = kyc_profile(req, "You can only submit KYC for your own account");
 	const cJSON *body;
-	const char *hash, *mime, *p[6];
+	const struct gx_jwt_claims *c = gx_req_claims(req);
+	const char *hash, *mime, *p[8];
 	char kyc_id[37], lhash[65], size_s[24];
 	long long size;
 	struct gx_verr *v;
@@ -148,7 +178,9 @@ void idy_kyc_submit(struct gx_req *req)
 	p[3] = size_s;
 	p[4] = mime;
 	p[5] = idy_tenant(req);
-	if (gx_pg_query(gx_req_pg(req), SQL_SUBMIT, 6, p, on_submitted, req) < 0)
+	p[6] = c->sub;
+	p[7] = gx_rank_below(c->role);
+	if (gx_pg_query(gx_req_pg(req), SQL_SUBMIT, 8, p, on_submitted, req) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the KYC query");
 }
 
@@ -191,4 +223,81 @@ void idy_kyc_get(struct gx_req *req)
 	p[1] = idy_tenant(req);
 	if (gx_pg_query(gx_req_pg(req), SQL_NEWEST, 2, p, on_newest, req) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the KYC query");
+}
+
+/* ---- POST /api/v1/users/{id}/kyc/{kycId}/review ---------------------------------------------------------- */
+
+static const char *const kyc_decisions[] = { "APPROVED", "REJECTED", NULL };
+
+/* The decision was not written: say which rule stopped it, in the order the rules are documented. */
+static void reply_not_reviewed(struct gx_req *req, const PGresult *res)
+{
+	const struct gx_jwt_claims *c = gx_req_claims(req);
+	const char *id = gx_req_param(req, "id");
+
+	if (gx_pg_isnull(res, 0, "kstatus")) {
+		gx_reply_error(req, 404, "NOT_FOUND", "KYC record not found");
+		return;
+	}
+	if (strcmp(id, c->sub) == 0) {
+		gx_reply_error(req, 403, "SELF_APPROVAL", "you cannot decide on your own KYC");
+		return;
+	}
+	if (!gx_pg_isnull(res, 0, "ksub") && strcmp(gx_pg_val(res, 0, "ksub"), c->sub) == 0) {
+		gx_reply_error(req, 403, "SELF_APPROVAL", "you submitted this KYC record: another admin decides on it");
+		return;
+	}
+	if (gx_rank_require(req, id, gx_pg_val(res, 0, "krole"), false, "decide on the KYC of") < 0)
+		return;
+	gx_reply_error(req, 409, "KYC_NOT_PENDING", "this KYC record is already %s", gx_pg_val(res, 0, "kstatus"));
+}
+
+static void on_reviewed(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct gx_req *req = arg;
+
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) != 1 || gx_pg_isnull(res, 0, "kycId")) {
+		reply_not_reviewed(req, res);
+		return;
+	}
+	gx_reply_json(req, 200, idy_wrap("kycRecord", kyc_json(res)));
+}
+
+void idy_kyc_review(struct gx_req *req)
+{
+	const struct gx_jwt_claims *c = gx_req_claims(req);
+	const cJSON *body = gx_req_body(req);
+	const char *id = gx_req_param(req, "id"), *kyc_id = gx_req_param(req, "kycId");
+	const char *decision, *reason, *p[10];
+	struct gx_verr *v;
+
+	if (!id || !kyc_id || !gx_uuid_valid(id) || !gx_uuid_valid(kyc_id)) {
+		gx_reply_error(req, 404, "NOT_FOUND", "KYC record not found");
+		return;
+	}
+	v = gx_verr_new();
+	decision = gx_valid_str(body, "decision", true, 1, 16, v);
+	if (decision && !gx_valid_enum(decision, kyc_decisions))
+		gx_verr_add(v, "decision", "must be APPROVED or REJECTED");
+	reason = gx_valid_str(body, "reason", false, 1, 500, v);
+	if (decision && strcmp(decision, "REJECTED") == 0 && !reason)
+		gx_verr_add(v, "reason", "is required when rejecting");
+	if (gx_svc_invalid(req, v))
+		return;
+	p[0] = kyc_id;
+	p[1] = id;
+	p[2] = idy_tenant(req);
+	p[3] = decision;
+	p[4] = reason;
+	p[5] = c->sub;
+	p[6] = gx_rank_below(c->role);
+	p[7] = c->role;
+	p[8] = gx_req_id(req);
+	p[9] = gx_req_client_ip(req);
+	if (gx_pg_query(gx_req_pg(req), SQL_REVIEW, 10, p, on_reviewed, req) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "cannot start the KYC review");
 }

@@ -1,9 +1,11 @@
 /* POST /api/v1/users/{id}/onchain: brings a profile that was registered without its on-chain fields (the original's
  * clients send no date of birth) onto the chain. The body fills what the profile lacks (nationalityCountryCode,
- * dateOfBirth); one transaction stores them and enqueues CREATE_USER, as registration does when it has both. */
+ * dateOfBirth); one transaction stores them and enqueues CREATE_USER, as registration does when it has both.
+ * Self, or an admin of higher rank (docs/security.md "Ranks"). */
 #include "identity.h"
 #include "gx/outbox.h"
 #include "gx/pg.h"
+#include "gx/rank.h"
 #include "gx/svc.h"
 #include "gx/util.h"
 #include "gx/valid.h"
@@ -15,7 +17,7 @@
 /* The profile's on-chain fields, and whether it is on chain or on its way there (an open CREATE_USER). */
 static const char SQL_STATE[] =
 	"SELECT \"nationalityCountryCode\", to_char(\"dateOfBirth\", 'YYYY-MM-DD') AS \"dateOfBirth\","
-	" \"biometricHash\", \"onchainStatus\" IS NOT NULL OR EXISTS (SELECT 1 FROM \"OutboxCommand\" c"
+	" \"biometricHash\", \"role\"::text AS \"role\", \"onchainStatus\" IS NOT NULL OR EXISTS (SELECT 1 FROM \"OutboxCommand\" c"
 	" WHERE c.\"tenantId\" = $2 AND c.\"commandType\" = 'CREATE_USER' AND c.\"aggregateId\" = $1"
 	" AND c.\"status\" <> 'FAILED') AS \"registered\""
 	" FROM \"UserProfile\" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL";
@@ -78,6 +80,8 @@ static void on_state(PGresult *res, const struct gx_pg_error *err, void *arg)
 		gx_reply_error(req, 404, "NOT_FOUND", "User not found");
 		return;
 	}
+	if (gx_rank_require(req, s->id, gx_pg_val(res, 0, "role"), true, "register on chain") < 0)
+		return;
 	if (strcmp(gx_pg_val(res, 0, "registered"), "t") == 0) {
 		gx_reply_error(req, 409, "ALREADY_ON_CHAIN", "this user is already registered on chain");
 		return;

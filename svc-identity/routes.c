@@ -12,6 +12,7 @@ const struct gx_route idy_routes[] = {
 	{ "PATCH", "/api/v1/users/{id}", idy_users_patch, GX_AUTH_USER, 0 },
 	{ "POST", "/api/v1/users/{id}/kyc", idy_kyc_submit, GX_AUTH_USER, 0 },
 	{ "GET", "/api/v1/users/{id}/kyc", idy_kyc_get, GX_AUTH_USER, 0 },
+	{ "POST", "/api/v1/users/{id}/kyc/{kycId}/review", idy_kyc_review, GX_AUTH_ADMIN, 0 },
 	{ "POST", "/api/v1/users/{id}/onchain", idy_users_onchain, GX_AUTH_USER, 0 },
 };
 

@@ -14,6 +14,7 @@
 #include "gx/jwt.h"
 #include "gx/money.h"
 #include "gx/pg.h"
+#include "gx/rank.h"
 #include "gx/rand.h"
 #include "gx/svc.h"
 #include "gx/valid.h"
@@ -40,9 +41,10 @@ static const char SQL_APPLY[] =
 	" (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1 AND \"paramKey\" = 'loanMaximumAmount')"
 	"  AS \"max\"";
 
-/* One loan, whether a command of type $3 for it is accepted but not yet projected, and the borrower's balance. */
+/* One loan, whether a command of type $3 for it is accepted but not yet projected, the borrower's balance and role. */
 static const char SQL_LOAN[] =
 	"SELECT " LOAN_COLS ","
+	" (SELECT p.\"role\"::text FROM \"UserProfile\" p WHERE p.\"profileId\" = l.\"borrowerId\") AS \"borrowerRole\","
 	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\" = $3::\"CommandType\""
 	"  AND c.\"payload\"->>'loanId' = $2 AND c.\"status\" NOT IN ('FAILED', 'PROJECTED')) AS \"inflight\","
 	" (SELECT w.\"balanceQirat\"::text FROM \"Wallet\" w WHERE w.\"tenantId\" = $1 AND w.\"profileId\" = l.\"borrowerId\""
@@ -348,6 +350,11 @@ static void approve_step(struct loanop *op, const PGresult *res)
 		gx_reply_error(op->req, 403, "SELF_APPROVAL", "a loan cannot be approved by its borrower");
 		return;
 	}
+	/* rank: an admin's loan is decided by a SUPER_ADMIN (docs/security.md "Ranks") */
+	if (gx_rank_require(op->req, gx_pg_val(res, 0, "borrowerId"),
+			    gx_pg_isnull(res, 0, "borrowerRole") ? NULL : gx_pg_val(res, 0, "borrowerRole"), false,
+			    "approve the loan of") < 0)
+		return;
 	payload = cJSON_CreateObject();
 	cJSON_AddStringToObject(payload, "loanId", op->loan_id);
 	cJSON_AddStringToObject(payload, "approvedBy", op->caller);

@@ -1,9 +1,11 @@
 /* Wallet resources: GET /wallets/{profileId}/balance and /transactions (the owner or an admin), POST
- * /wallets/{walletId}/freeze and /unfreeze (ADMIN, FREEZE_WALLET / UNFREEZE_WALLET through the outbox). */
+ * /wallets/{walletId}/freeze and /unfreeze (ADMIN, FREEZE_WALLET / UNFREEZE_WALLET through the outbox; never one's own
+ * wallet nor one whose owner ranks equal or higher: docs/security.md "Ranks"). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "gx/http.h"
+#include "gx/rank.h"
 #include "gx/svc.h"
 #include "gx/valid.h"
 #include "tokenomics.h"
@@ -30,9 +32,11 @@ static const char SQL_HISTORY[] =
 	" FROM w LEFT JOIN LATERAL (SELECT * FROM \"Transaction\" x WHERE x.\"walletId\" = w.\"walletId\""
 	"   ORDER BY x.\"timestamp\" DESC, x.\"offTxId\" LIMIT $3::int OFFSET $4::bigint) t ON true";
 
+/* the wallet and its owner's role (every wallet has a profile), for the rank check of freeze/unfreeze */
 static const char SQL_WALLET_BY_ID[] =
-	"SELECT \"walletId\", \"primaryAccountId\", \"isFrozen\" FROM \"Wallet\""
-	" WHERE \"tenantId\" = $1 AND \"walletId\" = $2 AND \"deletedAt\" IS NULL";
+	"SELECT w.\"walletId\", w.\"primaryAccountId\", w.\"isFrozen\", w.\"profileId\", p.\"role\"::text AS \"role\""
+	" FROM \"Wallet\" w JOIN \"UserProfile\" p ON p.\"profileId\" = w.\"profileId\""
+	" WHERE w.\"tenantId\" = $1 AND w.\"walletId\" = $2 AND w.\"deletedAt\" IS NULL";
 
 /* ---- balance ---------------------------------------------------------------------------------------------- */
 
@@ -231,6 +235,10 @@ static void on_wallet(PGresult *res, const struct gx_pg_error *err, void *arg)
 	cJSON *payload;
 
 	if (!gx_svc_found(req, res, err, "WALLET_NOT_FOUND", "Wallet not found"))
+		return;
+	/* nobody freezes or unfreezes their own wallet, or one of an equal or higher rank */
+	if (gx_rank_require(req, gx_pg_val(res, 0, "profileId"), gx_pg_val(res, 0, "role"), false,
+			    f->freeze ? "freeze the wallet of" : "unfreeze the wallet of") < 0)
 		return;
 	frozen = gx_svc_true(res, 0, "isFrozen");
 	if (f->freeze && frozen) {

@@ -344,6 +344,15 @@ class AdminTest(ServiceTestCase):
                           "USER_NOT_ON_CHAIN")
         self.assert_error(self.call("POST", "/api/v1/admins", body={"newAdminId": adm}, headers=self.super_()), 409,
                           "ALREADY_ADMIN")
+        # rank: a SUPER_ADMIN appoints neither themselves nor another SUPER_ADMIN (a demotion)
+        sa2 = str(uuid.uuid4())
+        self.profile(sa2, role="SUPER_ADMIN")
+        self.profile(SUPER, role="SUPER_ADMIN")
+        self.assert_error(self.call("POST", "/api/v1/admins", body={"userId": sa2}, headers=self.super_()), 403,
+                          "RANK_TOO_LOW")
+        self.assert_error(self.call("POST", "/api/v1/admins", body={"userId": SUPER}, headers=self.super_()), 403,
+                          "SELF_ACTION")
+        self.assertEqual(self.commands("APPOINT_ADMIN"), [])
         self.call("POST", "/api/v1/admins", body={"newAdminId": u}, headers=self.super_(), status=202)
         rows = self.commands("APPOINT_ADMIN")
         self.assertEqual(json.loads(rows[0][1])["userId"], "u-" + u[:20])

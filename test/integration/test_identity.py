@@ -523,6 +523,86 @@ class RankTest(IdentityBase):
         self.call("PATCH", USER, id=sa_id, token=sa, body={"firstName": "Self"}, status=200)
         self.err(self.call("PATCH", USER, id=str(uuid.uuid4()), token=ad, body={"lastName": "X"}), 404, "NOT_FOUND")
 
+    def test_kyc_submit_by_rank(self):
+        ev = {"evidenceHash": "cd" * 32, "evidenceSize": 2048, "evidenceMime": "image/png"}
+        sa_id, _, sa = self.account("SUPER_ADMIN")
+        ad_id, _, ad = self.account("ADMIN")
+        ad2_id, _, _ = self.account("ADMIN")
+        us_id, _, _ = self.account("USER")
+        self.err(self.call("POST", KYC, id=sa_id, token=ad, body=ev), 403, "RANK_TOO_LOW")
+        self.err(self.call("POST", KYC, id=ad2_id, token=ad, body=ev), 403, "RANK_TOO_LOW")
+        self.assertEqual(self.stack.psql("SELECT count(*) FROM \"KYCVerification\" WHERE \"profileId\" IN ('%s', '%s')"
+                                         % (sa_id, ad2_id))[0][0], "0")
+        k = self.call("POST", KYC, id=us_id, token=ad, body=ev, status=201).json()
+        self.assertEqual(self.stack.psql("SELECT \"submittedBy\" FROM \"KYCVerification\" WHERE \"kycId\" = '%s'"
+                                         % k["kycId"])[0][0], ad_id)
+        self.call("POST", KYC, id=ad_id, token=sa, body=ev, status=201)
+        self.err(self.call("POST", KYC, id=str(uuid.uuid4()), token=ad, body=ev), 404, "NOT_FOUND")
+
+    def test_kyc_review(self):
+        ev = {"evidenceHash": "ef" * 32, "evidenceSize": 4096, "evidenceMime": "application/pdf"}
+        review = "/api/v1/users/{id}/kyc/{kycId}/review"
+        sa_id, _, sa = self.account("SUPER_ADMIN")
+        ad_id, _, ad = self.account("ADMIN")
+        ad2_id, _, ad2 = self.account("ADMIN")
+        us_id, _, us = self.account("USER")
+        # the user's own submission: decided by an admin, never by the user
+        k = self.call("POST", KYC, id=us_id, token=us, body=ev, status=201).json()
+        self.err(self.call("POST", review, id=us_id, kycId=k["kycId"], token=us, body={"decision": "APPROVED"}), 403,
+                 "FORBIDDEN")
+        e = self.err(self.call("POST", review, id=us_id, kycId=k["kycId"], token=ad, body={"decision": "MAYBE"}), 400,
+                     "VALIDATION_FAILED")
+        self.assertEqual({d["field"] for d in e["details"]}, {"decision"})
+        e = self.err(self.call("POST", review, id=us_id, kycId=k["kycId"], token=ad, body={"decision": "REJECTED"}),
+                     400, "VALIDATION_FAILED")
+        self.assertEqual({d["field"] for d in e["details"]}, {"reason"})
+        self.err(self.call("POST", review, id=ad_id, kycId=k["kycId"], token=ad, body={"decision": "APPROVED"}), 404,
+                 "NOT_FOUND")
+        r = self.call("POST", review, id=us_id, kycId=k["kycId"], token=ad, body={"decision": "APPROVED"},
+                      status=200).json()
+        self.assertEqual((r["kycRecord"]["status"], r["kycId"]), ("APPROVED", k["kycId"]))
+        self.assertIsNotNone(r["verifiedAt"])
+        self.assertEqual(json.loads(r["verifierDetails"])["reviewerId"], ad_id)
+        self.assertEqual(self.call("GET", USER, id=us_id, token=us, status=200).json()["kycStatus"], "APPROVED")
+        audit = self.stack.psql("SELECT \"actorId\", \"actorRole\", \"details\"->>'decision' FROM \"AdminAuditLog\""
+                                " WHERE \"action\" = 'KYC_REVIEW' AND \"targetId\" = '%s'" % us_id)
+        self.assertEqual(audit, [(ad_id, "ADMIN", "APPROVED")])
+        self.err(self.call("POST", review, id=us_id, kycId=k["kycId"], token=ad2, body={"decision": "REJECTED",
+                                                                                      "reason": "late"}),
+                 409, "KYC_NOT_PENDING")
+        # four eyes: an admin decides neither on their own KYC nor on one they submitted for someone else
+        own = self.call("POST", KYC, id=ad_id, token=ad, body=ev, status=201).json()
+        self.err(self.call("POST", review, id=ad_id, kycId=own["kycId"], token=ad, body={"decision": "APPROVED"}),
+                 403, "SELF_APPROVAL")
+        u2_id, _, _ = self.account("USER")
+        theirs = self.call("POST", KYC, id=u2_id, token=ad, body=ev, status=201).json()
+        self.err(self.call("POST", review, id=u2_id, kycId=theirs["kycId"], token=ad, body={"decision": "APPROVED"}),
+                 403, "SELF_APPROVAL")
+        self.call("POST", review, id=u2_id, kycId=theirs["kycId"], token=ad2,
+                  body={"decision": "REJECTED", "reason": "blurred scan"}, status=200)
+        # rank: another ADMIN's KYC goes to a SUPER_ADMIN
+        self.err(self.call("POST", review, id=ad_id, kycId=own["kycId"], token=ad2, body={"decision": "APPROVED"}),
+                 403, "RANK_TOO_LOW")
+        self.call("POST", review, id=ad_id, kycId=own["kycId"], token=sa, body={"decision": "APPROVED"}, status=200)
+        self.assertEqual(self.stack.psql("SELECT count(*) FROM \"KYCVerification\" WHERE \"reviewedBy\" = '%s'"
+                                         % sa_id)[0][0], "1")
+
+    def test_onchain_by_rank(self):
+        onchain = "/api/v1/users/{id}/onchain"
+        ad_id, _, ad = self.account("ADMIN")
+        ids = {}
+        for role in ("SUPER_ADMIN", "ADMIN", "USER"):
+            _, acc = self.register(dateOfBirth=None)
+            ids[role] = acc["aggregateId"]
+            self.stack.psql("UPDATE \"UserProfile\" SET \"role\" = '%s' WHERE \"profileId\" = '%s'"
+                            % (role, ids[role]))
+        body = {"dateOfBirth": "1990-05-17"}
+        self.err(self.call("POST", onchain, id=ids["SUPER_ADMIN"], token=ad, body=body), 403, "RANK_TOO_LOW")
+        self.err(self.call("POST", onchain, id=ids["ADMIN"], token=ad, body=body), 403, "RANK_TOO_LOW")
+        self.call("POST", onchain, id=ids["USER"], token=ad, body=body, status=202)
+        self.call("POST", onchain, id=ids["ADMIN"], token=gxtest.mint_token(ids["ADMIN"], "ADMIN"), body=body,
+                  status=202)
+
 
 class IdentityLimitsTest(IdentityBase):
     """Strict rate limits and login lockout, each test from its own client IP (X-Forwarded-For from a trusted

@@ -118,6 +118,13 @@ class LoanpoolTest(ServiceTestCase):
         self.assertEqual(r["message"], "a loan cannot be approved by its borrower")
         self.assertEqual(self.stack.psql('SELECT count(*) FROM "OutboxCommand" WHERE "commandType" = \'APPROVE_LOAN\''
                                          ' AND "aggregateId" = %s' % q(mine)), [("0",)])
+        # rank: an ADMIN's loan is not decided by another ADMIN, but by a SUPER_ADMIN
+        self.stack.psql('UPDATE "UserProfile" SET "role" = \'ADMIN\' WHERE "profileId" = %s' % q(me))
+        self.check(self.call("POST", path, gxtest.mint_token(str(uuid.uuid4()), "ADMIN")), 403, "POST", tpl,
+                   "RANK_TOO_LOW")
+        self.check(self.call("POST", "/api/v1/loans/%s/approve" % mine,
+                             gxtest.mint_token(str(uuid.uuid4()), "SUPER_ADMIN")), 202, "POST", tpl)
+        self.stack.psql('UPDATE "UserProfile" SET "role" = \'USER\' WHERE "profileId" = %s' % q(me))
         admin_id = str(uuid.uuid4())
         res = self.check(self.call("POST", path, gxtest.mint_token(admin_id, "ADMIN")), 202, "POST", tpl)
         self.assertEqual(outbox_command(self.stack, res["commandId"])[:3],

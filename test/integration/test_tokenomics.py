@@ -349,6 +349,37 @@ class TokenomicsTest(ServiceTestCase):
             "/api/v1/wallets/{profileId}/balance")
         self.assertTrue(bal["isFrozen"])
 
+    def test_freeze_by_rank(self):
+        """docs/security.md "Ranks": nobody freezes or unfreezes their own wallet or one of equal or higher rank."""
+        ftmpl, utmpl = "/api/v1/wallets/{walletId}/freeze", "/api/v1/wallets/{walletId}/unfreeze"
+        body = {"reason": "rank check"}
+        wallets, tokens = {}, {}
+        for role in ("SUPER_ADMIN", "ADMIN", "ADMIN2", "USER"):
+            pid, wid, _ = seed_user(self.stack)
+            self.stack.psql('UPDATE "UserProfile" SET "role" = %s WHERE "profileId" = %s' % (q(role[:5] if role ==
+                            "ADMIN2" else role), q(pid)))
+            wallets[role], tokens[role] = wid, gxtest.mint_token(pid, "ADMIN" if role == "ADMIN2" else role)
+        ad, sa = tokens["ADMIN"], tokens["SUPER_ADMIN"]
+        self.check(self.call("POST", "/api/v1/wallets/%s/freeze" % wallets["SUPER_ADMIN"], ad, body), 403, "POST",
+                   ftmpl, "RANK_TOO_LOW")
+        self.check(self.call("POST", "/api/v1/wallets/%s/freeze" % wallets["ADMIN2"], ad, body), 403, "POST",
+                   ftmpl, "RANK_TOO_LOW")
+        self.check(self.call("POST", "/api/v1/wallets/%s/freeze" % wallets["ADMIN"], ad, body), 403, "POST",
+                   ftmpl, "SELF_ACTION")
+        self.check(self.call("POST", "/api/v1/wallets/%s/freeze" % wallets["SUPER_ADMIN"], sa, body), 403, "POST",
+                   ftmpl, "SELF_ACTION")
+        self.assertEqual(self.stack.psql('SELECT count(*) FROM "OutboxCommand" WHERE "commandType" = '
+                                         "'FREEZE_WALLET' AND \"payload\"->>'reason' = 'rank check'")[0][0], "0")
+        self.check(self.call("POST", "/api/v1/wallets/%s/freeze" % wallets["USER"], ad, body), 202, "POST", ftmpl)
+        self.check(self.call("POST", "/api/v1/wallets/%s/freeze" % wallets["ADMIN"], sa, body), 202, "POST", ftmpl)
+        # a frozen admin cannot unfreeze themselves, nor can a peer; a SUPER_ADMIN can
+        self.stack.psql('UPDATE "Wallet" SET "isFrozen" = true WHERE "walletId" = %s' % q(wallets["ADMIN"]))
+        self.check(self.call("POST", "/api/v1/wallets/%s/unfreeze" % wallets["ADMIN"], ad), 403, "POST", utmpl,
+                   "SELF_ACTION")
+        self.check(self.call("POST", "/api/v1/wallets/%s/unfreeze" % wallets["ADMIN"], tokens["ADMIN2"]), 403,
+                   "POST", utmpl, "RANK_TOO_LOW")
+        self.check(self.call("POST", "/api/v1/wallets/%s/unfreeze" % wallets["ADMIN"], sa), 202, "POST", utmpl)
+
     def test_command_status_visible_to_creator_only(self):
         a, _, _, tok = self.user(balance=10 ** 12)
         b, _, _, other = self.user()
