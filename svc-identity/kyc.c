@@ -137,7 +137,7 @@ void idy_kyc_submit(struct gx_req *req)
 {
 	const char *id = kyc_profile(req, "You can only submit KYC for your own account");
 	const cJSON *body;
-	const struct gx_jwt_claims *c = gx_req_claims(req);
+	const struct gx_jwt_claims *c;
 	const char *hash, *mime, *p[8];
 	char kyc_id[37], lhash[65], size_s[24];
 	long long size;
@@ -145,6 +145,7 @@ void idy_kyc_submit(struct gx_req *req)
 
 	if (!id)
 		return;
+	c = gx_req_claims(req);
 	body = gx_req_body(req);
 	if (!idy_truthy(body, "evidenceHash") || !idy_truthy(body, "evidenceSize") || !idy_truthy(body, "evidenceMime")) {
 		gx_reply_error(req, 400, "VALIDATION_FAILED", "Evidence hash, size, and MIME type are required");
