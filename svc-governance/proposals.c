@@ -39,10 +39,10 @@ static const char SQL_LIST[] =
 	"  AND ($2::text IS NULL OR p.\"status\" = $2) ORDER BY p.\"createdAt\", p.\"proposalId\""
 	"  LIMIT $3::bigint OFFSET $4::bigint) p ON true";
 
-/* What execution needs: the tallies, whether the window is over, the decision parameters, the number of users
+/* What execution needs: the proposer, the tallies, whether the window is over, the decision parameters, the number of users
  * registered on chain, and whether an execution is accepted but not yet projected. */
 static const char SQL_EXECUTE[] =
-	"SELECT p.\"status\", p.\"votesFor\", p.\"votesAgainst\", p.\"votesAbstain\","
+	"SELECT p.\"status\", p.\"proposerId\", p.\"votesFor\", p.\"votesAgainst\", p.\"votesAbstain\","
 	" (p.\"votingEndsAt\" IS NULL OR p.\"votingEndsAt\" <= now()) AS \"ended\","
 	" (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1"
 	"  AND \"paramKey\" = 'governanceQuorumPercentage') AS \"quorum\","
@@ -329,6 +329,11 @@ static void on_execute(PGresult *res, const struct gx_pg_error *err, void *arg)
 		return;
 	if (strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") != 0) {
 		gx_reply_error(req, 409, "PROPOSAL_NOT_ACTIVE", "proposal is %s, not ACTIVE", gx_pg_val(res, 0, "status"));
+		return;
+	}
+	/* four eyes: the proposer never executes their own proposal, whatever their role */
+	if (strcmp(gx_pg_val(res, 0, "proposerId"), op->caller) == 0) {
+		gx_reply_error(req, 403, "SELF_APPROVAL", "a proposal cannot be executed by its proposer");
 		return;
 	}
 	if (!gx_svc_true(res, 0, "ended")) {

@@ -1,6 +1,7 @@
 /* Multi-signature organization transfers: initiate (INITIATE_MULTISIG_TX; the pendingTxId is made here and is the
- * command's aggregate, so the 202 answer's "aggregateId" and "pendingTxId" name it), approve (APPROVE_MULTISIG_TX;
- * the approval that reaches the threshold executes the transfer on chain) and the pending list from the
+ * command's aggregate, so the 202 answer's "aggregateId" and "pendingTxId" name it), approve (APPROVE_MULTISIG_TX,
+ * once per listed approver and never by the initiator: four eyes; the approval that reaches the threshold executes
+ * the transfer on chain) and the pending list from the
  * "MultiSigTransaction" read model (status PENDING | EXECUTED as the projector writes it), with the original's item
  * keys (txId, amount as a JSON number) beside ours. */
 #include <stdio.h>
@@ -24,9 +25,10 @@ static const char SQL_INITIATE[] =
 	"  AND p.\"tenantId\" = $1 AND p.\"deletedAt\" IS NULL) AS \"receiver\""
 	" FROM \"Organization\" o WHERE o.\"orgId\" = $2 AND o.\"tenantId\" = $1";
 
-/* The pending transaction, and whether caller $3 has an approval accepted but not yet projected. */
+/* The pending transaction (its initiator, listed approvers and recorded approvals), and whether caller $3 has an
+ * approval accepted but not yet projected. */
 static const char SQL_APPROVE[] =
-	"SELECT m.\"status\", m.\"params\"->'approverIDs' AS \"approverIds\","
+	"SELECT m.\"status\", m.\"proposerId\", m.\"params\"->'approverIDs' AS \"approverIds\","
 	" COALESCE(m.\"approvers\", '[]')::text AS \"approvals\","
 	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1"
 	"  AND c.\"commandType\" = 'APPROVE_MULTISIG_TX' AND c.\"payload\"->>'pendingTxId' = $2"
@@ -216,6 +218,13 @@ static void on_approve(PGresult *res, const struct gx_pg_error *err, void *arg)
 			       gx_pg_val(res, 0, "status"));
 		return;
 	}
+	/* four eyes: the initiator never approves their own transaction (their request is not an approval either,
+	 * as on chain: every one of the requiredApprovals comes from another listed approver) */
+	if (strcmp(gx_pg_val(res, 0, "proposerId"), op->caller) == 0) {
+		gx_reply_error(req, 403, "SELF_APPROVAL", "a transaction cannot be approved by its initiator");
+		return;
+	}
+	/* only a listed approver of this transaction counts, whatever their role or stake in the organization */
 	approvers = org_json_col(gx_pg_val(res, 0, "approverIds"));
 	approvals = org_json_col(gx_pg_val(res, 0, "approvals"));
 	allowed = org_json_has(approvers, op->caller);
@@ -226,6 +235,7 @@ static void on_approve(PGresult *res, const struct gx_pg_error *err, void *arg)
 		gx_reply_error(req, 403, "FORBIDDEN", "you are not an approver of this transaction");
 		return;
 	}
+	/* once: a recorded approval or one in flight; the chain refuses a duplicate that races past this check */
 	if (done) {
 		gx_reply_error(req, 409, "ALREADY_APPROVED", "you have already approved this transaction");
 		return;

@@ -227,7 +227,7 @@ class OrganizationCompatTest(ServiceTestCase):
         ta = gxtest.mint_token(a)
         proposed = seed_org(self.stack, [a, b], endorsers=[a, b])
         active = seed_org(self.stack, [a, b], "ACTIVE", [a, b], balance=10 ** 8)
-        tid = seed_mstx(self.stack, active, a, to, [a, b])
+        tid = seed_mstx(self.stack, active, b, to, [a, b])  # initiated by b: a initiator never approves (four eyes)
         got = {}
         for template, path, body in (
                 (ORGS, ORGS, {"orgId": "org-" + uuid.uuid4().hex[:12], "orgName": "Acme", "orgType": "NGO",

@@ -174,6 +174,12 @@ class GovernanceTest(ServiceTestCase):
         passed = seed_proposal(self.stack, me, votes=(users, 0, 0), ends=ended)
         self.check(self.call("POST", "/api/v1/proposals/%s/execute" % passed, gxtest.mint_token(me)), 403, "POST",
                    tpl, "FORBIDDEN")
+        # four eyes: an admin never executes their own proposal (and nothing is queued)
+        r = self.check(self.call("POST", "/api/v1/proposals/%s/execute" % passed, gxtest.mint_token(me, "ADMIN")),
+                       403, "POST", tpl, "SELF_APPROVAL")
+        self.assertEqual(r["message"], "a proposal cannot be executed by its proposer")
+        self.assertEqual(self.stack.psql('SELECT count(*) FROM "OutboxCommand" WHERE "commandType" = '
+                                         '\'EXECUTE_PROPOSAL\' AND "aggregateId" = %s' % q(passed)), [("0",)])
         res = self.check(self.call("POST", "/api/v1/proposals/%s/execute" % passed, self.admin), 202, "POST", tpl)
         self.assertEqual(outbox_command(self.stack, res["commandId"])[:3],
                          ("EXECUTE_PROPOSAL", {"proposalId": passed, "executedBy": self.admin_id}, passed))

@@ -212,9 +212,9 @@ class OrganizationTest(ServiceTestCase):
                              {"toUserId": to, "amount": "1"}), 409, "POST", tpl, "ORG_NOT_ACTIVE")
 
     def test_approve_once(self):
-        a, b, c, to = (seed_user(self.stack) for _ in range(4))
-        oid = seed_org(self.stack, [a, b, c], "ACTIVE", [a, b, c], balance=10 ** 7)
-        tid = seed_mstx(self.stack, oid, a, to, [a, b], approvals=[b])
+        a, b, c, e, to = (seed_user(self.stack) for _ in range(5))
+        oid = seed_org(self.stack, [a, b, c, e], "ACTIVE", [a, b, c, e], balance=10 ** 7)
+        tid = seed_mstx(self.stack, oid, e, to, [a, b], approvals=[b])
         path, tpl = "/api/v1/transactions/%s/approve" % tid, "/api/v1/transactions/{pendingTxId}/approve"
         res = self.check(self.call("POST", path, self.tok(a)), 202, "POST", tpl)
         self.assertEqual(outbox_command(self.stack, res["commandId"])[:3],

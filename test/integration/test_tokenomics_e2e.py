@@ -178,7 +178,7 @@ class OrganizationFundingEndToEndTest(ServiceTestCase):
         self.org_post("/api/v1/organizations/%s/endorse" % org, ta)
         self.org_post("/api/v1/organizations/%s/endorse" % org, tb)
         self.org_post("/api/v1/organizations/%s/activate" % org, tb)
-        self.org_post("/api/v1/organizations/%s/rules" % org, ta, {"requiredApprovals": 2, "approverIds": [a, b],
+        self.org_post("/api/v1/organizations/%s/rules" % org, ta, {"requiredApprovals": 1, "approverIds": [a, b],
                                                                    "amountThreshold": "1"})
         self.assertEqual(self.balances(), ("0", "0"))
 
@@ -196,17 +196,16 @@ class OrganizationFundingEndToEndTest(ServiceTestCase):
                          [("SENT", org, 50, 0.05, "funding")])
         self.assertEqual(sent[0]["blockNumber"], doc["blockNumber"])
 
-        # spend 20 coins to c: initiated by a, approved by a and b; executed with the second approval
-        res = self.org_post("/api/v1/organizations/%s/transactions" % org, ta, {"toUserId": c, "amount": 20,
+        # spend 20 coins to c: initiated by b, approved by a (four eyes: never by its initiator); executed then
+        res = self.org_post("/api/v1/organizations/%s/transactions" % org, tb, {"toUserId": c, "amount": 20,
                                                                                 "remark": "supplies"})
         tx = res["pendingTxId"]
         self.assertEqual(st.psql('SELECT "status" FROM "MultiSigTransaction" WHERE "txId" = %s' % q(tx)),
                          [("PENDING",)])
-        self.org_post("/api/v1/transactions/%s/approve" % tx, ta)
         self.assertEqual(self.balances(), ("5000000", "5000"))
-        self.org_post("/api/v1/transactions/%s/approve" % tx, tb)
+        self.org_post("/api/v1/transactions/%s/approve" % tx, ta)
         self.assertEqual(st.psql('SELECT "status", "currentSignatures" FROM "MultiSigTransaction" WHERE "txId" = %s'
-                                 % q(tx)), [("EXECUTED", "2")])
+                                 % q(tx)), [("EXECUTED", "1")])
 
         # exact on every side: the organization paid 20 coins + 0.02 fee; c got 20; the fee pool has both fees
         self.assertEqual(self.balances(), (str(5000000 - 2000000 - 2000), str(5000 + 2000)))
