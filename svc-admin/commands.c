@@ -1,18 +1,16 @@
 /* Outbox operations for admins (decisions §7): list commands by status/type/age/error with paging, inspect one
  * (payload, error, lease, audit history), re-queue one FAILED command or a filtered batch of them.
  *
- * Re-queue resets a FAILED command to PENDING with attempts 0, no error, nextAttemptAt now, no lease, and CLEARS
- * fabricTxId (with submittedAt/commitBlock/committedAt) and the submitter's stored signed proposal
- * (payload._submission): a FAILED command's transaction was rejected or never valid, so the submitter must build
- * and sign a new transaction with a new tx id (an id that reached the ledger as invalid would be refused as a
- * duplicate). Each re-queued command gets one "AdminAuditLog" row (who, what, when, previous error) and a NOTIFY
- * gx_outbox so a waiting submitter picks it up at once. All of it is one statement (one transaction). */
+ * Only a failure the submitter would itself retry may be re-queued (transport, timeouts, outages, MVCC conflicts);
+ * a business refusal of the chain is final (409 NOT_REQUEUEABLE). The rule and the one re-queue statement are in
+ * gx/requeue.h, shared with `gxctl commands requeue`; list and show report it per command ("requeueable"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gx/http.h"
 #include "gx/jwt.h"
+#include "gx/requeue.h"
 #include "gx/valid.h"
 #include "admin.h"
 
@@ -27,16 +25,8 @@
 	" 'service', " t ".\"service\", 'attempts', " t ".\"attempts\", 'errorCode', " t ".\"errorCode\"," \
 	" 'error', " t ".\"error\", 'aggregateId', " t ".\"aggregateId\", 'fabricTxId', " t ".\"fabricTxId\"," \
 	" 'blockNumber', " t ".\"commitBlock\", 'createdAt', " ADM_TS(t ".\"createdAt\"") "," \
-	" 'updatedAt', " ADM_TS(t ".\"updatedAt\"") ", 'nextAttemptAt', " ADM_TS(t ".\"nextAttemptAt\"") ")"
-
-#define REQUEUE_SET \
-	" SET \"status\" = 'PENDING', \"attempts\" = 0, \"errorCode\" = NULL, \"error\" = NULL, \"nextAttemptAt\" = now()," \
-	" \"fabricTxId\" = NULL, \"lockedBy\" = NULL, \"lockedAt\" = NULL, \"leaseUntil\" = NULL, \"submittedAt\" = NULL," \
-	" \"commitBlock\" = NULL, \"committedAt\" = NULL, \"updatedAt\" = now(), \"payload\" = \"payload\" - '_submission'"
-
-#define AUDIT_INSERT \
-	"INSERT INTO \"AdminAuditLog\" (\"tenantId\", \"actorId\", \"actorRole\", \"action\", \"targetType\", \"targetId\"," \
-	" \"details\", \"requestId\", \"ipAddress\")"
+	" 'updatedAt', " ADM_TS(t ".\"updatedAt\"") ", 'nextAttemptAt', " ADM_TS(t ".\"nextAttemptAt\"") "," \
+	" 'requeueable', " GX_REQUEUE_OK(t ".\"status\"", t ".\"errorCode\"") ")"
 
 static const char SQL_LIST[] =
 	"WITH f AS (SELECT * FROM \"OutboxCommand\" WHERE" FILTER_WHERE ")"
@@ -55,34 +45,6 @@ static const char SQL_SHOW[] =
 	"   ORDER BY a.\"createdAt\", a.\"id\") FROM \"AdminAuditLog\" a WHERE a.\"tenantId\" = $1"
 	"   AND a.\"targetType\" = 'COMMAND' AND a.\"targetId\" = c.\"id\"), '[]'::jsonb)))::text AS \"doc\""
 	" FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"id\" = $2";
-
-/* $1 tenant, $2 id, $3 actor, $4 role, $5 request id, $6 ip */
-static const char SQL_REQUEUE_ONE[] =
-	"WITH c AS (SELECT \"id\", \"status\"::text AS \"status\", \"errorCode\", \"error\", \"attempts\""
-	"   FROM \"OutboxCommand\" WHERE \"tenantId\" = $1 AND \"id\" = $2),"
-	" u AS (UPDATE \"OutboxCommand\" o" REQUEUE_SET
-	"   WHERE o.\"tenantId\" = $1 AND o.\"id\" = $2 AND o.\"status\" = 'FAILED' RETURNING o.\"id\"),"
-	" a AS (" AUDIT_INSERT " SELECT $1, $3, $4, 'COMMAND_REQUEUE', 'COMMAND', u.\"id\","
-	"   jsonb_build_object('previousStatus', c.\"status\", 'previousErrorCode', c.\"errorCode\","
-	"   'previousError', c.\"error\", 'previousAttempts', c.\"attempts\"), $5, $6 FROM u JOIN c USING (\"id\")"
-	"   RETURNING 1),"
-	" n AS (SELECT pg_notify('gx_outbox', u.\"id\") FROM u)"
-	" SELECT c.\"status\" AS \"previousStatus\", (SELECT count(*) FROM u) AS \"requeued\","
-	" (SELECT count(*) FROM a) + (SELECT count(*) FROM n) AS \"sideEffects\" FROM c";
-
-/* $1..$6 filter (status fixed to FAILED), $7 limit, $8 actor, $9 role, $10 request id, $11 ip, $12 filter JSON */
-static const char SQL_REQUEUE_BATCH[] =
-	"WITH f AS (SELECT \"id\", \"errorCode\", \"error\", \"attempts\" FROM \"OutboxCommand\" WHERE" FILTER_WHERE
-	"   ORDER BY \"createdAt\", \"id\" LIMIT $7::bigint FOR UPDATE SKIP LOCKED),"
-	" u AS (UPDATE \"OutboxCommand\" o" REQUEUE_SET " FROM f WHERE o.\"id\" = f.\"id\" AND o.\"status\" = 'FAILED'"
-	"   RETURNING o.\"id\", o.\"createdAt\"),"
-	" a AS (" AUDIT_INSERT " SELECT $1, $8, $9, 'COMMAND_REQUEUE', 'COMMAND', u.\"id\","
-	"   jsonb_build_object('previousStatus', 'FAILED', 'previousErrorCode', f.\"errorCode\","
-	"   'previousError', f.\"error\", 'previousAttempts', f.\"attempts\", 'batchFilter', $12::jsonb), $10, $11"
-	"   FROM u JOIN f USING (\"id\") RETURNING 1),"
-	" n AS (SELECT pg_notify('gx_outbox', u.\"id\") FROM u)"
-	" SELECT coalesce((SELECT json_agg(u.\"id\" ORDER BY u.\"createdAt\", u.\"id\") FROM u), '[]')::text AS \"ids\","
-	" (SELECT count(*) FROM a) + (SELECT count(*) FROM n) AS \"sideEffects\"";
 
 static const char *const STATUSES[] = { "PENDING", "LOCKED", "SUBMITTED", "COMMITTED", "PROJECTED", "FAILED", NULL };
 
@@ -190,77 +152,121 @@ void commands_show(struct gx_req *req)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the command query");
 }
 
+/* State of a re-queue (its parameters must live until the statement ran); freed with the request. */
+struct rq_op {
+	struct gx_req *req;
+	char *ids;	   /* text[] literal of the one id, or NULL (batch) */
+	char *filter_json; /* batch filter for the audit record, or NULL (one command) */
+};
+
+static void rq_free(void *p)
+{
+	struct rq_op *op = p;
+
+	free(op->ids);
+	free(op->filter_json);
+	free(op);
+}
+
+/* Attach a new rq_op to req and fill the parameters the one re-queue statement shares (gx/requeue.h). */
+static struct rq_op *rq_start(struct gx_req *req, const char **params)
+{
+	const struct adm_app *app = gx_req_app(req);
+	const struct gx_jwt_claims *cl = gx_req_claims(req);
+	struct rq_op *op = gx_xcalloc(1, sizeof(*op));
+
+	op->req = req;
+	gx_req_set_data(req, op, rq_free);
+	for (int i = 0; i < GX_REQUEUE_NPARAMS; i++)
+		params[i] = NULL;
+	params[0] = app->tenant;
+	params[7] = cl ? cl->sub : "";
+	params[8] = cl ? cl->role : "";
+	params[9] = gx_req_id(req);
+	params[10] = gx_req_client_ip(req);
+	return op;
+}
+
 static void on_requeue_one(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
-	struct gx_req *req = arg;
+	struct rq_op *op = arg;
+	struct gx_req *req = op->req;
 	const char *id = gx_req_param(req, "commandId");
+	const char *prev;
 	cJSON *o;
 
 	if (!gx_svc_found(req, res, err, "COMMAND_NOT_FOUND", "no command %s", id))
 		return;
-	if (strcmp(gx_pg_val(res, 0, "requeued"), "1") != 0) {
-		gx_reply_error(req, 409, "COMMAND_NOT_FAILED", "command %s is %s: only FAILED commands can be re-queued",
-			       id, gx_pg_val(res, 0, "previousStatus"));
+	prev = gx_pg_val(res, 0, "previousStatus");
+	if (strcmp(gx_pg_val(res, 0, "requeued"), "t") != 0) {
+		if (strcmp(prev, "FAILED") != 0 || !*gx_pg_val(res, 0, "refusal"))
+			gx_reply_error(req, 409, "COMMAND_NOT_FAILED",
+				       "command %s is %s: only FAILED commands can be re-queued", id,
+				       strcmp(prev, "FAILED") ? prev : "no longer FAILED");
+		else
+			gx_reply_error(req, 409, "NOT_REQUEUEABLE", "command %s failed with %s: %s; it is not re-queued",
+				       id, *gx_pg_val(res, 0, "errorCode") ? gx_pg_val(res, 0, "errorCode") : "no error code",
+				       gx_pg_val(res, 0, "refusal"));
 		return;
 	}
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "commandId", id);
 	cJSON_AddStringToObject(o, "status", "PENDING");
-	cJSON_AddStringToObject(o, "previousStatus", gx_pg_val(res, 0, "previousStatus"));
+	cJSON_AddStringToObject(o, "previousStatus", prev);
 	cJSON_AddNumberToObject(o, "attempts", 0);
 	gx_reply_json(req, 200, o);
 }
 
 void commands_requeue(struct gx_req *req)
 {
-	const struct adm_app *app = gx_req_app(req);
-	const struct gx_jwt_claims *cl = gx_req_claims(req);
 	const char *id = gx_req_param(req, "commandId");
-	const char *params[6];
+	const char *params[GX_REQUEUE_NPARAMS];
+	struct rq_op *op;
 
 	if (bad_command_id(req, id))
 		return;
-	params[0] = app->tenant;
-	params[1] = id;
-	params[2] = cl ? cl->sub : "";
-	params[3] = cl ? cl->role : "";
-	params[4] = gx_req_id(req);
-	params[5] = gx_req_client_ip(req);
-	if (gx_pg_query(gx_req_pg(req), SQL_REQUEUE_ONE, 6, params, on_requeue_one, req) < 0)
+	op = rq_start(req, params);
+	op->ids = gx_xasprintf("{\"%s\"}", id); /* gx_valid_id: no quote or backslash */
+	params[1] = op->ids;
+	params[6] = "1";
+	if (gx_pg_query(gx_req_pg(req), gx_requeue_sql, GX_REQUEUE_NPARAMS, params, on_requeue_one, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the re-queue");
-}
-
-struct batch_op {
-	struct gx_req *req;
-	char *filter_json;
-};
-
-static void batch_free(void *p)
-{
-	struct batch_op *b = p;
-
-	free(b->filter_json);
-	free(b);
 }
 
 static void on_requeue_batch(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
-	struct batch_op *b = arg;
-	struct gx_req *req = b->req;
-	cJSON *o, *ids;
+	struct rq_op *op = arg;
+	struct gx_req *req = op->req;
+	cJSON *o, *ids, *skipped;
+	int n;
 
 	if (err) {
 		gx_reply_pg_error(req, err);
 		return;
 	}
-	ids = cJSON_Parse(gx_pg_val(res, 0, "ids"));
-	if (!ids) {
-		gx_reply_error(req, 500, "INTERNAL", "re-queued ids are not JSON");
-		return;
+	ids = cJSON_CreateArray();
+	skipped = cJSON_CreateArray();
+	n = PQntuples(res);
+	for (int i = 0; i < n; i++) {
+		cJSON *s;
+
+		if (strcmp(gx_pg_val(res, i, "requeued"), "t") == 0) {
+			cJSON_AddItemToArray(ids, cJSON_CreateString(gx_pg_val(res, i, "id")));
+			continue;
+		}
+		s = cJSON_CreateObject();
+		cJSON_AddStringToObject(s, "commandId", gx_pg_val(res, i, "id"));
+		if (*gx_pg_val(res, i, "errorCode"))
+			cJSON_AddStringToObject(s, "errorCode", gx_pg_val(res, i, "errorCode"));
+		else
+			cJSON_AddNullToObject(s, "errorCode");
+		cJSON_AddStringToObject(s, "reason", gx_pg_val(res, i, "refusal"));
+		cJSON_AddItemToArray(skipped, s);
 	}
 	o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "requeued", cJSON_GetArraySize(ids));
 	cJSON_AddItemToObject(o, "commandIds", ids);
+	cJSON_AddItemToObject(o, "skipped", skipped);
 	gx_reply_json(req, 200, o);
 }
 
@@ -278,15 +284,13 @@ static const char *body_word(const cJSON *body, const char *name, struct gx_verr
 
 void commands_requeue_batch(struct gx_req *req)
 {
-	const struct adm_app *app = gx_req_app(req);
-	const struct gx_jwt_claims *cl = gx_req_claims(req);
 	const cJSON *body = gx_req_body(req);
 	struct gx_verr *v = gx_verr_new();
 	struct filter f = { .status = "FAILED" };
-	struct batch_op *b;
+	struct rq_op *op;
 	long long older, newer, limit;
 	char lim[24];
-	const char *params[12];
+	const char *params[GX_REQUEUE_NPARAMS];
 	cJSON *fj;
 
 	f.type = body_word(body, "commandType", v);
@@ -304,21 +308,17 @@ void commands_requeue_batch(struct gx_req *req)
 	cJSON_AddItemToObject(fj, "olderThanSeconds", older >= 0 ? cJSON_CreateNumber((double)older) : cJSON_CreateNull());
 	cJSON_AddItemToObject(fj, "newerThanSeconds", newer >= 0 ? cJSON_CreateNumber((double)newer) : cJSON_CreateNull());
 	cJSON_AddNumberToObject(fj, "limit", (double)limit);
-	b = gx_xcalloc(1, sizeof(*b));
-	b->req = req;
-	b->filter_json = cJSON_PrintUnformatted(fj);
+	op = rq_start(req, params);
+	op->filter_json = cJSON_PrintUnformatted(fj);
 	cJSON_Delete(fj);
-	if (!b->filter_json)
+	if (!op->filter_json)
 		abort(); /* cJSON only fails on OOM */
-	gx_req_set_data(req, b, batch_free);
-	params[0] = app->tenant;
-	filter_params(&f, params);
+	params[2] = f.type;
+	params[3] = f.error_code;
+	params[4] = f.has_older ? f.older : NULL;
+	params[5] = f.has_newer ? f.newer : NULL;
 	params[6] = lim;
-	params[7] = cl ? cl->sub : "";
-	params[8] = cl ? cl->role : "";
-	params[9] = gx_req_id(req);
-	params[10] = gx_req_client_ip(req);
-	params[11] = b->filter_json;
-	if (gx_pg_query(gx_req_pg(req), SQL_REQUEUE_BATCH, 12, params, on_requeue_batch, b) < 0)
+	params[11] = op->filter_json;
+	if (gx_pg_query(gx_req_pg(req), gx_requeue_sql, GX_REQUEUE_NPARAMS, params, on_requeue_batch, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the batch re-queue");
 }

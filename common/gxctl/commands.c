@@ -1,8 +1,8 @@
 /* gxctl commands list|show|requeue: the outbox operations of decisions §7 for operators (the same rules as
- * svc-admin's /api/v1/admin/commands routes, see docs/svc-admin.md). Re-queue resets FAILED commands to PENDING
- * (attempts 0, no error, nextAttemptAt now, no lease, fabricTxId and the stored proposal payload._submission
- * cleared so a new transaction is built), writes one
- * "AdminAuditLog" row per command (actor "gxctl:<user>", role OPERATOR) and NOTIFYs gx_outbox, in one transaction. */
+ * svc-admin's /api/v1/admin/commands routes, see docs/svc-admin.md). Re-queue runs the one statement of
+ * gx/requeue.h: only FAILED commands whose failure may be retried are reset to PENDING (attempts 0, no error,
+ * nextAttemptAt now, no lease; tx id and stored proposal kept), each with an "AdminAuditLog" row (actor
+ * "gxctl:<user>", role OPERATOR) and a NOTIFY gx_outbox, in one transaction; business refusals are refused. */
 #include "gxctl.h"
 
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gx/requeue.h"
 #include "gx/util.h"
 
 #define FILTER_WHERE \
@@ -22,7 +23,8 @@
 static const char SQL_LIST[] =
 	"SELECT \"id\", \"status\"::text AS \"status\", \"commandType\"::text AS \"type\", \"attempts\","
 	" coalesce(\"errorCode\", '-') AS \"errorCode\", " TS("\"createdAt\"") " AS \"createdAt\","
-	" coalesce(\"error\", '') AS \"error\""
+	" coalesce(\"error\", '') AS \"error\","
+	" CASE WHEN " GX_REQUEUE_OK("\"status\"", "\"errorCode\"") " THEN 'yes' ELSE 'no' END AS \"requeueable\""
 	" FROM \"OutboxCommand\" WHERE" FILTER_WHERE " ORDER BY \"createdAt\" DESC, \"id\" LIMIT $6::bigint";
 
 static const char SQL_SHOW[] =
@@ -30,30 +32,6 @@ static const char SQL_SHOW[] =
 	" 'action', a.\"action\", 'actorId', a.\"actorId\", 'createdAt', " TS("a.\"createdAt\"") ")"
 	" ORDER BY a.\"createdAt\", a.\"id\") FROM \"AdminAuditLog\" a WHERE a.\"targetType\" = 'COMMAND'"
 	" AND a.\"targetId\" = c.\"id\"), '[]'::jsonb))) FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"id\" = $2";
-
-#define REQUEUE_SET \
-	" SET \"status\" = 'PENDING', \"attempts\" = 0, \"errorCode\" = NULL, \"error\" = NULL, \"nextAttemptAt\" = now()," \
-	" \"fabricTxId\" = NULL, \"lockedBy\" = NULL, \"lockedAt\" = NULL, \"leaseUntil\" = NULL, \"submittedAt\" = NULL," \
-	" \"commitBlock\" = NULL, \"committedAt\" = NULL, \"updatedAt\" = now(), \"payload\" = \"payload\" - '_submission'"
-
-/* $1..$5 filter (status fixed FAILED), $6 limit, $7 actor, $8 ids (text[] or NULL for "by filter") */
-static const char SQL_REQUEUE[] =
-	"WITH f AS (SELECT \"id\", \"errorCode\", \"error\", \"attempts\" FROM \"OutboxCommand\" WHERE" FILTER_WHERE
-	"   AND ($8::text[] IS NULL OR \"id\" = ANY($8::text[]))"
-	"   ORDER BY \"createdAt\", \"id\" LIMIT $6::bigint FOR UPDATE),"
-	" u AS (UPDATE \"OutboxCommand\" o" REQUEUE_SET " FROM f WHERE o.\"id\" = f.\"id\" RETURNING o.\"id\", o.\"createdAt\"),"
-	" a AS (INSERT INTO \"AdminAuditLog\" (\"tenantId\", \"actorId\", \"actorRole\", \"action\", \"targetType\","
-	"   \"targetId\", \"details\") SELECT $1, $7, 'OPERATOR', 'COMMAND_REQUEUE', 'COMMAND', u.\"id\","
-	"   jsonb_build_object('previousStatus', 'FAILED', 'previousErrorCode', f.\"errorCode\", 'previousError',"
-	"   f.\"error\", 'previousAttempts', f.\"attempts\") FROM u JOIN f USING (\"id\") RETURNING 1),"
-	" n AS (SELECT pg_notify('gx_outbox', u.\"id\") FROM u)"
-	" SELECT u.\"id\", (SELECT count(*) FROM a) + (SELECT count(*) FROM n) AS \"effects\" FROM u"
-	" ORDER BY u.\"createdAt\", u.\"id\"";
-
-/* For ids that were not re-queued: why (missing or not FAILED). */
-static const char SQL_STATUS_OF[] =
-	"SELECT x AS \"id\", coalesce((SELECT \"status\"::text FROM \"OutboxCommand\" WHERE \"tenantId\" = $1"
-	" AND \"id\" = x), 'not found') AS \"status\" FROM unnest($2::text[]) x";
 
 static void usage(FILE *out)
 {
@@ -63,13 +41,17 @@ static void usage(FILE *out)
 		"       gxctl commands requeue ID...\n"
 		"       gxctl commands requeue --failed [--type T] [--error-code C] [--older-than SECONDS] [--limit N]\n"
 		"\n"
-		"list    newest first: id, status, type, attempts, error code, created at, error (default limit 50).\n"
+		"list    newest first: id, status, type, attempts, error code, re-queueable (RQ), created at, error\n"
+		"        (default limit 50).\n"
 		"        S is PENDING, LOCKED, SUBMITTED, COMMITTED, PROJECTED or FAILED.\n"
 		"show    the whole command as JSON (payload, error, lease, tx id) with its audit history.\n"
-		"requeue reset FAILED commands to PENDING (attempts 0, error cleared, fabricTxId cleared so the submitter\n"
-		"        builds a new transaction), oldest first, with an audit record each (actor gxctl:$USER). By id, or\n"
-		"        every FAILED command matching the filter with --failed (default limit 100, at most 1000).\n"
-		"        Exits 1 when a given id is missing or not FAILED (the others are still re-queued).\n"
+		"requeue reset FAILED commands whose failure may be retried (peer or orderer unreachable, timeouts,\n"
+		"        MVCC conflicts, ...) to PENDING (attempts 0, error cleared; the submitter re-sends the same\n"
+		"        transaction), oldest first, with an audit record each (actor gxctl:$USER). A business refusal of\n"
+		"        the chain (CHAINCODE_<status>, MAPPING_ERROR, ...) is never re-queued. By id, or every FAILED\n"
+		"        command matching the filter with --failed (default limit 100, at most 1000; the refused ones are\n"
+		"        listed as \"skipped\"). Exits 1 when a given id is missing, not FAILED or not re-queueable (the\n"
+		"        others are still re-queued).\n"
 		"Tenant: TENANT_ID (default \"default\").\n\n%s",
 		GXCTL_DB_HELP);
 }
@@ -151,12 +133,12 @@ static int cmd_list(PGconn *conn, const struct filter *f)
 		return GXCTL_FAIL;
 	}
 	n = PQntuples(res);
-	printf("%-36s  %-9s  %-24s  %3s  %-14s  %-24s  %s\n", "ID", "STATUS", "TYPE", "ATT", "ERROR CODE", "CREATED",
-	       "ERROR");
+	printf("%-36s  %-9s  %-24s  %3s  %-24s  %-3s  %-24s  %s\n", "ID", "STATUS", "TYPE", "ATT", "ERROR CODE", "RQ",
+	       "CREATED", "ERROR");
 	for (int i = 0; i < n; i++)
-		printf("%-36s  %-9s  %-24s  %3s  %-14s  %-24s  %.80s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-		       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), PQgetvalue(res, i, 5),
-		       PQgetvalue(res, i, 6));
+		printf("%-36s  %-9s  %-24s  %3s  %-24s  %-3s  %-24s  %.80s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+		       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), PQgetvalue(res, i, 7),
+		       PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
 	printf("(%d command%s)\n", n, n == 1 ? "" : "s");
 	PQclear(res);
 	return GXCTL_OK;
@@ -207,60 +189,69 @@ static char *array_literal(const char **ids, int n)
 	return s;
 }
 
+/* Why the row i of a re-queue result was not re-queued (static or result-owned text). */
+static const char *not_requeued_why(PGresult *res, int i, char *buf, size_t n)
+{
+	const char *prev = PQgetvalue(res, i, 1), *code = PQgetvalue(res, i, 2);
+
+	if (strcmp(prev, "FAILED") != 0) {
+		snprintf(buf, n, "%s (only FAILED commands are re-queued)", prev);
+		return buf;
+	}
+	if (PQgetisnull(res, i, 3))
+		return "FAILED, changed meanwhile";
+	snprintf(buf, n, "NOT_REQUEUEABLE: failed with %s: %s", *code ? code : "no error code", PQgetvalue(res, i, 3));
+	return buf;
+}
+
 static int cmd_requeue(PGconn *conn, const struct filter *f, const char **ids, int nids)
 {
 	const char *user = getenv("USER");
 	char *actor = gx_xasprintf("gxctl:%s", user && *user ? user : "operator");
 	char *arr = nids ? array_literal(ids, nids) : NULL;
-	char lim[24];
-	const char *params[8];
-	PGresult *res = NULL;
-	int rc = GXCTL_FAIL, n;
+	char lim[24], why[512];
+	const char *params[GX_REQUEUE_NPARAMS] = { 0 };
+	PGresult *res;
+	int rc = GXCTL_OK, n, done = 0;
 
-	snprintf(lim, sizeof(lim), "%d", nids ? nids : 0);
+	snprintf(lim, sizeof(lim), "%d", nids);
 	params[0] = tenant();
-	params[1] = "FAILED";
+	params[1] = arr;
 	params[2] = f->type;
-	params[3] = f->older;
-	params[4] = f->error_code;
-	params[5] = nids ? lim : (f->limit ? f->limit : "100");
-	params[6] = actor;
-	params[7] = arr;
-	res = PQexecParams(conn, SQL_REQUEUE, 8, NULL, params, NULL, NULL, 0);
+	params[3] = f->error_code;
+	params[4] = f->older;
+	params[6] = nids ? lim : (f->limit ? f->limit : "100");
+	params[7] = actor;
+	params[8] = "OPERATOR";
+	res = PQexecParams(conn, gx_requeue_sql, GX_REQUEUE_NPARAMS, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "gxctl: commands requeue failed: %s", PQresultErrorMessage(res));
+		rc = GXCTL_FAIL;
 		goto out;
 	}
 	n = PQntuples(res);
-	for (int i = 0; i < n; i++)
-		printf("requeued %s\n", PQgetvalue(res, i, 0));
-	printf("(%d command%s re-queued)\n", n, n == 1 ? "" : "s");
-	rc = GXCTL_OK;
-	if (nids && n < nids) {
-		const char **missing = gx_xcalloc((size_t)nids, sizeof(*missing));
-		const char *p2[2];
-		int nm = 0;
-		char *marr;
-
-		for (int i = 0; i < nids; i++) {
-			bool done = false;
-
-			for (int j = 0; j < n && !done; j++)
-				done = strcmp(ids[i], PQgetvalue(res, j, 0)) == 0;
-			if (!done)
-				missing[nm++] = ids[i];
+	for (int i = 0; i < n; i++) {
+		if (strcmp(PQgetvalue(res, i, 4), "t") == 0) {
+			printf("requeued %s\n", PQgetvalue(res, i, 0));
+			done++;
+		} else if (nids) {
+			fprintf(stderr, "gxctl: %s not re-queued: %s\n", PQgetvalue(res, i, 0),
+				not_requeued_why(res, i, why, sizeof(why)));
+			rc = GXCTL_FAIL;
+		} else {
+			printf("skipped  %s  %s\n", PQgetvalue(res, i, 0), not_requeued_why(res, i, why, sizeof(why)));
 		}
-		marr = array_literal(missing, nm);
-		p2[0] = tenant();
-		p2[1] = marr;
-		PQclear(res);
-		res = PQexecParams(conn, SQL_STATUS_OF, 2, NULL, p2, NULL, NULL, 0);
-		for (int i = 0; PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++)
-			fprintf(stderr, "gxctl: %s not re-queued: %s%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-				strcmp(PQgetvalue(res, i, 1), "not found") ? " (only FAILED commands are re-queued)" : "");
-		free(marr);
-		free(missing);
-		rc = GXCTL_FAIL;
+	}
+	printf("(%d command%s re-queued)\n", done, done == 1 ? "" : "s");
+	for (int i = 0; i < nids; i++) {
+		bool seen = false;
+
+		for (int j = 0; j < n && !seen; j++)
+			seen = strcmp(ids[i], PQgetvalue(res, j, 0)) == 0;
+		if (!seen) {
+			fprintf(stderr, "gxctl: %s not re-queued: not found\n", ids[i]);
+			rc = GXCTL_FAIL;
+		}
 	}
 out:
 	PQclear(res);

@@ -378,6 +378,14 @@ class AdminTest(ServiceTestCase):
         p1 = self.seed_command("PAUSE_SYSTEM", "PENDING")
         r = self.call("GET", "/api/v1/admin/commands", headers=self.admin(), status=200).json()
         self.assertEqual([i["commandId"] for i in r["items"]], [p1, f2, f1])
+        # business refusals and commands that are not FAILED are not re-queueable; a transport failure is
+        self.assertEqual([i["requeueable"] for i in r["items"]], [False, False, False])
+        t1 = self.seed_command("TRANSFER_TOKENS", "FAILED", "FABRIC_DEADLINE_EXCEEDED", age_s=7200)
+        r = self.call("GET", "/api/v1/admin/commands?status=FAILED", headers=self.admin(), status=200).json()
+        self.assertEqual({i["commandId"]: i["requeueable"] for i in r["items"]}, {f2: False, f1: False, t1: True})
+        self.assertTrue(self.call("GET", "/api/v1/admin/commands/" + t1, "/api/v1/admin/commands/{commandId}",
+                                  headers=self.admin(), status=200).json()["requeueable"])
+        self.stack.psql('DELETE FROM "OutboxCommand" WHERE "id" = %s' % q(t1))
         self.assertEqual((r["total"], r["limit"], r["offset"]), (3, 20, 0))
         r = self.call("GET", "/api/v1/admin/commands?status=FAILED&limit=1", headers=self.admin(), status=200).json()
         self.assertEqual(([i["commandId"] for i in r["items"]], r["total"]), ([f2], 2))
@@ -395,8 +403,8 @@ class AdminTest(ServiceTestCase):
                                         headers=self.admin()), 400, "VALIDATION_FAILED", field)
         d = self.call("GET", "/api/v1/admin/commands/" + f1, "/api/v1/admin/commands/{commandId}",
                       headers=self.admin(), status=200).json()
-        self.assertEqual((d["status"], d["errorCode"], d["payload"]["x"], d["fabricTxId"], d["audit"]),
-                         ("FAILED", "CHAINCODE_423", 1, "tx-old", []))
+        self.assertEqual((d["status"], d["errorCode"], d["payload"]["x"], d["fabricTxId"], d["audit"],
+                          d["requeueable"]), ("FAILED", "CHAINCODE_423", 1, "tx-old", [], False))
         self.assert_error(self.call("GET", "/api/v1/admin/commands/" + str(uuid.uuid4()),
                                     "/api/v1/admin/commands/{commandId}", headers=self.admin()), 404,
                           "COMMAND_NOT_FOUND")
@@ -405,7 +413,7 @@ class AdminTest(ServiceTestCase):
                          (2, 1, 0))
 
     def test_requeue_one(self):
-        f1 = self.seed_command("TRANSFER_TOKENS", "FAILED", "CHAINCODE_423")
+        f1 = self.seed_command("TRANSFER_TOKENS", "FAILED", "FABRIC_UNAVAILABLE")
         p1 = self.seed_command("TRANSFER_TOKENS", "PENDING")
         tmpl = "/api/v1/admin/commands/{commandId}/requeue"
         key = str(uuid.uuid4())
@@ -414,13 +422,15 @@ class AdminTest(ServiceTestCase):
         row = self.stack.psql('SELECT "status", "attempts", coalesce("errorCode", \'-\'), coalesce("error", \'-\'),'
                               ' coalesce("fabricTxId", \'-\'), "nextAttemptAt" <= now() FROM "OutboxCommand"'
                               ' WHERE "id" = %s' % q(f1))
-        self.assertEqual(row, [("PENDING", "0", "-", "-", "-", "t")])
-        # the stored signed proposal is dropped so the submitter builds a new transaction; the payload stays
-        self.assertEqual(self.stack.psql('SELECT "payload" ? \'_submission\', "payload"->>\'x\' FROM "OutboxCommand"'
-                                         ' WHERE "id" = %s' % q(f1)), [("f", "1")])
+        self.assertEqual(row, [("PENDING", "0", "-", "-", "tx-old", "t")])
+        # the tx id and the stored signed proposal stay: the submitter re-sends the same transaction, so an earlier
+        # copy that reached the orderer takes effect once
+        self.assertEqual(self.stack.psql('SELECT "payload"->\'_submission\'->>\'txId\', "payload"->>\'x\''
+                                         ' FROM "OutboxCommand" WHERE "id" = %s' % q(f1)), [("tx-old", "1")])
         audit = self.audits("COMMAND_REQUEUE")
         self.assertEqual(audit[0][:4], (ADMIN, "ADMIN", "COMMAND", f1))
-        self.assertEqual(json.loads(audit[0][4])["previousErrorCode"], "CHAINCODE_423")
+        self.assertEqual(json.loads(audit[0][4])["previousErrorCode"], "FABRIC_UNAVAILABLE")
+        self.assertNotIn("batchFilter", json.loads(audit[0][4]))
         # the same key replays the stored answer without a second audit row
         again = self.call("POST", "/api/v1/admin/commands/%s/requeue" % f1, tmpl, headers=self.admin(key), status=200)
         self.assertEqual(again.body, r.body)
@@ -436,27 +446,62 @@ class AdminTest(ServiceTestCase):
                       headers=self.admin(), status=200).json()
         self.assertEqual([a["action"] for a in d["audit"]], ["COMMAND_REQUEUE"])
 
+    def test_requeue_refuses_final_failures(self):
+        tmpl = "/api/v1/admin/commands/{commandId}/requeue"
+        for code in ("CHAINCODE_409", "CHAINCODE_423", "CHAINCODE_400", "CHAINCODE_403", "CHAINCODE_404",
+                     "MAPPING_ERROR", "FABRIC_PERMISSION_DENIED", "FABRIC_INVALID_ARGUMENT",
+                     "TX_ENDORSEMENT_POLICY_FAILURE", "SOMETHING_NEW", None):
+            cid = self.seed_command("TRANSFER_TOKENS", "FAILED", code)
+            r = self.call("POST", "/api/v1/admin/commands/%s/requeue" % cid, tmpl, headers=self.admin())
+            self.assert_error(r, 409, "NOT_REQUEUEABLE")
+            self.assertIn(code or "no error code", r.json()["message"])
+            if code and code.startswith("CHAINCODE_"):
+                self.assertIn("business refusal", r.json()["message"])
+            self.assertEqual(self.stack.psql('SELECT "status", coalesce("errorCode", \'-\'), "fabricTxId"'
+                                             ' FROM "OutboxCommand" WHERE "id" = %s' % q(cid)),
+                             [("FAILED", code or "-", "tx-old")])
+        self.assertEqual(self.audits("COMMAND_REQUEUE"), [])
+        # every retryable failure is re-queued
+        for code in ("FABRIC_UNAVAILABLE", "FABRIC_DEADLINE_EXCEEDED", "FABRIC_RESOURCE_EXHAUSTED", "FABRIC_CANCELLED",
+                     "FABRIC_INTERNAL", "FABRIC_UNKNOWN", "FABRIC_ABORTED", "FABRIC_PROTOCOL", "FABRIC_LOCAL",
+                     "TX_MVCC_READ_CONFLICT", "TX_PHANTOM_READ_CONFLICT"):
+            cid = self.seed_command("TRANSFER_TOKENS", "FAILED", code)
+            self.call("POST", "/api/v1/admin/commands/%s/requeue" % cid, tmpl, headers=self.admin(), status=200)
+        self.assertEqual(len(self.audits("COMMAND_REQUEUE")), 11)
+
     def test_requeue_batch(self):
-        old = [self.seed_command("TRANSFER_TOKENS", "FAILED", "CHAINCODE_423", age_s=100 + 100 * i) for i in range(3)]
-        other = self.seed_command("TRANSFER_TOKENS", "FAILED", "CHAINCODE_409", age_s=50)
-        new = self.seed_command("PAUSE_SYSTEM", "FAILED", "CHAINCODE_423", age_s=1)
+        old = [self.seed_command("TRANSFER_TOKENS", "FAILED", "FABRIC_DEADLINE_EXCEEDED", age_s=100 + 100 * i)
+               for i in range(3)]
+        other = self.seed_command("TRANSFER_TOKENS", "FAILED", "TX_MVCC_READ_CONFLICT", age_s=50)
+        new = self.seed_command("PAUSE_SYSTEM", "FAILED", "FABRIC_DEADLINE_EXCEEDED", age_s=1)
+        refused = self.seed_command("TRANSFER_TOKENS", "FAILED", "CHAINCODE_409", age_s=1000)
+        paused = self.seed_command("TRANSFER_TOKENS", "FAILED", "CHAINCODE_423", age_s=40)
         path = "/api/v1/admin/commands/requeue"
         for b, field in (({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"commandType": "x y"}, "commandType"),
                          ({"olderThanSeconds": "10"}, "olderThanSeconds")):
             self.assert_error(self.call("POST", path, body=b, headers=self.admin()), 400, "VALIDATION_FAILED", field)
-        r = self.call("POST", path, body={"errorCode": "CHAINCODE_423", "olderThanSeconds": 30, "limit": 2},
+        r = self.call("POST", path, body={"errorCode": "FABRIC_DEADLINE_EXCEEDED", "olderThanSeconds": 30, "limit": 2},
                       headers=self.admin(), status=200).json()
         # oldest first, at most 2
-        self.assertEqual(r, {"requeued": 2, "commandIds": [old[2], old[1]]})
-        r = self.call("POST", path, body={"commandType": "TRANSFER_TOKENS", "errorCode": "CHAINCODE_423"},
+        self.assertEqual(r, {"requeued": 2, "commandIds": [old[2], old[1]], "skipped": []})
+        r = self.call("POST", path, body={"commandType": "TRANSFER_TOKENS", "errorCode": "FABRIC_DEADLINE_EXCEEDED"},
                       headers=self.admin(), status=200).json()
-        self.assertEqual(r, {"requeued": 1, "commandIds": [old[0]]})
-        left = self.stack.psql('SELECT "id" FROM "OutboxCommand" WHERE "status" = \'FAILED\' ORDER BY "id"')
-        self.assertEqual(sorted(x[0] for x in left), sorted([other, new]))
+        self.assertEqual(r, {"requeued": 1, "commandIds": [old[0]], "skipped": []})
+        # a filter naming a business refusal re-queues nothing and says why
+        r = self.call("POST", path, body={"errorCode": "CHAINCODE_409"}, headers=self.admin(), status=200).json()
+        self.assertEqual((r["requeued"], r["commandIds"]), (0, []))
+        self.assertEqual([(x["commandId"], x["errorCode"]) for x in r["skipped"]], [(refused, "CHAINCODE_409")])
+        self.assertIn("business refusal", r["skipped"][0]["reason"])
         audit = self.audits("COMMAND_REQUEUE")
         self.assertEqual(sorted(a[3] for a in audit), sorted(old))
-        self.assertEqual(json.loads(audit[0][4])["batchFilter"]["errorCode"], "CHAINCODE_423")
+        self.assertEqual(json.loads(audit[0][4])["batchFilter"]["errorCode"], "FABRIC_DEADLINE_EXCEEDED")
+        # no filter: the re-queueable ones go, the refusals stay FAILED and are listed, oldest first
         r = self.call("POST", path, body={}, headers=self.admin(), status=200).json()
-        self.assertEqual(sorted(r["commandIds"]), sorted([other, new]))
-        r = self.call("POST", path, body={}, headers=self.admin(), status=200).json()
-        self.assertEqual(r, {"requeued": 0, "commandIds": []})
+        self.assertEqual(r["commandIds"], [other, new])
+        self.assertEqual([(x["commandId"], x["errorCode"]) for x in r["skipped"]],
+                         [(refused, "CHAINCODE_409"), (paused, "CHAINCODE_423")])
+        left = self.stack.psql('SELECT "id" FROM "OutboxCommand" WHERE "status" = \'FAILED\'')
+        self.assertEqual(sorted(x[0] for x in left), sorted([refused, paused]))
+        r = self.call("POST", path, body={"limit": 1}, headers=self.admin(), status=200).json()
+        self.assertEqual((r["requeued"], r["commandIds"], [x["commandId"] for x in r["skipped"]]), (0, [], [refused]))
+        self.assertEqual(len(self.audits("COMMAND_REQUEUE")), 5)

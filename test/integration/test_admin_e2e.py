@@ -1,15 +1,17 @@
 """svc-admin end to end with the Fabric stand-in, the outbox-submitter and the projector: bootstrap -> initialize
 234 countries -> activate a treasury -> change a parameter -> pause -> a user transfer through svc-tokenomics goes
-FAILED with CHAINCODE_423 and the pause reason -> resume -> the admin re-queues the failed transfer and it
-completes -> appoint an admin. Every step is read back through svc-admin's own read routes."""
+FAILED with CHAINCODE_423 and the pause reason, and its re-queue is refused (NOT_REQUEUEABLE) -> resume -> a transfer
+over the balance is refused by the chain (CHAINCODE_409) and cannot be re-queued either -> a transfer whose Submit
+keeps failing goes FAILED with FABRIC_UNAVAILABLE, is re-queued and completes once with its own tx id -> appoint an
+admin. Every step is read back through svc-admin's own read routes."""
 
 import uuid
 
 import gxtest
 from gxtest import openapi as oa
-from gxtest.chain import wait_command
+from gxtest.chain import wait_command, wait_sql
 from gxtest.services import NO_LIMITS, ServiceTestCase, chain_user
-from gxtest.sql import q
+from gxtest.sql import enqueue, q
 
 SUPER = str(uuid.uuid4())
 
@@ -21,6 +23,11 @@ class AdminEndToEndTest(ServiceTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.tok = cls.stack.start_daemon("svc-tokenomics", env=NO_LIMITS)
+        # a submitter that gives up quickly, so a transport failure ends FAILED within the test
+        for d in cls.chain.submitters:
+            d.stop()
+        cls.chain.submitters = []
+        cls.chain.start_submitter({"MAX_RETRIES": "2", "BACKOFF_BASE_MS": "50ms", "BACKOFF_MAX_MS": "200ms"})
         cls.super_tok = gxtest.mint_token(SUPER, "SUPER_ADMIN")
 
     def post(self, path, body=None, token=None, status=202):
@@ -94,24 +101,60 @@ class AdminEndToEndTest(ServiceTestCase):
         listed = self.get("/api/v1/admin/commands?status=FAILED&errorCode=CHAINCODE_423")
         self.assertEqual([c["commandId"] for c in listed["items"]], [tid])
 
-        # resume, then re-queue the failed transfer: a new transaction that now succeeds
+        # a business refusal is final: not re-queueable, not even after the resume
+        listed = self.get("/api/v1/admin/commands?status=FAILED")
+        self.assertEqual([(c["commandId"], c["requeueable"]) for c in listed["items"]], [(tid, False)])
+        rq = "/api/v1/admin/commands/{commandId}/requeue"
+        r = self.call("POST", "/api/v1/admin/commands/%s/requeue" % tid, self.super_tok)
+        self.assertIn("CHAINCODE_423", self.check(r, 409, "POST", rq, "NOT_REQUEUEABLE")["message"])
         self.projected(self.post("/api/v1/system/resume")["commandId"])
         self.assertFalse(self.get("/api/v1/system/status")["isPaused"])
-        old_tx = st.psql('SELECT "fabricTxId" FROM "OutboxCommand" WHERE "id" = %s' % q(tid))[0][0]
-        r = gxtest.request("POST", "%s/api/v1/admin/commands/%s/requeue" % (self.api.url, tid),
-                           headers=gxtest.bearer(self.super_tok))
-        self.assertEqual(r.status, 200, r.text)
-        oa.validate(self.doc, "POST", "/api/v1/admin/commands/{commandId}/requeue", 200, r)
-        done = wait_command(self.api.url, tid, a_tok, want="PROJECTED", timeout=60)
-        self.assertNotEqual(done["fabricTxId"], old_tx)
+        r = self.call("POST", "/api/v1/admin/commands/%s/requeue" % tid, self.super_tok)
+        self.check(r, 409, "POST", rq, "NOT_REQUEUEABLE")
+
+        # a transfer over the sender's balance, refused by the chain: CHAINCODE_409, refused again on re-queue
+        over = enqueue(st, "TRANSFER_TOKENS", {"fromUserId": a_acct, "toUserId": b_acct,
+                                               "amount": "900000000000000", "remark": "too much"}, "wallet:" + a_acct)
+        wait_sql(st, 'SELECT "status"::text, "errorCode" FROM "OutboxCommand" WHERE "id" = %s' % q(over),
+                 [("FAILED", "CHAINCODE_409")], 60)
+        self.assertIn("insufficient balance", st.psql('SELECT "error" FROM "OutboxCommand" WHERE "id" = %s'
+                                                      % q(over))[0][0])
+        r = self.call("POST", "/api/v1/admin/commands/%s/requeue" % over, self.super_tok)
+        body = self.check(r, 409, "POST", rq, "NOT_REQUEUEABLE")
+        self.assertIn("CHAINCODE_409", body["message"])
+        batch = self.check(self.call("POST", "/api/v1/admin/commands/requeue", self.super_tok, {}), 200, "POST",
+                           "/api/v1/admin/commands/requeue")
+        self.assertEqual(batch["commandIds"], [])
+        self.assertEqual(sorted(x["commandId"] for x in batch["skipped"]), sorted([tid, over]))
+
+        # a transfer whose Submit keeps failing: FAILED with FABRIC_UNAVAILABLE, re-queueable; once the peer is
+        # healthy the re-queue completes it with the same tx id, applied once
+        self.chain.set_faults("unavailable Submit 100\n")
+        try:
+            r = gxtest.request("POST", self.tok.url + "/api/v1/transfers", headers=gxtest.bearer(a_tok),
+                               json_body={"toUserId": b, "amount": "1.5", "remark": "peer trouble"})
+            self.assertEqual(r.status, 202, r.text)
+            flaky = r.json()["commandId"]
+            failed = wait_command(self.api.url, flaky, a_tok, want="FAILED", timeout=60)
+            self.assertEqual(failed["lastError"]["code"], "FABRIC_UNAVAILABLE")
+        finally:
+            self.chain.set_faults("")
+        shown = self.get("/api/v1/admin/commands/" + flaky, "/api/v1/admin/commands/{commandId}")
+        self.assertTrue(shown["requeueable"])
+        old_tx = shown["fabricTxId"]
+        r = self.call("POST", "/api/v1/admin/commands/%s/requeue" % flaky, self.super_tok)
+        self.check(r, 200, "POST", rq)
+        done = wait_command(self.api.url, flaky, a_tok, want="PROJECTED", timeout=60)
+        self.assertEqual(done["fabricTxId"], old_tx)
         self.assertEqual(st.psql('SELECT "balanceQirat"::text FROM "Wallet" WHERE "primaryAccountId" = %s'
                                  % q(b_acct)), [("150000",)])
-        shown = self.get("/api/v1/admin/commands/" + tid, "/api/v1/admin/commands/{commandId}")
+        shown = self.get("/api/v1/admin/commands/" + flaky, "/api/v1/admin/commands/{commandId}")
         self.assertEqual([x["action"] for x in shown["audit"]], ["COMMAND_REQUEUE"])
+        self.assertEqual(self.get("/api/v1/admin/commands/" + tid, "/api/v1/admin/commands/{commandId}")["audit"], [])
 
         # appoint B as admin; the projector raises the role
         self.projected(self.post("/api/v1/admins", {"userId": b})["commandId"])
         self.assertEqual(st.psql('SELECT "role" FROM "UserProfile" WHERE "profileId" = %s' % q(b)), [("ADMIN",)])
         counters = self.get("/api/v1/counters")
-        self.assertEqual(counters["commands"]["FAILED"], 0)
+        self.assertEqual(counters["commands"]["FAILED"], 2)
         self.assertGreaterEqual(counters["totalTransactions"], 2)

@@ -135,9 +135,9 @@ class GxctlAdminTest(ServiceTestCase):
         return cid
 
     def test_commands_verbs(self):
-        self.stack.psql('DELETE FROM "OutboxCommand"')
-        f1, f2, f3 = self.seed("FAILED", "CHAINCODE_423"), self.seed("FAILED", "CHAINCODE_423"), \
-            self.seed("FAILED", "CHAINCODE_409", "PAUSE_SYSTEM")
+        self.stack.psql('DELETE FROM "OutboxCommand"; DELETE FROM "AdminAuditLog" WHERE "action" = \'COMMAND_REQUEUE\'')
+        f1, f2, f3 = self.seed("FAILED", "FABRIC_UNAVAILABLE"), self.seed("FAILED", "FABRIC_DEADLINE_EXCEEDED"), \
+            self.seed("FAILED", "TX_MVCC_READ_CONFLICT", "PAUSE_SYSTEM")
         ok = self.seed("PROJECTED")
         rc, out, err = self.run_gxctl("commands", "list", "--status", "FAILED")
         self.assertEqual(rc, 0, err)
@@ -151,7 +151,7 @@ class GxctlAdminTest(ServiceTestCase):
         rc, out, _ = self.run_gxctl("commands", "show", f1)
         self.assertEqual(rc, 0)
         doc = json.loads(out)
-        self.assertEqual((doc["id"], doc["status"], doc["errorCode"]), (f1, "FAILED", "CHAINCODE_423"))
+        self.assertEqual((doc["id"], doc["status"], doc["errorCode"]), (f1, "FAILED", "FABRIC_UNAVAILABLE"))
         self.assertEqual(self.run_gxctl("commands", "show", str(uuid.uuid4()))[0], 1)
         # by id: one FAILED and one not -> the FAILED one is re-queued, exit 1 names the other
         rc, out, err = self.run_gxctl("commands", "requeue", f1, ok)
@@ -160,9 +160,9 @@ class GxctlAdminTest(ServiceTestCase):
         self.assertIn(ok, err)
         row = self.stack.psql('SELECT "status", "attempts", coalesce("fabricTxId", \'-\'), coalesce("errorCode", \'-\')'
                               ' FROM "OutboxCommand" WHERE "id" = %s' % q(f1))
-        self.assertEqual(row, [("PENDING", "0", "-", "-")])
+        self.assertEqual(row, [("PENDING", "0", "tx-1", "-")])
         # by filter
-        rc, out, err = self.run_gxctl("commands", "requeue", "--failed", "--error-code", "CHAINCODE_423")
+        rc, out, err = self.run_gxctl("commands", "requeue", "--failed", "--error-code", "FABRIC_DEADLINE_EXCEEDED")
         self.assertEqual(rc, 0, err)
         self.assertIn("requeued " + f2, out)
         self.assertNotIn(f3, out)
@@ -174,6 +174,39 @@ class GxctlAdminTest(ServiceTestCase):
         self.assertIn("requeued " + f3, out)
         self.assertEqual(self.stack.psql('SELECT count(*) FROM "OutboxCommand" WHERE "status" = \'FAILED\''),
                          [("0",)])
+
+    def test_commands_requeue_refuses_business_refusals(self):
+        self.stack.psql('DELETE FROM "OutboxCommand"; DELETE FROM "AdminAuditLog" WHERE "action" = \'COMMAND_REQUEUE\'')
+        funds, paused = self.seed("FAILED", "CHAINCODE_409"), self.seed("FAILED", "CHAINCODE_423")
+        retry = self.seed("FAILED", "FABRIC_DEADLINE_EXCEEDED")
+        # the list says which may be re-queued (column RQ)
+        rc, out, err = self.run_gxctl("commands", "list", "--status", "FAILED")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("RQ", out.splitlines()[0])
+        flags = {line.split()[0]: line.split()[5] for line in out.splitlines()[1:-1]}
+        self.assertEqual(flags, {funds: "no", paused: "no", retry: "yes"})
+        # by id: refused with the stored code, exit 1; the row stays FAILED, no audit record
+        rc, out, err = self.run_gxctl("commands", "requeue", funds)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn(funds, err)
+        self.assertIn("NOT_REQUEUEABLE", err)
+        self.assertIn("CHAINCODE_409", err)
+        self.assertNotIn("requeued " + funds, out)
+        # mixed: the retryable one goes, the refusal is named, exit 1
+        rc, out, err = self.run_gxctl("commands", "requeue", paused, retry)
+        self.assertEqual(rc, 1)
+        self.assertIn("requeued " + retry, out)
+        self.assertIn("CHAINCODE_423", err)
+        # by filter: nothing left to re-queue, the refusals are listed as skipped
+        rc, out, err = self.run_gxctl("commands", "requeue", "--failed")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("(0 commands re-queued)", out)
+        skipped = [line.split()[1] for line in out.splitlines() if line.startswith("skipped")]
+        self.assertEqual(sorted(skipped), sorted([funds, paused]))
+        self.assertEqual(self.stack.psql('SELECT "id" FROM "OutboxCommand" WHERE "status" = \'FAILED\' ORDER BY "id"'),
+                         sorted([(funds,), (paused,)]))
+        audit = self.stack.psql('SELECT "targetId" FROM "AdminAuditLog" WHERE "action" = \'COMMAND_REQUEUE\'')
+        self.assertEqual(audit, [(retry,)])
 
     # --- projector rebuild ------------------------------------------------------------------------------------
     def test_projector_rebuild(self):
