@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
+#include <libpq-fe.h>
 
 #include "gx/api.h"
 
@@ -27,6 +28,29 @@ void orgs_propose(struct gx_req *req);   /* POST /api/v1/organizations */
 void orgs_get(struct gx_req *req);       /* GET  /api/v1/organizations/{orgId} */
 void orgs_endorse(struct gx_req *req);   /* POST /api/v1/organizations/{orgId}/endorse */
 void orgs_activate(struct gx_req *req);  /* POST /api/v1/organizations/{orgId}/activate */
+
+/* An organization-level operation: org_load reads the {orgId} organization (and whether a command of a type is in
+ * flight), then calls step with its row. The op is attached to the request and freed with it. */
+struct orgop {
+	struct gx_req *req;
+	void (*step)(struct orgop *op, const PGresult *res);
+	char *org_id;
+	char caller[64];
+	/* rules */
+	long long required;
+	uint64_t threshold;
+	cJSON *approvers;
+	char approvers_field[40]; /* as the client named it: "approverIds" or "rule.approverGroup" */
+	char *approver_key;       /* a lowering: the approvers sorted and joined by ',' (owned) */
+	int tries;                /* a lowering: runs of SQL_RULE_CHANGE */
+};
+/* Start loading the organization of the {orgId} path parameter; inflight_type/inflight_user select the in-flight
+ * command check (user may be NULL). Takes ownership of op (calloc'd; attached to req). */
+void org_load(struct gx_req *req, struct orgop *op, const char *inflight_type, const char *inflight_user);
+/* Enqueue command type with payload (borrowed) for the organization, answering the request. */
+void org_submit(struct orgop *op, const char *type, cJSON *payload);
+
+/* rules.c */
 void orgs_rules(struct gx_req *req);     /* POST /api/v1/organizations/{orgId}/rules */
 
 /* multisig.c */
