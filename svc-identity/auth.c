@@ -195,6 +195,22 @@ static void login_stored(PGresult *const *res GX_UNUSED, int nres GX_UNUSED, con
 	gx_reply_json(s->req, 200, body);
 }
 
+/* A token epoch younger than the tokens it revokes is written to Redis again at login: a change made while Redis
+ * was down (or lost by a Redis restart) is back in Redis once the user logs in with the new password, which they
+ * must, as their tokens were revoked. Fire and forget. */
+static void republish_epoch(const struct login *s, long long now)
+{
+	long long e = s->valid_after[0] ? strtoll(s->valid_after, NULL, 10) : 0;
+	char key[96], ttl[24];
+	const char *argv[5] = { "SET", key, s->valid_after, "EX", ttl };
+
+	if (e <= 0 || e + IDY_EPOCH_TTL_S <= now)
+		return;
+	snprintf(key, sizeof(key), "gx:epoch:%s", s->profile_id);
+	snprintf(ttl, sizeof(ttl), "%lld", e + IDY_EPOCH_TTL_S - now);
+	gx_redis_cmd(gx_req_redis(s->req), ignore_reply, NULL, 5, argv, NULL);
+}
+
 static void login_checked(const struct idy_hash_result *r, void *arg)
 {
 	struct login *s = arg;
@@ -225,6 +241,7 @@ static void login_checked(const struct idy_hash_result *r, void *arg)
 		const char *argv[2] = { "DEL", s->lock_key };
 		gx_redis_cmd(gx_req_redis(req), ignore_reply, NULL, 2, argv, NULL);
 	}
+	republish_epoch(s, now);
 	if (gx_uuid_v4(family) < 0 || gx_uuid_v4(jti) < 0 ||
 	    idy_tokens_mint(app, s->profile_id, s->role, s->pwc, family, jti, now, idy_epoch_iat(now, s->valid_after),
 			    &s->tok) < 0) {

@@ -670,6 +670,11 @@ static void on_target_role(PGresult *res, const struct gx_pg_error *err, void *a
 	}
 	if (gx_rank_require(s->req, s->id, gx_pg_val(res, 0, "role"), true, "change the profile of") < 0)
 		return;
+	if (s->f.password) {
+		gx_reply_error(s->req, 403, "FORBIDDEN", "another account's password is reset with POST "
+			       "/api/v1/users/{id}/password-reset, not changed");
+		return;
+	}
 	patch_start(s);
 }
 
@@ -681,26 +686,21 @@ static bool clears(const cJSON *body, const char *field)
 	return cJSON_IsNull(it) || (cJSON_IsString(it) && !it->valuestring[0]);
 }
 
-/* The password rules of a PATCH before any work: someone else's password only through the reset route; a token
- * that must change its password first carries one; a new password comes with the current one. Returns 0, or -1
- * after replying. */
+/* The password rules of a PATCH before any work: a token that must change its password first changes its own; a
+ * new password of one's own profile comes with the current one (someone else's password is refused after the rank
+ * check, on_target_role: it is reset through its own route). Returns 0, or -1 after replying. */
 static int patch_password_rules(struct gx_req *req, const char *id, const char *pw, const char *current)
 {
 	const struct gx_jwt_claims *c = gx_req_claims(req);
 	bool self = strcmp(c->sub, id) == 0;
 	struct gx_verr *v;
 
-	if (pw && !self) {
-		gx_reply_error(req, 403, "FORBIDDEN", "another account's password is reset with POST "
-			       "/api/v1/users/{id}/password-reset, not changed");
-		return -1;
-	}
 	if (c->pwc && (!pw || !self)) {
 		gx_reply_error(req, 403, "PASSWORD_CHANGE_REQUIRED",
 			       "the password must be changed first: PATCH your profile with password and currentPassword");
 		return -1;
 	}
-	if (pw && !current) {
+	if (pw && self && !current) {
 		v = gx_verr_new();
 		gx_verr_add(v, "currentPassword", "is required to change the password");
 		gx_reply_verr(req, v);
