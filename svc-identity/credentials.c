@@ -71,6 +71,7 @@ void idy_epoch_publish(struct gx_req *req, const char *profile_id, long long epo
 	char key[96], val[24], ttl[24];
 	const char *argv[5] = { "SET", key, val, "EX", ttl };
 
+	gx_http_epoch_note(profile_id, epoch);
 	snprintf(p->profile_id, sizeof(p->profile_id), "%s", profile_id);
 	p->done = done;
 	p->arg = arg;
@@ -91,16 +92,18 @@ static const char SQL_RESET_TARGET[] =
  * $9 request id, $10 IP: store, revoke and audit in one statement, under the rank guard */
 static const char SQL_RESET[] =
 	"WITH u AS (UPDATE \"UserProfile\" SET \"passwordHash\" = $3, \"mustChangePassword\" = true,"
-	"  \"tokensValidAfter\" = to_timestamp($4::bigint), \"updatedAt\" = now()"
+	"  \"tokensValidAfter\" = GREATEST(to_timestamp($4::bigint), \"tokensValidAfter\" + interval '1 second'),"
+	"  \"updatedAt\" = now()"
 	"  WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL AND \"profileId\" <> $6"
-	"  AND \"role\"::text = ANY($5::text[]) RETURNING \"profileId\"),"
+	"  AND \"role\"::text = ANY($5::text[])"
+	"  RETURNING \"profileId\", extract(epoch FROM \"tokensValidAfter\")::bigint AS \"epoch\"),"
 	" r AS (UPDATE \"RefreshToken\" SET \"revoked\" = true, \"revokedAt\" = now(), \"revokedReason\" = 'password reset'"
 	"  WHERE \"profileId\" IN (SELECT \"profileId\" FROM u) AND \"tenantId\" = $2 AND NOT \"revoked\" RETURNING 1)"
 	" INSERT INTO \"AdminAuditLog\" (\"tenantId\", \"actorId\", \"actorRole\", \"action\", \"targetType\", \"targetId\","
 	"  \"details\", \"requestId\", \"ipAddress\")"
 	" SELECT $2, $6, $7, 'PASSWORD_RESET', 'USER', u.\"profileId\", jsonb_build_object('generated', $8::boolean,"
-	"  'tokensValidAfter', $4::bigint, 'refreshTokensRevoked', (SELECT count(*) FROM r)), $9, $10 FROM u"
-	" RETURNING " IDY_TS("\"createdAt\"") " AS \"at\"";
+	"  'tokensValidAfter', u.\"epoch\", 'refreshTokensRevoked', (SELECT count(*) FROM r)), $9, $10 FROM u"
+	" RETURNING " IDY_TS("\"createdAt\"") " AS \"at\", (\"details\"->>'tokensValidAfter')::bigint AS \"epoch\"";
 
 struct reset {
 	struct gx_req *req;
@@ -175,6 +178,7 @@ static void on_reset(PGresult *res, const struct gx_pg_error *err, void *arg)
 		return;
 	}
 	snprintf(s->at, sizeof(s->at), "%s", gx_pg_val(res, 0, "at"));
+	s->epoch = strtoll(gx_pg_val(res, 0, "epoch"), NULL, 10);
 	gx_log_info("password reset: %s %s reset the password of profile %s (%s)", c->role, c->sub, s->id,
 		    s->generated ? "generated" : "given");
 	idy_epoch_publish(s->req, s->id, s->epoch, reset_published, s);
@@ -197,8 +201,7 @@ static void reset_hashed(const struct idy_hash_result *r, void *arg)
 		gx_reply_error(req, 500, "INTERNAL", "cannot hash the password");
 		return;
 	}
-	s->epoch = idy_epoch_next();
-	snprintf(epoch, sizeof(epoch), "%lld", s->epoch);
+	snprintf(epoch, sizeof(epoch), "%lld", idy_epoch_next());
 	p[0] = s->id;
 	p[1] = idy_tenant(req);
 	p[2] = r->hash;

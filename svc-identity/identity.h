@@ -127,12 +127,12 @@ void idy_tokens_release(struct idy_tokens *t);
 int idy_refresh_hash(const char *jti, char out[65]);
 
 /* ---- token epoch (credentials.c) ---------------------------------------------------------------------------
- * A password change or reset sets "UserProfile"."tokensValidAfter" to E = now + 1 s (whole seconds) in the same
- * transaction, then copies E to Redis (gx:epoch:<profileId>, TTL IDY_EPOCH_TTL_S, after which every older access
+ * A password change or reset sets "UserProfile"."tokensValidAfter" to E = now + 1 s (whole seconds; at least the
+ * previous epoch + 1 s, so a token minted at the previous epoch ends too) in the same transaction, then copies E to Redis (gx:epoch:<profileId>, TTL IDY_EPOCH_TTL_S, after which every older access
  * token has expired anyway). The HTTP pipeline refuses an access token whose iat is before E (docs/security.md
  * "Credentials"). Tokens minted later carry iat >= E (idy_epoch_iat), so a login in the same second still works. */
 #define IDY_EPOCH_TTL_S (IDY_ACCESS_TTL_S + 60)
-/* The epoch a change made now sets. */
+/* The epoch a change made now asks for (the statement may raise it, see above). */
 long long idy_epoch_next(void);
 /* The iat of an access token minted at now for a profile whose epoch is the text epoch (NULL/"" = none). */
 long long idy_epoch_iat(long long now, const char *epoch);

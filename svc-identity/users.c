@@ -41,10 +41,12 @@ static const char SQL_PATCH_PROFILE[] =
 	" \"identityNum\" = CASE WHEN $10::boolean THEN NULL ELSE COALESCE($6, \"identityNum\") END,"
 	" \"email\" = COALESCE($7, \"email\"), \"passwordHash\" = COALESCE($8, \"passwordHash\"),"
 	" \"mustChangePassword\" = ($8::text IS NULL AND \"mustChangePassword\"),"
-	" \"tokensValidAfter\" = CASE WHEN $8::text IS NULL THEN \"tokensValidAfter\" ELSE to_timestamp($13::bigint) END,"
+	" \"tokensValidAfter\" = CASE WHEN $8::text IS NULL THEN \"tokensValidAfter\""
+	"  ELSE GREATEST(to_timestamp($13::bigint), \"tokensValidAfter\" + interval '1 second') END,"
 	" \"updatedAt\" = now()"
 	" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL"
-	" AND (\"profileId\" = $11 OR \"role\"::text = ANY($12::text[])) RETURNING " IDY_PROFILE_COLS;
+	" AND (\"profileId\" = $11 OR \"role\"::text = ANY($12::text[])) RETURNING " IDY_PROFILE_COLS ","
+	" extract(epoch FROM \"tokensValidAfter\")::bigint AS \"validAfter\"";
 
 /* the caller's own stored credentials, for a password change (the current password is verified against the hash;
  * the names and email feed the quality check) */
@@ -569,6 +571,7 @@ static void on_patched_txn(PGresult *const *res, int nres, const struct gx_pg_er
 	}
 	/* the caller's tokens end too: every token issued before the epoch is refused from now on */
 	s->reply = idy_wrap("profile", idy_profile_json(res[0], 0));
+	s->epoch = strtoll(gx_pg_val(res[0], 0, "validAfter"), NULL, 10);
 	idy_epoch_publish(s->req, s->id, s->epoch, patch_published, s);
 }
 

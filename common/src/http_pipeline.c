@@ -194,7 +194,6 @@ static void judge_epoch(struct gx_req *req, long long epoch)
 static void on_epoch_pg(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct gx_req *req = arg;
-	struct epoch_slot *slot;
 	long long epoch = 0;
 
 	if (shutting_down(req))
@@ -205,11 +204,17 @@ static void on_epoch_pg(PGresult *res, const struct gx_pg_error *err, void *arg)
 	}
 	if (PQntuples(res) == 1)
 		epoch = strtoll(gx_pg_val(res, 0, "epoch"), NULL, 10);
-	slot = epoch_slot(req->claims.sub);
-	snprintf(slot->sub, sizeof(slot->sub), "%s", req->claims.sub);
+	gx_http_epoch_note(req->claims.sub, epoch);
+	judge_epoch(req, epoch);
+}
+
+void gx_http_epoch_note(const char *sub, long long epoch)
+{
+	struct epoch_slot *slot = epoch_slot(sub);
+
+	snprintf(slot->sub, sizeof(slot->sub), "%s", sub);
 	slot->epoch = epoch;
 	slot->at = (long long)time(NULL);
-	judge_epoch(req, epoch);
 }
 
 /* Redis could not answer: the epoch from PostgreSQL (or the thread's recent answer). */

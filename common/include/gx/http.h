@@ -217,6 +217,11 @@ void gx_reply_pg_error(struct gx_req *req, const struct gx_pg_error *err);
  * Shared with gx_jwt for token parts. */
 bool gx_http_json_text_ok(const unsigned char *s, size_t n);
 
+/* A handler changed the token epoch of profile sub (Unix seconds): the calling worker thread's cache of the
+ * PostgreSQL fallback (see "token epoch" above) holds the new value at once. Other threads and processes see it
+ * within 5 s while Redis is down, at once through Redis otherwise. */
+void gx_http_epoch_note(const char *sub, long long epoch);
+
 /* Is the server draining (SIGTERM received)? Workers' /readyz answer 503 then. */
 bool gx_http_draining(void);
 
