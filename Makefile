@@ -26,7 +26,7 @@ CFLAGS_ALL := -std=c11 $(WARN) $(OPT) $(CFLAGS)
 # generated protobuf-c code is not ours to lint
 GENFLAGS := -std=c11 -Wall -Wno-unused-parameter $(OPT)
 LIBS := -levent -levent_pthreads -lpq -lhiredis -lcjson -lmbedtls -lmbedx509 -lmbedcrypto \
-	-lprotobuf-c -lgrpc -lgpr -lcrypto -lcrypt -lpthread -lm
+	-lprotobuf-c -lgrpc -lgpr -lcrypto -lcrypt -lcrack -lpthread -lm
 
 DAEMONS := svc-identity svc-admin svc-tokenomics svc-organization svc-loanpool svc-governance svc-tax \
 	outbox-submitter projector

@@ -39,7 +39,8 @@
 #include <mbedtls/sha256.h>
 
 static const char SQL_LOGIN_LOOKUP[] =
-	"SELECT " IDY_PROFILE_COLS ", \"passwordHash\" FROM \"UserProfile\" WHERE lower(\"email\") = $1"
+	"SELECT " IDY_PROFILE_COLS ", \"passwordHash\", \"mustChangePassword\","
+	" extract(epoch FROM \"tokensValidAfter\")::bigint AS \"validAfter\" FROM \"UserProfile\" WHERE lower(\"email\") = $1"
 	" AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL";
 
 static const char SQL_STORE_REFRESH[] =
@@ -62,7 +63,8 @@ static const char SQL_ROTATE[] =
 	"  \"expiresAt\", \"userAgent\", \"ipAddress\")"
 	"  SELECT $3, $2, rot.\"profileId\", rot.\"familyId\", $6, to_timestamp($7::bigint), $8, $9 FROM rot"
 	"  RETURNING \"jti\")"
-	" SELECT p.\"profileId\", p.\"role\"::text AS \"role\", (SELECT count(*) FROM ins) AS \"issued\""
+	" SELECT p.\"profileId\", p.\"role\"::text AS \"role\", (SELECT count(*) FROM ins) AS \"issued\","
+	" p.\"mustChangePassword\", extract(epoch FROM p.\"tokensValidAfter\")::bigint AS \"validAfter\""
 	" FROM rot JOIN \"UserProfile\" p ON p.\"profileId\" = rot.\"profileId\"";
 
 /* $1 jti, $2 tenant, $3 hash, $4 family: a token that could not be rotated, its successor, whether it has a parent
@@ -74,7 +76,8 @@ static const char SQL_INSPECT[] =
 	"  AND a.\"replacedBy\" = t.\"jti\") AS \"hasParent\","
 	" n.\"jti\" AS \"succJti\", (n.\"rotatedAt\" IS NOT NULL) AS \"succRotated\", n.\"revoked\" AS \"succRevoked\","
 	" extract(epoch FROM n.\"expiresAt\")::bigint AS \"succExp\","
-	" p.\"profileId\", p.\"role\"::text AS \"role\", p.\"status\"::text AS \"status\""
+	" p.\"profileId\", p.\"role\"::text AS \"role\", p.\"status\"::text AS \"status\","
+	" p.\"mustChangePassword\", extract(epoch FROM p.\"tokensValidAfter\")::bigint AS \"validAfter\""
 	" FROM \"RefreshToken\" t"
 	" LEFT JOIN \"RefreshToken\" n ON n.\"jti\" = t.\"replacedBy\" AND n.\"tenantId\" = t.\"tenantId\""
 	"  AND n.\"familyId\" = t.\"familyId\""
@@ -157,6 +160,8 @@ struct login {
 	char profile_id[64];
 	char role[16];
 	char status[32];
+	char valid_after[24]; /* the profile's token epoch, "" when none */
+	bool pwc;             /* mustChangePassword */
 	cJSON *user;
 	struct idy_tokens tok;
 };
@@ -185,11 +190,28 @@ static void login_stored(PGresult *const *res GX_UNUSED, int nres GX_UNUSED, con
 	body = tokens_json(&s->tok);
 	cJSON_AddItemToObject(body, "user", s->user);
 	s->user = NULL;
+	cJSON_AddBoolToObject(body, "mustChangePassword", s->pwc);
 	count_login("success");
 	gx_reply_json(s->req, 200, body);
 }
 
-static void login_checked(bool ok, const char *hash GX_UNUSED, void *arg)
+/* A token epoch younger than the tokens it revokes is written to Redis again at login: a change made while Redis
+ * was down (or lost by a Redis restart) is back in Redis once the user logs in with the new password, which they
+ * must, as their tokens were revoked. Fire and forget. */
+static void republish_epoch(const struct login *s, long long now)
+{
+	long long e = s->valid_after[0] ? strtoll(s->valid_after, NULL, 10) : 0;
+	char key[96], ttl[24];
+	const char *argv[5] = { "SET", key, s->valid_after, "EX", ttl };
+
+	if (e <= 0 || e + IDY_EPOCH_TTL_S <= now)
+		return;
+	snprintf(key, sizeof(key), "gx:epoch:%s", s->profile_id);
+	snprintf(ttl, sizeof(ttl), "%lld", e + IDY_EPOCH_TTL_S - now);
+	gx_redis_cmd(gx_req_redis(s->req), ignore_reply, NULL, 5, argv, NULL);
+}
+
+static void login_checked(const struct idy_hash_result *r, void *arg)
 {
 	struct login *s = arg;
 	struct gx_req *req = s->req;
@@ -201,7 +223,7 @@ static void login_checked(bool ok, const char *hash GX_UNUSED, void *arg)
 	long long now = (long long)time(NULL);
 
 	s->job = NULL;
-	if (!ok) {
+	if (!r->matched) {
 		char ttl[24];
 		const char *argv[5] = { "EVAL", LUA_LOCK_FAIL, "1", s->lock_key, ttl };
 		snprintf(ttl, sizeof(ttl), "%lld", cfg->login_lockout_ms);
@@ -219,8 +241,10 @@ static void login_checked(bool ok, const char *hash GX_UNUSED, void *arg)
 		const char *argv[2] = { "DEL", s->lock_key };
 		gx_redis_cmd(gx_req_redis(req), ignore_reply, NULL, 2, argv, NULL);
 	}
+	republish_epoch(s, now);
 	if (gx_uuid_v4(family) < 0 || gx_uuid_v4(jti) < 0 ||
-	    idy_tokens_mint(app, s->profile_id, s->role, family, jti, now, now, &s->tok) < 0) {
+	    idy_tokens_mint(app, s->profile_id, s->role, s->pwc, family, jti, now, idy_epoch_iat(now, s->valid_after),
+			    &s->tok) < 0) {
 		gx_reply_error(req, 500, "INTERNAL", "cannot issue tokens");
 		return;
 	}
@@ -246,6 +270,9 @@ static void login_found(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct login *s = arg;
 	struct gx_req *req = s->req;
 	const struct idy_app *app = gx_req_app(req);
+	struct idy_hash_spec spec = { .pw = s->password, .cost = (int)app->cfg->bcrypt_cost };
+	enum idy_hash_refusal why;
+	char account[300];
 
 	if (err) {
 		gx_reply_pg_error(req, err);
@@ -255,15 +282,20 @@ static void login_found(PGresult *res, const struct gx_pg_error *err, void *arg)
 		snprintf(s->profile_id, sizeof(s->profile_id), "%s", gx_pg_val(res, 0, "profileId"));
 		snprintf(s->role, sizeof(s->role), "%s", gx_pg_val(res, 0, "role"));
 		snprintf(s->status, sizeof(s->status), "%s", gx_pg_val(res, 0, "status"));
+		snprintf(s->valid_after, sizeof(s->valid_after), "%s", gx_pg_val(res, 0, "validAfter"));
+		s->pwc = gx_svc_true(res, 0, "mustChangePassword");
 		s->user = idy_profile_json(res, 0);
-		s->job = idy_hash_submit(gx_req_worker(req), IDY_HASH_VERIFY, s->password,
-					 gx_pg_val(res, 0, "passwordHash"), 0, login_checked, s);
+		spec.op = IDY_HASH_VERIFY;
+		spec.account = s->profile_id;
+		spec.hash = gx_pg_val(res, 0, "passwordHash");
 	} else {
-		s->job = idy_hash_submit(gx_req_worker(req), IDY_HASH_BURN, s->password, NULL,
-					 (int)app->cfg->bcrypt_cost, login_checked, s);
+		idy_email_account(s->email, account, sizeof(account));
+		spec.op = IDY_HASH_BURN;
+		spec.account = account;
 	}
+	s->job = idy_hash_submit(gx_req_worker(req), &spec, login_checked, s, &why);
 	if (!s->job)
-		idy_reply_busy(req);
+		idy_reply_busy(req, why);
 }
 
 static void login_lookup(struct login *s)
@@ -396,14 +428,17 @@ static int read_refresh_token(struct gx_req *req, long long leeway_s, struct gx_
 	return 0;
 }
 
-/* Answer 200 with the pair for the successor succ_jti, its refresh token issued at refresh_iat. */
-static void refresh_reply(struct refresh *s, const char *profile_id, const char *role, const char *succ_jti,
-			  long long refresh_iat, long long access_iat)
+/* Answer 200 with the pair for the successor succ_jti, its refresh token issued at refresh_iat; the profile's
+ * mustChangePassword and token epoch come from row r of res. */
+static void refresh_reply(struct refresh *s, const PGresult *res, const char *succ_jti, long long refresh_iat,
+			  long long access_iat)
 {
 	const struct idy_app *app = gx_req_app(s->req);
 	struct idy_tokens t;
 
-	if (idy_tokens_mint(app, profile_id, role, s->old.fam, succ_jti, refresh_iat, access_iat, &t) < 0) {
+	if (idy_tokens_mint(app, gx_pg_val(res, 0, "profileId"), gx_pg_val(res, 0, "role"),
+			    gx_svc_true(res, 0, "mustChangePassword"), s->old.fam, succ_jti, refresh_iat,
+			    idy_epoch_iat(access_iat, gx_pg_val(res, 0, "validAfter")), &t) < 0) {
 		gx_reply_error(s->req, 500, "INTERNAL", "cannot issue tokens");
 		return;
 	}
@@ -470,16 +505,14 @@ static void refresh_inspected(PGresult *res, const struct gx_pg_error *err, void
 	if (strtoll(gx_pg_val(res, 0, "rotatedMs"), NULL, 10) <= app->cfg->refresh_grace_ms) {
 		/* a retry within the grace window: the same pair again, byte for byte */
 		count_refresh("grace");
-		refresh_reply(s, gx_pg_val(res, 0, "profileId"), gx_pg_val(res, 0, "role"), gx_pg_val(res, 0, "succJti"),
-			      succ_iat, succ_iat);
+		refresh_reply(s, res, gx_pg_val(res, 0, "succJti"), succ_iat, succ_iat);
 		return;
 	}
 	if (!gx_svc_true(res, 0, "hasParent")) {
 		/* the family's login token, its successor never presented: a client that does not store rotated
 		 * tokens (the original backend never rotated). A new access token, the same successor. */
 		count_refresh("unrotated_client");
-		refresh_reply(s, gx_pg_val(res, 0, "profileId"), gx_pg_val(res, 0, "role"), gx_pg_val(res, 0, "succJti"),
-			      succ_iat, s->now);
+		refresh_reply(s, res, gx_pg_val(res, 0, "succJti"), succ_iat, s->now);
 		return;
 	}
 	revoke_family(s);
@@ -505,7 +538,7 @@ static void refresh_rotated(PGresult *res, const struct gx_pg_error *err, void *
 		return;
 	}
 	count_refresh("rotated");
-	refresh_reply(s, gx_pg_val(res, 0, "profileId"), gx_pg_val(res, 0, "role"), s->new_jti, s->now, s->now);
+	refresh_reply(s, res, s->new_jti, s->now, s->now);
 }
 
 /* An adopted original token was rotated in the same transaction: the rotation's result decides. */

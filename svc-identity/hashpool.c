@@ -2,6 +2,11 @@
  * that deliver results on the worker's event_base (an event made active from the pool thread; libevent is set up
  * for threads by the HTTP server).
  *
+ * Isolation: at most one job per account (a profile id, or "email:<address>" before one is known) is waiting or
+ * running at a time, and at most max_queue jobs wait overall; idy_hash_submit refuses the rest at once (the caller
+ * answers 503 BUSY), so one account hammering password operations holds at most one thread and others' logins wait
+ * behind at most one of its hashes.
+ *
  * Lifetime: a queue is reference counted (its owner plus one per outstanding job) because a pool thread may finish
  * a job after the worker's loop ended. The owner marks it dead in idy_hashq_free; whoever drops the last reference
  * frees it. Jobs of a dead queue are dropped without running their callback.
@@ -19,15 +24,20 @@
 #include <event2/event.h>
 
 struct idy_hash_job {
-	struct idy_hash_job *next;
+	struct idy_hash_job *next;              /* pool queue, then the completion list */
+	struct idy_hash_job *iprev, *inext;     /* the pool's in-flight list (submitted, not yet finished) */
 	struct idy_hashq *q;
 	enum idy_hash_op op;
-	char *pw;
-	char *hash;   /* VERIFY input */
-	char *result; /* MAKE output */
+	char *account;
+	char *pw, *current; /* secrets, wiped */
+	char *hash;         /* VERIFY/CHANGE input */
+	char *email, *first, *last;
+	bool check;
 	int cost;
-	bool ok;
-	idy_hash_cb cb; /* NULL once cancelled (worker thread only) */
+	struct idy_hash_result res;
+	char *result;       /* the new hash */
+	char issue[160];
+	idy_hash_cb cb;     /* NULL once cancelled (worker thread only) */
 	void *arg;
 };
 
@@ -44,21 +54,53 @@ struct idy_hashpool {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	struct idy_hash_job *head, *tail; /* waiting jobs, under mu */
+	struct idy_hash_job *inflight;    /* waiting or running jobs, under mu: one per account */
 	int waiting, max_queue;
 	bool stop;
 	pthread_t *threads;
 	int nthreads;
 };
 
+static void wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
 static void job_free(struct idy_hash_job *j)
 {
-	if (j->pw) {
-		explicit_bzero(j->pw, strlen(j->pw));
-		free(j->pw);
-	}
+	wipe_free(j->pw);
+	wipe_free(j->current);
+	free(j->account);
 	free(j->hash);
+	free(j->email);
+	free(j->first);
+	free(j->last);
 	free(j->result);
 	free(j);
+}
+
+/* pool mu held */
+static void inflight_remove(struct idy_hashpool *p, struct idy_hash_job *j)
+{
+	if (j->iprev)
+		j->iprev->inext = j->inext;
+	else if (p->inflight == j)
+		p->inflight = j->inext;
+	if (j->inext)
+		j->inext->iprev = j->iprev;
+	j->iprev = j->inext = NULL;
+}
+
+/* pool mu held */
+static bool account_busy(const struct idy_hashpool *p, const char *account)
+{
+	for (const struct idy_hash_job *j = p->inflight; j; j = j->inext)
+		if (strcmp(j->account, account) == 0)
+			return true;
+	return false;
 }
 
 /* Drop n references of q (mu held by the caller); returns true when q must be freed after unlocking. */
@@ -99,19 +141,35 @@ static void deliver(struct idy_hash_job *j)
 	pthread_mutex_unlock(&q->mu);
 }
 
+/* The quality check (when asked), then the new hash. */
+static void make_hash(struct idy_hash_job *j)
+{
+	j->res.verdict = j->check ? gx_password_check(j->pw, j->email, j->first, j->last, j->issue, sizeof(j->issue))
+				  : GX_PASSWORD_OK;
+	if (j->res.verdict != GX_PASSWORD_OK) {
+		j->res.issue = j->issue;
+		return;
+	}
+	j->result = gx_password_hash(j->pw, j->cost);
+	j->res.hash = j->result;
+}
+
 static void run_job(struct idy_hash_job *j)
 {
 	switch (j->op) {
 	case IDY_HASH_MAKE:
-		j->result = gx_password_hash(j->pw, j->cost);
-		j->ok = j->result != NULL;
+		make_hash(j);
 		break;
 	case IDY_HASH_VERIFY:
-		j->ok = gx_password_verify(j->pw, j->hash);
+		j->res.matched = gx_password_verify(j->pw, j->hash);
 		break;
 	case IDY_HASH_BURN:
 		gx_password_burn(j->pw);
-		j->ok = false;
+		break;
+	case IDY_HASH_CHANGE:
+		j->res.matched = gx_password_verify(j->current, j->hash);
+		if (j->res.matched)
+			make_hash(j);
 		break;
 	}
 }
@@ -137,6 +195,9 @@ static void *pool_thread(void *arg)
 		p->waiting--;
 		pthread_mutex_unlock(&p->mu);
 		run_job(j);
+		pthread_mutex_lock(&p->mu);
+		inflight_remove(p, j);
+		pthread_mutex_unlock(&p->mu);
 		deliver(j);
 	}
 }
@@ -209,7 +270,7 @@ static void on_done(evutil_socket_t fd GX_UNUSED, short what GX_UNUSED, void *ar
 		if (j->cb) {
 			idy_hash_cb cb = j->cb;
 			j->cb = NULL;
-			cb(j->ok, j->result, j->arg);
+			cb(&j->res, j->arg);
 		}
 		job_free(j);
 	}
@@ -258,12 +319,18 @@ void idy_hashq_free(struct idy_hashq *q)
 		q_destroy(q);
 }
 
-struct idy_hash_job *idy_hash_submit(struct idy_hashq *q, enum idy_hash_op op, const char *pw, const char *hash,
-				     int cost, idy_hash_cb cb, void *arg)
+static char *dup_or_null(const char *s)
+{
+	return s ? gx_xstrdup(s) : NULL;
+}
+
+struct idy_hash_job *idy_hash_submit(struct idy_hashq *q, const struct idy_hash_spec *spec, idy_hash_cb cb,
+				     void *arg, enum idy_hash_refusal *why)
 {
 	struct idy_hashpool *p;
 	struct idy_hash_job *j;
 
+	*why = IDY_HASH_FULL;
 	if (!q)
 		return NULL;
 	p = q->pool;
@@ -272,12 +339,23 @@ struct idy_hash_job *idy_hash_submit(struct idy_hashq *q, enum idy_hash_op op, c
 		pthread_mutex_unlock(&p->mu);
 		return NULL;
 	}
+	if (account_busy(p, spec->account)) {
+		pthread_mutex_unlock(&p->mu);
+		*why = IDY_HASH_ACCOUNT_BUSY;
+		return NULL;
+	}
 	j = gx_xcalloc(1, sizeof(*j));
 	j->q = q;
-	j->op = op;
-	j->pw = gx_xstrdup(pw ? pw : "");
-	j->hash = hash ? gx_xstrdup(hash) : NULL;
-	j->cost = cost;
+	j->op = spec->op;
+	j->account = gx_xstrdup(spec->account);
+	j->pw = gx_xstrdup(spec->pw ? spec->pw : "");
+	j->current = dup_or_null(spec->current);
+	j->hash = dup_or_null(spec->hash);
+	j->email = dup_or_null(spec->email);
+	j->first = dup_or_null(spec->first);
+	j->last = dup_or_null(spec->last);
+	j->check = spec->check;
+	j->cost = spec->cost;
 	j->cb = cb;
 	j->arg = arg;
 	pthread_mutex_lock(&q->mu);
@@ -289,6 +367,10 @@ struct idy_hash_job *idy_hash_submit(struct idy_hashq *q, enum idy_hash_op op, c
 		p->head = j;
 	p->tail = j;
 	p->waiting++;
+	j->inext = p->inflight;
+	if (p->inflight)
+		p->inflight->iprev = j;
+	p->inflight = j;
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->mu);
 	return j;

@@ -11,6 +11,7 @@
 
 #include "gx/api.h"
 #include "gx/http.h"
+#include "gx/password.h"
 
 struct event_base;
 
@@ -28,6 +29,7 @@ struct idy_cfg {
 	long long login_max_failures; /* LOGIN_MAX_FAILURES per account + client IP */
 	long long login_lockout_ms;   /* LOGIN_LOCKOUT: failure window and lock duration */
 	long long refresh_grace_ms;   /* REFRESH_REUSE_GRACE: a just-rotated token still gets its successor */
+	char *password_dict;          /* PASSWORD_DICTIONARY: cracklib's packed dictionary (path prefix) */
 };
 
 /* Process-wide service state (gx_req_app), read-only while serving. */
@@ -47,14 +49,43 @@ struct idy_hashq;
 struct idy_hash_job;
 
 enum idy_hash_op {
-	IDY_HASH_MAKE,   /* hash pw at cost: result is the new hash */
-	IDY_HASH_VERIFY, /* pw against hash: ok */
-	IDY_HASH_BURN,   /* spend one verify's time on pw (unknown account): ok is false */
+	IDY_HASH_MAKE,   /* (quality check when asked, then) hash pw at cost: result is the new hash */
+	IDY_HASH_VERIFY, /* pw against hash: matched */
+	IDY_HASH_BURN,   /* spend one verify's time on pw (unknown account): matched is false */
+	IDY_HASH_CHANGE, /* current against hash; when it matches, as MAKE for pw */
 };
 
-/* Runs on the worker thread. ok: verify matched / hash made. hash: the new hash for IDY_HASH_MAKE (borrowed, valid
- * during the call), else NULL. */
-typedef void (*idy_hash_cb)(bool ok, const char *hash, void *arg);
+/* What to run. Strings borrowed for the call (copied). account: the isolation key (profile id, or
+ * "email:<lower-cased address>" when no profile is known); pw: the password (the new one for MAKE/CHANGE);
+ * current: CHANGE's current password; hash: the stored hash (VERIFY, CHANGE); check: MAKE/CHANGE run
+ * gx_password_check(pw, email, first, last) first (all three may be NULL). */
+struct idy_hash_spec {
+	enum idy_hash_op op;
+	const char *account;
+	const char *pw, *current, *hash;
+	const char *email, *first, *last;
+	bool check;
+	int cost;
+};
+
+/* The outcome, borrowed during the callback. matched: VERIFY/CHANGE's password matched. verdict: the quality
+ * check's (GX_PASSWORD_OK when not asked), issue its sentence. hash: the new hash (MAKE/CHANGE), NULL when none was
+ * made (weak password, current password wrong, or hashing failed). */
+struct idy_hash_result {
+	bool matched;
+	enum gx_password_verdict verdict;
+	const char *issue;
+	const char *hash;
+};
+
+/* Why idy_hash_submit refused a job. */
+enum idy_hash_refusal {
+	IDY_HASH_FULL,         /* BCRYPT_QUEUE jobs already wait (or the pool stops) */
+	IDY_HASH_ACCOUNT_BUSY, /* this account already has a job waiting or running */
+};
+
+/* Runs on the worker thread. */
+typedef void (*idy_hash_cb)(const struct idy_hash_result *r, void *arg);
 
 /* threads >= 1 workers, at most max_queue jobs waiting. Returns the pool (caller owns) or NULL (logged). */
 struct idy_hashpool *idy_hashpool_new(int threads, int max_queue);
@@ -64,11 +95,11 @@ void idy_hashpool_free(struct idy_hashpool *p);
  * loop ended. Returns NULL (logged) on failure. */
 struct idy_hashq *idy_hashq_new(struct idy_hashpool *p, struct event_base *base);
 void idy_hashq_free(struct idy_hashq *q);
-/* Queue a job (worker thread). pw and hash are copied (hash may be NULL except for VERIFY). Returns the job handle
- * (owned by the queue; valid until its callback ran or it was cancelled), or NULL when the pool's queue is full
- * or q is NULL (its creation failed). */
-struct idy_hash_job *idy_hash_submit(struct idy_hashq *q, enum idy_hash_op op, const char *pw, const char *hash,
-				     int cost, idy_hash_cb cb, void *arg);
+/* Queue a job (worker thread). Returns the job handle (owned by the queue; valid until its callback ran or it was
+ * cancelled), or NULL with *why set when the pool's queue is full, the account already has a job in flight, or q is
+ * NULL (its creation failed: IDY_HASH_FULL). */
+struct idy_hash_job *idy_hash_submit(struct idy_hashq *q, const struct idy_hash_spec *spec, idy_hash_cb cb,
+				     void *arg, enum idy_hash_refusal *why);
 /* Forget the job's callback (worker thread, before it ran). */
 void idy_hash_cancel(struct idy_hash_job *job);
 
@@ -83,16 +114,32 @@ struct idy_tokens {
 	long long refresh_exp;
 };
 
-/* Mint the pair for profile_id with role; family is the refresh family (a new login passes a new UUID).
+/* Mint the pair for profile_id with role (pwc: the access token carries "pwc": true, the password must be changed
+ * first); family is the refresh family (a new login passes a new UUID).
  * refresh_jti must be a UUID chosen by the caller (it may already be stored); the refresh token is issued at
  * refresh_iat, the access token at access_iat. Minting is deterministic: the access token's jti is derived from
  * (refresh_jti, access_iat), so the same arguments give byte-identical tokens (a refresh retried within the grace
  * window gets exactly the pair it was first given). Returns 0, or -1 (logged). */
-int idy_tokens_mint(const struct idy_app *app, const char *profile_id, const char *role, const char *family,
+int idy_tokens_mint(const struct idy_app *app, const char *profile_id, const char *role, bool pwc, const char *family,
 		    const char *refresh_jti, long long refresh_iat, long long access_iat, struct idy_tokens *out);
 void idy_tokens_release(struct idy_tokens *t);
 /* Hex SHA-256 of a refresh token's jti: the "tokenHash" stored for it. out holds 65 bytes. Returns 0/-1. */
 int idy_refresh_hash(const char *jti, char out[65]);
+
+/* ---- token epoch (credentials.c) ---------------------------------------------------------------------------
+ * A password change or reset sets "UserProfile"."tokensValidAfter" to E = now + 1 s (whole seconds; at least the
+ * previous epoch + 1 s, so a token minted at the previous epoch ends too) in the same transaction, then copies E to Redis (gx:epoch:<profileId>, TTL IDY_EPOCH_TTL_S, after which every older access
+ * token has expired anyway). The HTTP pipeline refuses an access token whose iat is before E (docs/security.md
+ * "Credentials"). Tokens minted later carry iat >= E (idy_epoch_iat), so a login in the same second still works. */
+#define IDY_EPOCH_TTL_S (IDY_ACCESS_TTL_S + 60)
+/* The epoch a change made now asks for (the statement may raise it, see above). */
+long long idy_epoch_next(void);
+/* The iat of an access token minted at now for a profile whose epoch is the text epoch (NULL/"" = none). */
+long long idy_epoch_iat(long long now, const char *epoch);
+/* Copy epoch E of profile_id to Redis, then call done(arg) (on success or failure: the database already holds
+ * it; a failure is logged and counted). */
+void idy_epoch_publish(struct gx_req *req, const char *profile_id, long long epoch, void (*done)(void *arg),
+		       void *arg);
 
 /* ---- shared handler helpers (users.c) ---------------------------------------------------------------------- */
 
@@ -122,8 +169,13 @@ const char *idy_tenant(const struct gx_req *req);
 void idy_lower_ascii(char *s);
 /* Overwrite the secret s with zeros, then free it; NULL is a no-op. */
 void idy_wipe_free(char *s);
-/* Answer 503 BUSY with Retry-After: 1 when idy_hash_submit refused a job (ends req). */
-void idy_reply_busy(struct gx_req *req);
+/* Answer 503 BUSY with Retry-After: 1 when idy_hash_submit refused a job, the message saying why (ends req). */
+void idy_reply_busy(struct gx_req *req, enum idy_hash_refusal why);
+/* Answer a quality refusal of a new password: 400 WEAK_PASSWORD naming the reason, 400 VALIDATION_FAILED for the
+ * length, 500 when the dictionary failed (ends req). */
+void idy_reply_weak(struct gx_req *req, const struct idy_hash_result *r);
+/* The isolation key of an email (lower-cased) before a profile is known: "email:<email>" into out (n bytes). */
+void idy_email_account(const char *email, char *out, size_t n);
 
 /* The on-chain fields of a body: nationalityCountryCode and dateOfBirth, both optional (NULL when absent), with
  * the age in whole years from the date (-1 when absent). Problems go to v. Pointers borrow from body. */
@@ -144,6 +196,7 @@ void idy_kyc_submit(struct gx_req *req);
 void idy_kyc_get(struct gx_req *req);
 void idy_kyc_review(struct gx_req *req);
 void idy_users_onchain(struct gx_req *req);
+void idy_users_password_reset(struct gx_req *req);
 
 /* The route table (routes.c). */
 extern const struct gx_route idy_routes[];

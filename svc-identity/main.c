@@ -33,6 +33,8 @@ static const struct gx_cfg_key idy_keys[] = {
 	{ "REFRESH_REUSE_GRACE", GX_CFG_MS, "30s", 0, 300000, OFF(refresh_grace_ms), 0, NULL,
 	  "presenting the refresh token just rotated this soon after gets the same successor pair, not a reuse "
 	  "revocation (0 = off)" },
+	{ "PASSWORD_DICTIONARY", GX_CFG_STR, GX_PASSWORD_DICT_DEFAULT, 0, 0, OFF(password_dict), 0, NULL,
+	  "cracklib's packed dictionary (path without .pwd/.pwi/.hwm) that new passwords are checked against" },
 };
 
 static int idy_init(const struct gx_api_config *shared, void *cfgp, void **appp)
@@ -47,7 +49,7 @@ static int idy_init(const struct gx_api_config *shared, void *cfgp, void **appp)
 			threads = 1;
 	}
 	/* the dummy hash for unknown emails costs what a real verify costs */
-	if (gx_password_burn_init((int)c->bcrypt_cost) < 0)
+	if (gx_password_burn_init((int)c->bcrypt_cost) < 0 || gx_password_dict_init(c->password_dict) < 0)
 		return -1;
 	app = gx_xcalloc(1, sizeof(*app));
 	app->cfg = c;

@@ -59,7 +59,7 @@ static int access_jti(const char *refresh_jti, long long iat, char out[37])
 	return 0;
 }
 
-int idy_tokens_mint(const struct idy_app *app, const char *profile_id, const char *role, const char *family,
+int idy_tokens_mint(const struct idy_app *app, const char *profile_id, const char *role, bool pwc, const char *family,
 		    const char *refresh_jti, long long refresh_iat, long long access_iat, struct idy_tokens *out)
 {
 	const unsigned char *key = (const unsigned char *)app->shared->jwt_secret;
@@ -70,6 +70,7 @@ int idy_tokens_mint(const struct idy_app *app, const char *profile_id, const cha
 	fill_claims(&c, app, profile_id, role, access_iat);
 	snprintf(c.aud, sizeof(c.aud), "%s", IDY_ACCESS_AUD);
 	c.exp = access_iat + IDY_ACCESS_TTL_S;
+	c.pwc = pwc;
 	if (access_jti(refresh_jti, access_iat, c.jti) < 0)
 		goto fail;
 	out->access = gx_jwt_sign(&c, key, keylen);

@@ -154,7 +154,8 @@ for api in "$IDENTITY" "$ADMIN" "$TOKENOMICS" "$GOVERNANCE" "$TAX"; do
 done
 
 SUF=$(date +%s)-$$
-PASSWORD="Demo-$(uuid | cut -c1-12)"
+# not "Demo-...": the users' last name is Demo, and a password may not contain a name (WEAK_PASSWORD)
+PASSWORD="Walk-$(uuid | cut -c1-12)"
 printf '%s\n' "$PASSWORD" >"$TMP/password"
 
 # ---- 1. the first super admin: an operator command, not an endpoint --------------------------------------------

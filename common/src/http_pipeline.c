@@ -1,5 +1,6 @@
-/* Request pipeline after routing: bearer auth and role policy, access-token revocation, rate limits, idempotency,
- * then the route's handler. Asynchronous steps (Redis, PostgreSQL) continue from their callbacks. */
+/* Request pipeline after routing: bearer auth and role policy, access-token revocation (jti denylist and the
+ * profile's token epoch), the forced password change, rate limits, idempotency, then the route's handler.
+ * Asynchronous steps (Redis, PostgreSQL) continue from their callbacks. */
 #include "http_int.h"
 
 #include <stdio.h>
@@ -12,12 +13,18 @@
 #include "gx/idem.h"
 #include "gx/log.h"
 #include "gx/metrics.h"
+#include "gx/pg.h"
 #include "gx/redis.h"
 #include "gx/util.h"
 
 #define ACCESS_AUDIENCE "gx-api"
 #define JWT_LEEWAY_S 30
 #define IDEM_KEY_MAX 128
+/* PostgreSQL fallback of the token epoch (Redis down): answers remembered per worker thread this long */
+#define EPOCH_CACHE_SLOTS 256
+#define EPOCH_CACHE_TTL_S 5
+/* lifetime of an epoch key written back from PostgreSQL: longer than an access token lives (15 min) */
+#define EPOCH_KEY_TTL_S 960
 
 static struct gx_metric *m_degraded;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -35,6 +42,7 @@ static void count_degraded(const char *check)
 }
 
 static void step_ratelimit(struct gx_req *req);
+static void step_pwc(struct gx_req *req);
 static void step_idempotency(struct gx_req *req);
 static void run_handler(struct gx_req *req);
 
@@ -142,40 +150,180 @@ static int step_auth(struct gx_req *req)
 	return 0;
 }
 
-/* ---- step 5b: access-token revocation (jti denylist in Redis; fail open when Redis is down) ---- */
+/* ---- step 5b: access-token revocation ----
+ * One MGET reads the jti denylist (gx:revoked:jti:<jti>, written by logout) and the profile's token epoch
+ * (gx:epoch:<sub>, written by a password change or reset): a denylisted token, or one issued before the epoch, is
+ * refused. Redis down: the denylist fails open (as the rate limits); the epoch is read from PostgreSQL instead
+ * ("UserProfile"."tokensValidAfter", remembered per worker thread for EPOCH_CACHE_TTL_S), and with PostgreSQL down
+ * too the request fails closed (503): a revoked credential must not come back because a cache is down. Redis up
+ * without the epoch key (never written, expired, or lost in a restart or failover) is answered the same way, and
+ * PostgreSQL's value is written back (SET NX, EPOCH_KEY_TTL_S): one lookup per profile and key lifetime. */
+
+static const char SQL_EPOCH[] =
+	"SELECT COALESCE(extract(epoch FROM \"tokensValidAfter\")::bigint, 0) AS \"epoch\" FROM \"UserProfile\""
+	" WHERE \"profileId\" = $1";
+
+struct epoch_slot {
+	char sub[64];
+	long long epoch;
+	long long at; /* when it was read (s); 0 = empty */
+};
+
+static _Thread_local struct epoch_slot epoch_cache[EPOCH_CACHE_SLOTS];
+
+static struct epoch_slot *epoch_slot(const char *sub)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)sub; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return &epoch_cache[h % EPOCH_CACHE_SLOTS];
+}
+
+static void reply_revoked(struct gx_req *req)
+{
+	reply_unauthorized(req, "TOKEN_REVOKED", "the access token has been revoked");
+}
+
+/* The token's verdict against epoch: refused when issued before it. */
+static void judge_epoch(struct gx_req *req, long long epoch)
+{
+	if (req->claims.iat < epoch) {
+		reply_revoked(req);
+		return;
+	}
+	step_pwc(req);
+}
+
+static void on_epoch_written(const redisReply *reply GX_UNUSED, const char *err GX_UNUSED, void *arg GX_UNUSED)
+{
+	/* best effort: without the key the next request asks PostgreSQL again */
+}
+
+/* Give Redis the epoch PostgreSQL holds, unless a change wrote one meanwhile (NX): the key outlives every access
+ * token it could refuse. */
+static void epoch_write_back(struct gx_req *req, long long epoch)
+{
+	char key[96], val[24], ttl[16];
+	const char *argv[6] = { "SET", key, val, "EX", ttl, "NX" };
+
+	if (!req->w->redis || !gx_redis_ready(req->w->redis))
+		return;
+	snprintf(key, sizeof(key), "gx:epoch:%s", req->claims.sub);
+	snprintf(val, sizeof(val), "%lld", epoch);
+	snprintf(ttl, sizeof(ttl), "%d", EPOCH_KEY_TTL_S);
+	(void)gx_redis_cmd(req->w->redis, on_epoch_written, NULL, 6, argv, NULL);
+}
+
+static void on_epoch_pg(PGresult *res, const struct gx_pg_error *err, void *arg)
+{
+	struct gx_req *req = arg;
+	long long epoch = 0;
+
+	if (shutting_down(req))
+		return;
+	if (err) {
+		gx_reply_pg_error(req, err);
+		return;
+	}
+	if (PQntuples(res) == 1)
+		epoch = strtoll(gx_pg_val(res, 0, "epoch"), NULL, 10);
+	gx_http_epoch_note(req->claims.sub, epoch);
+	epoch_write_back(req, epoch);
+	judge_epoch(req, epoch);
+}
+
+void gx_http_epoch_note(const char *sub, long long epoch)
+{
+	struct epoch_slot *slot = epoch_slot(sub);
+
+	snprintf(slot->sub, sizeof(slot->sub), "%s", sub);
+	slot->epoch = epoch;
+	slot->at = (long long)time(NULL);
+}
+
+/* Redis could not answer: the epoch from PostgreSQL (or the thread's recent answer). */
+static void epoch_from_pg(struct gx_req *req)
+{
+	struct epoch_slot *slot = epoch_slot(req->claims.sub);
+	long long now = (long long)time(NULL);
+	const char *p[1] = { req->claims.sub };
+
+	if (slot->at && now - slot->at < EPOCH_CACHE_TTL_S && strcmp(slot->sub, req->claims.sub) == 0) {
+		judge_epoch(req, slot->epoch);
+		return;
+	}
+	if (!req->w->pg) {
+		step_pwc(req);
+		return;
+	}
+	if (gx_pg_query(req->w->pg, SQL_EPOCH, 1, p, on_epoch_pg, req) < 0)
+		gx_reply_error(req, 500, "INTERNAL", "the revocation check could not start");
+}
 
 static void on_revoked(const redisReply *reply, const char *err, void *arg)
 {
 	struct gx_req *req = arg;
+	const redisReply *epoch;
 
 	if (shutting_down(req))
 		return;
-	if (err || !reply || reply->type != REDIS_REPLY_INTEGER) {
+	if (err || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
 		count_degraded("revocation");
-		gx_log_write(GX_LOG_WARN, req->id, NULL, "revocation check skipped: redis %s",
+		gx_log_write(GX_LOG_WARN, req->id, NULL, "revocation check from postgresql: redis %s",
 			     err ? err : "bad reply");
-	} else if (reply->integer > 0) {
-		reply_unauthorized(req, "TOKEN_REVOKED", "the access token has been revoked");
+		epoch_from_pg(req);
 		return;
 	}
-	step_ratelimit(req);
+	if (reply->element[0]->type == REDIS_REPLY_STRING) {
+		reply_revoked(req);
+		return;
+	}
+	epoch = reply->element[1];
+	if (epoch->type != REDIS_REPLY_STRING) {
+		/* no key: never written, expired, or lost with a Redis restart or failover. PostgreSQL knows (and the
+		 * answer is written back), so a revocation never comes back to life with an empty Redis */
+		epoch_from_pg(req);
+		return;
+	}
+	judge_epoch(req, strtoll(epoch->str, NULL, 10));
 }
 
 static void step_revocation(struct gx_req *req)
 {
-	char key[96];
-	const char *argv[2] = { "EXISTS", key };
-	size_t argvlen[2];
+	char key[96], ekey[96];
+	const char *argv[3] = { "MGET", key, ekey };
 
-	if (!req->has_claims || !req->w->redis || !req->claims.jti[0]) {
-		step_ratelimit(req);
+	if (!req->has_claims || !req->claims.jti[0]) {
+		step_pwc(req);
+		return;
+	}
+	if (!req->w->redis) {
+		epoch_from_pg(req);
 		return;
 	}
 	snprintf(key, sizeof(key), "gx:revoked:jti:%s", req->claims.jti);
-	argvlen[0] = 6;
-	argvlen[1] = strlen(key);
-	if (gx_redis_cmd(req->w->redis, on_revoked, req, 2, argv, argvlen) < 0)
+	snprintf(ekey, sizeof(ekey), "gx:epoch:%s", req->claims.sub);
+	if (gx_redis_cmd(req->w->redis, on_revoked, req, 3, argv, NULL) < 0)
 		return; /* the callback still runs (from a timer) with err set */
+}
+
+/* ---- step 5c: a password an admin reset must be changed before anything else ---- */
+
+static void step_pwc(struct gx_req *req)
+{
+	if (req->has_claims && req->claims.pwc && !(req->route->flags & GX_ROUTE_PWC_OK)) {
+		if (req->route->auth != GX_AUTH_PUBLIC) {
+			gx_reply_error(req, 403, "PASSWORD_CHANGE_REQUIRED",
+				       "the password must be changed first: PATCH your profile with password and "
+				       "currentPassword");
+			return;
+		}
+		/* a public route works without a token: it runs anonymously */
+		req->has_claims = false;
+		memset(&req->claims, 0, sizeof(req->claims));
+	}
+	step_ratelimit(req);
 }
 
 /* ---- step 6: rate limits (per client IP, then per user) ---- */
@@ -220,6 +368,22 @@ static bool rl_verdict(struct gx_req *req, const struct gx_ratelimit_result *r)
 	return false;
 }
 
+/* The strict limits for this request: the route's flag, or a credential field in the body of a
+ * GX_ROUTE_STRICT_RL_CREDENTIALS route. */
+static bool rl_strict(const struct gx_req *req)
+{
+	static const char *const fields[] = { "email", "phoneNum", "password" };
+
+	if (req->route->flags & GX_ROUTE_STRICT_RL)
+		return true;
+	if (!(req->route->flags & GX_ROUTE_STRICT_RL_CREDENTIALS) || !cJSON_IsObject(req->body))
+		return false;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (cJSON_GetObjectItemCaseSensitive(req->body, fields[i]))
+			return true;
+	return false;
+}
+
 static void on_rl_user(const struct gx_ratelimit_result *r, void *arg)
 {
 	struct gx_req *req = arg;
@@ -233,7 +397,7 @@ static void on_rl_ip(const struct gx_ratelimit_result *r, void *arg)
 {
 	struct gx_req *req = arg;
 	const struct gx_http_opts *o = req->w->srv->opts;
-	bool strict = req->route->flags & GX_ROUTE_STRICT_RL;
+	bool strict = rl_strict(req);
 	char key[128];
 
 	if (shutting_down(req) || !rl_verdict(req, r))
@@ -250,7 +414,7 @@ static void on_rl_ip(const struct gx_ratelimit_result *r, void *arg)
 static void step_ratelimit(struct gx_req *req)
 {
 	const struct gx_http_opts *o = req->w->srv->opts;
-	bool strict = req->route->flags & GX_ROUTE_STRICT_RL;
+	bool strict = rl_strict(req);
 	char key[128];
 
 	if (!req->w->redis || (req->route->flags & GX_ROUTE_NO_RL) || (strict ? o->rl_strict_rate : o->rl_rate) <= 0) {

@@ -136,7 +136,8 @@ char *gx_jwt_sign(const struct gx_jwt_claims *c, const unsigned char *key, size_
 	    !cJSON_AddStringToObject(p, "tenantId", c->tenant_id) || !cJSON_AddStringToObject(p, "jti", c->jti) ||
 	    (c->fam[0] && !cJSON_AddStringToObject(p, "fam", c->fam)) || !cJSON_AddStringToObject(p, "iss", c->iss) ||
 	    !cJSON_AddStringToObject(p, "aud", c->aud) || !cJSON_AddNumberToObject(p, "iat", (double)c->iat) ||
-	    !cJSON_AddNumberToObject(p, "exp", (double)c->exp) || !(json = cJSON_PrintUnformatted(p))) {
+	    !cJSON_AddNumberToObject(p, "exp", (double)c->exp) || (c->pwc && !cJSON_AddTrueToObject(p, "pwc")) ||
+	    !(json = cJSON_PrintUnformatted(p))) {
 		gx_log_error("jwt sign: out of memory building the payload");
 		goto out;
 	}
@@ -279,6 +280,12 @@ static const char *check_claims(const cJSON *p, const char *want_iss, const char
 		return r;
 	if (!gx_jwt_role_valid(out->role))
 		return "TOKEN_MALFORMED";
+	{
+		const cJSON *pwc = cJSON_GetObjectItemCaseSensitive(p, "pwc");
+		if (pwc && !cJSON_IsBool(pwc))
+			return "TOKEN_MALFORMED";
+		out->pwc = cJSON_IsTrue(pwc);
+	}
 	if (want_iss && strcmp(out->iss, want_iss) != 0)
 		return "TOKEN_WRONG_ISSUER";
 	if (want_aud && strcmp(out->aud, want_aud) != 0)

@@ -1,10 +1,17 @@
-/* bcrypt password hashing and verification on crypt_r/crypt_gensalt_rn, plus the timing-equaliser for unknown users. */
+/* bcrypt password hashing and verification on crypt_r/crypt_gensalt_rn, the timing-equaliser for unknown users,
+ * and the one quality policy of new passwords (length, names, cracklib's dictionary). */
 #include "gx/password.h"
 
 #include <crypt.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <crack.h>
 
 #include "gx/log.h"
 #include "gx/rand.h"
@@ -134,4 +141,87 @@ bool gx_password_acceptable(const char *pw, const char **issue)
 		return false;
 	}
 	return true;
+}
+
+/* ---- quality ---- */
+
+/* cracklib keeps static state and opens the dictionary on every call: one caller at a time. */
+static pthread_mutex_t crack_lock = PTHREAD_MUTEX_INITIALIZER;
+static char crack_dict[512] = GX_PASSWORD_DICT_DEFAULT;
+
+int gx_password_dict_init(const char *path)
+{
+	char file[600];
+	const char *r;
+
+	if (!path || !*path || strlen(path) >= sizeof(crack_dict)) {
+		gx_log_error("password dictionary path is empty or too long");
+		return -1;
+	}
+	snprintf(file, sizeof(file), "%s.pwd", path);
+	if (access(file, R_OK) != 0) {
+		gx_log_error("password dictionary %s cannot be read: %m (install cracklib-runtime)", file);
+		return -1;
+	}
+	pthread_mutex_lock(&crack_lock);
+	snprintf(crack_dict, sizeof(crack_dict), "%s", path);
+	r = FascistCheck("gx-dictionary-probe-7Qz", crack_dict);
+	pthread_mutex_unlock(&crack_lock);
+	if (r && strstr(r, "dictionary") && strstr(r, "error")) {
+		gx_log_error("password dictionary %s does not load: %s", path, r);
+		return -1;
+	}
+	return 0;
+}
+
+/* Does pw equal or contain part (case-insensitively)? Parts under 3 bytes count only when equal. */
+static bool has_part(const char *pw, const char *part, size_t len)
+{
+	char buf[256];
+
+	if (!part || len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, part, len);
+	buf[len] = '\0';
+	if (strcasecmp(pw, buf) == 0)
+		return true;
+	return len >= 3 && strcasestr(pw, buf) != NULL;
+}
+
+enum gx_password_verdict gx_password_check(const char *pw, const char *email, const char *first, const char *last,
+					   char *issue, size_t n)
+{
+	const char *why, *at = email ? strchr(email, '@') : NULL;
+	char gecos[128];
+
+	if (!gx_password_acceptable(pw, &why)) {
+		snprintf(issue, n, "%s", why);
+		return GX_PASSWORD_BAD_LENGTH;
+	}
+	if (email && has_part(pw, email, at ? (size_t)(at - email) : strlen(email))) {
+		snprintf(issue, n, "must not contain the email address's local part");
+		return GX_PASSWORD_WEAK;
+	}
+	if (first && has_part(pw, first, strlen(first))) {
+		snprintf(issue, n, "must not contain the first name");
+		return GX_PASSWORD_WEAK;
+	}
+	if (last && has_part(pw, last, strlen(last))) {
+		snprintf(issue, n, "must not contain the last name");
+		return GX_PASSWORD_WEAK;
+	}
+	snprintf(gecos, sizeof(gecos), "%s %s", first ? first : "", last ? last : "");
+	pthread_mutex_lock(&crack_lock);
+	/* the user and gecos given here, so cracklib never looks the process's own account up */
+	why = FascistCheckUser(pw, crack_dict, "gx-user", gecos);
+	if (why && strstr(why, "error loading dictionary")) {
+		pthread_mutex_unlock(&crack_lock);
+		gx_log_error("password dictionary %s does not load", crack_dict);
+		snprintf(issue, n, "cannot be checked now");
+		return GX_PASSWORD_ERROR;
+	}
+	if (why)
+		snprintf(issue, n, "is too easy to guess: %s", why);
+	pthread_mutex_unlock(&crack_lock);
+	return why ? GX_PASSWORD_WEAK : GX_PASSWORD_OK;
 }

@@ -3,7 +3,8 @@
 Redis, the Fabric stand-in, the nine release daemons) through test/lib/gxtest and measures
 
   * footprint: time from exec to /readyz 200 and RSS of every daemon idle and under load;
-  * HTTP (svc-identity): POST /auth/login (bcrypt-bound, cost reported) and GET /users/{id} at 1, 10, 50 connections.
+  * HTTP (svc-identity): POST /auth/login (bcrypt-bound, cost reported) and GET /users/{id} at 1, 10, 50 connections;
+    hash isolation: one account's login p99 idle and while another account hammers password changes (goal <= 2x).
   * HTTP (svc-tokenomics, wrk with test/bench/wrk/*.lua): GET /livez, authenticated GET
     /api/v1/wallets/{id}/balance and POST /api/v1/transfers (to the durable outbox commit and 202) at 1..100
     connections: req/s, latency percentiles, daemon CPU-us per request (and PostgreSQL + Redis CPU-us), RSS;
@@ -334,7 +335,7 @@ def bench_identity(stack, seconds, conns_list):
     own profile) per connection count. Returns {"bcrypt_cost", "login": [runs], "get_user": [runs]}."""
     d = stack.start_daemon("svc-identity", env=IDENTITY_ENV)
     try:
-        email, password = "bench-%s@example.com" % uuid.uuid4().hex[:10], "bench-password-1"
+        email, password = "bench-%s@example.com" % uuid.uuid4().hex[:10], "staple horse 42"
         r = gxtest.request("POST", d.url + "/api/v1/users",
                            json_body={"email": email, "password": password, "firstName": "Bench", "lastName": "User",
                                       "nationalityCountryCode": "AE", "dateOfBirth": "1990-05-17"})
@@ -356,6 +357,72 @@ def bench_identity(stack, seconds, conns_list):
                     % (name, c, res["rps"], res["latency_us"]["p50"] / 1000.0, res["latency_us"]["p99"] / 1000.0,
                        res["daemon_cpu_us_per_req"], res["non_2xx_or_errors"]))
                 out[name].append(res)
+        return out
+    finally:
+        d.stop()
+
+
+def bench_hash_isolation(stack, seconds, hammer_threads=16, pause_s=0.05):
+    """svc-identity at its production bcrypt cost and thread count: one account's logins, one at a time, idle and
+    while another account hammers PATCH /users/{id} password changes from hammer_threads clients, each sending its
+    next request pause_s after the last answer (16 x 20/s = 320 password changes/s asked of a pool that hashes a
+    few per second per core; each would be a bcrypt verify of a wrong currentPassword, so the hammering token stays
+    valid). The pause keeps the load generator, which shares the machine's cores, from starving the server by
+    itself. Returns the victim's login latencies idle and under the hammer, their p99 ratio (goal: <= 2) and the
+    hammer's answers by status."""
+    d = stack.start_daemon("svc-identity", env=IDENTITY_ENV)
+    try:
+        accounts = []
+        for tag in ("victim", "hammer"):
+            email, password = "bench-%s-%s@example.com" % (tag, uuid.uuid4().hex[:8]), "staple horse 42"
+            r = gxtest.request("POST", d.url + "/api/v1/users",
+                               json_body={"email": email, "password": password, "firstName": "Bench",
+                                          "lastName": "User"})
+            if r.status != 202:
+                raise RuntimeError("registration answered %d: %s" % (r.status, r.text[:300]))
+            accounts.append((email, password, r.json()["aggregateId"]))
+        (v_email, v_pw, _), (h_email, h_pw, h_id) = accounts
+        login = gxtest.request("POST", d.url + "/api/v1/auth/login", json_body={"email": h_email, "password": h_pw})
+        h_tok = login.json()["accessToken"]
+
+        def victim_logins(duration):
+            lat, end = [], time.monotonic() + duration
+            while time.monotonic() < end:
+                t0 = time.monotonic()
+                r = gxtest.request("POST", d.url + "/api/v1/auth/login",
+                                   json_body={"email": v_email, "password": v_pw}, timeout=30)
+                if r.status == 200:
+                    lat.append((time.monotonic() - t0) * 1e6)
+            return lat
+
+        idle = victim_logins(seconds)
+        stop, statuses, lock = threading.Event(), {}, threading.Lock()
+
+        def hammer():
+            body = {"password": "hammered pass 77", "currentPassword": "not the password 1"}
+            while not stop.is_set():
+                r = gxtest.request("PATCH", "%s/api/v1/users/%s" % (d.url, h_id), json_body=body,
+                                   headers=gxtest.bearer(h_tok), timeout=30)
+                with lock:
+                    statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+                stop.wait(pause_s)
+
+        threads = [threading.Thread(target=hammer) for _ in range(hammer_threads)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        loaded = victim_logins(seconds)
+        stop.set()
+        for t in threads:
+            t.join()
+        out = {"hammer_threads": hammer_threads, "idle_logins": len(idle), "loaded_logins": len(loaded),
+               "idle_p50_ms": pct(idle, 50) / 1000.0, "idle_p99_ms": pct(idle, 99) / 1000.0,
+               "loaded_p50_ms": pct(loaded, 50) / 1000.0, "loaded_p99_ms": pct(loaded, 99) / 1000.0,
+               "hammer_statuses": statuses}
+        out["p99_ratio"] = out["loaded_p99_ms"] / out["idle_p99_ms"] if out["idle_p99_ms"] else None
+        log("  other account's login p99: idle %.1f ms, while one account hammers password changes %.1f ms "
+            "(x%.2f); hammer answers %s" % (out["idle_p99_ms"], out["loaded_p99_ms"], out["p99_ratio"] or 0,
+                                            statuses))
         return out
     finally:
         d.stop()
@@ -529,6 +596,8 @@ def main():
             nolimit.stop()
             log("HTTP (svc-identity, bcrypt at its production cost)")
             doc["identity"] = bench_identity(stack, seconds, [1, 10, 50])
+            log("HTTP (svc-identity): one account hammering password changes, another logging in")
+            doc["hash_isolation"] = bench_hash_isolation(stack, max(seconds, 5) * 2)
             if "profile" in parts:
                 doc["profile"] = bench_profile(stack, api, env, cases, max(3, seconds // 2))
             stack.psql('DELETE FROM "OutboxCommand"')

@@ -403,11 +403,12 @@ class IdentityTest(IdentityBase):
 
     def test_patch_password_revokes_sessions(self):
         a_id, a_body, a = self.user_with_tokens()
-        self.call("PATCH", USER, id=a_id, token=a["accessToken"], body={"password": "a new password 2"}, status=200)
+        self.call("PATCH", USER, id=a_id, token=a["accessToken"], status=200,
+                  body={"password": "a new password 2", "currentPassword": PASSWORD})
         self.err(self.login(a_body["email"], status=401), 401, "INVALID_CREDENTIALS")
-        self.login(a_body["email"], "a new password 2")
+        b = self.login(a_body["email"], "a new password 2").json()
         self.err(self.call("POST", REFRESH, body={"refreshToken": a["refreshToken"]}), 401, "TOKEN_REVOKED")
-        self.err(self.call("PATCH", USER, id=a_id, token=a["accessToken"], body={"password": "short"}), 400,
+        self.err(self.call("PATCH", USER, id=a_id, token=b["accessToken"], body={"password": "short"}), 400,
                  "VALIDATION_FAILED")
 
     # ---- KYC ----------------------------------------------------------------------------------------------

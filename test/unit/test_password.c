@@ -2,6 +2,8 @@
 #include <stdlib.h>
 
 #include "gx/password.h"
+
+#include <string.h>
 #include "gx_test.h"
 
 /* made with crypt_r("correct horse battery", "$2a$04$abcdefghijklmnopqrstuu") on this system */
@@ -108,9 +110,31 @@ GX_TEST(policy)
 	GX_CHECK_STR(issue, "must be at most 72 bytes long");
 }
 
+static void quality(void)
+{
+	char issue[160];
+
+	GX_CHECK(gx_password_check("correct horse 1", "ada@example.com", "Ada", "Lovelace", issue, sizeof(issue)) ==
+		 GX_PASSWORD_OK);
+	GX_CHECK(gx_password_check("short", NULL, NULL, NULL, issue, sizeof(issue)) == GX_PASSWORD_BAD_LENGTH);
+	GX_CHECK(gx_password_check("password", NULL, NULL, NULL, issue, sizeof(issue)) == GX_PASSWORD_WEAK);
+	GX_CHECK(strstr(issue, "dictionary") != NULL);
+	GX_CHECK(gx_password_check("12345678", NULL, NULL, NULL, issue, sizeof(issue)) == GX_PASSWORD_WEAK);
+	GX_CHECK(gx_password_check("aaaaaaaa", NULL, NULL, NULL, issue, sizeof(issue)) == GX_PASSWORD_WEAK);
+	GX_CHECK(gx_password_check("x-LOVELACE-9137", NULL, "Ada", "Lovelace", issue, sizeof(issue)) == GX_PASSWORD_WEAK);
+	GX_CHECK_STR(issue, "must not contain the last name");
+	GX_CHECK(gx_password_check("grace.hopper-77", "Grace.Hopper@example.com", NULL, NULL, issue, sizeof(issue)) ==
+		 GX_PASSWORD_WEAK);
+	GX_CHECK_STR(issue, "must not contain the email address's local part");
+	/* a part under 3 bytes counts only when it is the whole password */
+	GX_CHECK(gx_password_check("staple horse 42", NULL, "Al", "Li", issue, sizeof(issue)) == GX_PASSWORD_OK);
+	GX_CHECK(gx_password_dict_init("/nonexistent/dict") < 0);
+}
+
 int main(void)
 {
 	GX_RUN(known_vectors);
+	GX_RUN(quality);
 	GX_RUN(hash_round_trip);
 	GX_RUN(hash_cost_range);
 	GX_RUN(malformed_hashes_are_false);

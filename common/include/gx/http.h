@@ -42,7 +42,12 @@
  *     libevent 2.1 has no hook between the headers and the body of a server request;
  *   - 401 answers carry details [{"field":"authorization","issue":<reason>}] with the gx_jwt reason code or
  *     TOKEN_MISSING / TOKEN_REVOKED; a public route ignores an invalid token (the request runs anonymously);
- *   - Redis down: rate limits and access-token revocation fail open, counted in gx_redis_degraded_total;
+ *   - token epoch: an access token whose iat is before its profile's epoch (a password change or reset; Redis
+ *     gx:epoch:<sub>, read with the jti denylist in one MGET) is refused 401 TOKEN_REVOKED. Redis down: the epoch
+ *     comes from "UserProfile"."tokensValidAfter" (cached per worker thread for 5 s); PostgreSQL down as well:
+ *     503 DB_UNAVAILABLE (fails closed). A token with "pwc": true reaches only GX_ROUTE_PWC_OK routes (403
+ *     PASSWORD_CHANGE_REQUIRED);
+ *   - Redis down: rate limits and the jti denylist fail open, counted in gx_redis_degraded_total;
  *   - rate-limit keys: gx:rl:ip:<ip>, gx:rl:user:<sub> (gx:rl:strict:ip:..., gx:rl:strict:user:... for
  *     GX_ROUTE_STRICT_RL), GCRA, per minute; RateLimit-* headers on every limited response, Retry-After on 429;
  *   - idempotency: scoped key <tenant>:<sub or "anon">:<service>:<header> (header <= 128 printable ASCII chars, else
@@ -86,6 +91,12 @@ enum gx_route_flags {
 	GX_ROUTE_NO_RL = 1 << 3,     /* no rate limit (health, metrics: probes must never see 429) */
 	GX_ROUTE_QUIET = 1 << 4,     /* access log at debug instead of info for non-error answers (probes) */
 	GX_ROUTE_OUTBOX_WRITE = 1 << 5, /* writes only via gx_outbox_submit: idempotency claim in its txn (gx/idem.h) */
+	/* the strict limits (as GX_ROUTE_STRICT_RL) when the JSON body carries one of the credential fields "email",
+	 * "phoneNum" or "password" (whatever their value), the ordinary ones otherwise */
+	GX_ROUTE_STRICT_RL_CREDENTIALS = 1 << 6,
+	/* open to an access token with "pwc": true (an admin reset the password; it must be changed first). Other
+	 * routes answer such a token 403 PASSWORD_CHANGE_REQUIRED; a public route runs without its claims. */
+	GX_ROUTE_PWC_OK = 1 << 7,
 };
 
 /* One row of a service's route table. Paths are literal segments and {name} parameters, e.g.
@@ -205,6 +216,11 @@ void gx_reply_pg_error(struct gx_req *req, const struct gx_pg_error *err);
  * UTF-8, no raw control character but whitespace between tokens, no \u0000 escape. The grammar is cJSON's to check.
  * Shared with gx_jwt for token parts. */
 bool gx_http_json_text_ok(const unsigned char *s, size_t n);
+
+/* A handler changed the token epoch of profile sub (Unix seconds): the calling worker thread's cache of the
+ * PostgreSQL fallback (see "token epoch" above) holds the new value at once. Other threads and processes see it
+ * within 5 s while Redis is down, at once through Redis otherwise. */
+void gx_http_epoch_note(const char *sub, long long epoch);
 
 /* Is the server draining (SIGTERM received)? Workers' /readyz answer 503 then. */
 bool gx_http_draining(void);

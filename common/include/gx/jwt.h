@@ -1,7 +1,7 @@
 /* JSON Web Tokens, HS256 only (RFC 7519, checked per RFC 8725 and decisions §4).
  *
  * Tokens carry the claims in struct gx_jwt_claims as JSON members sub, role, tenantId, jti, fam (refresh tokens
- * only), iss, aud, iat, exp; signed tokens also repeat sub as profileId (the original backend's claim name). Access and refresh tokens differ in aud, so verifying with the access audience rejects
+ * only), iss, aud, iat, exp, pwc (optional boolean); signed tokens also repeat sub as profileId (the original backend's claim name). Access and refresh tokens differ in aud, so verifying with the access audience rejects
  * a refresh token and the reverse. The header is always {"alg":"HS256","typ":"JWT"}; on verification anything but
  * alg exactly "HS256" is refused before the signature is looked at, and a "crit" header is refused outright.
  *
@@ -30,6 +30,7 @@ struct gx_jwt_claims {
 	char iss[64];
 	char aud[32];
 	long long iat, exp; /* seconds since the epoch */
+	bool pwc;           /* "pwc": true: the password must be changed first (an admin reset it); omitted when false */
 };
 
 /* Sign claims c (borrowed) with key (borrowed, keylen bytes). Returns "header.payload.signature" (caller owns, free

@@ -8,6 +8,7 @@
 #define GX_PASSWORD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include "gx/util.h"
 
 #define GX_PASSWORD_DEFAULT_COST 12
@@ -35,8 +36,33 @@ int gx_password_burn_init(int cost);
  * not called (the dummy hash is then made on first use). */
 void gx_password_burn(const char *pw);
 
-/* Policy for new passwords: 8..72 bytes. Returns true, or false with *issue set to a static client-safe sentence.
+/* Length rule for new passwords: 8..72 bytes (the cheap part of gx_password_check, for request validation). Returns true, or false with *issue set to a static client-safe sentence.
  * (A JSON "\u0000" cannot reach here: the body parser refuses embedded NULs, and a C string ends at the first.) */
 bool gx_password_acceptable(const char *pw, const char **issue);
+
+/* ---- password quality (Debian's cracklib) ---- */
+
+/* Where cracklib-runtime puts its packed dictionary (the files <path>.pwd, .pwi, .hwm). */
+#define GX_PASSWORD_DICT_DEFAULT "/var/cache/cracklib/cracklib_dict"
+
+/* Use the cracklib dictionary at path (borrowed; copied) from now on, and check that it loads. Call at startup.
+ * Returns 0, or -1 (logged) when the dictionary cannot be read. */
+int gx_password_dict_init(const char *path);
+
+enum gx_password_verdict {
+	GX_PASSWORD_OK,
+	GX_PASSWORD_BAD_LENGTH, /* outside 8..72 bytes: a validation failure */
+	GX_PASSWORD_WEAK,       /* too easy to guess: 400 WEAK_PASSWORD */
+	GX_PASSWORD_ERROR,      /* the dictionary did not load (logged): the password cannot be judged now */
+};
+
+/* The one policy every new password meets (registration, change, reset): the length rule, then not equal to or
+ * containing the email's local part, the first or the last name (ASCII case-insensitive; parts shorter than 3
+ * bytes are only compared whole), then cracklib's FascistCheckUser against the dictionary of gx_password_dict_init
+ * (GX_PASSWORD_DICT_DEFAULT when not called). email, first, last may be NULL. On a refusal writes a client-safe
+ * sentence naming the reason into issue (n bytes, e.g. "must not contain the first name"). Thread-safe: cracklib
+ * is not, so its calls are serialised by a mutex (about 0.5 ms each: call it off the event loop). */
+enum gx_password_verdict gx_password_check(const char *pw, const char *email, const char *first, const char *last,
+					   char *issue, size_t n);
 
 #endif
