@@ -365,6 +365,11 @@ static void answer_leftovers(struct http_worker *w)
 		return;
 	while (w->live) {
 		struct gx_req *req = w->live;
+
+		if (req->held) { /* answered, waiting for its idempotency record */
+			gx_http_send_held(req);
+			continue;
+		}
 		req->close_after = true;
 		gx_reply_error(req, 503, "SHUTTING_DOWN", "the server shut down before the request completed");
 	}

@@ -12,6 +12,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "gx/http.h"
+#include "gx/idem.h"
 #include "gx/jwt.h"
 
 /* ---- route matching (http_route.c) ---- */
@@ -129,12 +130,15 @@ struct gx_req {
 	bool has_claims;
 	char *idem_key;                     /* scoped key (owned), NULL without Idempotency-Key */
 	char body_sha256[65];
-	bool idem_pending;                  /* we hold the in-flight idempotency record: complete it after reply */
+	bool idem_pending;                  /* we hold the in-flight idempotency record: complete it, then reply */
 	bool idem_stored;                   /* the handler stored the response in its own transaction */
 	bool idem_deferred;                 /* looked up NEW, nothing written: claim in the outbox txn or after reply */
 	bool close_after;                   /* send Connection: close (unread oversize body, draining) */
 	cJSON *reply_headers;               /* handler-set headers {name: value}, stored with idempotent replies */
 	bool replied;
+	struct evbuffer *held;              /* the reply body while its idempotency record is written (owned) */
+	int held_status;
+	size_t held_len;
 	int64_t start_us;
 	void *data;
 	void (*data_free)(void *);
@@ -152,8 +156,14 @@ extern _Atomic bool gx_http_draining_flag;
  * idempotency, then the handler. */
 void gx_http_pipeline_start(struct gx_req *req);
 
-/* After an idempotent request's reply is built: store it (2xx-4xx) or drop the record (5xx) (http_pipeline.c). */
-void gx_http_idem_finish(struct gx_req *req, int status, const char *content_type, const void *body, size_t len);
+/* After an idempotent request's reply is built: store it (2xx-4xx) or drop the record (5xx) (http_pipeline.c).
+ * Returns 0 when a write started (done(arg) runs once it ended, success or not: only then may the reply go out, so
+ * that a client retrying after the answer finds the record), -1 when there is nothing to wait for. */
+int gx_http_idem_finish(struct gx_req *req, int status, const char *content_type, const void *body, size_t len,
+			gx_idem_done_cb done, void *arg);
+
+/* Send a reply held for its idempotency record now (the record's write ended, or the worker shuts down). */
+void gx_http_send_held(struct gx_req *req);
 
 /* Core reply used by every gx_reply_* (http_req.c). */
 void gx_http_send(struct gx_req *req, int status, const char *content_type, const void *body, size_t len);

@@ -577,33 +577,33 @@ void gx_req_idem_resolve(struct gx_req *req)
 		gx_reply_error(req, 500, "INTERNAL", "idempotency check could not start");
 }
 
-void gx_http_idem_finish(struct gx_req *req, int status, const char *content_type, const void *body, size_t len)
+int gx_http_idem_finish(struct gx_req *req, int status, const char *content_type, const void *body, size_t len,
+			gx_idem_done_cb done, void *arg)
 {
 	bool deferred = req->idem_deferred;
 	cJSON *headers;
 	char *json;
+	int rc;
 
 	req->idem_pending = false;
 	req->idem_deferred = false;
 	/* while the worker tears down, the pool is being freed: the IN_FLIGHT record is taken over after 60 s */
 	if (req->w->stopping || !req->w->pg)
-		return;
-	if (status >= 500) {
-		if (!deferred) /* a deferred claim wrote nothing */
-			gx_idem_abort(req->w->pg, req->idem_key, NULL, NULL);
-		return;
-	}
+		return -1;
+	if (status >= 500) /* a deferred claim wrote nothing */
+		return deferred ? -1 : gx_idem_abort(req->w->pg, req->idem_key, done, arg);
 	headers = req->reply_headers ? cJSON_Duplicate(req->reply_headers, true) : cJSON_CreateObject();
 	if (content_type)
 		cJSON_AddStringToObject(headers, "Content-Type", content_type);
 	json = cJSON_PrintUnformatted(headers);
 	cJSON_Delete(headers);
 	if (deferred)
-		gx_idem_store(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256, status, json,
-			      body, len, NULL, NULL);
+		rc = gx_idem_store(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256, status,
+				   json, body, len, done, arg);
 	else
-		gx_idem_complete(req->w->pg, req->idem_key, status, json, body, len, NULL, NULL);
+		rc = gx_idem_complete(req->w->pg, req->idem_key, status, json, body, len, done, arg);
 	cJSON_free(json);
+	return rc;
 }
 
 /* ---- step 8 ---- */

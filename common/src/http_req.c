@@ -189,12 +189,40 @@ static void access_log(const struct gx_req *req, int status, size_t bytes, doubl
 		gx_log_write(level, req->id, kv, "request");
 }
 
-void gx_http_send(struct gx_req *req, int status, const char *content_type, const void *body, size_t len)
+/* Hand the reply to evhttp and end the request. */
+static void send_now(struct gx_req *req, int status, struct evbuffer *buf, size_t len)
 {
 	struct evhttp_request *ev = req->ev;
-	struct evkeyvalq *out = evhttp_request_get_output_headers(ev);
-	struct evbuffer *buf = evbuffer_new();
 	bool gone = evhttp_request_get_connection(ev) == NULL;
+
+	/* also when the client has gone: evhttp then only frees the detached request */
+	evhttp_send_reply(ev, status, NULL, buf);
+	evbuffer_free(buf);
+	req->ev = NULL;
+	if (gone)
+		gx_metrics_add(m_gone, NULL, 1);
+	access_log(req, status, len, (double)(gx_mono_us() - req->start_us) / 1e6);
+	req_free(req);
+}
+
+void gx_http_send_held(struct gx_req *req)
+{
+	struct evbuffer *buf = req->held;
+
+	req->held = NULL;
+	send_now(req, req->held_status, buf, req->held_len);
+}
+
+/* The idempotency record of a held reply is written (or its write failed, logged by idem): send the reply. */
+static void on_idem_written(const struct gx_pg_error *err GX_UNUSED, void *arg)
+{
+	gx_http_send_held(arg);
+}
+
+void gx_http_send(struct gx_req *req, int status, const char *content_type, const void *body, size_t len)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req->ev);
+	struct evbuffer *buf = evbuffer_new();
 
 	if (!buf) {
 		gx_log_error("evbuffer_new failed");
@@ -208,17 +236,16 @@ void gx_http_send(struct gx_req *req, int status, const char *content_type, cons
 		evhttp_add_header(out, "Connection", "close");
 	if (len)
 		evbuffer_add(buf, body, len);
-	if ((req->idem_pending || req->idem_deferred) && !req->idem_stored)
-		gx_http_idem_finish(req, status, content_type, body, len);
 	req->replied = true;
-	/* also when the client has gone: evhttp then only frees the detached request */
-	evhttp_send_reply(ev, status, NULL, buf);
-	evbuffer_free(buf);
-	req->ev = NULL;
-	if (gone)
-		gx_metrics_add(m_gone, NULL, 1);
-	access_log(req, status, len, (double)(gx_mono_us() - req->start_us) / 1e6);
-	req_free(req);
+	if ((req->idem_pending || req->idem_deferred) && !req->idem_stored) {
+		req->held = buf;
+		req->held_status = status;
+		req->held_len = len;
+		if (gx_http_idem_finish(req, status, content_type, body, len, on_idem_written, req) == 0)
+			return; /* sent by on_idem_written */
+		req->held = NULL;
+	}
+	send_now(req, status, buf, len);
 }
 
 /* ---- accessors ---- */

@@ -202,6 +202,13 @@ class Pipeline(EchodCase):
                  "IDEMPOTENCY_KEY_REUSED")
         self.err(request("POST", self.u + "/api/v1/echo", json_body={"v": 1},
                          headers=dict(h, **{"Idempotency-Key": "bad key"})), 400, "INVALID_IDEMPOTENCY_KEY")
+        # the record is written before the answer leaves: a client that retries the moment it has the answer
+        # gets the replay, never 409 IN_PROGRESS (the record used to be completed after the reply)
+        for i in range(25):
+            hk = dict(h, **{"Idempotency-Key": "seq-%d-%s" % (i, uuid.uuid4())})
+            a = request("POST", self.u + "/api/v1/echo", json_body={"v": i}, headers=hk)
+            b = request("POST", self.u + "/api/v1/echo", json_body={"v": i}, headers=hk)
+            self.assertEqual((a.status, b.status, b.headers.get("Idempotent-Replayed")), (201, 201, "true"), b.text)
         # another caller with the same key is another scope: runs anew
         r4 = request("POST", self.u + "/api/v1/echo", json_body={"v": 1},
                      headers=dict(h, **bearer(mint_token("p10"))))

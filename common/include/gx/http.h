@@ -51,7 +51,7 @@
  *   - rate-limit keys: gx:rl:ip:<ip>, gx:rl:user:<sub> (gx:rl:strict:ip:..., gx:rl:strict:user:... for
  *     GX_ROUTE_STRICT_RL), GCRA, per minute; RateLimit-* headers on every limited response, Retry-After on 429;
  *   - idempotency: scoped key <tenant>:<sub or "anon">:<service>:<header> (header <= 128 printable ASCII chars, else
- *     400 INVALID_IDEMPOTENCY_KEY); replies 2xx-4xx are stored after the reply, 5xx drop the record; a replay
+ *     400 INVALID_IDEMPOTENCY_KEY); replies 2xx-4xx are stored before they are sent, 5xx drop the record; a replay
  *     carries Idempotent-Replayed: true;
  *   - a handler that never replies is answered 503 SHUTTING_DOWN when the server stops;
  *   - slow clients: request_timeout_ms is both evhttp's idle timeout (no byte read or written for that long) and a

@@ -15,7 +15,7 @@
  * Deferred claim (one commit per accepted outbox write): for a route flagged GX_ROUTE_OUTBOX_WRITE the pipeline only
  * looks the key up (gx_idem_lookup, a read: no commit) and runs the handler; the record is then written COMPLETE in
  * the handler's own transaction (gx_idem_claim_stmts, the outbox write) or, when the handler answers without
- * one (validation 4xx), stored after the reply (gx_idem_store). Two racing requests serialise on the record's
+ * one (validation 4xx), stored before the reply goes out (gx_idem_store). Two racing requests serialise on the record's
  * primary key: the loser's transaction fails with 23505 "HttpIdempotency_pkey" and it answers from a new lookup.
  *
  * All calls run on the pool's thread; callbacks run once, later, on that thread (see gx/pg.h).
