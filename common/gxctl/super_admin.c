@@ -80,7 +80,8 @@ static char *password_from_stdin(void)
 int gxctl_create_super_admin(int argc, char **argv)
 {
 	const char *email_arg = NULL, *file = NULL, *first = "Super", *last = "Admin";
-	const char *tenant = getenv("TENANT_ID"), *issue = NULL;
+	const char *tenant = getenv("TENANT_ID");
+	char issue[160] = "";
 	char *email = NULL, *pw = NULL, *hash = NULL;
 	char id[37], bio[65];
 	unsigned char rnd[32];
@@ -137,8 +138,16 @@ int gxctl_create_super_admin(int argc, char **argv)
 	}
 	if (!pw)
 		goto out;
-	if (!gx_password_acceptable(pw, &issue)) {
-		fprintf(stderr, "gxctl: create-super-admin: password %s\n", issue ? issue : "is not acceptable");
+	/* the same policy as every API (length, not the email or names, cracklib's dictionary) */
+	switch (gx_password_check(pw, email, first, last, issue, sizeof(issue))) {
+	case GX_PASSWORD_OK:
+		break;
+	case GX_PASSWORD_ERROR:
+		fprintf(stderr, "gxctl: create-super-admin: the password dictionary could not be read (cracklib-runtime)\n");
+		rc = GXCTL_FAIL;
+		goto out;
+	default:
+		fprintf(stderr, "gxctl: create-super-admin: the password %s\n", issue);
 		goto out;
 	}
 	rc = GXCTL_FAIL;

@@ -86,9 +86,15 @@ class GxctlAdminTest(ServiceTestCase):
         self.assertEqual(self.run_gxctl("create-super-admin", "--email", "nope", stdin=b"x" * 12 + b"\n")[0], 2)
         self.assertEqual(self.run_gxctl("create-super-admin", "--email", "a@example.com", stdin=b"short\n")[0], 2)
         self.assertEqual(self.run_gxctl("create-super-admin", "--email", "b@example.com", stdin=b"")[0], 2)
+        # the password policy of the APIs: a dictionary word, or one containing the email or a name
+        for pw in (b"password\n", b"12345678\n", b"aaaaaaaa\n", b"Zx-nightowl-2024\n"):
+            rc, _, err = self.run_gxctl("create-super-admin", "--email", "nightowl@example.com", stdin=pw)
+            self.assertEqual(rc, 2, (pw, err))
+            self.assertIn("the password", err)
         self.assertEqual(self.run_gxctl("create-super-admin", "--email", "c@example.com", "--password-file",
                                         "/nonexistent/pw")[0], 1)
-        self.assertEqual(self.stack.psql('SELECT count(*) FROM "UserProfile" WHERE "email" LIKE \'_@example.com\''),
+        self.assertEqual(self.stack.psql('SELECT count(*) FROM "UserProfile" WHERE "email" LIKE \'_@example.com\''
+                                         ' OR "email" = \'nightowl@example.com\''),
                          [("0",)])
 
     def test_create_super_admin_db_down_config(self):
