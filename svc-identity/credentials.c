@@ -168,15 +168,9 @@ static void on_reset(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct reset *s = arg;
 	const struct gx_jwt_claims *c = gx_req_claims(s->req);
 
-	if (err) {
-		gx_reply_pg_error(s->req, err);
-		return;
-	}
-	if (PQntuples(res) != 1) {
 		/* the account went away or rose in rank since it was read */
-		gx_reply_error(s->req, 404, "NOT_FOUND", "User not found");
+	if (!gx_svc_found(s->req, res, err, "NOT_FOUND", "User not found"))
 		return;
-	}
 	snprintf(s->at, sizeof(s->at), "%s", gx_pg_val(res, 0, "at"));
 	s->epoch = strtoll(gx_pg_val(res, 0, "epoch"), NULL, 10);
 	gx_log_info("password reset: %s %s reset the password of profile %s (%s)", c->role, c->sub, s->id,
@@ -223,14 +217,8 @@ static void on_reset_target(PGresult *res, const struct gx_pg_error *err, void *
 	struct idy_hash_spec spec;
 	enum idy_hash_refusal why;
 
-	if (err) {
-		gx_reply_pg_error(s->req, err);
+	if (!gx_svc_found(s->req, res, err, "NOT_FOUND", "User not found"))
 		return;
-	}
-	if (PQntuples(res) != 1) {
-		gx_reply_error(s->req, 404, "NOT_FOUND", "User not found");
-		return;
-	}
 	if (gx_rank_require(s->req, s->id, gx_pg_val(res, 0, "role"), false, "reset the password of") < 0)
 		return;
 	/* a generated password is random: it may contain a name's letters by chance (e.g. "ada") without being

@@ -626,14 +626,8 @@ static void on_own_credentials(PGresult *res, const struct gx_pg_error *err, voi
 	struct idy_hash_spec spec;
 	enum idy_hash_refusal why;
 
-	if (err) {
-		gx_reply_pg_error(s->req, err);
+	if (!gx_svc_found(s->req, res, err, "NOT_FOUND", "User not found"))
 		return;
-	}
-	if (PQntuples(res) != 1) {
-		gx_reply_error(s->req, 404, "NOT_FOUND", "User not found");
-		return;
-	}
 	spec = (struct idy_hash_spec){ .op = IDY_HASH_CHANGE, .account = s->id, .pw = s->f.password,
 				       .current = s->current, .hash = gx_pg_val(res, 0, "passwordHash"),
 				       .email = s->f.email ? s->f.email : gx_pg_val(res, 0, "email"),
@@ -663,14 +657,8 @@ static void on_target_role(PGresult *res, const struct gx_pg_error *err, void *a
 {
 	struct patch *s = arg;
 
-	if (err) {
-		gx_reply_pg_error(s->req, err);
+	if (!gx_svc_found(s->req, res, err, "NOT_FOUND", "User not found"))
 		return;
-	}
-	if (PQntuples(res) != 1) {
-		gx_reply_error(s->req, 404, "NOT_FOUND", "User not found");
-		return;
-	}
 	if (gx_rank_require(s->req, s->id, gx_pg_val(res, 0, "role"), true, "change the profile of") < 0)
 		return;
 	if (s->f.password) {
