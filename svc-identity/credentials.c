@@ -168,7 +168,7 @@ static void on_reset(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct reset *s = arg;
 	const struct gx_jwt_claims *c = gx_req_claims(s->req);
 
-		/* the account went away or rose in rank since it was read */
+	/* no row: the account went away or rose in rank since it was read */
 	if (!gx_svc_found(s->req, res, err, "NOT_FOUND", "User not found"))
 		return;
 	snprintf(s->at, sizeof(s->at), "%s", gx_pg_val(res, 0, "at"));
