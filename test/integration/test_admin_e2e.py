@@ -43,6 +43,16 @@ class AdminEndToEndTest(ServiceTestCase):
         pid = str(uuid.uuid4())
         return chain_user(self.stack, pid, "u-" + pid[:18], "US", "E", "Two", self.projected)
 
+    def transfer_fails(self, tok, to, remark, code):
+        """A 1.5-coin transfer to `to` that is accepted and ends FAILED with code: (commandId, its status)."""
+        r = gxtest.request("POST", self.tok.url + "/api/v1/transfers", headers=gxtest.bearer(tok),
+                           json_body={"toUserId": to, "amount": "1.5", "remark": remark})
+        self.assertEqual(r.status, 202, r.text)
+        cid = r.json()["commandId"]
+        failed = wait_command(self.api.url, cid, tok, want="FAILED", timeout=60)
+        self.assertEqual(failed["lastError"]["code"], code)
+        return cid, failed
+
     def test_bootstrap_countries_pause_resume(self):
         st = self.stack
         # bootstrap, once
@@ -91,12 +101,7 @@ class AdminEndToEndTest(ServiceTestCase):
         status = self.get("/api/v1/system/status")
         self.assertEqual((status["isPaused"], status["pauseReason"]), (True, reason))
         a_tok = gxtest.mint_token(a)
-        r = gxtest.request("POST", self.tok.url + "/api/v1/transfers", headers=gxtest.bearer(a_tok),
-                           json_body={"toUserId": b, "amount": "1.5", "remark": "during pause"})
-        self.assertEqual(r.status, 202, r.text)
-        tid = r.json()["commandId"]
-        failed = wait_command(self.api.url, tid, a_tok, want="FAILED", timeout=60)
-        self.assertEqual(failed["lastError"]["code"], "CHAINCODE_423")
+        tid, failed = self.transfer_fails(a_tok, b, "during pause", "CHAINCODE_423")
         self.assertIn("system is paused: " + reason, failed["lastError"]["message"])
         listed = self.get("/api/v1/admin/commands?status=FAILED&errorCode=CHAINCODE_423")
         self.assertEqual([c["commandId"] for c in listed["items"]], [tid])
@@ -131,12 +136,7 @@ class AdminEndToEndTest(ServiceTestCase):
         # healthy the re-queue completes it with the same tx id, applied once
         self.chain.set_faults("unavailable Submit 100\n")
         try:
-            r = gxtest.request("POST", self.tok.url + "/api/v1/transfers", headers=gxtest.bearer(a_tok),
-                               json_body={"toUserId": b, "amount": "1.5", "remark": "peer trouble"})
-            self.assertEqual(r.status, 202, r.text)
-            flaky = r.json()["commandId"]
-            failed = wait_command(self.api.url, flaky, a_tok, want="FAILED", timeout=60)
-            self.assertEqual(failed["lastError"]["code"], "FABRIC_UNAVAILABLE")
+            flaky, failed = self.transfer_fails(a_tok, b, "peer trouble", "FABRIC_UNAVAILABLE")
         finally:
             self.chain.set_faults("")
         shown = self.get("/api/v1/admin/commands/" + flaky, "/api/v1/admin/commands/{commandId}")
