@@ -87,7 +87,6 @@ void adm_submit(struct gx_req *req, const char *type, const cJSON *payload, cons
 		const char *target_type, const char *target_id);
 
 /* ISO 8601 UTC text of a timestamptz SQL expression (NULL stays NULL). */
-#define ADM_TS(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* One row describing the system from the read models and the outbox ($1 = tenant). Columns:
  *   paused (bool, from the newest SystemPaused/SystemResumed event), pauseReason, pauseChangedAt;

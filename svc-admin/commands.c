@@ -1,4 +1,4 @@
-/* Outbox operations for admins (decisions §7): list commands by status/type/age/error with paging, inspect one
+/* Outbox operations for admins (design.md §7): list commands by status/type/age/error with paging, inspect one
  * (payload, error, lease, audit history), re-queue one FAILED command or a filtered batch of them.
  *
  * Only a failure the submitter would itself retry may be re-queued (transport, timeouts, outages, MVCC conflicts);
@@ -24,8 +24,8 @@
 	"json_build_object('commandId', " t ".\"id\", 'commandType', " t ".\"commandType\", 'status', " t ".\"status\"," \
 	" 'service', " t ".\"service\", 'attempts', " t ".\"attempts\", 'errorCode', " t ".\"errorCode\"," \
 	" 'error', " t ".\"error\", 'aggregateId', " t ".\"aggregateId\", 'fabricTxId', " t ".\"fabricTxId\"," \
-	" 'blockNumber', " t ".\"commitBlock\", 'createdAt', " ADM_TS(t ".\"createdAt\"") "," \
-	" 'updatedAt', " ADM_TS(t ".\"updatedAt\"") ", 'nextAttemptAt', " ADM_TS(t ".\"nextAttemptAt\"") "," \
+	" 'blockNumber', " t ".\"commitBlock\", 'createdAt', " GX_SQL_ISO_TS(t ".\"createdAt\"") "," \
+	" 'updatedAt', " GX_SQL_ISO_TS(t ".\"updatedAt\"") ", 'nextAttemptAt', " GX_SQL_ISO_TS(t ".\"nextAttemptAt\"") "," \
 	" 'requeueable', " GX_REQUEUE_OK(t ".\"status\"", t ".\"errorCode\"") ")"
 
 static const char SQL_LIST[] =
@@ -37,11 +37,11 @@ static const char SQL_LIST[] =
 
 static const char SQL_SHOW[] =
 	"SELECT (" ITEM_JSON("c") "::jsonb || jsonb_build_object('payload', c.\"payload\", 'requestId', c.\"requestId\","
-	" 'lockedBy', c.\"lockedBy\", 'leaseUntil', " ADM_TS("c.\"leaseUntil\"") ","
-	" 'submittedAt', " ADM_TS("c.\"submittedAt\"") ", 'committedAt', " ADM_TS("c.\"committedAt\"") ","
-	" 'projectedAt', " ADM_TS("c.\"projectedAt\"") ","
+	" 'lockedBy', c.\"lockedBy\", 'leaseUntil', " GX_SQL_ISO_TS("c.\"leaseUntil\"") ","
+	" 'submittedAt', " GX_SQL_ISO_TS("c.\"submittedAt\"") ", 'committedAt', " GX_SQL_ISO_TS("c.\"committedAt\"") ","
+	" 'projectedAt', " GX_SQL_ISO_TS("c.\"projectedAt\"") ","
 	" 'audit', coalesce((SELECT jsonb_agg(jsonb_build_object('action', a.\"action\", 'actorId', a.\"actorId\","
-	"   'actorRole', a.\"actorRole\", 'details', a.\"details\", 'createdAt', " ADM_TS("a.\"createdAt\"") ")"
+	"   'actorRole', a.\"actorRole\", 'details', a.\"details\", 'createdAt', " GX_SQL_ISO_TS("a.\"createdAt\"") ")"
 	"   ORDER BY a.\"createdAt\", a.\"id\") FROM \"AdminAuditLog\" a WHERE a.\"tenantId\" = $1"
 	"   AND a.\"targetType\" = 'COMMAND' AND a.\"targetId\" = c.\"id\"), '[]'::jsonb)))::text AS \"doc\""
 	" FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"id\" = $2";

@@ -19,12 +19,12 @@
 static const char SQL_LIST[] =
 	"SELECT (SELECT count(*) FROM \"SystemParameter\" WHERE \"tenantId\" = $1) AS \"total\","
 	" coalesce((SELECT json_agg(json_build_object('paramId', p.\"paramKey\", 'value', p.\"paramValue\","
-	"   'description', p.\"description\", 'lastUpdated', " ADM_TS("p.\"updatedAt\"") ") ORDER BY p.\"paramKey\")"
+	"   'description', p.\"description\", 'lastUpdated', " GX_SQL_ISO_TS("p.\"updatedAt\"") ") ORDER BY p.\"paramKey\")"
 	"  FROM (SELECT * FROM \"SystemParameter\" WHERE \"tenantId\" = $1 ORDER BY \"paramKey\""
 	"   LIMIT $2::bigint OFFSET $3::bigint) p), '[]')::text AS \"items\"";
 
 static const char SQL_ONE[] =
-	"SELECT \"paramKey\", \"paramValue\", \"description\", " ADM_TS("\"updatedAt\"") " AS \"updatedAt\""
+	"SELECT \"paramKey\", \"paramValue\", \"description\", " GX_SQL_ISO_TS("\"updatedAt\"") " AS \"updatedAt\""
 	" FROM \"SystemParameter\" WHERE \"tenantId\" = $1 AND \"paramKey\" = $2";
 
 void parameters_update(struct gx_req *req)

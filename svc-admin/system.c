@@ -33,7 +33,7 @@ static const char SQL_COUNTERS[] =
 	"   AS \"totalSupply\","
 	" (SELECT coalesce(json_object_agg(s, n), '{}')::text FROM (SELECT \"status\"::text AS s, count(*) AS n"
 	"   FROM \"OutboxCommand\" WHERE \"tenantId\" = $1 GROUP BY 1) x) AS \"commands\","
-	" " ADM_TS("now()") " AS \"computedAt\"";
+	" " GX_SQL_ISO_TS("now()") " AS \"computedAt\"";
 
 static const char *const COMMAND_STATES[] = { "PENDING", "LOCKED", "SUBMITTED", "COMMITTED", "PROJECTED", "FAILED",
 					      NULL };

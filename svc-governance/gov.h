@@ -8,7 +8,6 @@
 
 #include "gx/api.h"
 
-#define GOV_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* Service state, read-only once serving (gx_req_app). */
 struct gov_app {

@@ -24,8 +24,8 @@
 	"p.\"proposalId\", p.\"title\", p.\"description\", p.\"proposalType\", p.\"status\", p.\"proposerId\"," \
 	" p.\"targetParam\", p.\"newValue\", p.\"votesFor\", p.\"votesAgainst\", p.\"votesAbstain\"," \
 	" (p.\"status\" = 'ACTIVE' AND (p.\"votingEndsAt\" IS NULL OR p.\"votingEndsAt\" > now())) AS \"votingOpen\"," \
-	" " GOV_TS("p.\"createdAt\"") " AS \"createdAt\", " GOV_TS("p.\"votingEndsAt\"") " AS \"votingEndsAt\"," \
-	" " GOV_TS("p.\"executedAt\"") " AS \"executedAt\", " GOV_TS("p.\"updatedAt\"") " AS \"updatedAt\""
+	" " GX_SQL_ISO_TS("p.\"createdAt\"") " AS \"createdAt\", " GX_SQL_ISO_TS("p.\"votingEndsAt\"") " AS \"votingEndsAt\"," \
+	" " GX_SQL_ISO_TS("p.\"executedAt\"") " AS \"executedAt\", " GX_SQL_ISO_TS("p.\"updatedAt\"") " AS \"updatedAt\""
 
 static const char SQL_ONE[] =
 	"SELECT " PROPOSAL_COLS " FROM \"Proposal\" p WHERE p.\"proposalId\" = $2 AND p.\"tenantId\" = $1";

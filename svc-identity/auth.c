@@ -1,4 +1,4 @@
-/* Sessions: POST /api/v1/auth/login, /auth/refresh, /auth/logout (decisions §4).
+/* Sessions: POST /api/v1/auth/login, /auth/refresh, /auth/logout (design.md §4).
  *
  * Login answers an unknown email and a wrong password the same way (401 INVALID_CREDENTIALS) after the same work:
  * a bcrypt verify against the stored hash, or gx_password_burn for an unknown email, both on the bcrypt pool.

@@ -103,7 +103,7 @@ static const char SQL_RESET[] =
 	"  \"details\", \"requestId\", \"ipAddress\")"
 	" SELECT $2, $6, $7, 'PASSWORD_RESET', 'USER', u.\"profileId\", jsonb_build_object('generated', $8::boolean,"
 	"  'tokensValidAfter', u.\"epoch\", 'refreshTokensRevoked', (SELECT count(*) FROM r)), $9, $10 FROM u"
-	" RETURNING " IDY_TS("\"createdAt\"") " AS \"at\", (\"details\"->>'tokensValidAfter')::bigint AS \"epoch\"";
+	" RETURNING " GX_SQL_ISO_TS("\"createdAt\"") " AS \"at\", (\"details\"->>'tokensValidAfter')::bigint AS \"epoch\"";
 
 struct reset {
 	struct gx_req *req;

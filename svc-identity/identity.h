@@ -15,7 +15,7 @@
 
 struct event_base;
 
-/* Token lifetimes (decisions §4). */
+/* Token lifetimes (design.md §4). */
 #define IDY_ACCESS_TTL_S (15 * 60)
 #define IDY_REFRESH_TTL_S (7 * 24 * 60 * 60)
 #define IDY_ACCESS_AUD "gx-api"
@@ -144,7 +144,6 @@ void idy_epoch_publish(struct gx_req *req, const char *profile_id, long long epo
 /* ---- shared handler helpers (users.c) ---------------------------------------------------------------------- */
 
 /* SQL: a UTC timestamp column as ISO 8601 with milliseconds. */
-#define IDY_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 /* The "UserProfile" columns every profile read selects (a SQL fragment for SELECT/RETURNING from "UserProfile",
  * aliases as the JSON names, plus the newest KYC status). */
 #define IDY_PROFILE_COLS                                                                                          \
@@ -154,7 +153,7 @@ void idy_epoch_publish(struct gx_req *req, const char *profile_id, long long epo
 	" \"fabricUserId\", \"onchainStatus\","                                                                   \
 	" (SELECT k.\"status\"::text FROM \"KYCVerification\" k WHERE k.\"profileId\" = \"UserProfile\".\"profileId\"" \
 	" ORDER BY k.\"createdAt\" DESC, k.\"kycId\" LIMIT 1) AS \"kycStatus\","                                  \
-	" " IDY_TS("\"createdAt\"") " AS \"createdAt\", " IDY_TS("\"updatedAt\"") " AS \"updatedAt\""
+	" " GX_SQL_ISO_TS("\"createdAt\"") " AS \"createdAt\", " GX_SQL_ISO_TS("\"updatedAt\"") " AS \"updatedAt\""
 /* The UserProfile JSON object of row r of res (see openapi.json "UserProfile"). Caller owns. */
 cJSON *idy_profile_json(const PGresult *res, int r);
 /* JavaScript truthiness of body's field (the original's "required" test): false when missing, null, false, 0, ""

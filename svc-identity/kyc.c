@@ -22,8 +22,8 @@
 
 #define KYC_COLS                                                                                                  \
 	"\"kycId\", \"profileId\", \"status\"::text AS \"status\", \"evidenceHash\", \"evidenceSize\", \"evidenceMime\"," \
-	" " IDY_TS("\"verifiedAt\"") " AS \"verifiedAt\", \"verifierDetails\","                                   \
-	" " IDY_TS("\"createdAt\"") " AS \"createdAt\", " IDY_TS("\"updatedAt\"") " AS \"updatedAt\""
+	" " GX_SQL_ISO_TS("\"verifiedAt\"") " AS \"verifiedAt\", \"verifierDetails\","                                   \
+	" " GX_SQL_ISO_TS("\"createdAt\"") " AS \"createdAt\", " GX_SQL_ISO_TS("\"updatedAt\"") " AS \"updatedAt\""
 
 /* $1 kycId, $2 profileId, $3 hash, $4 size, $5 mime, $6 tenant, $7 caller, $8 the roles below the caller's. One
  * statement: the profile must exist, be the caller's own or of lower rank, and have no approved KYC; the partial

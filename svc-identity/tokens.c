@@ -1,4 +1,4 @@
-/* Access and refresh token minting (decisions §4): HS256 via gx_jwt, access aud "gx-api" for 15 min, refresh aud
+/* Access and refresh token minting (design.md §4): HS256 via gx_jwt, access aud "gx-api" for 15 min, refresh aud
  * "gx-refresh" for 7 days carrying its family id. Refresh tokens are stored by jti with the hex SHA-256 of the jti
  * as "tokenHash" (the token itself is never stored). Minting is deterministic (the access jti is derived from the
  * refresh jti and the issue time), so a stored refresh row is enough to hand out the same pair again.

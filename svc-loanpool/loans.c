@@ -20,13 +20,12 @@
 #include "gx/valid.h"
 #include "loan.h"
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define LOAN_COLS \
 	"l.\"loanId\", l.\"borrowerId\", l.\"amountQirat\"::text AS \"amountQirat\"," \
 	" l.\"repaidQirat\"::text AS \"repaidQirat\", l.\"status\", l.\"collateralHash\", l.\"approvedBy\"," \
-	" " TS("l.\"approvedAt\"") " AS \"approvedAt\", " TS("l.\"disbursedAt\"") " AS \"disbursedAt\"," \
-	" " TS("l.\"repaidAt\"") " AS \"repaidAt\", " TS("l.\"appliedAt\"") " AS \"appliedAt\"," \
-	" " TS("l.\"createdAt\"") " AS \"createdAt\", " TS("l.\"updatedAt\"") " AS \"updatedAt\""
+	" " GX_SQL_ISO_TS("l.\"approvedAt\"") " AS \"approvedAt\", " GX_SQL_ISO_TS("l.\"disbursedAt\"") " AS \"disbursedAt\"," \
+	" " GX_SQL_ISO_TS("l.\"repaidAt\"") " AS \"repaidAt\", " GX_SQL_ISO_TS("l.\"appliedAt\"") " AS \"appliedAt\"," \
+	" " GX_SQL_ISO_TS("l.\"createdAt\"") " AS \"createdAt\", " GX_SQL_ISO_TS("l.\"updatedAt\"") " AS \"updatedAt\""
 
 /* Defaults of docs/chaincode.md §5 when the read model has no row. */
 #define LOAN_MIN_DEFAULT 10000000ULL

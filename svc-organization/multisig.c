@@ -44,7 +44,7 @@ static const char SQL_PENDING[] =
 	" LEFT JOIN LATERAL (SELECT \"txId\", \"orgId\", \"proposerId\", \"toId\", \"amountQirat\"::text AS \"amountQirat\","
 	"  \"remark\", \"status\", \"requiredSignatures\", \"currentSignatures\","
 	"  COALESCE(\"params\"->'approverIDs', '[]')::text AS \"approverIds\","
-	"  COALESCE(\"approvers\", '[]')::text AS \"approvals\", " ORG_TS("\"createdAt\"") " AS \"createdAt\""
+	"  COALESCE(\"approvers\", '[]')::text AS \"approvals\", " GX_SQL_ISO_TS("\"createdAt\"") " AS \"createdAt\""
 	"  FROM \"MultiSigTransaction\" WHERE \"orgId\" = $2 AND \"tenantId\" = $1 AND \"status\" = 'PENDING'"
 	"  ORDER BY \"createdAt\" DESC, \"txId\" LIMIT $3::bigint OFFSET $4::bigint) m ON true";
 

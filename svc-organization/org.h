@@ -11,7 +11,6 @@
 #include "gx/api.h"
 
 /* Timestamp column as ISO 8601 UTC with milliseconds (NULL stays NULL). */
-#define ORG_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* The original's text for an unknown organization (404 ORG_NOT_FOUND). */
 #define ORG_NOT_FOUND_MSG "Organization not found"

@@ -20,8 +20,8 @@
 static const char SQL_ORG[] =
 	"SELECT \"orgId\", \"orgName\", \"orgType\", \"status\", \"stakeholders\"::text AS \"stakeholders\","
 	" COALESCE(\"endorsers\", '[]')::text AS \"endorsers\", COALESCE(\"authRules\", '[]')::text AS \"authRules\","
-	" \"balanceQirat\"::text AS \"balanceQirat\", " ORG_TS("\"createdAt\"") " AS \"createdAt\","
-	" " ORG_TS("\"activatedAt\"") " AS \"activatedAt\", " ORG_TS("\"updatedAt\"") " AS \"updatedAt\","
+	" \"balanceQirat\"::text AS \"balanceQirat\", " GX_SQL_ISO_TS("\"createdAt\"") " AS \"createdAt\","
+	" " GX_SQL_ISO_TS("\"activatedAt\"") " AS \"activatedAt\", " GX_SQL_ISO_TS("\"updatedAt\"") " AS \"updatedAt\","
 	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\" = $3::\"CommandType\""
 	"  AND c.\"payload\"->>'orgId' = $2 AND ($4::text IS NULL OR c.\"payload\"->>'userId' = $4)"
 	"  AND c.\"status\" NOT IN ('FAILED', 'PROJECTED')) AS \"inflight\""

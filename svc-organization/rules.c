@@ -40,7 +40,7 @@ static const char SQL_RULE_CHANGE[] =
 	"   \"createdAt\" = CASE WHEN \"RuleChange\".\"expiresAt\" <= now() THEN now() ELSE \"RuleChange\".\"createdAt\" END,"
 	"   \"expiresAt\" = CASE WHEN \"RuleChange\".\"expiresAt\" <= now() THEN EXCLUDED.\"expiresAt\""
 	"    ELSE \"RuleChange\".\"expiresAt\" END"
-	"  RETURNING \"requestedBy\", " ORG_TS("\"expiresAt\"") " AS \"expiresAt\")"
+	"  RETURNING \"requestedBy\", " GX_SQL_ISO_TS("\"expiresAt\"") " AS \"expiresAt\")"
 	" SELECT (SELECT \"requestedBy\" FROM taken LIMIT 1) AS \"confirms\", i.\"requestedBy\", i.\"expiresAt\""
 	" FROM (SELECT 1) one LEFT JOIN ins i ON true";
 

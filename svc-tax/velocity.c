@@ -19,7 +19,6 @@
 #include "gx/valid.h"
 #include "tax.h"
 
-#define ISO_TS(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define DAYS_SINCE(x) "greatest(0, floor(extract(epoch FROM (now() - " x ")) / 86400))::bigint::text"
 
 /* $1 tenant, $2 account id (or a user's profile id), $3 caller's profile id. At most one row per kind. */
@@ -56,7 +55,7 @@ static const char SQL_ACCOUNT[] =
 	"   FROM \"UserProfile\" u WHERE u.\"tenantId\" = $1 AND u.\"profileId\" = $2 AND u.\"deletedAt\" IS NULL"
 	"   AND NOT EXISTS (SELECT 1 FROM w))"
 	" SELECT a.\"kind\", a.\"accountId\", a.\"balanceQirat\"::text AS \"balanceQirat\", a.\"mine\","
-	" " ISO_TS("a.\"lastDebit\"") " AS \"lastDebit\", " DAYS_SINCE("a.\"since\"") " AS \"dormantDays\","
+	" " GX_SQL_ISO_TS("a.\"lastDebit\"") " AS \"lastDebit\", " DAYS_SINCE("a.\"since\"") " AS \"dormantDays\","
 	" p.\"rate\", p.\"minBalance\", p.\"dormancy\""
 	" FROM a CROSS JOIN p LIMIT 1";
 

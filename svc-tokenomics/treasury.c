@@ -9,7 +9,7 @@
 
 static const char SQL_TREASURY[] =
 	"SELECT \"accountId\", \"countryCode\", \"status\", \"balanceQirat\"::text AS \"balanceQirat\","
-	" to_char(\"updatedAt\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS \"updatedAt\""
+	" " GX_SQL_ISO_TS("\"updatedAt\"") " AS \"updatedAt\""
 	" FROM \"TreasuryAccount\" WHERE \"tenantId\" = $1 AND \"accountId\" = $2";
 
 /* 200 {"balance": {countryCode, balance, updatedAt, accountId, balanceQirat, status}, countryCode, accountId,

@@ -10,12 +10,11 @@
 #include "gx/valid.h"
 #include "tokenomics.h"
 
-#define ISO_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* A profile's wallet: the oldest live one (a profile normally has exactly one). */
 static const char SQL_BALANCE[] =
 	"SELECT \"walletId\", \"profileId\", \"primaryAccountId\", \"balanceQirat\"::text AS \"balanceQirat\","
-	" \"isFrozen\", " ISO_TS("\"updatedAt\"") " AS \"updatedAt\""
+	" \"isFrozen\", " GX_SQL_ISO_TS("\"updatedAt\"") " AS \"updatedAt\""
 	" FROM \"Wallet\" WHERE \"tenantId\" = $1 AND \"profileId\" = $2 AND \"deletedAt\" IS NULL"
 	" ORDER BY \"createdAt\", \"walletId\" LIMIT 1";
 
@@ -28,7 +27,7 @@ static const char SQL_HISTORY[] =
 	" (SELECT count(*) FROM \"Transaction\" c WHERE c.\"walletId\" = w.\"walletId\")::text AS \"total\","
 	" t.\"offTxId\", t.\"onChainTxId\", t.\"type\"::text AS \"type\", t.\"counterparty\","
 	" t.\"amountQirat\"::text AS \"amountQirat\", t.\"feeQirat\"::text AS \"feeQirat\", t.\"remark\","
-	" " ISO_TS("t.\"timestamp\"") " AS \"timestamp\", t.\"blockNumber\"::text AS \"blockNumber\""
+	" " GX_SQL_ISO_TS("t.\"timestamp\"") " AS \"timestamp\", t.\"blockNumber\"::text AS \"blockNumber\""
 	" FROM w LEFT JOIN LATERAL (SELECT * FROM \"Transaction\" x WHERE x.\"walletId\" = w.\"walletId\""
 	"   ORDER BY x.\"timestamp\" DESC, x.\"offTxId\" LIMIT $3::int OFFSET $4::bigint) t ON true";
 

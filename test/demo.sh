@@ -159,7 +159,7 @@ PASSWORD="Walk-$(uuid | cut -c1-12)"
 printf '%s\n' "$PASSWORD" >"$TMP/password"
 
 # ---- 1. the first super admin: an operator command, not an endpoint --------------------------------------------
-step "Create the first SUPER_ADMIN with the operator CLI (decisions §4: no open endpoint does this)"
+step "Create the first SUPER_ADMIN with the operator CLI (design.md §4: no open endpoint does this)"
 [ -x "$GXCTL" ] || die "$GXCTL is not built (make)"
 [ -f "$RUN/env" ] || die "$RUN/env is missing: is the stack started with 'make up'?"
 ADMIN_EMAIL="demo-admin-$SUF@example.com"

@@ -1,4 +1,4 @@
-/* gxctl commands list|show|requeue: the outbox operations of decisions §7 for operators (the same rules as
+/* gxctl commands list|show|requeue: the outbox operations of design.md §7 for operators (the same rules as
  * svc-admin's /api/v1/admin/commands routes, see docs/svc-admin.md). Re-queue runs the one statement of
  * gx/requeue.h: only FAILED commands whose failure may be retried are reset to PENDING (attempts 0, no error,
  * nextAttemptAt now, no lease; tx id and stored proposal kept), each with an "AdminAuditLog" row (actor
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gx/pg.h"
 #include "gx/requeue.h"
 #include "gx/util.h"
 
@@ -18,18 +19,17 @@
 	" \"commandType\"::text = $3) AND ($4::bigint IS NULL OR \"createdAt\" <= now() - $4::bigint * interval '1 second')" \
 	" AND ($5::text IS NULL OR \"errorCode\" = $5)"
 
-#define TS(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 static const char SQL_LIST[] =
 	"SELECT \"id\", \"status\"::text AS \"status\", \"commandType\"::text AS \"type\", \"attempts\","
-	" coalesce(\"errorCode\", '-') AS \"errorCode\", " TS("\"createdAt\"") " AS \"createdAt\","
+	" coalesce(\"errorCode\", '-') AS \"errorCode\", " GX_SQL_ISO_TS("\"createdAt\"") " AS \"createdAt\","
 	" coalesce(\"error\", '') AS \"error\","
 	" CASE WHEN " GX_REQUEUE_OK("\"status\"", "\"errorCode\"") " THEN 'yes' ELSE 'no' END AS \"requeueable\""
 	" FROM \"OutboxCommand\" WHERE" FILTER_WHERE " ORDER BY \"createdAt\" DESC, \"id\" LIMIT $6::bigint";
 
 static const char SQL_SHOW[] =
 	"SELECT jsonb_pretty(to_jsonb(c) || jsonb_build_object('audit', coalesce((SELECT jsonb_agg(jsonb_build_object("
-	" 'action', a.\"action\", 'actorId', a.\"actorId\", 'createdAt', " TS("a.\"createdAt\"") ")"
+	" 'action', a.\"action\", 'actorId', a.\"actorId\", 'createdAt', " GX_SQL_ISO_TS("a.\"createdAt\"") ")"
 	" ORDER BY a.\"createdAt\", a.\"id\") FROM \"AdminAuditLog\" a WHERE a.\"targetType\" = 'COMMAND'"
 	" AND a.\"targetId\" = c.\"id\"), '[]'::jsonb))) FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"id\" = $2";
 

@@ -1,4 +1,4 @@
-/* gxctl create-super-admin: create the first SUPER_ADMIN profile (decisions §4: an operator command, not an open
+/* gxctl create-super-admin: create the first SUPER_ADMIN profile (design.md §4: an operator command, not an open
  * endpoint). The password comes from a file or stdin, never from argv; it is stored as a bcrypt hash. */
 #include "gxctl.h"
 

@@ -123,7 +123,7 @@ CREATE INDEX "OutboxCommand_open_aggregateId_idx" ON "OutboxCommand" ("aggregate
 -- admin listing by type and age
 CREATE INDEX "OutboxCommand_commandType_createdAt_idx" ON "OutboxCommand" ("commandType", "createdAt");
 
--- Idempotency-Key records (decisions §3): the key is scoped by tenant and caller ('' for anonymous callers).
+-- Idempotency-Key records (design.md §3): the key is scoped by tenant and caller ('' for anonymous callers).
 -- IN_FLIGHT while the first request runs (a concurrent retry gets 409); COMPLETE with the exact response bytes
 -- for replay; "bodyHash" (hex SHA-256 of method, path and body) detects a different body (422). Kept 24 h.
 CREATE TABLE "HttpIdempotency" (
@@ -335,7 +335,7 @@ CREATE INDEX "UserSession_refreshTokenHash_idx" ON "UserSession" ("refreshTokenH
 CREATE INDEX "UserSession_expiresAt_idx" ON "UserSession" ("expiresAt");
 CREATE INDEX "UserSession_tenantId_deviceId_idx" ON "UserSession" ("tenantId", "deviceId");
 
--- Refresh tokens (decisions §4): one row per issued token, identified by its "jti". Rotation sets "rotatedAt"
+-- Refresh tokens (design.md §4): one row per issued token, identified by its "jti". Rotation sets "rotatedAt"
 -- and "replacedBy"; presenting a rotated token again revokes every token of its "familyId". Only a hash of the
 -- token is stored.
 CREATE TABLE "RefreshToken" (

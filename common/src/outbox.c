@@ -25,7 +25,6 @@
 
 static char *g_tenant;
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 static const char SQL_INSERT[] =
 	"INSERT INTO \"OutboxCommand\" (\"id\", \"tenantId\", \"service\", \"commandType\", \"requestId\", \"payload\","
@@ -37,9 +36,9 @@ static const char SQL_STATUS[] =
 	"SELECT \"id\", \"commandType\"::text AS \"commandType\", \"status\"::text AS \"status\", \"attempts\","
 	" \"errorCode\", \"error\", \"fabricTxId\", \"commitBlock\", \"aggregateId\","
 	" \"payload\"->'_meta'->>'createdBy' AS \"createdBy\","
-	" " TS("\"createdAt\"") " AS \"createdAt\", " TS("\"updatedAt\"") " AS \"updatedAt\","
-	" " TS("\"submittedAt\"") " AS \"submittedAt\", " TS("\"committedAt\"") " AS \"committedAt\","
-	" " TS("\"projectedAt\"") " AS \"projectedAt\""
+	" " GX_SQL_ISO_TS("\"createdAt\"") " AS \"createdAt\", " GX_SQL_ISO_TS("\"updatedAt\"") " AS \"updatedAt\","
+	" " GX_SQL_ISO_TS("\"submittedAt\"") " AS \"submittedAt\", " GX_SQL_ISO_TS("\"committedAt\"") " AS \"committedAt\","
+	" " GX_SQL_ISO_TS("\"projectedAt\"") " AS \"projectedAt\""
 	" FROM \"OutboxCommand\" WHERE \"id\" = $1 AND \"tenantId\" = $2";
 static const char UNIQUE_REQUEST[] = "OutboxCommand_tenantId_requestId_key";
 

@@ -174,7 +174,7 @@ class ConfigurationDocTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
 
     def test_every_help_row_is_parsed(self):
-        """Each daemon's table rows become document rows: none dropped, the decisions §1 ports, the secrets."""
+        """Each daemon's table rows become document rows: none dropped, the design.md §1 ports, the secrets."""
         for d in gxtest.DAEMONS:
             version, tables = self.gen.parse_help(d, self.helps[d])
             self.assertRegex(version, r"^%s \d+\.\d+\.\d+" % re.escape(d))

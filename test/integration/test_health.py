@@ -1,4 +1,4 @@
-"""Health, metrics and HTTP-contract basics of every daemon binary that is built (decisions sections 3 and 8).
+"""Health, metrics and HTTP-contract basics of every daemon binary that is built (design.md §3 and §8).
 
 One test per daemon and check (test_<check>__<daemon>): a daemon that is not built is reported as skipped.
 """

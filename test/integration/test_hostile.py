@@ -101,7 +101,7 @@ class HostileBase(tp.EchodCase):
         self.assertEqual(r.status, 200, "daemon stopped answering: %r\n%s" % (r, self.d.log_tail(20)))
 
     def assert_error(self, r, status=None, code=None):
-        """A 4xx in the one error format (decisions section 3)."""
+        """A 4xx in the one error format (design.md §3)."""
         self.assertTrue(400 <= r.status < 500, r)
         if status is not None:
             self.assertEqual(r.status, status, r)

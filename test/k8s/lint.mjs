@@ -20,7 +20,7 @@ const K8S = path.join(REPO, 'k8s');
 const require = createRequire(import.meta.url);
 const MODELS = path.dirname(require.resolve('kubernetes-models/package.json'));
 
-// decisions §1: the one port table; the C table, the daemons' defaults and the manifests must all agree with it
+// design.md §1: the one port table; the C table, the daemons' defaults and the manifests must all agree with it
 export const DECISIONS = {
 	'svc-identity': { port: 3001, nodePort: 30001 }, 'svc-admin': { port: 3002, nodePort: 30002 },
 	'svc-tokenomics': { port: 3003, nodePort: 30003 }, 'svc-organization': { port: 3004, nodePort: 30004 },
@@ -224,7 +224,7 @@ export async function lintSet(docs, facts) {
 	check('facts collected without errors', [...(facts.errors || [])]);
 	check('every binary is built (--help read)', [...missing].map((b) => `${b} is not built in ${facts.binDir}: cannot check the manifests against it`));
 
-	// the C table against decisions §1
+	// the C table against design.md §1
 	{
 		const errs = [];
 		const table = facts.table || [];
@@ -235,13 +235,13 @@ export async function lintSet(docs, facts) {
 			const wantPort = want.port ?? 0;
 			const wantMetrics = want.port ?? want.metricsPort;
 			if (row.port !== wantPort || row.metricsPort !== wantMetrics)
-				errs.push(`${d}: gx_daemons[] has port ${row.port}/metrics ${row.metricsPort}, decisions §1 says ${wantPort}/${wantMetrics}`);
+				errs.push(`${d}: gx_daemons[] has port ${row.port}/metrics ${row.metricsPort}, design.md §1 says ${wantPort}/${wantMetrics}`);
 			const h = help[d]?.vars;
 			const portVar = want.port ? 'PORT' : 'METRICS_PORT';
 			if (h && String(h[portVar]?.default) !== String(wantMetrics))
-				errs.push(`${d} --help: ${portVar} default ${h[portVar]?.default}, decisions §1 says ${wantMetrics}`);
+				errs.push(`${d} --help: ${portVar} default ${h[portVar]?.default}, design.md §1 says ${wantMetrics}`);
 		}
-		check('daemon table (C source and --help defaults) matches decisions §1', errs);
+		check('daemon table (C source and --help defaults) matches design.md §1', errs);
 	}
 
 	// schema + unknown fields
@@ -345,8 +345,8 @@ export async function lintSet(docs, facts) {
 			const port = want.port ?? want.metricsPort;
 			const portVar = want.port ? 'PORT' : 'METRICS_PORT';
 			const cports = (c.ports || []).map((p) => p.containerPort);
-			if (cports.length !== 1 || cports[0] !== port) portErrs.push(`${where}: containerPort ${cports}, decisions §1 says ${port}`);
-			if (env.has(portVar) && Number(env.get(portVar).value) !== port) portErrs.push(`${where}: ${portVar}=${env.get(portVar).value}, decisions §1 says ${port}`);
+			if (cports.length !== 1 || cports[0] !== port) portErrs.push(`${where}: containerPort ${cports}, design.md §1 says ${port}`);
+			if (env.has(portVar) && Number(env.get(portVar).value) !== port) portErrs.push(`${where}: ${portVar}=${env.get(portVar).value}, design.md §1 says ${port}`);
 			const ann = x.spec.template.metadata?.annotations || {};
 			if (ann['prometheus.io/port'] && Number(ann['prometheus.io/port']) !== port) portErrs.push(`${where}: prometheus.io/port ${ann['prometheus.io/port']} is not ${port}`);
 			// probes
@@ -377,7 +377,7 @@ export async function lintSet(docs, facts) {
 			if (want.port && sleep === 0 && delay < 2000) drainErrs.push(`${where}: neither a preStop sleep nor DRAIN_DELAY >= 2 s lets endpoints drop the pod before the listener closes`);
 		}
 	}
-	check('ports agree with decisions §1 and the daemons\' defaults', portErrs);
+	check('ports agree with design.md §1 and the daemons\' defaults', portErrs);
 	check('probes: /livez liveness, /readyz readiness, paths the daemons serve', probeErrs);
 	check('every variable set is one the daemon reads; required ones are set', envErrs);
 	check('ConfigMap/Secret/ServiceAccount references resolve', refErrs);
@@ -402,8 +402,8 @@ export async function lintSet(docs, facts) {
 				if (!(c.ports || []).some((cp) => cp.containerPort === tp)) errs.push(`${id(s)}: targetPort ${p.targetPort} is not a container port of ${daemon}`);
 				if (p.port !== tp) errs.push(`${id(s)}: port ${p.port} != targetPort ${tp}`);
 				if (s.spec.type === 'NodePort') {
-					if (!want.nodePort) errs.push(`${id(s)}: ${daemon} is not exposed on a NodePort by decisions §1`);
-					else if (p.nodePort !== want.nodePort) errs.push(`${id(s)}: nodePort ${p.nodePort}, decisions §1 says ${want.nodePort}`);
+					if (!want.nodePort) errs.push(`${id(s)}: ${daemon} is not exposed on a NodePort by design.md §1`);
+					else if (p.nodePort !== want.nodePort) errs.push(`${id(s)}: nodePort ${p.nodePort}, design.md §1 says ${want.nodePort}`);
 					if (!(p.nodePort >= 30000 && p.nodePort <= 32767)) errs.push(`${id(s)}: nodePort ${p.nodePort} outside 30000-32767`);
 					if (nodePorts.has(p.nodePort)) errs.push(`${id(s)}: nodePort ${p.nodePort} also used by ${nodePorts.get(p.nodePort)}`);
 					nodePorts.set(p.nodePort, id(s));
@@ -419,7 +419,7 @@ export async function lintSet(docs, facts) {
 				&& s.spec.ports.some((p) => p.port === DECISIONS[d].metricsPort));
 			if (n.length !== 1) errs.push(`${d}: ${n.length} ClusterIP metrics Services on ${DECISIONS[d].metricsPort}`);
 		}
-		check('Services: selectors, port = targetPort, NodePorts per decisions §1, in range and unique', errs);
+		check('Services: selectors, port = targetPort, NodePorts per design.md §1, in range and unique', errs);
 	}
 
 	// HPA and PDB

@@ -33,7 +33,7 @@ const ctr = (docs, name) => find(docs, 'Deployment', name).spec.template.spec.co
 const CASES = [
 	['selector does not match pod labels', (d) => { find(d, 'Deployment', 'svc-tax').spec.selector.matchLabels['app.kubernetes.io/name'] = 'svc-taxx'; },
 		'selectors match', 'does not match template labels'],
-	['containerPort differs from decisions §1', (d) => { ctr(d, 'svc-identity').ports[0].containerPort = 3010; },
+	['containerPort differs from design.md §1', (d) => { ctr(d, 'svc-identity').ports[0].containerPort = 3010; },
 		'ports agree', 'containerPort 3010'],
 	['PORT env differs from the containerPort', (d) => { ctr(d, 'svc-admin').env.find((e) => e.name === 'PORT').value = '4000'; },
 		'ports agree', 'PORT=4000'],
@@ -81,7 +81,7 @@ const CASES = [
 		'NetworkPolicies', 'no egress to 7051/TCP'],
 	['no default deny', (d) => { d.splice(d.indexOf(find(d, 'NetworkPolicy', 'gx-default-deny')), 1); },
 		'NetworkPolicies', 'no default-deny'],
-	['C table drifts from decisions §1', (d, f) => { f.table.find((r) => r.name === 'svc-tax').port = 3008; },
+	['C table drifts from design.md §1', (d, f) => { f.table.find((r) => r.name === 'svc-tax').port = 3008; },
 		'daemon table', 'svc-tax: gx_daemons[] has port 3008'],
 	['a binary is not built', (d, f) => { delete f.help['svc-loanpool']; f.missing.push('svc-loanpool'); },
 		'variable set', 'svc-loanpool --help not available'],

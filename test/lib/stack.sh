@@ -24,7 +24,7 @@ PG_PORT=${GX_PG_PORT:-55432}
 REDIS_PORT=${GX_REDIS_PORT:-56379}
 UP_TIMEOUT=${GX_UP_TIMEOUT:-60}
 
-# daemon:port, in decisions section 1 order
+# daemon:port, in design.md §1 order
 DAEMONS=(svc-identity:3001 svc-admin:3002 svc-tokenomics:3003 svc-organization:3004 svc-loanpool:3005
 	svc-governance:3006 svc-tax:3007 outbox-submitter:9090 projector:9091)
 for i in "${!DAEMONS[@]}"; do

@@ -3,7 +3,7 @@
  *
  * Both mains parse --help/--version, load the shared configuration table plus the service's own rows (invalid
  * configuration: one line, exit 2), log the effective configuration with secrets masked, call the service's init,
- * serve, and on SIGTERM/SIGINT drain (decisions §3) and return 0.
+ * serve, and on SIGTERM/SIGINT drain (design.md §3) and return 0.
  *
  * Shared routes on every API (public, not rate limited, access-logged at debug when healthy):
  *   GET /health        200 {"status":"ok","service","version","uptimeSeconds"}
@@ -35,7 +35,7 @@
 #define GX_VERSION "0.1.0"
 #endif
 
-/* One row of the daemon table (decisions §1). port is the HTTP API port (0 for workers), metrics_port where
+/* One row of the daemon table (design.md §1). port is the HTTP API port (0 for workers), metrics_port where
  * /metrics and health are served (the API port itself for APIs). */
 struct gx_daemon_info {
 	const char *name;
@@ -43,7 +43,7 @@ struct gx_daemon_info {
 	int metrics_port;
 };
 
-/* The nine daemons, in decisions §1 order. Static storage. */
+/* The nine daemons, in design.md §1 order. Static storage. */
 extern const struct gx_daemon_info gx_daemons[];
 extern const size_t gx_daemons_len;
 

@@ -1,4 +1,4 @@
-/* Table-driven configuration from environment variables (decisions §8, style anchors §5.5).
+/* Table-driven configuration from environment variables (design.md §8, style anchors §5.5).
  *
  * Each daemon declares one table of struct gx_cfg_key rows next to its struct <svc>_cfg, one row per variable,
  * and loads it once at startup:
@@ -67,7 +67,7 @@ void gx_cfg_print_help(FILE *f, const struct gx_cfg_key *keys, size_t n, const c
 /* Free the STR/ENUM fields of dst loaded by gx_cfg_load and set them to NULL. */
 void gx_cfg_free(const struct gx_cfg_key *keys, size_t n, void *dst);
 
-/* libpq connection string for the database (decisions §2), from, in order:
+/* libpq connection string for the database (design.md §2), from, in order:
  *   - DATABASE_URL: postgres:// or postgresql://[user[:password]@][host|[v6]][:port][/dbname][?params], with
  *     percent-decoding of every part (so passwords may contain '/', '=', '@', ':' when encoded; a raw '@' or ':'
  *     in the password also works). Params: sslmode, application_name, connect_timeout, options, target_session_attrs,

@@ -27,7 +27,7 @@
  *      GX_ROUTE_STRICT_RL use the strict limits) -> 429 RATE_LIMITED with Retry-After and RateLimit-* headers;
  *   7. idempotency for POST/PATCH carrying Idempotency-Key (or X-Idempotency-Key): same key + same body replays the
  *      stored response byte for byte; different body -> 422 IDEMPOTENCY_KEY_REUSED; still in flight -> 409
- *      IDEMPOTENCY_IN_PROGRESS (decisions §3);
+ *      IDEMPOTENCY_IN_PROGRESS (design.md §3);
  *   8. the handler.
  * Error body, a superset of the original backend's flat one (docs/compat.md): {"error":<HTTP reason phrase>,
  *   "message","code","statusCode","requestId","details"?:[{"field","issue"}]}; an unknown route adds "path", a 429
@@ -174,7 +174,7 @@ const unsigned char *gx_req_raw_body(const struct gx_req *req, size_t *len);
 /* Claims of the verified access token, NULL on a public route without token. */
 const struct gx_jwt_claims *gx_req_claims(const struct gx_req *req);
 bool gx_req_is_admin(const struct gx_req *req);               /* ADMIN or SUPER_ADMIN */
-/* True when the caller is profile_id itself or an admin (object-level check, decisions §4). */
+/* True when the caller is profile_id itself or an admin (object-level check, design.md §4). */
 bool gx_req_may_access(const struct gx_req *req, const char *profile_id);
 struct gx_pg_pool *gx_req_pg(const struct gx_req *req);
 struct gx_redis *gx_req_redis(const struct gx_req *req);

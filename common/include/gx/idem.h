@@ -1,4 +1,4 @@
-/* Idempotency-Key store in "HttpIdempotency" (decisions §3): same key + same request replays the stored response
+/* Idempotency-Key store in "HttpIdempotency" (design.md §3): same key + same request replays the stored response
  * byte for byte, same key + different request -> MISMATCH (422), same key still running -> IN_FLIGHT (409). Records
  * live 24 h; expired records are ignored and replaced, and an IN_FLIGHT record older than 60 s (its request died) is
  * taken over by the next request with that key.

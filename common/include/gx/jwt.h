@@ -1,4 +1,4 @@
-/* JSON Web Tokens, HS256 only (RFC 7519, checked per RFC 8725 and decisions §4).
+/* JSON Web Tokens, HS256 only (RFC 7519, checked per RFC 8725 and design.md §4).
  *
  * Tokens carry the claims in struct gx_jwt_claims as JSON members sub, role, tenantId, jti, fam (refresh tokens
  * only), iss, aud, iat, exp, pwc (optional boolean); signed tokens also repeat sub as profileId (the original backend's claim name). Access and refresh tokens differ in aud, so verifying with the access audience rejects
@@ -18,7 +18,7 @@
 
 /* Tokens longer than this are rejected unparsed (TOKEN_MALFORMED). */
 #define GX_JWT_MAX_LEN 4096
-/* Shortest HMAC key accepted (decisions §4: JWT_SECRET must be at least 32 bytes). */
+/* Shortest HMAC key accepted (design.md §4: JWT_SECRET must be at least 32 bytes). */
 #define GX_JWT_MIN_KEY_LEN 32
 
 struct gx_jwt_claims {

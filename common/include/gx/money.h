@@ -1,4 +1,4 @@
-/* Exact conversion between decimal coin amounts and integer Qirat (decisions §5).
+/* Exact conversion between decimal coin amounts and integer Qirat (design.md §5).
  *
  * 1 coin = 100,000 Qirat, stored as uint64_t. APIs accept coins as decimal strings ("12", "12.5", "0.00001") or
  * JSON numbers with at most 5 decimals; nothing here goes through floating-point arithmetic except recovering the

@@ -1,4 +1,4 @@
-/* The write path of every on-chain change (decisions §3 and §7) and the command status endpoint.
+/* The write path of every on-chain change (design.md §3 and §7) and the command status endpoint.
  *
  * gx_outbox_submit() runs ONE transaction: the handler's domain statements, INSERT "OutboxCommand", NOTIFY
  * gx_outbox (payload: the command id) and, when the request carries an Idempotency-Key, the idempotency record of

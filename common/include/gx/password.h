@@ -1,4 +1,4 @@
-/* Password hashing with bcrypt through libcrypt's crypt_r (decisions §4: "$2b$", cost 12).
+/* Password hashing with bcrypt through libcrypt's crypt_r (design.md §4: "$2b$", cost 12).
  *
  * Hashes written by the original system ("$2a$") and by other bcrypt implementations ("$2y$") verify too. Every
  * function is thread-safe: each call uses its own crypt_data. bcrypt takes ~250 ms at cost 12, so callers on an

@@ -23,6 +23,10 @@
 #include <stdbool.h>
 #include <libpq-fe.h>
 
+/* SQL text: expression x (any expression; it is parenthesised) as the ISO 8601 UTC timestamp with milliseconds that
+ * every JSON body carries, "2026-01-02T03:04:05.678Z". The one spelling of it: statements use this, never a copy. */
+#define GX_SQL_ISO_TS(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
 struct event_base;
 struct gx_pg_pool;
 struct gx_pg_conn;

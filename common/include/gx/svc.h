@@ -47,7 +47,7 @@ bool gx_svc_true(const PGresult *res, int row, const char *col);
 /* The "total" column of the first row as a number; 0 when there is no row or it is not an integer. */
 long long gx_svc_total(const PGresult *res);
 
-/* Answer 200 {"<field>": items, "total", "limit", "offset"} (decisions §3 list shape; ends req). Takes ownership of
+/* Answer 200 {"<field>": items, "total", "limit", "offset"} (design.md §3 list shape; ends req). Takes ownership of
  * items (a JSON array); pg is borrowed. */
 void gx_svc_reply_list(struct gx_req *req, const char *field, cJSON *items, long long total,
 		       const struct gx_valid_page *pg);

@@ -1,4 +1,4 @@
-"""Test-side JWT minting (HS256, stdlib hmac) matching decisions §4 and common/include/gx/jwt.h.
+"""Test-side JWT minting (HS256, stdlib hmac) matching design.md §4 and common/include/gx/jwt.h.
 
     tok = gxtest.mint_token("profile-id", "ADMIN")            # access token for the test JWT secret
     hdr = gxtest.bearer(tok)                                   # {"Authorization": "Bearer ..."}

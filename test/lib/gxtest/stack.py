@@ -24,7 +24,7 @@ __all__ = ["REPO_ROOT", "TEST_JWT_SECRET", "API_DAEMONS", "WORKER_DAEMONS", "DAE
            "bin_dir", "have_binary", "Process", "Daemon", "Postgres", "Redis", "Stack"]
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-# 48 bytes: the daemons refuse secrets shorter than 32 bytes (decisions section 4).
+# 48 bytes: the daemons refuse secrets shorter than 32 bytes (design.md §4).
 TEST_JWT_SECRET = "gx-integration-test-secret-0123456789abcdefABCDEF"
 API_DAEMONS = ["svc-identity", "svc-admin", "svc-tokenomics", "svc-organization", "svc-loanpool",
                "svc-governance", "svc-tax"]
