@@ -1,7 +1,8 @@
 """The documentation stays true: docs/configuration.md is what test/lib/gen-config-doc.py makes from the daemons'
 own --help today; every relative link of README.md and docs/*.md reaches an existing file (and heading, for
 #anchors into Markdown files); docs/errors.md lists exactly the error codes the C sources answer, each with the
-status the sources use."""
+status the sources use; every "design.md §N" cited in the repository names a section of docs/design.md, and no
+tracked file cites a document from outside the repository."""
 
 import glob
 import importlib.util
@@ -30,6 +31,28 @@ C_HELPER_REPLY = re.compile(r"gx_reply_error\s*\(\s*\w+\s*,\s*([45]\d\d)\s*,\s*c
 C_TOKENS = re.compile(r'("(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\')|/\*.*?\*/|//[^\n]*', re.S)
 DOC_ROW = re.compile(r"^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|\s*(\d{3})\s*\|")
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+DESIGN_MD = os.path.join(REPO, "docs", "design.md")
+# A numbered section heading of docs/design.md: "## 3. HTTP contract" (or "### 3.1 ..." should one be added).
+DESIGN_HEADING = re.compile(r"^(#{2,3}) (\d+(?:\.\d+)*)\.? (.+?)\s*$")
+# A citation "design.md §3", "design.md §3 and §7", also across a comment's line break ("design.md\n * §3").
+SEC = r"§\s*(\d+(?:\.\d+)*)"
+CITE_GAP = r"(?:\s|[*#]|//|--)*"
+DESIGN_CITE = re.compile(r"design\.md" + CITE_GAP + SEC + r"((?:" + CITE_GAP + r"(?:,|and|or|/)" + CITE_GAP + SEC
+                         + r")*)")
+DESIGN_MORE = re.compile(SEC)
+# A Markdown link to a design section by its number: [design §4](design.md#4-auth), also from README (docs/...).
+DESIGN_LINK = re.compile(r"\[design " + SEC + r"\]\(((?:[^)#\s]*/)?design\.md)#([^)\s]+)\)")
+# Citations of documents that are not in this repository: the product brief the design's numbering came from
+# ("decisions", its sections) and anything under a shared directory beside the checkout or on a build machine.
+OUTSIDE = [
+    (re.compile(r"\bdecisions(?:\.md)?" + CITE_GAP + "§", re.I), "cites the product brief's sections"),
+    (re.compile(r"\bdecisions\.md\b", re.I), "cites the product brief"),
+    (re.compile(r"(?:\.\./)+shared\b"), "cites a file outside the repository"),
+    (re.compile(r"(?<![\w.])/w[o]rk/"), "cites a machine path"),
+    (re.compile(r"\bshared/(?:spec|reference|data)/"), "cites a file outside the repository"),
+]
+# Tracked files not read as text: fuzz corpora and plots
+NOT_TEXT = re.compile(r"^(test/fuzz/corpus/|bench/plots/)|\.(svg|png|jpg|gz)$")
 
 
 def load_gen():
@@ -144,6 +167,111 @@ def doc_files():
     return [os.path.join(REPO, "README.md")] + sorted(glob.glob(os.path.join(REPO, "docs", "*.md")))
 
 
+def design_sections(path=DESIGN_MD):
+    """{number: anchor} of the numbered headings of docs/design.md ({} when the file does not exist)."""
+    out = {}
+    if not os.path.exists(path):
+        return out
+    fence = False
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("```"):
+                fence = not fence
+            m = DESIGN_HEADING.match(line) if not fence else None
+            if m:
+                out[m.group(2)] = slug(line.lstrip("#"))
+    return out
+
+
+def tracked_files():
+    """Repository-relative paths of the tracked files (git ls-files; without git, the tree minus build output)."""
+    try:
+        p = subprocess.run(["git", "-C", REPO, "ls-files", "-z"], capture_output=True, timeout=60)
+        if p.returncode == 0 and p.stdout:
+            return sorted(f for f in p.stdout.decode("utf-8", "replace").split("\0") if f)
+    except OSError:
+        pass
+    out = []
+    for root, dirs, files in os.walk(REPO):
+        rel = os.path.relpath(root, REPO)
+        dirs[:] = [d for d in dirs if d not in (".git", "run", "node_modules", "__pycache__")
+                   and not (rel == "." and d.startswith("build"))]
+        out += [os.path.normpath(os.path.join(rel, f)) for f in files]
+    return sorted(out)
+
+
+def tracked_texts():
+    """{path: text} of the tracked text files."""
+    texts = {}
+    for rel in tracked_files():
+        if NOT_TEXT.search(rel):
+            continue
+        try:
+            with open(os.path.join(REPO, rel), encoding="utf-8") as f:
+                texts[rel] = f.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+    return texts
+
+
+def line_of(text, pos):
+    return text.count("\n", 0, pos) + 1
+
+
+def design_citations(texts):
+    """[(path, line, section)] of every "design.md §N" in texts ({path: text})."""
+    out = []
+    for rel, text in texts.items():
+        for m in DESIGN_CITE.finditer(text):
+            nums = [m.group(1)] + DESIGN_MORE.findall(m.group(2) or "")
+            out += [(rel, line_of(text, m.start()), n) for n in nums]
+    return out
+
+
+def bad_design_links(texts, sections):
+    """[(path, line, section, target)] of [design §N](design.md#anchor) links whose anchor is not section N's."""
+    bad = []
+    for rel, text in texts.items():
+        for m in DESIGN_LINK.finditer(text):
+            if sections.get(m.group(1)) != m.group(3):
+                bad.append((rel, line_of(text, m.start()), m.group(1), m.group(2) + "#" + m.group(3)))
+    return bad
+
+
+def outside_citations(texts):
+    """[(path, line, why, text)] of citations of documents outside the repository."""
+    bad = []
+    for rel, text in texts.items():
+        for rx, why in OUTSIDE:
+            for m in rx.finditer(text):
+                bad.append((rel, line_of(text, m.start()), why, m.group(0)))
+    return sorted(bad)
+
+
+def c_daemon_table():
+    """{name: (port, metrics_port)} of gx_daemons[] in common/src/api.c."""
+    with open(os.path.join(REPO, "common", "src", "api.c"), encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"gx_daemons\[\]\s*=\s*\{(.*?)\n\};", text, re.S)
+    body = m.group(1) if m else ""
+    return {n: (int(p), int(mp)) for n, p, mp in re.findall(r'\{\s*"([\w-]+)"\s*,\s*(\d+)\s*,\s*(\d+)\s*\}', body)}
+
+
+def design_port_table(path=DESIGN_MD):
+    """{name: (port or 0, nodePort or 0, metrics port)} from the table of docs/design.md §1."""
+    rows = {}
+    if not os.path.exists(path):
+        return rows
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    sec = re.search(r"^## 1\. .*?(?=^## )", text, re.S | re.M)
+    for m in re.finditer(r"^\|\s*([a-z][\w-]*)\s*\|\s*(\d+|–)\s*\|\s*(\d+|–)\s*\|\s*(\d+)\s*\|\s*$",
+                         sec.group(0) if sec else "", re.M):
+        port, node_port = (0 if v == "–" else int(v) for v in m.group(2, 3))
+        rows[m.group(1)] = (port, node_port, int(m.group(4)))
+    return rows
+
+
 class ConfigurationDocTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -226,6 +354,68 @@ class LinksTest(unittest.TestCase):
                      "bench/REPORT.md", "test/README.md"] + ["%s/openapi.json" % d for d in gxtest.API_DAEMONS]:
             self.assertIn(want, targets)
         self.assertNotRegex(text, r"/(work|home|root|tmp)/", "README has a machine path")
+
+
+class DesignDocTest(unittest.TestCase):
+    """docs/design.md is the one design document: its sections are the ones the code cites, and nothing cites a
+    document the repository does not have."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sections = design_sections()
+        cls.texts = tracked_texts()
+
+    def test_the_nine_sections(self):
+        self.assertTrue(os.path.exists(DESIGN_MD), "docs/design.md is missing")
+        top = [n for n in self.sections if "." not in n]
+        self.assertEqual(top, [str(i) for i in range(1, 10)], "docs/design.md: '## 1. ...' .. '## 9. ...' in order")
+
+    def test_every_citation_names_a_section(self):
+        cites = design_citations(self.texts)
+        # the repository cites the design in its sources, manifests and tests: an empty scan would prove nothing
+        self.assertGreater(len(cites), 50)
+        self.assertGreater(len({c[0] for c in cites}), 20)
+        bad = [c for c in cites if c[2] not in self.sections]
+        self.assertEqual(bad, [], "\n".join("%s:%d: design.md §%s is no section of docs/design.md" % c for c in bad))
+
+    def test_design_links_point_at_their_section(self):
+        links = sum(len(DESIGN_LINK.findall(t)) for p, t in self.texts.items() if p.endswith(".md"))
+        self.assertGreater(links, 0, "no [design §N](design.md#...) link in the documentation")
+        bad = bad_design_links(self.texts, self.sections)
+        self.assertEqual(bad, [], "\n".join("%s:%d: [design §%s](%s) is not that section's anchor" % b for b in bad))
+
+    def test_nothing_cites_a_document_outside_the_repository(self):
+        bad = outside_citations(self.texts)
+        self.assertEqual(bad, [], "\n".join("%s:%d: %s: %r" % b for b in bad))
+
+    def test_checker_sees_bad_citations(self):
+        sections = {"1": "1-ports-and-names", "4": "4-auth"}
+        sample = {"x.c": "/* design.md §1 and §4; design.md\n * " + "§12 */\n",
+                  "y.md": "[design §4](design.md#4-auth) [design " + "§1](design.md#4-auth) "
+                          "see design.md §" + "4.2\n",
+                  "z.h": "/* as decisions " + "§3 says; " + "../" + "shared/" + "spec/x.md; " + "/" + "work/x */\n"}
+        self.assertEqual(sorted((p, n) for p, _, n in design_citations(sample)),
+                         [("x.c", "1"), ("x.c", "12"), ("x.c", "4"), ("y.md", "4.2")])
+        self.assertEqual([b[:3] for b in bad_design_links(sample, sections)], [("y.md", 1, "1")])
+        self.assertEqual(sorted({b[0] for b in outside_citations(sample)}), ["z.h"])
+        self.assertEqual(len(outside_citations(sample)), 4)
+
+    def test_port_table_is_gx_daemons(self):
+        table = design_port_table()
+        c_table = c_daemon_table()
+        self.assertEqual(len(c_table), 9, "gx_daemons[] not found in common/src/api.c")
+        self.assertEqual(list(table), list(c_table), "docs/design.md §1 lists the daemons of gx_daemons[], in order")
+        for name, (port, node_port, metrics) in table.items():
+            self.assertEqual((port, metrics), c_table[name], name)
+            self.assertEqual(metrics, gxtest.DEFAULT_PORTS[name], name)
+            svc = os.path.join(REPO, "k8s", "base", name, "service.yaml")
+            with open(svc, encoding="utf-8") as f:
+                found = re.findall(r"^\s*nodePort:\s*(\d+)\s*$", f.read(), re.M)
+            self.assertEqual([int(n) for n in found], [node_port] if node_port else [], svc)
+
+    def test_readme_links_the_design(self):
+        with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+            self.assertIn("docs/design.md", set(LINK.findall(f.read())))
 
 
 class ErrorCodesTest(unittest.TestCase):
