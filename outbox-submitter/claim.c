@@ -142,7 +142,7 @@ static void add_row(struct sub *s, struct claim_batch *b, const PGresult *r, int
 	}
 	p = stored_proposal(id, gx_pg_val(r, i, "prop"), gx_pg_val(r, i, "sig"));
 	if (!p) {
-		p = gx_fabric_msg_proposal_new(s->ids[call.identity], c->channel, c->chaincode, call.function,
+		p = gx_fabric_msg_proposal_new(s->ids[call.identity], c->fabric.channel, c->fabric.chaincode, call.function,
 					       (const char *const *)call.argv, call.argc);
 		if (!p) {
 			gx_cc_call_release(&call);

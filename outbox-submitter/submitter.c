@@ -132,7 +132,7 @@ static void probe_peer(struct sub *s)
 
 	if (atomic_load(&s->probe.active))
 		return;
-	p = gx_fabric_msg_proposal_new(s->ids[GX_CC_ID_PARTNER], s->cfg->channel, s->cfg->chaincode,
+	p = gx_fabric_msg_proposal_new(s->ids[GX_CC_ID_PARTNER], s->cfg->fabric.channel, s->cfg->fabric.chaincode,
 				       "AdminContract:GetSystemStatus", NULL, 0);
 	if (!p)
 		return;
@@ -334,22 +334,22 @@ struct sub *sub_start(const struct sub_cfg *cfg, const char *conninfo, long long
 	}
 	for (int i = 0; i < SUB_NIDS; i++) {
 		struct gx_fabric_client_opts o = {
-			.endpoint = cfg->peer_endpoint,
-			.channel_id = cfg->channel,
-			.chaincode_id = cfg->chaincode,
-			.tls_ca_file = *cfg->tls_ca_file ? cfg->tls_ca_file : NULL,
-			.tls_cert_file = *cfg->tls_cert_file ? cfg->tls_cert_file : NULL,
-			.tls_key_file = *cfg->tls_key_file ? cfg->tls_key_file : NULL,
-			.server_name = *cfg->tls_server_name ? cfg->tls_server_name : NULL,
+			.endpoint = cfg->fabric.peer_endpoint,
+			.channel_id = cfg->fabric.channel,
+			.chaincode_id = cfg->fabric.chaincode,
+			.tls_ca_file = *cfg->fabric.tls_ca_file ? cfg->fabric.tls_ca_file : NULL,
+			.tls_cert_file = *cfg->fabric.tls_cert_file ? cfg->fabric.tls_cert_file : NULL,
+			.tls_key_file = *cfg->fabric.tls_key_file ? cfg->fabric.tls_key_file : NULL,
+			.server_name = *cfg->fabric.tls_server_name ? cfg->fabric.tls_server_name : NULL,
 			.wait_for_ready = false,
 			.reconnect_max_ms = 5000,
 			.endorse_timeout_ms = (int)cfg->endorse_timeout_ms,
 			.commit_timeout_ms = (int)cfg->commit_timeout_ms,
 		};
 
-		s->ids[i] = gx_fabric_id_load(cfg->msp_id, cfg->cert[i], cfg->key[i]);
+		s->ids[i] = gx_fabric_id_load(cfg->fabric.msp_id, cfg->fabric.cert[i], cfg->fabric.key[i]);
 		if (!s->ids[i]) {
-			gx_log_error("cannot load the %s identity (%s, %s)", id_names[i], cfg->cert[i], cfg->key[i]);
+			gx_log_error("cannot load the %s identity (%s, %s)", id_names[i], cfg->fabric.cert[i], cfg->fabric.key[i]);
 			goto fail;
 		}
 		s->clients[i] = gx_fabric_client_new(&o, s->ids[i]);
@@ -371,7 +371,7 @@ struct sub *sub_start(const struct sub_cfg *cfg, const char *conninfo, long long
 	}
 	s->db_started = true;
 	gx_log_info("submitter %s started: peer %s, channel %s, chaincode %s, batch %lld, max in flight %lld",
-		    s->worker_id, cfg->peer_endpoint, cfg->channel, cfg->chaincode, cfg->batch_size,
+		    s->worker_id, cfg->fabric.peer_endpoint, cfg->fabric.channel, cfg->fabric.chaincode, cfg->batch_size,
 		    cfg->max_in_flight);
 	return s;
 fail:

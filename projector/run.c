@@ -327,17 +327,17 @@ static int make_client(struct run *r)
 {
 	struct prj_cfg *c = r->p->cfg;
 	struct gx_fabric_client_opts o = {
-		.endpoint = c->peer_endpoint,
-		.channel_id = c->channel,
-		.chaincode_id = c->chaincode,
-		.tls_ca_file = c->tls_ca_file[0] ? c->tls_ca_file : NULL,
-		.tls_cert_file = c->tls_cert_file[0] ? c->tls_cert_file : NULL,
-		.tls_key_file = c->tls_key_file[0] ? c->tls_key_file : NULL,
-		.server_name = c->tls_server_name[0] ? c->tls_server_name : NULL,
+		.endpoint = c->fabric.peer_endpoint,
+		.channel_id = c->fabric.channel,
+		.chaincode_id = c->fabric.chaincode,
+		.tls_ca_file = c->fabric.tls_ca_file[0] ? c->fabric.tls_ca_file : NULL,
+		.tls_cert_file = c->fabric.tls_cert_file[0] ? c->fabric.tls_cert_file : NULL,
+		.tls_key_file = c->fabric.tls_key_file[0] ? c->fabric.tls_key_file : NULL,
+		.server_name = c->fabric.tls_server_name[0] ? c->fabric.tls_server_name : NULL,
 		.reconnect_max_ms = (int)c->reconnect_max_ms,
 	};
 
-	r->id = gx_fabric_id_load(c->msp_id, c->cert_file, c->key_file);
+	r->id = gx_fabric_id_load(c->fabric.msp_id, c->fabric.cert[GX_FABRIC_CFG_PARTNER], c->fabric.key[GX_FABRIC_CFG_PARTNER]);
 	if (!r->id)
 		return -1;
 	r->fc = gx_fabric_client_new(&o, r->id);
