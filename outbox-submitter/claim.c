@@ -142,7 +142,8 @@ static void add_row(struct sub *s, struct claim_batch *b, const PGresult *r, int
 	}
 	p = stored_proposal(id, gx_pg_val(r, i, "prop"), gx_pg_val(r, i, "sig"));
 	if (!p) {
-		p = gx_fabric_msg_proposal_new(s->ids[call.identity], c->fabric.channel, c->fabric.chaincode, call.function,
+		p = gx_fabric_msg_proposal_new(s->ids[call.identity], c->fabric.channel, c->fabric.chaincode,
+					       call.function,
 					       (const char *const *)call.argv, call.argc);
 		if (!p) {
 			gx_cc_call_release(&call);
@@ -196,7 +197,8 @@ static int write_batch(struct sub *s, struct claim_batch *b)
 			return -1;
 	}
 	if (b->nfail > 0) {
-		const char *p[] = { s->worker_id, gx_outbox_store_arr_end(&b->fids), gx_outbox_store_arr_end(&b->fcodes),
+		const char *p[] = { s->worker_id, gx_outbox_store_arr_end(&b->fids),
+				    gx_outbox_store_arr_end(&b->fcodes),
 				    gx_outbox_store_arr_end(&b->fmsgs), "true" };
 
 		if (exec_batch(s, "marking commands FAILED", GX_OUTBOX_STORE_FAIL, 5, p) < 0)

@@ -1,6 +1,7 @@
 /* outbox-submitter: claims outbox commands and submits them to Fabric (issue 4, docs/outbox-submitter.md). This file
- * is the wiring: the configuration table (the shared FABRIC_* rows, then the submitter's own), and the engine (submitter.c) started from init, drained on SIGTERM and
- * joined in fini, next to the shared health and metrics server on METRICS_PORT. */
+ * is the wiring: the configuration table (the shared FABRIC_* rows, then the submitter's own), and the engine
+ * (submitter.c) started from init, drained on SIGTERM and joined in fini, next to the shared health and metrics
+ * server on METRICS_PORT. */
 #include <stddef.h>
 
 #include <string.h>

@@ -80,7 +80,8 @@ static void metrics_init(void)
 	sub_m.orig_processed = gx_metrics_counter("outbox_commands_processed_total",
 					      "commands processed by status: success, failed (will retry), max_retries "
 					      "(given up)", status);
-	sub_m.orig_depth = gx_metrics_gauge("outbox_queue_depth", "PENDING commands in the outbox (all replicas)", NULL);
+	sub_m.orig_depth = gx_metrics_gauge("outbox_queue_depth", "PENDING commands in the outbox (all replicas)",
+					    NULL);
 	sub_m.orig_duration = gx_metrics_histogram("outbox_processing_duration_seconds",
 					       "one Fabric round trip: endorse, submit and commit status of one send",
 					       NULL, orig_buckets, GX_ARRAY_LEN(orig_buckets));
@@ -349,7 +350,8 @@ struct sub *sub_start(const struct sub_cfg *cfg, const char *conninfo, long long
 
 		s->ids[i] = gx_fabric_id_load(cfg->fabric.msp_id, cfg->fabric.cert[i], cfg->fabric.key[i]);
 		if (!s->ids[i]) {
-			gx_log_error("cannot load the %s identity (%s, %s)", id_names[i], cfg->fabric.cert[i], cfg->fabric.key[i]);
+			gx_log_error("cannot load the %s identity (%s, %s)", id_names[i], cfg->fabric.cert[i],
+				     cfg->fabric.key[i]);
 			goto fail;
 		}
 		s->clients[i] = gx_fabric_client_new(&o, s->ids[i]);
@@ -371,7 +373,8 @@ struct sub *sub_start(const struct sub_cfg *cfg, const char *conninfo, long long
 	}
 	s->db_started = true;
 	gx_log_info("submitter %s started: peer %s, channel %s, chaincode %s, batch %lld, max in flight %lld",
-		    s->worker_id, cfg->fabric.peer_endpoint, cfg->fabric.channel, cfg->fabric.chaincode, cfg->batch_size,
+		    s->worker_id, cfg->fabric.peer_endpoint, cfg->fabric.channel, cfg->fabric.chaincode,
+		    cfg->batch_size,
 		    cfg->max_in_flight);
 	return s;
 fail:

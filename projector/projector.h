@@ -14,6 +14,7 @@
 
 #include "gx/fabric_cfg.h"
 #include "gx/fabric_msg.h"
+#include "gx/pg_sync.h"
 #include "gx/rollwin.h"
 
 /* Configuration (the projector's own rows; DATABASE_URL, TENANT_ID, METRICS_PORT are shared rows in gx/api.h). */
@@ -132,14 +133,9 @@ enum prj_q {
 	Q_COUNT
 };
 
-struct prj_sql {
-	const char *name; /* prepared statement name */
-	const char *sql;
-};
-extern const struct prj_sql prj_sql[Q_COUNT];
-
-/* Prepare every statement the applier and the handlers use on conn. Returns 0, or -1 (logged). */
-int prj_prepare(PGconn *conn);
+/* The statements by name and text, a gx_pgs statement table (gx/pg_sync.h): run.c prepares them all when the
+ * session becomes active, the applier runs them by name. */
+extern const struct gx_pgs_stmt prj_sql[Q_COUNT];
 
 /* Outcome of applying one block. */
 enum prj_apply_rc {
