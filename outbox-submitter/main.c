@@ -1,9 +1,13 @@
 /* outbox-submitter: claims outbox commands and submits them to Fabric (issue 4, docs/outbox-submitter.md). This file
- * is the wiring: the configuration table, and the engine (submitter.c) started from init, drained on SIGTERM and
- * joined in fini, next to the shared health and metrics server on METRICS_PORT. */
+ * is the wiring: the configuration table (the shared FABRIC_* rows, then the submitter's own), and the engine
+ * (submitter.c) started from init, drained on SIGTERM and joined in fini, next to the shared health and metrics
+ * server on METRICS_PORT. */
 #include <stddef.h>
 
+#include <string.h>
+
 #include "gx/api.h"
+#include "gx/fabric_cfg.h"
 #include "gx/util.h"
 #include "submitter.h"
 
@@ -12,26 +16,8 @@ static struct sub_cfg cfg;
 #define OFF(f) offsetof(struct sub_cfg, f)
 #define REQ GX_CFG_REQUIRED
 
-static const struct gx_cfg_key keys[] = {
-	{ "FABRIC_PEER_ENDPOINT", GX_CFG_STR, "127.0.0.1:7051", 3, 255, OFF(peer_endpoint), 0, NULL,
-	  "Fabric Gateway peer host:port" },
-	{ "FABRIC_TLS_CA_FILE", GX_CFG_STR, "", 0, 0, OFF(tls_ca_file), 0, NULL,
-	  "PEM CA of the peer's TLS certificate; empty = plaintext" },
-	{ "FABRIC_TLS_CERT_FILE", GX_CFG_STR, "", 0, 0, OFF(tls_cert_file), 0, NULL, "client TLS certificate (mTLS)" },
-	{ "FABRIC_TLS_KEY_FILE", GX_CFG_STR, "", 0, 0, OFF(tls_key_file), 0, NULL, "client TLS key (mTLS)" },
-	{ "FABRIC_TLS_SERVER_NAME", GX_CFG_STR, "", 0, 255, OFF(tls_server_name), 0, NULL,
-	  "expected TLS server name; empty = the endpoint host" },
-	{ "FABRIC_MSP_ID", GX_CFG_STR, "Org1MSP", 1, 64, OFF(msp_id), 0, NULL, "MSP id of the client identities" },
-	{ "FABRIC_CHANNEL", GX_CFG_STR, "gxchannel", 1, 64, OFF(channel), 0, NULL, "channel name" },
-	{ "FABRIC_CHAINCODE", GX_CFG_STR, "gxtv3", 1, 64, OFF(chaincode), 0, NULL, "chaincode name" },
-	{ "FABRIC_CERT_SUPER_ADMIN", GX_CFG_STR, NULL, 1, 0, OFF(cert[0]), REQ, NULL,
-	  "PEM certificate with gxc_role=gx_super_admin" },
-	{ "FABRIC_KEY_SUPER_ADMIN", GX_CFG_STR, NULL, 1, 0, OFF(key[0]), REQ, NULL, "its PEM private key" },
-	{ "FABRIC_CERT_ADMIN", GX_CFG_STR, NULL, 1, 0, OFF(cert[1]), REQ, NULL, "PEM certificate with gxc_role=gx_admin" },
-	{ "FABRIC_KEY_ADMIN", GX_CFG_STR, NULL, 1, 0, OFF(key[1]), REQ, NULL, "its PEM private key" },
-	{ "FABRIC_CERT_PARTNER", GX_CFG_STR, NULL, 1, 0, OFF(cert[2]), REQ, NULL,
-	  "PEM certificate with gxc_role=gx_partner_api" },
-	{ "FABRIC_KEY_PARTNER", GX_CFG_STR, NULL, 1, 0, OFF(key[2]), REQ, NULL, "its PEM private key" },
+/* The submitter's own rows, after the shared FABRIC_* ones (gx/fabric_cfg.h). */
+static const struct gx_cfg_key own_keys[] = {
 	{ "FABRIC_ENDORSE_TIMEOUT_MS", GX_CFG_MS, "15s", 100, 600000, OFF(endorse_timeout_ms), 0, NULL,
 	  "Endorse deadline" },
 	{ "FABRIC_COMMIT_TIMEOUT_MS", GX_CFG_MS, "60s", 100, 600000, OFF(commit_timeout_ms), 0, NULL,
@@ -86,10 +72,12 @@ static void health(void *app, cJSON *body)
 
 int main(int argc, char **argv)
 {
-	static const struct gx_worker_service svc = {
+	static struct gx_cfg_key keys[GX_FABRIC_CFG_MAX_ROWS + GX_ARRAY_LEN(own_keys)];
+	size_t n = gx_fabric_cfg_rows(keys, OFF(fabric), GX_FABRIC_CFG_ALL_IDS);
+	struct gx_worker_service svc = {
 		.name = "outbox-submitter",
 		.keys = keys,
-		.nkeys = GX_ARRAY_LEN(keys),
+		.nkeys = n + GX_ARRAY_LEN(own_keys),
 		.cfg = &cfg,
 		.init = init,
 		.fini = fini,
@@ -98,5 +86,6 @@ int main(int argc, char **argv)
 		.on_drain = on_drain,
 	};
 
+	memcpy(keys + n, own_keys, sizeof(own_keys));
 	return gx_api_worker_main(argc, argv, &svc);
 }

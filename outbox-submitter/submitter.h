@@ -12,23 +12,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Index of the three client identities (same order as enum gx_cc_identity). */
 #include <cjson/cJSON.h>
 
-#define SUB_NIDS 3
+#include "gx/fabric_cfg.h"
+
+/* Index of the three client identities (same order as enum gx_cc_identity). */
+#define SUB_NIDS GX_FABRIC_CFG_NIDS
 
 /* Configuration (filled by the gx_cfg table in main.c; strings never NULL once loaded). */
 struct sub_cfg {
-	char *peer_endpoint;	/* FABRIC_PEER_ENDPOINT host:port */
-	char *tls_ca_file;	/* FABRIC_TLS_CA_FILE; "" = plaintext */
-	char *tls_cert_file;	/* FABRIC_TLS_CERT_FILE (mTLS) */
-	char *tls_key_file;	/* FABRIC_TLS_KEY_FILE */
-	char *tls_server_name;	/* FABRIC_TLS_SERVER_NAME */
-	char *msp_id;		/* FABRIC_MSP_ID */
-	char *channel;		/* FABRIC_CHANNEL */
-	char *chaincode;	/* FABRIC_CHAINCODE */
-	char *cert[SUB_NIDS];	/* FABRIC_CERT_SUPER_ADMIN, FABRIC_CERT_ADMIN, FABRIC_CERT_PARTNER */
-	char *key[SUB_NIDS];	/* FABRIC_KEY_SUPER_ADMIN, FABRIC_KEY_ADMIN, FABRIC_KEY_PARTNER */
+	struct gx_fabric_cfg fabric; /* the FABRIC_* rows shared with the projector (gx/fabric_cfg.h) */
 	char *worker_id;	/* WORKER_ID; "" = <hostname>-<pid> */
 	long long batch_size;	/* BATCH_SIZE: rows per claim */
 	long long max_in_flight; /* MAX_IN_FLIGHT: commands sent and not yet settled */

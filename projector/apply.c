@@ -347,7 +347,7 @@ static bool exec_ok(PGconn *c, PGresult *r, const char *what)
  * transaction is rolled back), -1 on database failure, -2 when the checkpoint moved. */
 static int begin_block(struct prj *p, PGconn *c, uint64_t block, int64_t last_block)
 {
-	const char *params[3] = { p->tenant, p->cfg->name, p->cfg->channel };
+	const char *params[3] = { p->tenant, p->cfg->name, p->cfg->fabric.channel };
 	PGresult *r;
 	int64_t db_last = -1;
 
@@ -385,7 +385,7 @@ static char *eventlog_json(const struct prj *p, struct bev *evs, size_t n)
 		cJSON *pl = cJSON_Parse(evs[i].raw_json);
 
 		cJSON_AddStringToObject(o, "tx", e->tx_id ? e->tx_id : "");
-		cJSON_AddStringToObject(o, "cc", e->chaincode_id && e->chaincode_id[0] ? e->chaincode_id : p->cfg->chaincode);
+		cJSON_AddStringToObject(o, "cc", e->chaincode_id && e->chaincode_id[0] ? e->chaincode_id : p->cfg->fabric.chaincode);
 		cJSON_AddStringToObject(o, "name", e->event_name ? e->event_name : "");
 		cJSON_AddNumberToObject(o, "idx", (double)i);
 		cJSON_AddNumberToObject(o, "ms", (double)evs[i].time_ms);
@@ -433,9 +433,9 @@ struct tail {
 static void tail_build(struct tail *t, const struct prj *p, uint64_t block, struct bev *evs, size_t n,
 		       int64_t block_ms, int64_t height)
 {
-	const char *lp[4] = { p->tenant, t->sblock, p->cfg->channel, NULL };
+	const char *lp[4] = { p->tenant, t->sblock, p->cfg->fabric.channel, NULL };
 	const char *op[2] = { NULL, t->sblock };
-	const char *cp[7] = { p->tenant, p->cfg->name, p->cfg->channel, t->sblock, t->sidx, t->sheight, t->sms };
+	const char *cp[7] = { p->tenant, p->cfg->name, p->cfg->fabric.channel, t->sblock, t->sidx, t->sheight, t->sms };
 
 	memset(t, 0, sizeof(*t));
 	snprintf(t->sblock, sizeof(t->sblock), "%llu", (unsigned long long)block);
@@ -486,8 +486,8 @@ static bool finish_block(struct prj *p, PGconn *c, struct bev *evs, size_t n, co
 		dp[2] = evs[i].raw_json;
 		dp[3] = e->tx_id;
 		dp[4] = t->sblock;
-		dp[5] = p->cfg->channel;
-		dp[6] = e->chaincode_id && e->chaincode_id[0] ? e->chaincode_id : p->cfg->chaincode;
+		dp[5] = p->cfg->fabric.channel;
+		dp[6] = e->chaincode_id && e->chaincode_id[0] ? e->chaincode_id : p->cfg->fabric.chaincode;
 		dp[7] = e->event_name;
 		dp[8] = sev;
 		r = PQexecPrepared(c, prj_sql[Q_DLQ].name, 9, dp, NULL, NULL, 0);
@@ -629,7 +629,7 @@ out:
 
 int prj_load_checkpoint(struct prj *p, PGconn *c, int64_t *last_block, int64_t *last_time_ms)
 {
-	const char *params[3] = { p->tenant, p->cfg->name, p->cfg->channel };
+	const char *params[3] = { p->tenant, p->cfg->name, p->cfg->fabric.channel };
 	PGresult *r = PQexecParams(c,
 				   "SELECT \"lastBlock\", COALESCE((extract(epoch FROM \"lastBlockTime\") * 1000)::bigint, 0)"
 				   " FROM \"ProjectorState\" WHERE \"tenantId\" = $1 AND \"projectorName\" = $2"

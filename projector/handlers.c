@@ -7,236 +7,54 @@
 #include <string.h>
 
 #include "gx/util.h"
+#include "payload.h"
 #include "projector.h"
 
-/* Parsing context of one event: the first problem found is kept in why. */
-struct hctx {
-	const struct prj_event *ev;
-	struct prj_stmts *out;
-	char *why;
-	size_t whylen;
-	bool bad;
-	char bufs[24][32]; /* formatted integers, borrowed by statements until they are copied */
-	int nbufs;
-};
-
-void prj_stmts_free(struct prj_stmts *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		for (int j = 0; j < s->v[i].nparams; j++)
-			free(s->v[i].params[j]);
-	free(s->v);
-	memset(s, 0, sizeof(*s));
-}
-
-static void fail(struct hctx *h, const char *fmt, ...) GX_PRINTF(2, 3);
-static void fail(struct hctx *h, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (h->bad)
-		return;
-	h->bad = true;
-	va_start(ap, fmt);
-	vsnprintf(h->why, h->whylen, fmt, ap);
-	va_end(ap);
-}
-
-/* A field by its capital-ID name, else its camelCase spelling ("userID" -> "userId", "approverIDs" -> "approverIds"). */
-static const cJSON *field(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	char alt[64];
-	size_t n = strlen(key);
-	bool changed = false;
-
-	if (v || n >= sizeof(alt))
-		return v;
-	memcpy(alt, key, n + 1);
-	for (size_t i = 1; i + 1 < n + 1; i++) {
-		if (alt[i] == 'I' && alt[i + 1] == 'D' && (alt[i + 2] == '\0' || (alt[i + 2] == 's' && alt[i + 3] == '\0'))) {
-			alt[i + 1] = 'd';
-			changed = true;
-		}
-	}
-	return changed ? cJSON_GetObjectItemCaseSensitive(obj, alt) : NULL;
-}
-
-/* A non-empty string field; def when absent or null (NULL def = required). */
-static const char *str(struct hctx *h, const char *key, const char *def)
-{
-	const cJSON *v = field(h->ev->payload, key);
-
-	if (!v || cJSON_IsNull(v)) {
-		if (!def)
-			fail(h, "%s: field '%s' is missing", h->ev->name, key);
-		return def ? def : "";
-	}
-	if (!cJSON_IsString(v) || (!def && v->valuestring[0] == '\0')) {
-		fail(h, "%s: field '%s' must be a non-empty string", h->ev->name, key);
-		return "";
-	}
-	return v->valuestring;
-}
-
-static const char *intbuf(struct hctx *h, long long x)
-{
-	char *b;
-
-	if (h->nbufs >= (int)GX_ARRAY_LEN(h->bufs)) {
-		fail(h, "%s: too many numeric fields", h->ev->name);
-		return "0";
-	}
-	b = h->bufs[h->nbufs++];
-	snprintf(b, sizeof(h->bufs[0]), "%lld", x);
-	return b;
-}
-
-/* Canonical Qirat: a decimal string of 1..20 digits without leading zero and within uint64, or a non-negative
- * integral JSON number up to 2^53. def when absent (NULL def = required). */
-static const char *qirat(struct hctx *h, const char *key, const char *def)
-{
-	const cJSON *v = field(h->ev->payload, key);
-
-	if (!v || cJSON_IsNull(v)) {
-		if (!def)
-			fail(h, "%s: field '%s' is missing", h->ev->name, key);
-		return def ? def : "0";
-	}
-	if (cJSON_IsNumber(v)) {
-		double d = v->valuedouble;
-
-		if (d >= 0 && d <= 9007199254740992.0 && d == (double)(long long)d)
-			return intbuf(h, (long long)d);
-	} else if (cJSON_IsString(v)) {
-		const char *s = v->valuestring;
-		size_t n = strlen(s);
-		bool ok = n >= 1 && n <= 20 && (n == 1 || s[0] != '0');
-
-		for (size_t i = 0; ok && i < n; i++)
-			ok = s[i] >= '0' && s[i] <= '9';
-		if (ok && n == 20)
-			ok = strcmp(s, "18446744073709551615") <= 0;
-		if (ok)
-			return s;
-	}
-	fail(h, "%s: field '%s' must be a decimal string of integer Qirat", h->ev->name, key);
-	return "0";
-}
-
-/* An integer field within [lo, hi]; def when absent (required when !has_def). */
-static long long integer(struct hctx *h, const char *key, bool has_def, long long def, long long lo, long long hi)
-{
-	const cJSON *v = field(h->ev->payload, key);
-
-	if (!v || cJSON_IsNull(v)) {
-		if (!has_def)
-			fail(h, "%s: field '%s' is missing", h->ev->name, key);
-		return def;
-	}
-	if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble && v->valuedouble >= (double)lo &&
-	    v->valuedouble <= (double)hi)
-		return (long long)v->valuedouble;
-	fail(h, "%s: field '%s' must be an integer in %lld..%lld", h->ev->name, key, lo, hi);
-	return def;
-}
-
-/* An array of non-empty strings, returned as compact JSON text (caller frees). */
-static char *str_array(struct hctx *h, const char *key, bool required)
-{
-	const cJSON *v = field(h->ev->payload, key);
-	const cJSON *it;
-
-	if (!v || cJSON_IsNull(v)) {
-		if (required)
-			fail(h, "%s: field '%s' is missing", h->ev->name, key);
-		return gx_xstrdup("[]");
-	}
-	if (!cJSON_IsArray(v))
-		goto bad;
-	cJSON_ArrayForEach(it, v)
-		if (!cJSON_IsString(it) || it->valuestring[0] == '\0')
-			goto bad;
-	return cJSON_PrintUnformatted(v);
-bad:
-	fail(h, "%s: field '%s' must be an array of strings", h->ev->name, key);
-	return gx_xstrdup("[]");
-}
-
-/* Append statement q with n parameters (borrowed strings, copied; NULL = SQL NULL). */
-static void add(struct hctx *h, int q, bool expect, const char *what, int n, ...)
-{
-	struct prj_stmts *o = h->out;
-	struct prj_stmt *s;
-	va_list ap;
-
-	if (o->n == o->cap) {
-		o->cap = o->cap ? o->cap * 2 : 8;
-		o->v = gx_xrealloc(o->v, o->cap * sizeof(*o->v));
-	}
-	s = &o->v[o->n++];
-	memset(s, 0, sizeof(*s));
-	s->q = q;
-	s->nparams = n;
-	s->expect_row = expect;
-	s->expect_what = what;
-	va_start(ap, n);
-	for (int i = 0; i < n; i++) {
-		const char *p = va_arg(ap, const char *);
-
-		s->params[i] = p ? gx_xstrdup(p) : NULL;
-	}
-	va_end(ap);
-}
-
-static const char *ms(struct hctx *h)
-{
-	return intbuf(h, h->ev->time_ms);
-}
-
 /* Set an account's balance in whichever read model holds it (by the id conventions of docs/chaincode.md §1). */
-static void balance(struct hctx *h, const char *account, const char *bal)
+static void balance(struct prj_hctx *h, const char *account, const char *bal)
 {
 	const char *t = h->ev->tenant;
 
 	if (strncmp(account, "SYSTEM_", 7) == 0)
-		add(h, Q_BAL_SYSTEM, false, NULL, 4, t, account, bal, account + 7);
+		prj_p_add(h, Q_BAL_SYSTEM, false, NULL, 4, t, account, bal, account + 7);
 	else if (strncmp(account, "treasury_", 9) == 0)
-		add(h, Q_BAL_TREASURY, false, NULL, 3, t, account, bal);
+		prj_p_add(h, Q_BAL_TREASURY, false, NULL, 3, t, account, bal);
 	else
-		add(h, Q_BAL_ANY, false, NULL, 3, t, account, bal);
+		prj_p_add(h, Q_BAL_ANY, false, NULL, 3, t, account, bal);
 }
 
 /* Transaction rows for up to two wallet sides (b_acct may be NULL). */
-static void tx_rows(struct hctx *h, const char *a_acct, const char *a_type, const char *a_cp, const char *a_amt,
+static void tx_rows(struct prj_hctx *h, const char *a_acct, const char *a_type, const char *a_cp, const char *a_amt,
 		    const char *a_fee, const char *b_acct, const char *b_type, const char *b_cp, const char *b_amt,
 		    const char *remark)
 {
 	const struct prj_event *e = h->ev;
 
-	add(h, Q_TX_ROWS, false, NULL, 15, e->tenant, e->tx_id, a_acct, a_type, a_cp, a_amt, a_fee, b_acct, b_type,
-	    b_cp, b_amt, "0", remark, ms(h), intbuf(h, (long long)e->block));
+	prj_p_add(h, Q_TX_ROWS, false, NULL, 15, e->tenant, e->tx_id, a_acct, a_type, a_cp, a_amt, a_fee, b_acct,
+		  b_type,
+	    b_cp, b_amt, "0", remark, prj_p_ms(h), prj_p_intbuf(h, (long long)e->block));
 }
 
-static void h_user_created(struct hctx *h)
+static void h_user_created(struct prj_hctx *h)
 {
-	const char *user = str(h, "userID", NULL), *acct = str(h, "accountID", user);
-	const char *status = str(h, "status", "ACTIVE"), *bal = qirat(h, "balance", "0");
+	const char *user = prj_p_str(h, "userID", NULL), *acct = prj_p_str(h, "accountID", user);
+	const char *status = prj_p_str(h, "status", "ACTIVE"), *bal = prj_p_qirat(h, "balance", "0");
 
 	if (h->bad)
 		return;
-	add(h, Q_USER_STATUS, true, "no UserProfile has this fabricUserId", 3, h->ev->tenant, user, status);
-	add(h, Q_WALLET_CREATE, true, "no UserProfile has this fabricUserId", 4, h->ev->tenant, user, acct, bal);
+	prj_p_add(h, Q_USER_STATUS, true, "no UserProfile has this fabricUserId", 3, h->ev->tenant, user, status);
+	prj_p_add(h, Q_WALLET_CREATE, true, "no UserProfile has this fabricUserId", 4, h->ev->tenant, user, acct, bal);
 }
 
-static void h_transfer(struct hctx *h)
+static void h_transfer(struct prj_hctx *h)
 {
-	const char *from = str(h, "fromID", NULL), *to = str(h, "toID", NULL), *amount = qirat(h, "amount", NULL);
-	const char *fee = qirat(h, "fee", "0"), *fee_acct = str(h, "feeAccountID", "SYSTEM_FEE_POOL");
-	const char *from_bal = qirat(h, "fromBalance", NULL), *to_bal = qirat(h, "toBalance", NULL);
-	const cJSON *fb = field(h->ev->payload, "feeAccountBalance");
-	const char *fee_bal = fb ? qirat(h, "feeAccountBalance", NULL) : NULL;
-	const char *remark = str(h, "remark", "");
+	const char *from = prj_p_str(h, "fromID", NULL), *to = prj_p_str(h, "toID", NULL);
+	const char *amount = prj_p_qirat(h, "amount", NULL);
+	const char *fee = prj_p_qirat(h, "fee", "0"), *fee_acct = prj_p_str(h, "feeAccountID", "SYSTEM_FEE_POOL");
+	const char *from_bal = prj_p_qirat(h, "fromBalance", NULL), *to_bal = prj_p_qirat(h, "toBalance", NULL);
+	const cJSON *fb = prj_p_field(h->ev->payload, "feeAccountBalance");
+	const char *fee_bal = fb ? prj_p_qirat(h, "feeAccountBalance", NULL) : NULL;
+	const char *remark = prj_p_str(h, "remark", "");
 
 	if (h->bad)
 		return;
@@ -247,12 +65,13 @@ static void h_transfer(struct hctx *h)
 	tx_rows(h, from, "SENT", to, amount, fee, to, "RECEIVED", from, amount, remark[0] ? remark : NULL);
 }
 
-static void h_genesis(struct hctx *h)
+static void h_genesis(struct prj_hctx *h)
 {
-	const char *user = str(h, "userID", NULL), *acct = str(h, "accountID", user), *amount = qirat(h, "amount", NULL);
-	const char *tier = str(h, "tier", ""), *pool = str(h, "poolID", "SYSTEM_USER_GENESIS_POOL");
-	const cJSON *pb = field(h->ev->payload, "poolBalance");
-	const char *pool_bal = pb ? qirat(h, "poolBalance", NULL) : NULL, *bal = qirat(h, "balance", NULL);
+	const char *user = prj_p_str(h, "userID", NULL), *acct = prj_p_str(h, "accountID", user),
+	       *amount = prj_p_qirat(h, "amount", NULL);
+	const char *tier = prj_p_str(h, "tier", ""), *pool = prj_p_str(h, "poolID", "SYSTEM_USER_GENESIS_POOL");
+	const cJSON *pb = prj_p_field(h->ev->payload, "poolBalance");
+	const char *pool_bal = pb ? prj_p_qirat(h, "poolBalance", NULL) : NULL, *bal = prj_p_qirat(h, "balance", NULL);
 	char remark[80];
 
 	if (h->bad)
@@ -264,66 +83,71 @@ static void h_genesis(struct hctx *h)
 	tx_rows(h, acct, "GENESIS", pool, amount, "0", NULL, NULL, NULL, NULL, remark);
 }
 
-static void h_freeze(struct hctx *h, bool frozen)
+static void h_freeze(struct prj_hctx *h, bool frozen)
 {
-	const char *user = str(h, "userID", NULL), *acct = str(h, "accountID", user);
-	const char *reason = frozen ? str(h, "reason", "") : NULL;
+	const char *user = prj_p_str(h, "userID", NULL), *acct = prj_p_str(h, "accountID", user);
+	const char *reason = frozen ? prj_p_str(h, "reason", "") : NULL;
 
 	if (h->bad)
 		return;
-	add(h, Q_WALLET_FREEZE, false, NULL, 4, h->ev->tenant, acct, frozen ? "true" : "false",
+	prj_p_add(h, Q_WALLET_FREEZE, false, NULL, 4, h->ev->tenant, acct, frozen ? "true" : "false",
 	    frozen && reason[0] ? reason : NULL);
 }
 
-static void h_org_proposed(struct hctx *h)
+static void h_org_proposed(struct prj_hctx *h)
 {
-	const char *org = str(h, "orgID", NULL), *name = str(h, "orgName", NULL), *type = str(h, "orgType", NULL);
-	const char *status = str(h, "status", "PROPOSED");
-	char *stake = str_array(h, "stakeholderIDs", true);
+	const char *org = prj_p_str(h, "orgID", NULL), *name = prj_p_str(h, "orgName", NULL);
+	const char *type = prj_p_str(h, "orgType", NULL);
+	const char *status = prj_p_str(h, "status", "PROPOSED");
+	char *stake = prj_p_str_array(h, "stakeholderIDs", true);
 
 	if (!h->bad)
-		add(h, Q_ORG_UPSERT, false, NULL, 6, h->ev->tenant, org, name, type, status, stake);
+		prj_p_add(h, Q_ORG_UPSERT, false, NULL, 6, h->ev->tenant, org, name, type, status, stake);
 	free(stake);
 }
 
-static void h_endorsed(struct hctx *h)
+static void h_endorsed(struct prj_hctx *h)
 {
-	const char *org = str(h, "orgID", NULL), *user = str(h, "userID", NULL);
+	const char *org = prj_p_str(h, "orgID", NULL), *user = prj_p_str(h, "userID", NULL);
 
 	if (!h->bad)
-		add(h, Q_ORG_ENDORSE, true, "organization not found", 3, h->ev->tenant, org, user);
+		prj_p_add(h, Q_ORG_ENDORSE, true, "organization not found", 3, h->ev->tenant, org, user);
 }
 
-static void h_org_activated(struct hctx *h)
+static void h_org_activated(struct prj_hctx *h)
 {
-	const char *org = str(h, "orgID", NULL), *status = str(h, "status", "ACTIVE");
+	const char *org = prj_p_str(h, "orgID", NULL), *status = prj_p_str(h, "status", "ACTIVE");
 
 	if (!h->bad)
-		add(h, Q_ORG_ACTIVATE, true, "organization not found", 4, h->ev->tenant, org, status, ms(h));
+		prj_p_add(h, Q_ORG_ACTIVATE, true, "organization not found", 4, h->ev->tenant, org, status,
+			  prj_p_ms(h));
 }
 
-static void h_auth_rule(struct hctx *h)
+static void h_auth_rule(struct prj_hctx *h)
 {
-	const char *org = str(h, "orgID", NULL), *thr = qirat(h, "amountThreshold", "0");
-	long long req = integer(h, "requiredApprovals", false, 0, 1, 1000);
-	char *approvers = str_array(h, "approverIDs", true), *rule;
+	const char *org = prj_p_str(h, "orgID", NULL), *thr = prj_p_qirat(h, "amountThreshold", "0");
+	long long req = prj_p_integer(h, "requiredApprovals", false, 0, 1, 1000);
+	char *approvers = prj_p_str_array(h, "approverIDs", true), *rule;
 
 	if (!h->bad) {
-		rule = gx_xasprintf("{\"amountThreshold\":\"%s\",\"requiredApprovals\":%lld,\"approverIDs\":%s}", thr, req,
+		rule = gx_xasprintf("{\"amountThreshold\":\"%s\",\"requiredApprovals\":%lld,\"approverIDs\":%s}", thr,
+				    req,
 				    approvers);
-		add(h, Q_ORG_RULE, true, "organization not found", 4, h->ev->tenant, org, thr, rule);
+		prj_p_add(h, Q_ORG_RULE, true, "organization not found", 4, h->ev->tenant, org, thr, rule);
 		free(rule);
 	}
 	free(approvers);
 }
 
-static void h_mstx_initiated(struct hctx *h)
+static void h_mstx_initiated(struct prj_hctx *h)
 {
-	const char *id = str(h, "pendingTxID", NULL), *org = str(h, "orgID", NULL), *init = str(h, "initiatorID", NULL);
-	const char *to = str(h, "toID", NULL), *amount = qirat(h, "amount", NULL), *remark = str(h, "remark", "");
-	const char *status = str(h, "status", "PENDING");
-	long long req = integer(h, "requiredApprovals", false, 0, 0, 1000);
-	char *approvers = str_array(h, "approverIDs", false), *approvals = str_array(h, "approvals", false);
+	const char *id = prj_p_str(h, "pendingTxID", NULL), *org = prj_p_str(h, "orgID", NULL);
+	const char *init = prj_p_str(h, "initiatorID", NULL);
+	const char *to = prj_p_str(h, "toID", NULL), *amount = prj_p_qirat(h, "amount", NULL);
+	const char *remark = prj_p_str(h, "remark", "");
+	const char *status = prj_p_str(h, "status", "PENDING");
+	long long req = prj_p_integer(h, "requiredApprovals", false, 0, 0, 1000);
+	char *approvers = prj_p_str_array(h, "approverIDs", false), *approvals = prj_p_str_array(h, "approvals", false);
 	cJSON *params, *ap;
 	char *pj;
 
@@ -342,8 +166,9 @@ static void h_mstx_initiated(struct hctx *h)
 		int n = a ? cJSON_GetArraySize(a) : 0;
 
 		cJSON_Delete(a);
-		add(h, Q_MSTX_UPSERT, false, NULL, 12, h->ev->tenant, id, org, init, pj, status, intbuf(h, req),
-		    intbuf(h, n), approvals, to, amount, remark[0] ? remark : NULL);
+		prj_p_add(h, Q_MSTX_UPSERT, false, NULL, 12, h->ev->tenant, id, org, init, pj, status,
+			  prj_p_intbuf(h, req),
+		    prj_p_intbuf(h, n), approvals, to, amount, remark[0] ? remark : NULL);
 	}
 	free(pj);
 out:
@@ -351,29 +176,29 @@ out:
 	free(approvals);
 }
 
-static void h_mstx_approved(struct hctx *h, bool executed)
+static void h_mstx_approved(struct prj_hctx *h, bool executed)
 {
-	const char *id = str(h, "pendingTxID", NULL), *approver = str(h, "approverID", NULL);
-	long long n = integer(h, "approvals", false, 0, 0, 1000);
-	const char *status = str(h, "status", executed ? "EXECUTED" : "PENDING");
+	const char *id = prj_p_str(h, "pendingTxID", NULL), *approver = prj_p_str(h, "approverID", NULL);
+	long long n = prj_p_integer(h, "approvals", false, 0, 0, 1000);
+	const char *status = prj_p_str(h, "status", executed ? "EXECUTED" : "PENDING");
 	const char *org = NULL, *to = NULL, *amount = NULL, *fee_acct = NULL;
 	const char *from_bal = NULL, *to_bal = NULL, *fee_bal = NULL;
 
 	if (executed) {
-		org = str(h, "orgID", NULL);
-		to = str(h, "toID", NULL);
-		amount = qirat(h, "amount", NULL);
-		qirat(h, "fee", "0"); /* validated; the fee is in the fee pool's balance */
-		fee_acct = str(h, "feeAccountID", "SYSTEM_FEE_POOL");
-		from_bal = qirat(h, "fromBalance", NULL);
-		to_bal = qirat(h, "toBalance", NULL);
-		if (field(h->ev->payload, "feeAccountBalance"))
-			fee_bal = qirat(h, "feeAccountBalance", NULL);
+		org = prj_p_str(h, "orgID", NULL);
+		to = prj_p_str(h, "toID", NULL);
+		amount = prj_p_qirat(h, "amount", NULL);
+		prj_p_qirat(h, "fee", "0"); /* validated; the fee is in the fee pool's balance */
+		fee_acct = prj_p_str(h, "feeAccountID", "SYSTEM_FEE_POOL");
+		from_bal = prj_p_qirat(h, "fromBalance", NULL);
+		to_bal = prj_p_qirat(h, "toBalance", NULL);
+		if (prj_p_field(h->ev->payload, "feeAccountBalance"))
+			fee_bal = prj_p_qirat(h, "feeAccountBalance", NULL);
 	}
 	if (h->bad)
 		return;
-	add(h, Q_MSTX_APPROVE, true, "multi-signature transaction not found", 6, h->ev->tenant, id, approver,
-	    intbuf(h, n), status, ms(h));
+	prj_p_add(h, Q_MSTX_APPROVE, true, "multi-signature transaction not found", 6, h->ev->tenant, id, approver,
+	    prj_p_intbuf(h, n), status, prj_p_ms(h));
 	if (!executed)
 		return;
 	balance(h, org, from_bal);
@@ -383,149 +208,156 @@ static void h_mstx_approved(struct hctx *h, bool executed)
 	tx_rows(h, to, "RECEIVED", org, amount, "0", NULL, NULL, NULL, NULL, NULL);
 }
 
-static void h_loan_applied(struct hctx *h)
+static void h_loan_applied(struct prj_hctx *h)
 {
-	const char *loan = str(h, "loanID", NULL), *borrower = str(h, "borrowerID", NULL);
-	const char *amount = qirat(h, "amount", NULL), *out = qirat(h, "outstanding", amount);
-	const char *coll = str(h, "collateralHash", ""), *status = str(h, "status", "PENDING_APPROVAL");
-	long long at = integer(h, "appliedAtMs", true, h->ev->time_ms, 0, 4102444800000LL);
+	const char *loan = prj_p_str(h, "loanID", NULL), *borrower = prj_p_str(h, "borrowerID", NULL);
+	const char *amount = prj_p_qirat(h, "amount", NULL), *out = prj_p_qirat(h, "outstanding", amount);
+	const char *coll = prj_p_str(h, "collateralHash", ""), *status = prj_p_str(h, "status", "PENDING_APPROVAL");
+	long long at = prj_p_integer(h, "appliedAtMs", true, h->ev->time_ms, 0, 4102444800000LL);
 
 	if (!h->bad)
-		add(h, Q_LOAN_UPSERT, false, NULL, 8, h->ev->tenant, loan, borrower, coll[0] ? coll : NULL, intbuf(h, at),
+		prj_p_add(h, Q_LOAN_UPSERT, false, NULL, 8, h->ev->tenant, loan, borrower, coll[0] ? coll : NULL,
+			  prj_p_intbuf(h, at),
 		    status, amount, out);
 }
 
-static void h_loan_approved(struct hctx *h)
+static void h_loan_approved(struct prj_hctx *h)
 {
-	const char *loan = str(h, "loanID", NULL), *borrower = str(h, "borrowerID", NULL);
-	const char *amount = qirat(h, "amount", NULL), *out = qirat(h, "outstanding", amount);
-	const char *by = str(h, "approvedBy", ""), *status = str(h, "status", "ACTIVE");
-	const char *pool = str(h, "poolID", "SYSTEM_LOAN_POOL"), *pool_bal = qirat(h, "poolBalance", NULL);
-	const char *bal = qirat(h, "borrowerBalance", NULL);
+	const char *loan = prj_p_str(h, "loanID", NULL), *borrower = prj_p_str(h, "borrowerID", NULL);
+	const char *amount = prj_p_qirat(h, "amount", NULL), *out = prj_p_qirat(h, "outstanding", amount);
+	const char *by = prj_p_str(h, "approvedBy", ""), *status = prj_p_str(h, "status", "ACTIVE");
+	const char *pool = prj_p_str(h, "poolID", "SYSTEM_LOAN_POOL"), *pool_bal = prj_p_qirat(h, "poolBalance", NULL);
+	const char *bal = prj_p_qirat(h, "borrowerBalance", NULL);
 
 	if (h->bad)
 		return;
-	add(h, Q_LOAN_APPROVE, true, "loan not found", 6, h->ev->tenant, loan, status, by[0] ? by : NULL, ms(h), out);
+	prj_p_add(h, Q_LOAN_APPROVE, true, "loan not found", 6, h->ev->tenant, loan, status, by[0] ? by : NULL,
+		  prj_p_ms(h), out);
 	balance(h, pool, pool_bal);
 	balance(h, borrower, bal);
 	tx_rows(h, borrower, "LOAN_DISBURSEMENT", pool, amount, "0", NULL, NULL, NULL, NULL, "Loan disbursement");
 }
 
-static void h_loan_repaid(struct hctx *h)
+static void h_loan_repaid(struct prj_hctx *h)
 {
-	const char *loan = str(h, "loanID", NULL), *borrower = str(h, "borrowerID", NULL);
-	const char *amount = qirat(h, "amount", NULL), *out = qirat(h, "outstanding", NULL);
-	const char *status = str(h, "status", NULL);
-	const char *pool = str(h, "poolID", "SYSTEM_LOAN_POOL"), *pool_bal = qirat(h, "poolBalance", NULL);
-	const char *bal = qirat(h, "borrowerBalance", NULL);
+	const char *loan = prj_p_str(h, "loanID", NULL), *borrower = prj_p_str(h, "borrowerID", NULL);
+	const char *amount = prj_p_qirat(h, "amount", NULL), *out = prj_p_qirat(h, "outstanding", NULL);
+	const char *status = prj_p_str(h, "status", NULL);
+	const char *pool = prj_p_str(h, "poolID", "SYSTEM_LOAN_POOL"), *pool_bal = prj_p_qirat(h, "poolBalance", NULL);
+	const char *bal = prj_p_qirat(h, "borrowerBalance", NULL);
 
 	if (h->bad)
 		return;
-	add(h, Q_LOAN_REPAY, true, "loan not found", 5, h->ev->tenant, loan, status, out, ms(h));
+	prj_p_add(h, Q_LOAN_REPAY, true, "loan not found", 5, h->ev->tenant, loan, status, out, prj_p_ms(h));
 	balance(h, pool, pool_bal);
 	balance(h, borrower, bal);
 	tx_rows(h, borrower, "LOAN_REPAYMENT", pool, amount, "0", NULL, NULL, NULL, NULL, "Loan repayment");
 }
 
-static void votes(struct hctx *h, const char **f, const char **a, const char **ab)
+static void votes(struct prj_hctx *h, const char **f, const char **a, const char **ab)
 {
-	*f = intbuf(h, integer(h, "votesFor", true, 0, 0, 2147483647));
-	*a = intbuf(h, integer(h, "votesAgainst", true, 0, 0, 2147483647));
-	*ab = intbuf(h, integer(h, "votesAbstain", true, 0, 0, 2147483647));
+	*f = prj_p_intbuf(h, prj_p_integer(h, "votesFor", true, 0, 0, 2147483647));
+	*a = prj_p_intbuf(h, prj_p_integer(h, "votesAgainst", true, 0, 0, 2147483647));
+	*ab = prj_p_intbuf(h, prj_p_integer(h, "votesAbstain", true, 0, 0, 2147483647));
 }
 
-static void h_prop_submitted(struct hctx *h)
+static void h_prop_submitted(struct prj_hctx *h)
 {
-	const char *id = str(h, "proposalID", NULL), *proposer = str(h, "proposerID", NULL);
-	const char *type = str(h, "proposalType", "PARAMETER_CHANGE"), *target = str(h, "targetParam", "");
-	const char *nv = str(h, "newValue", ""), *title = str(h, "title", ""), *desc = str(h, "description", "");
-	const char *status = str(h, "status", "ACTIVE"), *f, *a, *ab;
-	long long start = integer(h, "votingStartsAtMs", true, h->ev->time_ms, 0, 4102444800000LL);
-	long long end = integer(h, "votingEndsAtMs", true, h->ev->time_ms, 0, 9999999999999LL);
+	const char *id = prj_p_str(h, "proposalID", NULL), *proposer = prj_p_str(h, "proposerID", NULL);
+	const char *type = prj_p_str(h, "proposalType", "PARAMETER_CHANGE"), *target = prj_p_str(h, "targetParam", "");
+	const char *nv = prj_p_str(h, "newValue", ""), *title = prj_p_str(h, "title", "");
+	const char *desc = prj_p_str(h, "description", "");
+	const char *status = prj_p_str(h, "status", "ACTIVE"), *f, *a, *ab;
+	long long start = prj_p_integer(h, "votingStartsAtMs", true, h->ev->time_ms, 0, 4102444800000LL);
+	long long end = prj_p_integer(h, "votingEndsAtMs", true, h->ev->time_ms, 0, 9999999999999LL);
 
 	votes(h, &f, &a, &ab);
 	if (!h->bad)
-		add(h, Q_PROP_UPSERT, false, NULL, 14, h->ev->tenant, id, title, desc, proposer, type, status, f, a, ab,
-		    target[0] ? target : NULL, target[0] ? nv : NULL, intbuf(h, end), intbuf(h, start));
+		prj_p_add(h, Q_PROP_UPSERT, false, NULL, 14, h->ev->tenant, id, title, desc, proposer, type, status, f,
+			  a, ab,
+		    target[0] ? target : NULL, target[0] ? nv : NULL, prj_p_intbuf(h, end), prj_p_intbuf(h, start));
 }
 
-static void h_vote(struct hctx *h)
+static void h_vote(struct prj_hctx *h)
 {
-	const char *id = str(h, "proposalID", NULL), *voter = str(h, "voterID", NULL), *vote = str(h, "vote", NULL);
+	const char *id = prj_p_str(h, "proposalID", NULL), *voter = prj_p_str(h, "voterID", NULL);
+	const char *vote = prj_p_str(h, "vote", NULL);
 	const char *f, *a, *ab;
 
 	votes(h, &f, &a, &ab);
 	if (h->bad)
 		return;
-	add(h, Q_PROP_VOTE, true, "proposal not found", 6, h->ev->tenant, id, voter, f, a, ab);
-	add(h, Q_VOTE_UPSERT, false, NULL, 6, h->ev->tenant, id, voter, vote, h->ev->tx_id, ms(h));
+	prj_p_add(h, Q_PROP_VOTE, true, "proposal not found", 6, h->ev->tenant, id, voter, f, a, ab);
+	prj_p_add(h, Q_VOTE_UPSERT, false, NULL, 6, h->ev->tenant, id, voter, vote, h->ev->tx_id, prj_p_ms(h));
 }
 
-static void h_prop_decided(struct hctx *h, bool executed)
+static void h_prop_decided(struct prj_hctx *h, bool executed)
 {
-	const char *id = str(h, "proposalID", NULL), *status = str(h, "status", executed ? "EXECUTED" : "REJECTED");
-	const char *target = executed ? str(h, "targetParam", NULL) : NULL;
-	const char *nv = executed ? str(h, "newValue", NULL) : NULL;
+	const char *id = prj_p_str(h, "proposalID", NULL), *status = prj_p_str(h, "status",
+									       executed ? "EXECUTED" : "REJECTED");
+	const char *target = executed ? prj_p_str(h, "targetParam", NULL) : NULL;
+	const char *nv = executed ? prj_p_str(h, "newValue", NULL) : NULL;
 	const char *f, *a, *ab;
 
 	votes(h, &f, &a, &ab);
 	if (h->bad)
 		return;
-	add(h, Q_PROP_DECIDE, true, "proposal not found", 7, h->ev->tenant, id, status, f, a, ab, ms(h));
+	prj_p_add(h, Q_PROP_DECIDE, true, "proposal not found", 7, h->ev->tenant, id, status, f, a, ab, prj_p_ms(h));
 	if (executed)
-		add(h, Q_PARAM_SET, false, NULL, 3, h->ev->tenant, target, nv);
+		prj_p_add(h, Q_PARAM_SET, false, NULL, 3, h->ev->tenant, target, nv);
 }
 
-static void h_bootstrapped(struct hctx *h)
+static void h_bootstrapped(struct prj_hctx *h)
 {
-	const cJSON *pools = field(h->ev->payload, "pools"), *it;
-	const char *fee = str(h, "feeAccountID", "SYSTEM_FEE_POOL"), *tax = str(h, "taxAccountID", "SYSTEM_TAX_POOL");
+	const cJSON *pools = prj_p_field(h->ev->payload, "pools"), *it;
+	const char *fee = prj_p_str(h, "feeAccountID", "SYSTEM_FEE_POOL");
+	const char *tax = prj_p_str(h, "taxAccountID", "SYSTEM_TAX_POOL");
 
 	if (!cJSON_IsArray(pools)) {
-		fail(h, "SystemBootstrapped: field 'pools' must be an array");
+		prj_p_fail(h, "SystemBootstrapped: field 'pools' must be an array");
 		return;
 	}
 	cJSON_ArrayForEach(it, pools) {
-		const cJSON *id = field(it, "accountID"), *amt = field(it, "amount");
+		const cJSON *id = prj_p_field(it, "accountID"), *amt = prj_p_field(it, "amount");
 
 		if (!cJSON_IsString(id) || strncmp(id->valuestring, "SYSTEM_", 7) != 0 || !cJSON_IsString(amt)) {
-			fail(h, "SystemBootstrapped: pools[] needs a SYSTEM_ accountID and an amount string");
+			prj_p_fail(h, "SystemBootstrapped: pools[] needs a SYSTEM_ accountID and an amount string");
 			return;
 		}
 	}
 	if (h->bad || strncmp(fee, "SYSTEM_", 7) != 0 || strncmp(tax, "SYSTEM_", 7) != 0) {
-		fail(h, "SystemBootstrapped: fee and tax accounts must be SYSTEM_ accounts");
+		prj_p_fail(h, "SystemBootstrapped: fee and tax accounts must be SYSTEM_ accounts");
 		return;
 	}
 	cJSON_ArrayForEach(it, pools) {
-		const char *id = field(it, "accountID")->valuestring;
+		const char *id = prj_p_field(it, "accountID")->valuestring;
 		struct prj_event sub = *h->ev;
 		const struct prj_event *saved = h->ev;
 		const char *amt;
 
 		sub.payload = it;
 		h->ev = &sub;
-		amt = qirat(h, "amount", NULL);
+		amt = prj_p_qirat(h, "amount", NULL);
 		h->ev = saved;
 		if (h->bad)
 			return;
-		add(h, Q_BAL_SYSTEM, false, NULL, 4, h->ev->tenant, id, amt, id + 7);
+		prj_p_add(h, Q_BAL_SYSTEM, false, NULL, 4, h->ev->tenant, id, amt, id + 7);
 	}
-	add(h, Q_SYSTEM_ENSURE, false, NULL, 3, h->ev->tenant, fee, fee + 7);
-	add(h, Q_SYSTEM_ENSURE, false, NULL, 3, h->ev->tenant, tax, tax + 7);
+	prj_p_add(h, Q_SYSTEM_ENSURE, false, NULL, 3, h->ev->tenant, fee, fee + 7);
+	prj_p_add(h, Q_SYSTEM_ENSURE, false, NULL, 3, h->ev->tenant, tax, tax + 7);
 }
 
-static void h_countries(struct hctx *h)
+static void h_countries(struct prj_hctx *h)
 {
-	const cJSON *list = field(h->ev->payload, "countries"), *it;
-	const char *pool = str(h, "poolID", "SYSTEM_GOVT_GENESIS_POOL");
-	const cJSON *pb = field(h->ev->payload, "poolBalance");
-	const char *pool_bal = pb ? qirat(h, "poolBalance", NULL) : NULL;
+	const cJSON *list = prj_p_field(h->ev->payload, "countries"), *it;
+	const char *pool = prj_p_str(h, "poolID", "SYSTEM_GOVT_GENESIS_POOL");
+	const cJSON *pb = prj_p_field(h->ev->payload, "poolBalance");
+	const char *pool_bal = pb ? prj_p_qirat(h, "poolBalance", NULL) : NULL;
 	cJSON *norm;
 	char *text;
 
 	if (!cJSON_IsArray(list)) {
-		fail(h, "CountryDataInitialized: field 'countries' must be an array");
+		prj_p_fail(h, "CountryDataInitialized: field 'countries' must be an array");
 		return;
 	}
 	norm = cJSON_CreateArray();
@@ -538,10 +370,10 @@ static void h_countries(struct hctx *h)
 
 		sub.payload = it;
 		h->ev = &sub;
-		cc = str(h, "countryCode", NULL);
-		tid = str(h, "treasuryID", NULL);
-		alloc = qirat(h, "allocation", NULL);
-		ppb = integer(h, "ppb", false, 0, 0, 1000000000);
+		cc = prj_p_str(h, "countryCode", NULL);
+		tid = prj_p_str(h, "treasuryID", NULL);
+		alloc = prj_p_qirat(h, "allocation", NULL);
+		ppb = prj_p_integer(h, "ppb", false, 0, 0, 1000000000);
 		h->ev = saved;
 		if (h->bad)
 			break;
@@ -554,7 +386,7 @@ static void h_countries(struct hctx *h)
 	}
 	if (!h->bad) {
 		text = cJSON_PrintUnformatted(norm);
-		add(h, Q_COUNTRIES, false, NULL, 4, h->ev->tenant, text, ms(h), h->ev->tx_id);
+		prj_p_add(h, Q_COUNTRIES, false, NULL, 4, h->ev->tenant, text, prj_p_ms(h), h->ev->tx_id);
 		free(text);
 		if (pool_bal)
 			balance(h, pool, pool_bal);
@@ -562,36 +394,38 @@ static void h_countries(struct hctx *h)
 	cJSON_Delete(norm);
 }
 
-static void h_param(struct hctx *h)
+static void h_param(struct prj_hctx *h)
 {
-	const char *k = str(h, "paramKey", NULL), *v = str(h, "paramValue", NULL);
+	const char *k = prj_p_str(h, "paramKey", NULL), *v = prj_p_str(h, "paramValue", NULL);
 
 	if (!h->bad)
-		add(h, Q_PARAM_SET, false, NULL, 3, h->ev->tenant, k, v);
+		prj_p_add(h, Q_PARAM_SET, false, NULL, 3, h->ev->tenant, k, v);
 }
 
-static void h_admin(struct hctx *h)
+static void h_admin(struct prj_hctx *h)
 {
-	const char *user = str(h, "userID", NULL);
+	const char *user = prj_p_str(h, "userID", NULL);
 
 	if (!h->bad)
-		add(h, Q_ADMIN_APPOINT, false, NULL, 2, h->ev->tenant, user);
+		prj_p_add(h, Q_ADMIN_APPOINT, false, NULL, 2, h->ev->tenant, user);
 }
 
-static void h_treasury(struct hctx *h)
+static void h_treasury(struct prj_hctx *h)
 {
-	const char *cc = str(h, "countryCode", NULL), *tid = str(h, "treasuryID", NULL), *bal = qirat(h, "balance", "0");
+	const char *cc = prj_p_str(h, "countryCode", NULL), *tid = prj_p_str(h, "treasuryID", NULL),
+	       *bal = prj_p_qirat(h, "balance", "0");
 
 	if (!h->bad)
-		add(h, Q_TREASURY_ACTIVATE, false, NULL, 6, h->ev->tenant, tid, cc, bal, ms(h), h->ev->tx_id);
+		prj_p_add(h, Q_TREASURY_ACTIVATE, false, NULL, 6, h->ev->tenant, tid, cc, bal, prj_p_ms(h),
+			  h->ev->tx_id);
 }
 
-static void h_tax(struct hctx *h)
+static void h_tax(struct prj_hctx *h)
 {
-	const char *acct = str(h, "accountID", NULL), *amount = qirat(h, "taxAmount", NULL);
-	const char *tax_acct = str(h, "taxAccountID", "SYSTEM_TAX_POOL"), *bal = qirat(h, "balance", NULL);
-	const cJSON *tb = field(h->ev->payload, "taxAccountBalance");
-	const char *tax_bal = tb ? qirat(h, "taxAccountBalance", NULL) : NULL;
+	const char *acct = prj_p_str(h, "accountID", NULL), *amount = prj_p_qirat(h, "taxAmount", NULL);
+	const char *tax_acct = prj_p_str(h, "taxAccountID", "SYSTEM_TAX_POOL"), *bal = prj_p_qirat(h, "balance", NULL);
+	const cJSON *tb = prj_p_field(h->ev->payload, "taxAccountBalance");
+	const char *tax_bal = tb ? prj_p_qirat(h, "taxAccountBalance", NULL) : NULL;
 
 	if (h->bad)
 		return;
@@ -602,43 +436,43 @@ static void h_tax(struct hctx *h)
 }
 
 /* SystemPaused / SystemResumed: the EventLog row is the read model (docs/projector.md). */
-static void h_log_only(struct hctx *h GX_UNUSED)
+static void h_log_only(struct prj_hctx *h GX_UNUSED)
 {
 }
 
-static void h_user_frozen(struct hctx *h)
+static void h_user_frozen(struct prj_hctx *h)
 {
 	h_freeze(h, true);
 }
 
-static void h_user_unfrozen(struct hctx *h)
+static void h_user_unfrozen(struct prj_hctx *h)
 {
 	h_freeze(h, false);
 }
 
-static void h_mstx_approved1(struct hctx *h)
+static void h_mstx_approved1(struct prj_hctx *h)
 {
 	h_mstx_approved(h, false);
 }
 
-static void h_mstx_executed(struct hctx *h)
+static void h_mstx_executed(struct prj_hctx *h)
 {
 	h_mstx_approved(h, true);
 }
 
-static void h_prop_executed(struct hctx *h)
+static void h_prop_executed(struct prj_hctx *h)
 {
 	h_prop_decided(h, true);
 }
 
-static void h_prop_rejected(struct hctx *h)
+static void h_prop_rejected(struct prj_hctx *h)
 {
 	h_prop_decided(h, false);
 }
 
 static const struct {
 	const char *name;
-	void (*fn)(struct hctx *h);
+	void (*fn)(struct prj_hctx *h);
 } handlers[] = {
 	{ "UserCreated", h_user_created },
 	{ "TransferCompleted", h_transfer },
@@ -671,7 +505,7 @@ static const struct {
 
 int prj_handle_event(const struct prj_event *ev, struct prj_stmts *out, char *why, size_t whylen)
 {
-	struct hctx h = { .ev = ev, .out = out, .why = why, .whylen = whylen };
+	struct prj_hctx h = { .ev = ev, .out = out, .why = why, .whylen = whylen };
 	size_t before = out->n;
 
 	if (!cJSON_IsObject(ev->payload)) {

@@ -9,31 +9,15 @@
 
 #include "gx/api.h"
 #include "gx/cfg.h"
+#include "gx/fabric_cfg.h"
 #include "gx/log.h"
 #include "gx/util.h"
 #include "projector.h"
 
 static struct prj_cfg cfg;
 
-static const struct gx_cfg_key keys[] = {
-	{ "FABRIC_PEER_ENDPOINT", GX_CFG_STR, "127.0.0.1:7051", 1, 256, offsetof(struct prj_cfg, peer_endpoint), 0, NULL,
-	  "Fabric peer gateway endpoint host:port" },
-	{ "FABRIC_TLS_CA_FILE", GX_CFG_STR, NULL, 0, 4096, offsetof(struct prj_cfg, tls_ca_file), 0, NULL,
-	  "PEM CA of the peer's TLS certificate (unset: plaintext)" },
-	{ "FABRIC_TLS_CERT_FILE", GX_CFG_STR, NULL, 0, 4096, offsetof(struct prj_cfg, tls_cert_file), 0, NULL,
-	  "client TLS certificate for mutual TLS" },
-	{ "FABRIC_TLS_KEY_FILE", GX_CFG_STR, NULL, 0, 4096, offsetof(struct prj_cfg, tls_key_file), 0, NULL,
-	  "client TLS key for mutual TLS" },
-	{ "FABRIC_TLS_SERVER_NAME", GX_CFG_STR, NULL, 0, 256, offsetof(struct prj_cfg, tls_server_name), 0, NULL,
-	  "expected TLS server name of the peer (default: the endpoint host)" },
-	{ "FABRIC_MSP_ID", GX_CFG_STR, "Org1MSP", 1, 128, offsetof(struct prj_cfg, msp_id), 0, NULL, "MSP id" },
-	{ "FABRIC_CHANNEL", GX_CFG_STR, "gxchannel", 1, 128, offsetof(struct prj_cfg, channel), 0, NULL, "channel" },
-	{ "FABRIC_CHAINCODE", GX_CFG_STR, "gxtv3", 1, 128, offsetof(struct prj_cfg, chaincode), 0, NULL,
-	  "chaincode whose events are projected" },
-	{ "FABRIC_CERT_PARTNER", GX_CFG_STR, NULL, 1, 4096, offsetof(struct prj_cfg, cert_file), GX_CFG_REQUIRED, NULL,
-	  "PEM certificate of the identity that reads the event stream" },
-	{ "FABRIC_KEY_PARTNER", GX_CFG_STR, NULL, 1, 4096, offsetof(struct prj_cfg, key_file), GX_CFG_REQUIRED, NULL,
-	  "PEM private key of that identity" },
+/* The projector's own rows, after the shared FABRIC_* ones with the partner identity (gx/fabric_cfg.h). */
+static const struct gx_cfg_key own_keys[] = {
 	{ "PROJECTOR_NAME", GX_CFG_STR, "main-projector", 1, 128, offsetof(struct prj_cfg, name), 0, NULL,
 	  "checkpoint row name in ProjectorState" },
 	{ "LOCK_KEY", GX_CFG_INT, "7243019", -9223372036854775807LL, 9223372036854775807LL,
@@ -192,10 +176,12 @@ int prj_rebuild_main(void)
 
 int main(int argc, char **argv)
 {
-	static const struct gx_worker_service svc = {
+	static struct gx_cfg_key keys[GX_FABRIC_CFG_MAX_ROWS + GX_ARRAY_LEN(own_keys)];
+	size_t n = gx_fabric_cfg_rows(keys, offsetof(struct prj_cfg, fabric), GX_FABRIC_CFG_PARTNER_ONLY);
+	struct gx_worker_service svc = {
 		.name = "projector",
 		.keys = keys,
-		.nkeys = GX_ARRAY_LEN(keys),
+		.nkeys = n + GX_ARRAY_LEN(own_keys),
 		.cfg = &cfg,
 		.init = prj_init,
 		.fini = prj_fini,
@@ -204,6 +190,7 @@ int main(int argc, char **argv)
 		.on_drain = prj_drain,
 	};
 
+	memcpy(keys + n, own_keys, sizeof(own_keys));
 	if (argc == 2 && strcmp(argv[1], "rebuild") == 0)
 		return prj_rebuild_main();
 	return gx_api_worker_main(argc, argv, &svc);

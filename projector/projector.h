@@ -12,21 +12,14 @@
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>
 
+#include "gx/fabric_cfg.h"
 #include "gx/fabric_msg.h"
+#include "gx/pg_sync.h"
 #include "gx/rollwin.h"
 
 /* Configuration (the projector's own rows; DATABASE_URL, TENANT_ID, METRICS_PORT are shared rows in gx/api.h). */
 struct prj_cfg {
-	char *peer_endpoint;	/* FABRIC_PEER_ENDPOINT */
-	char *tls_ca_file;	/* FABRIC_TLS_CA_FILE ("" = plaintext) */
-	char *tls_cert_file;	/* FABRIC_TLS_CERT_FILE */
-	char *tls_key_file;	/* FABRIC_TLS_KEY_FILE */
-	char *tls_server_name;	/* FABRIC_TLS_SERVER_NAME */
-	char *msp_id;		/* FABRIC_MSP_ID */
-	char *channel;		/* FABRIC_CHANNEL */
-	char *chaincode;	/* FABRIC_CHAINCODE */
-	char *cert_file;	/* FABRIC_CERT_PARTNER */
-	char *key_file;		/* FABRIC_KEY_PARTNER */
+	struct gx_fabric_cfg fabric; /* the FABRIC_* rows shared with the submitter; the partner identity only */
 	char *name;		/* PROJECTOR_NAME */
 	long long lock_key;	/* LOCK_KEY */
 	long long reconnect_max_ms; /* RECONNECT_MAX_MS */
@@ -140,14 +133,9 @@ enum prj_q {
 	Q_COUNT
 };
 
-struct prj_sql {
-	const char *name; /* prepared statement name */
-	const char *sql;
-};
-extern const struct prj_sql prj_sql[Q_COUNT];
-
-/* Prepare every statement the applier and the handlers use on conn. Returns 0, or -1 (logged). */
-int prj_prepare(PGconn *conn);
+/* The statements by name and text, a gx_pgs statement table (gx/pg_sync.h): run.c prepares them all when the
+ * session becomes active, the applier runs them by name. */
+extern const struct gx_pgs_stmt prj_sql[Q_COUNT];
 
 /* Outcome of applying one block. */
 enum prj_apply_rc {

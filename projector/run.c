@@ -13,6 +13,7 @@
 #include "gx/fabric_client.h"
 #include "gx/log.h"
 #include "gx/metrics.h"
+#include "gx/pg_sync.h"
 #include "gx/util.h"
 #include "projector.h"
 
@@ -20,7 +21,7 @@
 
 struct run {
 	struct prj *p;
-	PGconn *db;
+	struct gx_pgs *db;	 /* the session (gx/pg_sync.h): prj_sql prepared on it */
 	struct gx_fabric_id *id;
 	struct gx_fabric_client *fc;
 	int64_t last_block;	 /* checkpoint this session resumes from */
@@ -171,7 +172,7 @@ static void on_block(const struct gx_fabric_msg_events *ev, const struct gx_fabr
 	p->stream_up = true;
 	pthread_mutex_unlock(&p->mu);
 	t0 = gx_mono_us();
-	rc = prj_apply_block(p, r->db, ev, &r->last_block, gx_now_ms());
+	rc = prj_apply_block(p, gx_pgs_conn(r->db), ev, &r->last_block, gx_now_ms());
 	secs = (double)(gx_mono_us() - t0) / 1e6;
 	gx_metrics_observe(m_apply, NULL, secs);
 	gx_metrics_observe(m_orig_duration, NULL, secs);
@@ -243,9 +244,7 @@ static void close_streams(struct run *r)
 static void drop_db(struct run *r)
 {
 	close_streams(r);
-	if (r->db)
-		PQfinish(r->db);
-	r->db = NULL;
+	gx_pgs_drop(r->db);
 	r->db_failed = false;
 	set_role(r->p, PRJ_ROLE_NO_DB);
 }
@@ -257,7 +256,7 @@ static bool check_checkpoint(struct run *r)
 {
 	int64_t db_last, t;
 
-	if (prj_load_checkpoint(r->p, r->db, &db_last, &t) < 0)
+	if (prj_load_checkpoint(r->p, gx_pgs_conn(r->db), &db_last, &t) < 0)
 		return false;
 	if (db_last == r->last_block || r->restart)
 		return true;
@@ -278,12 +277,10 @@ static int try_lock(struct run *r)
 	int got;
 
 	snprintf(key, sizeof(key), "%lld", r->p->cfg->lock_key);
-	res = PQexecParams(r->db, "SELECT pg_try_advisory_lock($1::bigint)", 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		gx_log_error("projector: pg_try_advisory_lock failed: %s", PQerrorMessage(r->db));
-		PQclear(res);
+	res = gx_pgs_exec_sql(r->db, "projector: pg_try_advisory_lock", "SELECT pg_try_advisory_lock($1::bigint)", 1,
+			      params);
+	if (!res)
 		return -1;
-	}
 	got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	return got;
@@ -294,13 +291,7 @@ static int try_lock(struct run *r)
  * Saves one fsync per block, which dominates small blocks. */
 static bool async_commit(struct run *r)
 {
-	PGresult *res = PQexec(r->db, "SET synchronous_commit = off");
-	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-
-	if (!ok)
-		gx_log_error("projector: SET synchronous_commit failed: %s", PQerrorMessage(r->db));
-	PQclear(res);
-	return ok;
+	return gx_pgs_command(r->db, "SET synchronous_commit = off") == 0;
 }
 
 static bool become_active(struct run *r)
@@ -308,7 +299,8 @@ static bool become_active(struct run *r)
 	struct prj *p = r->p;
 	int64_t t;
 
-	if (!async_commit(r) || prj_prepare(r->db) < 0 || prj_load_checkpoint(p, r->db, &r->last_block, &t) < 0)
+	if (!async_commit(r) || gx_pgs_prepare_all(r->db, "projector") < 0 ||
+	    prj_load_checkpoint(p, gx_pgs_conn(r->db), &r->last_block, &t) < 0)
 		return false;
 	pthread_mutex_lock(&p->mu);
 	p->last_block = r->last_block;
@@ -327,17 +319,18 @@ static int make_client(struct run *r)
 {
 	struct prj_cfg *c = r->p->cfg;
 	struct gx_fabric_client_opts o = {
-		.endpoint = c->peer_endpoint,
-		.channel_id = c->channel,
-		.chaincode_id = c->chaincode,
-		.tls_ca_file = c->tls_ca_file[0] ? c->tls_ca_file : NULL,
-		.tls_cert_file = c->tls_cert_file[0] ? c->tls_cert_file : NULL,
-		.tls_key_file = c->tls_key_file[0] ? c->tls_key_file : NULL,
-		.server_name = c->tls_server_name[0] ? c->tls_server_name : NULL,
+		.endpoint = c->fabric.peer_endpoint,
+		.channel_id = c->fabric.channel,
+		.chaincode_id = c->fabric.chaincode,
+		.tls_ca_file = c->fabric.tls_ca_file[0] ? c->fabric.tls_ca_file : NULL,
+		.tls_cert_file = c->fabric.tls_cert_file[0] ? c->fabric.tls_cert_file : NULL,
+		.tls_key_file = c->fabric.tls_key_file[0] ? c->fabric.tls_key_file : NULL,
+		.server_name = c->fabric.tls_server_name[0] ? c->fabric.tls_server_name : NULL,
 		.reconnect_max_ms = (int)c->reconnect_max_ms,
 	};
 
-	r->id = gx_fabric_id_load(c->msp_id, c->cert_file, c->key_file);
+	r->id = gx_fabric_id_load(c->fabric.msp_id, c->fabric.cert[GX_FABRIC_CFG_PARTNER],
+				  c->fabric.key[GX_FABRIC_CFG_PARTNER]);
 	if (!r->id)
 		return -1;
 	r->fc = gx_fabric_client_new(&o, r->id);
@@ -359,7 +352,7 @@ static void active_loop(struct run *r)
 		if (r->restart && !r->main_open) {
 			int64_t t;
 
-			if (prj_load_checkpoint(p, r->db, &r->last_block, &t) < 0) {
+			if (prj_load_checkpoint(p, gx_pgs_conn(r->db), &r->last_block, &t) < 0) {
 				r->db_failed = true;
 				break;
 			}
@@ -386,8 +379,8 @@ void *prj_thread_main(void *arg)
 {
 	struct prj *p = arg;
 	struct run r = { .p = p, .backoff_ms = 200 };
-	int db_backoff = 200;
 
+	r.db = gx_pgs_new(p->conninfo, "projector", prj_sql, Q_COUNT, 5000);
 	metrics_init();
 	publish(p);
 	if (make_client(&r) < 0) {
@@ -398,18 +391,12 @@ void *prj_thread_main(void *arg)
 	while (!atomic_load(&p->stop)) {
 		int got;
 
-		if (!r.db) {
-			r.db = PQconnectdb(p->conninfo);
-			if (PQstatus(r.db) != CONNECTION_OK) {
-				gx_log_error("projector: cannot connect to the database: %s", PQerrorMessage(r.db));
-				PQfinish(r.db);
-				r.db = NULL;
+		if (!gx_pgs_conn(r.db)) {
+			if (gx_pgs_connect(r.db) < 0) {
 				set_role(p, PRJ_ROLE_NO_DB);
-				nap(p, db_backoff);
-				db_backoff = db_backoff * 2 > 5000 ? 5000 : db_backoff * 2;
+				nap(p, (long)gx_pgs_backoff_ms(r.db));
 				continue;
 			}
-			db_backoff = 200;
 			set_role(p, PRJ_ROLE_STANDBY);
 		}
 		got = try_lock(&r);
@@ -436,8 +423,7 @@ void *prj_thread_main(void *arg)
 	}
 out:
 	close_streams(&r);
-	if (r.db)
-		PQfinish(r.db);
+	gx_pgs_free(r.db);
 	gx_fabric_client_free(r.fc);
 	gx_fabric_id_free(r.id);
 	return NULL;

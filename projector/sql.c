@@ -1,16 +1,17 @@
 /* projector: every SQL statement the projector runs, prepared once per database session, and the rebuild script.
  * All statements are idempotent: applying an event twice leaves the read models as applying it once (balances and
- * counters are absolute values from the event, rows are upserts or ON CONFLICT DO NOTHING on natural keys). */
+ * counters are absolute values from the event, rows are upserts or ON CONFLICT DO NOTHING on natural keys). The
+ * session helper (gx/pg_sync.h) prepares them once per connection. */
 #include <libpq-fe.h>
 
-#include "gx/log.h"
+#include "gx/outbox_store.h"
 #include "gx/projector_rebuild.h"
 #include "gx/util.h"
 #include "projector.h"
 
 #define TS(n) "to_timestamp(" n "::bigint / 1000.0)"
 
-const struct prj_sql prj_sql[Q_COUNT] = {
+const struct gx_pgs_stmt prj_sql[Q_COUNT] = {
 	[Q_BAL_ANY] = { "prj_bal_any",
 		"WITH w AS (UPDATE \"Wallet\" SET \"balanceQirat\" = $3::numeric, \"updatedAt\" = now()"
 		" WHERE \"tenantId\" = $1 AND \"primaryAccountId\" = $2 RETURNING 1)"
@@ -193,29 +194,9 @@ const struct prj_sql prj_sql[Q_COUNT] = {
 		" \"channel\", \"chaincode\", \"eventName\", \"eventIndex\") SELECT $1, $2, $3::jsonb, $4, $5::bigint, $6, $7,"
 		" $8, $9::int WHERE NOT EXISTS (SELECT 1 FROM \"EventDLQ\" WHERE \"tenantId\" = $1 AND \"channel\" = $6"
 		" AND \"blockNumber\" = $5::bigint AND \"eventIndex\" = $9::int)" },
-	/* $1 tx ids (text[]), $2 block: mark the originating commands PROJECTED; NOTIFY is delivered at COMMIT */
-	[Q_OUTBOX] = { "prj_outbox",
-		"WITH u AS (UPDATE \"OutboxCommand\" SET \"status\" = 'PROJECTED', \"projectedAt\" = now(),"
-		" \"updatedAt\" = now(), \"commitBlock\" = COALESCE(\"commitBlock\", $2::bigint),"
-		" \"committedAt\" = COALESCE(\"committedAt\", now())"
-		" WHERE \"fabricTxId\" = ANY($1::text[]) AND \"status\" <> 'PROJECTED' RETURNING \"id\")"
-		" SELECT count(pg_notify('gx_command_status', \"id\")) FROM u" },
+	/* the originating commands PROJECTED: the outbox store owns the statement */
+	[Q_OUTBOX] = { "prj_outbox", gx_outbox_store_sql_projected },
 };
-
-int prj_prepare(PGconn *conn)
-{
-	for (size_t i = 0; i < Q_COUNT; i++) {
-		PGresult *r = PQprepare(conn, prj_sql[i].name, prj_sql[i].sql, 0, NULL);
-
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			gx_log_error("projector: preparing %s failed: %s", prj_sql[i].name, PQresultErrorMessage(r));
-			PQclear(r);
-			return -1;
-		}
-		PQclear(r);
-	}
-	return 0;
-}
 
 /* `projector rebuild`: the shared script (gx/projector_rebuild.h) in one transaction. */
 const char prj_rebuild_sql[] = "BEGIN;" GX_PROJECTOR_REBUILD_SQL "COMMIT;";
