@@ -343,6 +343,11 @@ int gx_api_main(int argc, char **argv, const struct gx_api_service *svc)
 	gx_api_process.lag_threshold_ms = cfg.projection_lag_ms;
 	gx_metrics_process_prefix("http_");
 	gx_outbox_configure(cfg.tenant_id);
+	if (svc->app_size) {
+		/* a pointer to a struct points to its first member: the tenant (gx/api.h) */
+		app = gx_xcalloc(1, svc->app_size);
+		*(const char **)app = cfg.tenant_id;
+	}
 	if (svc->init && svc->init(&cfg, svc->cfg, &app) < 0) {
 		rc = 1;
 		goto out;
@@ -362,6 +367,8 @@ int gx_api_main(int argc, char **argv, const struct gx_api_service *svc)
 		svc->fini(app);
 	free((void *)def.routes);
 out:
+	if (svc->app_size)
+		free(app);
 	if (svc->nkeys)
 		gx_cfg_free(svc->keys, svc->nkeys, svc->cfg);
 	gx_api_free_config(&k, &cfg);

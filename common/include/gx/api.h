@@ -78,7 +78,19 @@ struct gx_api_config {
 	long long original_tokens_until; /* ORIGINAL_TOKENS_UNTIL (APIs): cut-over, Unix seconds, 0 = off */
 };
 
-/* What an API daemon's main.c hands to gx_api_main. All pointers borrowed for the process lifetime. */
+/* The OpenAPI document of an API binary: its directory's openapi.json, embedded by the Makefile. */
+extern const char gx_openapi_doc[];
+
+/* An API daemon's row: its main.c hands it to gx_api_main, e.g.
+ *
+ *   int main(int argc, char **argv)
+ *   {
+ *           return gx_api_main(argc, argv, &(const struct gx_api_service){ .name = "svc-loanpool",
+ *                              .routes = loan_routes, .nroutes = loan_routes_len, .openapi_json = gx_openapi_doc,
+ *                              .app_size = sizeof(struct loan_app) });
+ *   }
+ *
+ * All pointers borrowed for the process lifetime. */
 struct gx_api_service {
 	const char *name;                    /* "svc-identity": must be in gx_daemons */
 	const struct gx_route *routes;       /* the service's own routes (shared ones are added) */
@@ -87,10 +99,15 @@ struct gx_api_service {
 	const struct gx_cfg_key *keys;       /* the service's own config rows, or NULL */
 	size_t nkeys;
 	void *cfg;                           /* struct the rows fill (offsets into it) */
-	/* Build the service state after config is loaded; *app is then gx_req_app(). Returns 0, or -1 (logged) to
-	 * exit 1. May be NULL. Runs on the main thread before any worker starts. */
+	/* The service state (gx_req_app) when gx_api_main builds it: app_size zeroed bytes, a struct whose first
+	 * member is `const char *tenant`, set to the loaded TENANT_ID (borrowed, never empty); freed after fini.
+	 * 0: init builds the state itself, or there is none. */
+	size_t app_size;
+	/* After config is loaded: with app_size, fill the rest of *app (do not replace it); without, build the state
+	 * and set *app. Returns 0, or -1 (logged) to exit 1. May be NULL. Runs on the main thread before any worker
+	 * starts. */
 	int (*init)(const struct gx_api_config *shared, void *cfg, void **app);
-	void (*fini)(void *app);             /* after the server stopped; may be NULL */
+	void (*fini)(void *app);             /* after the server stopped, before the state is freed; may be NULL */
 	gx_http_ready_fn ready;              /* may be NULL */
 	gx_http_worker_init_fn worker_init;  /* may be NULL */
 	gx_http_worker_free_fn worker_free;  /* may be NULL */
