@@ -29,7 +29,7 @@ static const struct gx_cfg_key common_keys[] = {
 	{ "STARTUP_WAIT", GX_CFG_MS, "30s", 0, 3600000, OFF(startup_wait_ms), 0, NULL,
 	  "at start, wait this long for PostgreSQL, then exit 3 with one error line; 0 = start anyway and keep "
 	  "retrying (/readyz 503 until it answers)" },
-	{ "TENANT_ID", GX_CFG_STR, "default", 1, 64, OFF(tenant_id), 0, NULL, "tenant of this deployment" },
+	{ "TENANT_ID", GX_CFG_STR, GX_API_TENANT_DEFAULT, 1, 64, OFF(tenant_id), 0, NULL, "tenant of this deployment" },
 	{ "GX_ENV", GX_CFG_ENUM, "development", 0, 0, OFF(env), 0, "development|production", "environment" },
 };
 
@@ -65,6 +65,13 @@ static const struct gx_cfg_key api_keys[] = {
 static const struct gx_cfg_key worker_keys[] = {
 	{ "PG_POOL_SIZE", GX_CFG_INT, "2", 1, 64, OFF(pg_pool_size), 0, NULL, "PostgreSQL connections" },
 };
+
+const char *gx_api_tenant_env(void)
+{
+	const char *t = getenv("TENANT_ID");
+
+	return t && *t ? t : GX_API_TENANT_DEFAULT;
+}
 
 _Static_assert(GX_ARRAY_LEN(common_keys) + GX_ARRAY_LEN(api_keys) <= GX_API_SHARED_ROWS_MAX,
 	       "struct gx_api_keyset holds every shared row");

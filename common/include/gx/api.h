@@ -50,6 +50,14 @@ extern const size_t gx_daemons_len;
 /* Row for name (borrowed), or NULL when unknown. */
 const struct gx_daemon_info *gx_daemon_lookup(const char *name);
 
+/* The tenant of a deployment that sets no TENANT_ID: the default of the TENANT_ID row, the one place it is applied
+ * (daemons read gx_api_config.tenant_id, tools gx_api_tenant_env). */
+#define GX_API_TENANT_DEFAULT "default"
+
+/* TENANT_ID as the daemons load it, for tools that load no configuration table (gxctl): the variable, or
+ * GX_API_TENANT_DEFAULT when it is unset or empty. Borrowed from the environment or static. */
+const char *gx_api_tenant_env(void);
+
 /* The shared configuration every daemon loads (read-only once loaded). Strings are never NULL. */
 struct gx_api_config {
 	long long port;              /* PORT (APIs) or METRICS_PORT (workers) */
@@ -71,7 +79,7 @@ struct gx_api_config {
 	long long max_body;          /* MAX_BODY_BYTES */
 	long long rl_rate, rl_burst; /* RATE_LIMIT_PER_MIN, RATE_LIMIT_BURST */
 	long long rl_strict_rate, rl_strict_burst; /* RATE_LIMIT_STRICT_PER_MIN, RATE_LIMIT_STRICT_BURST */
-	char *tenant_id;             /* TENANT_ID */
+	char *tenant_id;             /* TENANT_ID: never empty (default GX_API_TENANT_DEFAULT) */
 	char *env;                   /* GX_ENV: development | production */
 	bool hsts;                   /* HSTS */
 	long long projection_lag_ms; /* PROJECTION_LAG_THRESHOLD (APIs): /readyz checks.projectionLag */
