@@ -16,6 +16,7 @@
 #include "gx/log.h"
 #include "gx/metrics.h"
 #include "gx/util.h"
+#include "gx/valid.h"
 #include "projector.h"
 
 /* statements sent per pipeline sync: small enough that results never fill the socket while we still write */
@@ -34,38 +35,6 @@ struct bev {
 	const char *label;    /* metric label: the event name when known, else "unknown" */
 };
 
-static bool utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t k;
-
-		if (c == 0)
-			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xE0) == 0xC0 && c >= 0xC2)
-			k = 1;
-		else if ((c & 0xF0) == 0xE0)
-			k = 2;
-		else if ((c & 0xF8) == 0xF0 && c <= 0xF4)
-			k = 3;
-		else
-			return false;
-		if (n - i <= k)
-			return false;
-		for (size_t j = 1; j <= k; j++)
-			if ((s[i + j] & 0xC0) != 0x80)
-				return false;
-		i += k + 1;
-	}
-	return true;
-}
-
 /* Parse the payload and build its statements (or the poison reason). */
 static void prepare_event(struct prj *p, struct bev *b, uint64_t block)
 {
@@ -74,7 +43,8 @@ static void prepare_event(struct prj *p, struct bev *b, uint64_t block)
 	struct prj_event pe;
 
 	b->label = gx_chaincode_known_event(name) ? name : "unknown";
-	if (!utf8_ok(e->payload.data, e->payload.len)) {
+	/* text for PostgreSQL: well-formed UTF-8 (gx/valid.h) without NUL bytes */
+	if (!gx_valid_utf8_n(e->payload.data, e->payload.len) || memchr(e->payload.data, 0, e->payload.len)) {
 		char *hex = gx_xmalloc(e->payload.len * 2 + 3);
 		cJSON *s;
 

@@ -36,7 +36,7 @@ static int prj_init(const struct gx_api_config *shared, void *c, void **app)
 	int rc;
 
 	p->cfg = c;
-	p->tenant = gx_xstrdup(shared->tenant_id[0] ? shared->tenant_id : "default");
+	p->tenant = gx_xstrdup(shared->tenant_id);
 	p->conninfo = gx_xasprintf("%s application_name=projector connect_timeout=5 keepalives=1 keepalives_idle=5"
 				   " keepalives_interval=2 keepalives_count=3 options='-c statement_timeout=%lld'",
 				   shared->pg_conninfo, p->cfg->stmt_timeout_ms);

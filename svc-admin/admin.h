@@ -16,7 +16,7 @@ struct gx_verr;
 
 /* Service state, read-only once serving (gx_req_app). */
 struct adm_app {
-	char *tenant; /* TENANT_ID (owned) */
+	const char *tenant; /* TENANT_ID (first member: gx_api_main sets it, gx/api.h) */
 };
 
 /* Allowed deviation of the sum of country allocations from 1 (in parts per billion): |sum - 1| <= 0.0001. */

@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-extern const char gx_openapi_doc[];
-
 #define OFF(f) offsetof(struct idy_cfg, f)
 
 static struct idy_cfg cfg;
@@ -89,20 +87,8 @@ static void idy_worker_free(void *state)
 
 int main(int argc, char **argv)
 {
-	static const struct gx_api_service svc = {
-		.name = "svc-identity",
-		.routes = idy_routes,
-		.openapi_json = gx_openapi_doc,
-		.keys = idy_keys,
-		.nkeys = GX_ARRAY_LEN(idy_keys),
-		.cfg = &cfg,
-		.init = idy_init,
-		.fini = idy_fini,
-		.worker_init = idy_worker_init,
-		.worker_free = idy_worker_free,
-	};
-	struct gx_api_service s = svc;
-
-	s.nroutes = idy_nroutes;
-	return gx_api_main(argc, argv, &s);
+	return gx_api_main(argc, argv, &(const struct gx_api_service){ .name = "svc-identity", .routes = idy_routes,
+			   .nroutes = idy_nroutes, .openapi_json = gx_openapi_doc, .keys = idy_keys,
+			   .nkeys = GX_ARRAY_LEN(idy_keys), .cfg = &cfg, .init = idy_init, .fini = idy_fini,
+			   .worker_init = idy_worker_init, .worker_free = idy_worker_free });
 }

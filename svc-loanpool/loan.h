@@ -6,7 +6,7 @@
 
 /* Service state, read-only once serving (gx_req_app). */
 struct loan_app {
-	char *tenant; /* TENANT_ID (owned) */
+	const char *tenant; /* TENANT_ID (first member: gx_api_main sets it, gx/api.h) */
 };
 
 /* loans.c */

@@ -17,7 +17,7 @@
 
 /* Service state, read-only once serving (gx_req_app). */
 struct org_app {
-	char *tenant; /* TENANT_ID (owned) */
+	const char *tenant; /* TENANT_ID (first member: gx_api_main sets it, gx/api.h) */
 };
 
 /* propose.c */

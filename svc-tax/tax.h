@@ -26,7 +26,7 @@ struct tax_cfg {
 
 /* Service state, read-only once serving (gx_req_app). */
 struct tax_app {
-	char *tenant;          /* TENANT_ID (owned) */
+	const char *tenant;     /* TENANT_ID (first member: gx_api_main sets it, gx/api.h) */
 	int64_t fee_ttl_us;    /* FEE_PARAMS_CACHE in microseconds; 0 = load on every request */
 };
 

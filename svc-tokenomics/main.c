@@ -1,14 +1,11 @@
-/* svc-tokenomics daemon (tokenomics: wallets, transfers and balances).
- * Wiring only: configuration, service state and the route table; serving and drain come from gx_api_main. */
+/* svc-tokenomics daemon (tokenomics: wallets, transfers and balances): its configuration row and its row of the
+ * service table; the state (struct tok_app) is built by gx_api_main, serving and drain come from it too. */
 #include <stddef.h>
-#include <stdlib.h>
 
 #include "gx/api.h"
 #include "gx/money.h"
 #include "gx/util.h"
 #include "tokenomics.h"
-
-extern const char gx_openapi_doc[];
 
 static struct tok_cfg cfg;
 
@@ -17,41 +14,18 @@ static const struct gx_cfg_key keys[] = {
 	  transfer_max_coins), 0, NULL, "largest single transfer in whole coins" },
 };
 
-static int tok_init(const struct gx_api_config *shared, void *c, void **out)
+static int tok_init(const struct gx_api_config *shared GX_UNUSED, void *c, void **app)
 {
-	const struct tok_cfg *tc = c;
-	struct tok_app *app = gx_xcalloc(1, sizeof(*app));
+	struct tok_app *a = *app;
 
-	app->tenant = gx_xstrdup(shared->tenant_id && *shared->tenant_id ? shared->tenant_id : "default");
-	app->transfer_max_qirat = (uint64_t)tc->transfer_max_coins * GX_QIRAT_PER_COIN;
-	*out = app;
+	a->transfer_max_qirat = (uint64_t)((const struct tok_cfg *)c)->transfer_max_coins * GX_QIRAT_PER_COIN;
 	return 0;
-}
-
-static void tok_fini(void *p)
-{
-	struct tok_app *app = p;
-
-	if (!app)
-		return;
-	free(app->tenant);
-	free(app);
 }
 
 int main(int argc, char **argv)
 {
-	/* not static: the route count is a link-time constant; main's frame outlives the server */
-	const struct gx_api_service svc = {
-		.name = "svc-tokenomics",
-		.routes = tok_routes,
-		.nroutes = tok_routes_len,
-		.openapi_json = gx_openapi_doc,
-		.keys = keys,
-		.nkeys = GX_ARRAY_LEN(keys),
-		.cfg = &cfg,
-		.init = tok_init,
-		.fini = tok_fini,
-	};
-
-	return gx_api_main(argc, argv, &svc);
+	return gx_api_main(argc, argv, &(const struct gx_api_service){ .name = "svc-tokenomics", .routes = tok_routes,
+			   .nroutes = tok_routes_len, .openapi_json = gx_openapi_doc, .keys = keys,
+			   .nkeys = GX_ARRAY_LEN(keys), .cfg = &cfg, .app_size = sizeof(struct tok_app),
+			   .init = tok_init });
 }

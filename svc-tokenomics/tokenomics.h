@@ -18,7 +18,7 @@ struct tok_cfg {
 
 /* Service state, read-only once serving (gx_req_app). */
 struct tok_app {
-	char *tenant;                 /* TENANT_ID (owned) */
+	const char *tenant;            /* TENANT_ID (first member: gx_api_main sets it, gx/api.h) */
 	uint64_t transfer_max_qirat;  /* TRANSFER_MAX_COINS in Qirat */
 };
 

@@ -116,9 +116,7 @@ static int parse(int argc, char **argv, int first, struct filter *f, const char 
 
 static const char *tenant(void)
 {
-	const char *t = getenv("TENANT_ID");
-
-	return t && *t ? t : "default";
+	return gx_api_tenant_env();
 }
 
 static int cmd_list(PGconn *conn, const struct filter *f)

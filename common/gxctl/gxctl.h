@@ -8,6 +8,8 @@
 
 #include <libpq-fe.h>
 
+#include "gx/api.h" /* gx_api_tenant_env: TENANT_ID as the daemons read it */
+
 /* Exit codes of every verb. */
 enum gxctl_exit {
 	GXCTL_OK = 0,    /* done */

@@ -52,7 +52,7 @@ static bool ok(PGconn *conn, PGresult *res, ExecStatusType want, const char *wha
 
 int gxctl_projector(int argc, char **argv)
 {
-	const char *t = getenv("TENANT_ID"), *user = getenv("USER");
+	const char *user = getenv("USER");
 	const char *params[2];
 	char *actor;
 	PGconn *conn;
@@ -74,7 +74,7 @@ int gxctl_projector(int argc, char **argv)
 	if (!conn)
 		return rc;
 	actor = gx_xasprintf("gxctl:%s", user && *user ? user : "operator");
-	params[0] = t && *t ? t : "default";
+	params[0] = gx_api_tenant_env();
 	params[1] = actor;
 	rc = GXCTL_FAIL;
 	if (ok(conn, PQexec(conn, SQL_RESET), PGRES_COMMAND_OK, "reset") &&

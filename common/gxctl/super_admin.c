@@ -80,7 +80,7 @@ static char *password_from_stdin(void)
 int gxctl_create_super_admin(int argc, char **argv)
 {
 	const char *email_arg = NULL, *file = NULL, *first = "Super", *last = "Admin";
-	const char *tenant = getenv("TENANT_ID");
+	const char *tenant = gx_api_tenant_env();
 	char issue[160] = "";
 	char *email = NULL, *pw = NULL, *hash = NULL;
 	char id[37], bio[65];
@@ -162,7 +162,7 @@ int gxctl_create_super_admin(int argc, char **argv)
 		goto out;
 	rc = GXCTL_FAIL;
 	params[0] = id;
-	params[1] = tenant && *tenant ? tenant : "default";
+	params[1] = tenant;
 	params[2] = first;
 	params[3] = last;
 	params[4] = email;

@@ -31,7 +31,7 @@ int gxctl_token(int argc, char **argv)
 {
 	const char *sub = NULL, *role = NULL, *ttl_s = NULL;
 	const char *env = getenv("GX_ENV"), *secret = getenv("JWT_SECRET"), *iss = getenv("JWT_ISSUER");
-	const char *tenant = getenv("TENANT_ID");
+	const char *tenant = gx_api_tenant_env();
 	struct gx_jwt_claims c = { 0 };
 	long long ttl = 900;
 	char *tok, *end;
@@ -80,7 +80,6 @@ int gxctl_token(int argc, char **argv)
 		return GXCTL_USAGE;
 	}
 	iss = iss && *iss ? iss : "gx-backend";
-	tenant = tenant && *tenant ? tenant : "default";
 	if (strlen(iss) >= sizeof(c.iss) || strlen(tenant) >= sizeof(c.tenant_id)) {
 		fprintf(stderr, "gxctl: token mint: JWT_ISSUER or TENANT_ID is too long\n");
 		return GXCTL_USAGE;

@@ -4,49 +4,9 @@
 
 #include <string.h>
 
+#include "gx/valid.h"
+
 #define JSON_MAX_DEPTH 32
-
-static bool utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len;
-		unsigned cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (i + len > n)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		/* overlong forms and UTF-16 surrogates are not UTF-8 */
-		if (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-			return false;
-		if (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
-			return false;
-		i += len;
-	}
-	return true;
-}
 
 static bool json_ws(unsigned char c)
 {
@@ -88,7 +48,7 @@ static const char *lexical_problem(const unsigned char *s, size_t n)
 
 bool gx_http_json_text_ok(const unsigned char *s, size_t n)
 {
-	return s && utf8_ok(s, n) && !lexical_problem(s, n);
+	return s && gx_valid_utf8_n(s, n) && !lexical_problem(s, n);
 }
 
 static bool depth_ok(const cJSON *item, int depth)
@@ -107,7 +67,7 @@ cJSON *gx_http_json_parse_body(const unsigned char *s, size_t n, const char **wh
 	const char *end = NULL;
 	cJSON *body;
 
-	if (!utf8_ok(s, n)) {
+	if (!gx_valid_utf8_n(s, n)) {
 		*why = "the request body is not valid UTF-8";
 		return NULL;
 	}

@@ -108,7 +108,7 @@ static bool original_token(const struct gx_http_opts *o, const char *token, stru
 	    gx_jwt_verify_original(token, o->jwt_key, o->jwt_key_len, GX_JWT_ORIGINAL_ACCESS_AUD, now, JWT_LEEWAY_S, c,
 				   &reason) < 0)
 		return false;
-	snprintf(c->tenant_id, sizeof(c->tenant_id), "%s", o->tenant_id ? o->tenant_id : "default");
+	snprintf(c->tenant_id, sizeof(c->tenant_id), "%s", o->tenant_id);
 	return true;
 }
 
@@ -455,8 +455,7 @@ static int idem_prepare(struct gx_req *req)
 			return -1;
 		}
 	}
-	tenant = req->w->srv->opts->tenant_id && *req->w->srv->opts->tenant_id ? req->w->srv->opts->tenant_id
-										 : "default";
+	tenant = req->w->srv->opts->tenant_id;
 	req->idem_key = gx_xasprintf("%s:%s:%s:%s", tenant, req->has_claims ? req->claims.sub : "anon",
 				     req->w->srv->def->service, key);
 	mbedtls_sha256_ret(req->raw ? req->raw : (const unsigned char *)"", req->raw_len, digest, 0);

@@ -1,5 +1,6 @@
 /* Idempotency-Key records in "HttpIdempotency" (contract in gx/idem.h). */
 #include "gx/idem.h"
+#include "gx/api.h"
 #include "gx/log.h"
 #include "gx/util.h"
 
@@ -85,7 +86,7 @@ static void key_split(const char *scoped, struct key_parts *k)
 	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 
 	if (!c2) {
-		k->tenant = gx_xstrdup("default");
+		k->tenant = gx_xstrdup(GX_API_TENANT_DEFAULT);
 		k->caller = gx_xstrdup("");
 		k->key = gx_xstrdup(scoped);
 		return;

@@ -71,12 +71,12 @@ static const int waitlist_key;
 void gx_outbox_configure(const char *tenant_id)
 {
 	free(g_tenant);
-	g_tenant = gx_xstrdup(tenant_id && *tenant_id ? tenant_id : "default");
+	g_tenant = gx_xstrdup(tenant_id);
 }
 
 static const char *tenant(void)
 {
-	return g_tenant ? g_tenant : "default";
+	return g_tenant;
 }
 
 int gx_outbox_prefer_wait(const char *prefer)

@@ -105,8 +105,9 @@ static bool is_hex(char c)
 	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* Decode one UTF-8 sequence at s; returns its length and sets *cp, or 0 when malformed. */
-static size_t utf8_decode(const unsigned char *s, unsigned *cp)
+/* Decode one UTF-8 sequence (RFC 3629) from the avail bytes at s: returns its length and sets *cp, or 0 when it is
+ * malformed, truncated, overlong, a UTF-16 surrogate or above U+10FFFF. */
+static size_t utf8_decode(const unsigned char *s, size_t avail, unsigned *cp)
 {
 	unsigned c = s[0], min, n;
 
@@ -123,9 +124,11 @@ static size_t utf8_decode(const unsigned char *s, unsigned *cp)
 	} else {
 		return 0;
 	}
+	if (avail < n)
+		return 0;
 	for (unsigned i = 1; i < n; i++) {
 		if ((s[i] & 0xc0) != 0x80)
-			return 0; /* also catches the terminating NUL */
+			return 0;
 		c = (c << 6) | (s[i] & 0x3f);
 	}
 	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
@@ -134,27 +137,31 @@ static size_t utf8_decode(const unsigned char *s, unsigned *cp)
 	return n;
 }
 
-/* Code points in s, or -1 when s is not well-formed UTF-8. */
-static long utf8_count(const char *s)
+/* Code points in the n bytes at s, or -1 when they are not well-formed UTF-8. */
+static long utf8_count(const unsigned char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, len;
 	unsigned cp;
-	long n = 0;
-	size_t len;
+	long count = 0;
 
-	while (*p) {
-		len = utf8_decode(p, &cp);
+	while (i < n) {
+		len = utf8_decode(s + i, n - i, &cp);
 		if (!len)
 			return -1;
-		p += len;
-		n++;
+		i += len;
+		count++;
 	}
-	return n;
+	return count;
 }
 
 bool gx_valid_utf8(const char *s)
 {
-	return s && utf8_count(s) >= 0;
+	return s && utf8_count((const unsigned char *)s, strlen(s)) >= 0;
+}
+
+bool gx_valid_utf8_n(const unsigned char *s, size_t n)
+{
+	return (s || n == 0) && utf8_count(s, n) >= 0;
 }
 
 static bool is_atext(char c)
@@ -248,15 +255,16 @@ bool gx_valid_hex64(const char *s)
 
 bool gx_valid_name(const char *s, size_t min, size_t max)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)s, *end;
 	size_t n = 0, len;
 	bool blank = true;
 	unsigned cp;
 
 	if (!s)
 		return false;
-	while (*p) {
-		len = utf8_decode(p, &cp);
+	end = p + strlen(s);
+	while (p < end) {
+		len = utf8_decode(p, (size_t)(end - p), &cp);
 		if (!len)
 			return false;
 		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029)
@@ -370,7 +378,7 @@ const char *gx_valid_str(const cJSON *obj, const char *field, bool required, siz
 		gx_verr_add(v, field, "must be a string");
 		return NULL;
 	}
-	n = utf8_count(it->valuestring);
+	n = utf8_count((const unsigned char *)it->valuestring, strlen(it->valuestring));
 	if (n < 0) {
 		gx_verr_add(v, field, "must be valid UTF-8");
 		return NULL;

@@ -140,6 +140,43 @@ GX_TEST(utf8_and_names)
 	GX_CHECK(gx_valid_name(fifty, 1, 50));
 }
 
+/* The length-bounded form used for request bodies and chaincode event payloads: the same RFC 3629 rules, never
+ * reading past n (the buffers are not NUL-terminated). */
+GX_TEST(utf8_bounded)
+{
+	static const struct {
+		const char *s;
+		size_t n;
+		bool ok;
+	} cases[] = {
+		{ "", 0, true },
+		{ "caf\xc3\xa9", 5, true },
+		{ "\xef\xbf\xbd", 3, true },         /* U+FFFD */
+		{ "\xf4\x8f\xbf\xbf", 4, true },     /* U+10FFFF */
+		{ "a\0b", 3, true },                 /* U+0000 is well-formed; callers that store text reject it */
+		{ "\xc0\xaf", 2, false },            /* overlong '/' (2 bytes) */
+		{ "\xe0\x80\xaf", 3, false },        /* overlong '/' (3 bytes) */
+		{ "\xf0\x80\x80\xaf", 4, false },    /* overlong '/' (4 bytes) */
+		{ "\xed\xa0\x80", 3, false },        /* U+D800, a surrogate */
+		{ "\xed\xbf\xbf", 3, false },        /* U+DFFF, a surrogate */
+		{ "\xf4\x90\x80\x80", 4, false },    /* above U+10FFFF */
+		{ "\xf5\x80\x80\x80", 4, false },
+		{ "\xe2\x82\xac", 2, false },        /* euro sign cut by n */
+		{ "\xc3", 1, false },
+		{ "\x80", 1, false },
+		{ "\xfe", 1, false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (gx_valid_utf8_n((const unsigned char *)cases[i].s, cases[i].n) != cases[i].ok) {
+			printf("#   %s:%d: case %zu\n", __FILE__, __LINE__, i);
+			gx_t_cur_failed = 1;
+		}
+	}
+	GX_CHECK(gx_valid_utf8_n(NULL, 0));
+	GX_CHECK(!gx_valid_utf8_n((const unsigned char *)"\xed\xa0\x80", 3));
+}
+
 GX_TEST(dates_and_age)
 {
 	int y = 0, m = 0, d = 0;
@@ -427,6 +464,7 @@ int main(void)
 	GX_RUN(email);
 	GX_RUN(phone_country_hex);
 	GX_RUN(utf8_and_names);
+	GX_RUN(utf8_bounded);
 	GX_RUN(dates_and_age);
 	GX_RUN(enum_and_id);
 	GX_RUN(json_getters);

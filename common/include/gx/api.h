@@ -50,6 +50,14 @@ extern const size_t gx_daemons_len;
 /* Row for name (borrowed), or NULL when unknown. */
 const struct gx_daemon_info *gx_daemon_lookup(const char *name);
 
+/* The tenant of a deployment that sets no TENANT_ID: the default of the TENANT_ID row, the one place it is applied
+ * (daemons read gx_api_config.tenant_id, tools gx_api_tenant_env). */
+#define GX_API_TENANT_DEFAULT "default"
+
+/* TENANT_ID as the daemons load it, for tools that load no configuration table (gxctl): the variable, or
+ * GX_API_TENANT_DEFAULT when it is unset or empty. Borrowed from the environment or static. */
+const char *gx_api_tenant_env(void);
+
 /* The shared configuration every daemon loads (read-only once loaded). Strings are never NULL. */
 struct gx_api_config {
 	long long port;              /* PORT (APIs) or METRICS_PORT (workers) */
@@ -71,14 +79,26 @@ struct gx_api_config {
 	long long max_body;          /* MAX_BODY_BYTES */
 	long long rl_rate, rl_burst; /* RATE_LIMIT_PER_MIN, RATE_LIMIT_BURST */
 	long long rl_strict_rate, rl_strict_burst; /* RATE_LIMIT_STRICT_PER_MIN, RATE_LIMIT_STRICT_BURST */
-	char *tenant_id;             /* TENANT_ID */
+	char *tenant_id;             /* TENANT_ID: never empty (default GX_API_TENANT_DEFAULT) */
 	char *env;                   /* GX_ENV: development | production */
 	bool hsts;                   /* HSTS */
 	long long projection_lag_ms; /* PROJECTION_LAG_THRESHOLD (APIs): /readyz checks.projectionLag */
 	long long original_tokens_until; /* ORIGINAL_TOKENS_UNTIL (APIs): cut-over, Unix seconds, 0 = off */
 };
 
-/* What an API daemon's main.c hands to gx_api_main. All pointers borrowed for the process lifetime. */
+/* The OpenAPI document of an API binary: its directory's openapi.json, embedded by the Makefile. */
+extern const char gx_openapi_doc[];
+
+/* An API daemon's row: its main.c hands it to gx_api_main, e.g.
+ *
+ *   int main(int argc, char **argv)
+ *   {
+ *           return gx_api_main(argc, argv, &(const struct gx_api_service){ .name = "svc-loanpool",
+ *                              .routes = loan_routes, .nroutes = loan_routes_len, .openapi_json = gx_openapi_doc,
+ *                              .app_size = sizeof(struct loan_app) });
+ *   }
+ *
+ * All pointers borrowed for the process lifetime. */
 struct gx_api_service {
 	const char *name;                    /* "svc-identity": must be in gx_daemons */
 	const struct gx_route *routes;       /* the service's own routes (shared ones are added) */
@@ -87,10 +107,15 @@ struct gx_api_service {
 	const struct gx_cfg_key *keys;       /* the service's own config rows, or NULL */
 	size_t nkeys;
 	void *cfg;                           /* struct the rows fill (offsets into it) */
-	/* Build the service state after config is loaded; *app is then gx_req_app(). Returns 0, or -1 (logged) to
-	 * exit 1. May be NULL. Runs on the main thread before any worker starts. */
+	/* The service state (gx_req_app) when gx_api_main builds it: app_size zeroed bytes, a struct whose first
+	 * member is `const char *tenant`, set to the loaded TENANT_ID (borrowed, never empty); freed after fini.
+	 * 0: init builds the state itself, or there is none. */
+	size_t app_size;
+	/* After config is loaded: with app_size, fill the rest of *app (do not replace it); without, build the state
+	 * and set *app. Returns 0, or -1 (logged) to exit 1. May be NULL. Runs on the main thread before any worker
+	 * starts. */
 	int (*init)(const struct gx_api_config *shared, void *cfg, void **app);
-	void (*fini)(void *app);             /* after the server stopped; may be NULL */
+	void (*fini)(void *app);             /* after the server stopped, before the state is freed; may be NULL */
 	gx_http_ready_fn ready;              /* may be NULL */
 	gx_http_worker_init_fn worker_init;  /* may be NULL */
 	gx_http_worker_free_fn worker_free;  /* may be NULL */

@@ -152,7 +152,7 @@ struct gx_http_opts {
 	long long rl_rate, rl_burst;             /* per IP / per user, per minute */
 	long long rl_strict_rate, rl_strict_burst;
 	bool hsts;
-	const char *tenant_id;        /* TENANT_ID: first part of scoped idempotency keys ("default" when NULL) */
+	const char *tenant_id;        /* TENANT_ID (never NULL or empty): first part of scoped idempotency keys */
 	long long original_tokens_until; /* ORIGINAL_TOKENS_UNTIL: Unix time until which the original backend's
 					  * access tokens are accepted (role USER); 0 = never */
 };

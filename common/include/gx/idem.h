@@ -6,7 +6,7 @@
  * Scoped key: the caller passes one string "<tenant>:<caller>:<rest>" (the http pipeline builds
  * tenant:sub-or-anon:service:header). It is stored as "tenantId" = text before the first ':', "callerId" = text
  * between the first and second ':', "idempotencyKey" = the rest (a key without two ':' is stored with tenant
- * "default" and caller ""). The split is injective, so distinct scoped keys never collide.
+ * GX_API_TENANT_DEFAULT and caller ""). The split is injective, so distinct scoped keys never collide.
  *
  * Stored response: status, headers as a JSON object {"Header-Name": "value", ...} (include Content-Type) and the
  * exact body bytes (BYTEA). What to store is the caller's choice; the pipeline stores 2xx-4xx and calls

@@ -29,7 +29,7 @@
 struct gx_req;
 
 /* Process settings, set once on the main thread before serving (gx_api_main does it): the tenant written to
- * "tenantId" (NULL: "default"). Copied. */
+ * "tenantId" (the loaded TENANT_ID, never NULL or empty). Copied. */
 void gx_outbox_configure(const char *tenant_id);
 
 /* The command to enqueue. All borrowed for the call. payload must be a JSON object (copied; "_meta" is added). */

@@ -45,8 +45,12 @@ bool gx_valid_e164(const char *s);
 bool gx_valid_iso2(const char *s);
 /* Exactly 64 hex digits (a SHA-256), either case. */
 bool gx_valid_hex64(const char *s);
-/* Well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF). */
+/* Well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points above U+10FFFF). The one UTF-8 check
+ * of the project: JWT claims, request bodies (gx_http_json_*) and chaincode event payloads (projector) use it. */
 bool gx_valid_utf8(const char *s);
+/* The same for the n bytes at s (not NUL-terminated; a NUL byte is U+0000, well-formed: callers that store text
+ * reject it themselves). s may be NULL when n is 0. */
+bool gx_valid_utf8_n(const unsigned char *s, size_t n);
 /* A person or display name: well-formed UTF-8 of min..max code points, no control characters (C0, DEL, C1, U+2028,
  * U+2029), and not only spaces. */
 bool gx_valid_name(const char *s, size_t min, size_t max);
