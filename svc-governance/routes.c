@@ -1,4 +1,4 @@
-/* svc-governance route table (original-system.md §3.5; auth per design.md §4: reads are public as in the
+/* svc-governance route table (the original backend's paths, docs/compat.md; auth per design.md §4: reads are public as in the
  * original, votes need an access token, execution needs an admin). */
 #include "gx/api.h"
 #include "gov.h"

@@ -1,4 +1,4 @@
-/* svc-organization route table (original-system.md §3.3; auth per design.md §4: reads are public as in the
+/* svc-organization route table (the original backend's paths, docs/compat.md; auth per design.md §4: reads are public as in the
  * original, every write needs an access token and the handlers check stakeholder/approver membership). */
 #include "gx/api.h"
 #include "org.h"

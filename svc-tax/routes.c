@@ -1,4 +1,4 @@
-/* svc-tax route table (original-system.md §3.7; auth per design.md §4). */
+/* svc-tax route table (the original backend's paths, docs/compat.md; auth per design.md §4). */
 #include "gx/api.h"
 #include "tax.h"
 

@@ -1,4 +1,4 @@
-/* svc-tokenomics route table (original-system.md §3.2; auth per design.md §4). */
+/* svc-tokenomics route table (the original backend's paths, docs/compat.md; auth per design.md §4). */
 #include "gx/api.h"
 #include "tokenomics.h"
 

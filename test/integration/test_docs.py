@@ -50,6 +50,8 @@ OUTSIDE = [
     (re.compile(r"(?:\.\./)+shared\b"), "cites a file outside the repository"),
     (re.compile(r"(?<![\w.])/w[o]rk/"), "cites a machine path"),
     (re.compile(r"\bshared/(?:spec|reference|data)/"), "cites a file outside the repository"),
+    (re.compile(r"\boriginal-(?:system|wire)\.md\b"), "cites a reference file outside the repository"),
+    (re.compile(r"\bstyle anchors\b", re.I), "cites a style guide outside the repository"),
 ]
 # Tracked files not read as text: fuzz corpora and plots
 NOT_TEXT = re.compile(r"^(test/fuzz/corpus/|bench/plots/)|\.(svg|png|jpg|gz)$")

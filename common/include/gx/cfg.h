@@ -1,4 +1,4 @@
-/* Table-driven configuration from environment variables (design.md §8, style anchors §5.5).
+/* Table-driven configuration from environment variables (design.md §8).
  *
  * Each daemon declares one table of struct gx_cfg_key rows next to its struct <svc>_cfg, one row per variable,
  * and loads it once at startup:
