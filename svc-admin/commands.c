@@ -10,6 +10,7 @@
 
 #include "gx/http.h"
 #include "gx/jwt.h"
+#include "gx/outbox_store.h"
 #include "gx/requeue.h"
 #include "gx/valid.h"
 #include "admin.h"
@@ -229,7 +230,7 @@ void commands_requeue(struct gx_req *req)
 	op->ids = gx_xasprintf("{\"%s\"}", id); /* gx_valid_id: no quote or backslash */
 	params[1] = op->ids;
 	params[6] = "1";
-	if (gx_pg_query(gx_req_pg(req), gx_requeue_sql, GX_REQUEUE_NPARAMS, params, on_requeue_one, op) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_requeue_sql(), GX_REQUEUE_NPARAMS, params, on_requeue_one, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the re-queue");
 }
 
@@ -319,6 +320,6 @@ void commands_requeue_batch(struct gx_req *req)
 	params[5] = f.has_newer ? f.newer : NULL;
 	params[6] = lim;
 	params[11] = op->filter_json;
-	if (gx_pg_query(gx_req_pg(req), gx_requeue_sql, GX_REQUEUE_NPARAMS, params, on_requeue_batch, op) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_requeue_sql(), GX_REQUEUE_NPARAMS, params, on_requeue_batch, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the batch re-queue");
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "gx/pg.h"
+#include "gx/outbox_store.h"
 #include "gx/requeue.h"
 #include "gx/util.h"
 
@@ -223,7 +224,7 @@ static int cmd_requeue(PGconn *conn, const struct filter *f, const char **ids, i
 	params[6] = nids ? lim : (f->limit ? f->limit : "100");
 	params[7] = actor;
 	params[8] = "OPERATOR";
-	res = PQexecParams(conn, gx_requeue_sql, GX_REQUEUE_NPARAMS, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(conn, gx_outbox_store_requeue_sql(), GX_REQUEUE_NPARAMS, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "gxctl: commands requeue failed: %s", PQresultErrorMessage(res));
 		rc = GXCTL_FAIL;
