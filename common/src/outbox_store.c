@@ -108,6 +108,73 @@ const char *gx_outbox_store_requeue_sql(void)
 	return SQL_REQUEUE;
 }
 
+/* ---- the operators' views ---- */
+
+#define FILTER_WHERE \
+	" \"tenantId\" = $1 AND ($2::text IS NULL OR \"status\"::text = $2) AND ($3::text IS NULL OR" \
+	" \"commandType\"::text = $3) AND ($4::bigint IS NULL OR \"createdAt\" <= now() - $4::bigint * interval '1 second')" \
+	" AND ($5::bigint IS NULL OR \"createdAt\" >= now() - $5::bigint * interval '1 second')" \
+	" AND ($6::text IS NULL OR \"errorCode\" = $6)"
+
+#define ITEM_JSON(t) \
+	"json_build_object('commandId', " t ".\"id\", 'commandType', " t ".\"commandType\", 'status', " t ".\"status\"," \
+	" 'service', " t ".\"service\", 'attempts', " t ".\"attempts\", 'errorCode', " t ".\"errorCode\"," \
+	" 'error', " t ".\"error\", 'aggregateId', " t ".\"aggregateId\", 'fabricTxId', " t ".\"fabricTxId\"," \
+	" 'blockNumber', " t ".\"commitBlock\", 'createdAt', " GX_SQL_ISO_TS(t ".\"createdAt\"") "," \
+	" 'updatedAt', " GX_SQL_ISO_TS(t ".\"updatedAt\"") ", 'nextAttemptAt', " GX_SQL_ISO_TS(t ".\"nextAttemptAt\"") "," \
+	" 'requeueable', " GX_REQUEUE_OK(t ".\"status\"", t ".\"errorCode\"") ")"
+
+static const char SQL_LIST[] =
+	"WITH f AS (SELECT * FROM \"OutboxCommand\" WHERE" FILTER_WHERE ")"
+	" SELECT (SELECT count(*) FROM f) AS \"total\","
+	" coalesce((SELECT json_agg(" ITEM_JSON("x") " ORDER BY x.\"createdAt\" DESC, x.\"id\")"
+	"  FROM (SELECT * FROM f ORDER BY \"createdAt\" DESC, \"id\" LIMIT $7::bigint OFFSET $8::bigint) x), '[]')::text"
+	"  AS \"items\"";
+
+static const char SQL_SHOW[] =
+	"SELECT (" ITEM_JSON("c") "::jsonb || jsonb_build_object('payload', c.\"payload\", 'requestId', c.\"requestId\","
+	" 'lockedBy', c.\"lockedBy\", 'leaseUntil', " GX_SQL_ISO_TS("c.\"leaseUntil\"") ","
+	" 'submittedAt', " GX_SQL_ISO_TS("c.\"submittedAt\"") ", 'committedAt', " GX_SQL_ISO_TS("c.\"committedAt\"") ","
+	" 'projectedAt', " GX_SQL_ISO_TS("c.\"projectedAt\"") ","
+	" 'audit', coalesce((SELECT jsonb_agg(jsonb_build_object('action', a.\"action\", 'actorId', a.\"actorId\","
+	"   'actorRole', a.\"actorRole\", 'details', a.\"details\", 'createdAt', " GX_SQL_ISO_TS("a.\"createdAt\"") ")"
+	"   ORDER BY a.\"createdAt\", a.\"id\") FROM \"AdminAuditLog\" a WHERE a.\"tenantId\" = $1"
+	"   AND a.\"targetType\" = 'COMMAND' AND a.\"targetId\" = c.\"id\"), '[]'::jsonb)))::text AS \"doc\""
+	" FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"id\" = $2";
+
+static const char SQL_CTL_LIST[] =
+	"SELECT \"id\", \"status\"::text AS \"status\", \"commandType\"::text AS \"type\", \"attempts\","
+	" coalesce(\"errorCode\", '-') AS \"errorCode\", " GX_SQL_ISO_TS("\"createdAt\"") " AS \"createdAt\","
+	" coalesce(\"error\", '') AS \"error\","
+	" CASE WHEN " GX_REQUEUE_OK("\"status\"", "\"errorCode\"") " THEN 'yes' ELSE 'no' END AS \"requeueable\""
+	" FROM \"OutboxCommand\" WHERE" FILTER_WHERE " ORDER BY \"createdAt\" DESC, \"id\" LIMIT $7::bigint";
+
+static const char SQL_CTL_SHOW[] =
+	"SELECT jsonb_pretty(to_jsonb(c) || jsonb_build_object('audit', coalesce((SELECT jsonb_agg(jsonb_build_object("
+	" 'action', a.\"action\", 'actorId', a.\"actorId\", 'createdAt', " GX_SQL_ISO_TS("a.\"createdAt\"") ")"
+	" ORDER BY a.\"createdAt\", a.\"id\") FROM \"AdminAuditLog\" a WHERE a.\"targetType\" = 'COMMAND'"
+	" AND a.\"targetId\" = c.\"id\"), '[]'::jsonb))) FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"id\" = $2";
+
+const char *gx_outbox_store_list_sql(void)
+{
+	return SQL_LIST;
+}
+
+const char *gx_outbox_store_show_sql(void)
+{
+	return SQL_SHOW;
+}
+
+const char *gx_outbox_store_ctl_list_sql(void)
+{
+	return SQL_CTL_LIST;
+}
+
+const char *gx_outbox_store_ctl_show_sql(void)
+{
+	return SQL_CTL_SHOW;
+}
+
 /* ---- probes ---- */
 
 static const char *const RULE_SQL[] = {

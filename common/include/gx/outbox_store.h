@@ -50,6 +50,26 @@ const char *gx_outbox_store_lag_sql(void);
 /* The re-queue of FAILED commands with its audit rows (the rule and the parameters: gx/requeue.h). */
 const char *gx_outbox_store_requeue_sql(void);
 
+/* ---- the operators' views (svc-admin /api/v1/admin/commands, gxctl commands; design.md §7) ----
+ * The filter of both lists: $1 tenant, $2 status, $3 command type, $4 olderThanSeconds, $5 newerThanSeconds,
+ * $6 errorCode (each NULL for any). */
+
+/* svc-admin's page, newest first: the filter, $7 limit, $8 offset -> "total", "items" (JSON array text of
+ * {commandId, commandType, status, service, attempts, errorCode, error, aggregateId, fabricTxId, blockNumber,
+ * createdAt, updatedAt, nextAttemptAt, requeueable}). */
+#define GX_OUTBOX_STORE_LIST_NPARAMS 8
+const char *gx_outbox_store_list_sql(void);
+/* svc-admin's document of one command: $1 tenant, $2 id -> "doc" (JSON text: the list item plus payload, requestId,
+ * lockedBy, leaseUntil, submittedAt, committedAt, projectedAt and its "audit" history). */
+const char *gx_outbox_store_show_sql(void);
+
+/* gxctl's table, newest first: the filter, $7 limit -> columns 0 id, 1 status, 2 type, 3 attempts, 4 errorCode ('-'
+ * when none), 5 createdAt, 6 error ('' when none), 7 requeueable ('yes'/'no'). */
+#define GX_OUTBOX_STORE_CTL_LIST_NPARAMS 7
+const char *gx_outbox_store_ctl_list_sql(void);
+/* gxctl's view of one command: $1 tenant, $2 id -> one column, the row as pretty JSON with its "audit" history. */
+const char *gx_outbox_store_ctl_show_sql(void);
+
 /* ---- the commands a service statement asks about ----
  * A service statement embeds subqueries on the commands (alias c) that the store writes from a probe. Which commands
  * count (design.md §7):
