@@ -405,8 +405,7 @@ static void on_txn(PGresult *const *res GX_UNUSED, int nres GX_UNUSED, const str
 	struct ob_ctx *c = arg;
 
 	if (!err) {
-		if (gx_req_idempotency_key(c->req))
-			gx_req_set_idem_stored(c->req);
+		gx_req_idem_recorded(c->req);
 		if (c->wait_s > 0) {
 			start_wait(c);
 			return;
