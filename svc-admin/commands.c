@@ -80,7 +80,7 @@ void commands_list(struct gx_req *req)
 	filter_params(&f, params);
 	params[6] = pg->page.limit_s;
 	params[7] = pg->page.offset_s;
-	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_list_sql(), GX_OUTBOX_STORE_LIST_NPARAMS, params, adm_on_page, pg) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_list_sql, GX_OUTBOX_STORE_LIST_NPARAMS, params, adm_on_page, pg) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the command list query");
 }
 
@@ -115,7 +115,7 @@ void commands_show(struct gx_req *req)
 
 	if (bad_command_id(req, id))
 		return;
-	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_show_sql(), 2, params, on_show, req) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_show_sql, 2, params, on_show, req) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the command query");
 }
 
@@ -196,7 +196,7 @@ void commands_requeue(struct gx_req *req)
 	op->ids = gx_xasprintf("{\"%s\"}", id); /* gx_valid_id: no quote or backslash */
 	params[1] = op->ids;
 	params[6] = "1";
-	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_requeue_sql(), GX_REQUEUE_NPARAMS, params, on_requeue_one, op) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_requeue_sql, GX_REQUEUE_NPARAMS, params, on_requeue_one, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the re-queue");
 }
 
@@ -286,6 +286,6 @@ void commands_requeue_batch(struct gx_req *req)
 	params[5] = f.has_newer ? f.newer : NULL;
 	params[6] = lim;
 	params[11] = op->filter_json;
-	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_requeue_sql(), GX_REQUEUE_NPARAMS, params, on_requeue_batch, op) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_requeue_sql, GX_REQUEUE_NPARAMS, params, on_requeue_batch, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the batch re-queue");
 }

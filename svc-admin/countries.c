@@ -62,8 +62,8 @@ static const struct gx_outbox_store_probe TREASURY_REQUESTED = {
 	GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'ACTIVATE_TREASURY'", NULL, { { "countryCode", "$2", false } }
 };
 
-/* The statements above embed the system state (adm_sql_system_state()) and a probe; built once on first use (handlers run on several threads, so
- * under a once-guard). */
+/* The statements above embed the system state (adm_sql_system_state()) and a probe; built once on first use
+ * (handlers run on several threads, so under a once-guard). */
 static char *sql_init_state, *sql_treasury_state;
 static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
 

@@ -107,7 +107,7 @@ static int cmd_list(PGconn *conn, const struct filter *f)
 {
 	const char *params[GX_OUTBOX_STORE_CTL_LIST_NPARAMS] = { tenant(), f->status, f->type, f->older, NULL,
 								  f->error_code, f->limit ? f->limit : "50" };
-	PGresult *res = PQexecParams(conn, gx_outbox_store_ctl_list_sql(), GX_OUTBOX_STORE_CTL_LIST_NPARAMS, NULL, params,
+	PGresult *res = PQexecParams(conn, gx_outbox_store_ctl_list_sql, GX_OUTBOX_STORE_CTL_LIST_NPARAMS, NULL, params,
 				     NULL, NULL, 0);
 	int n;
 
@@ -131,7 +131,7 @@ static int cmd_list(PGconn *conn, const struct filter *f)
 static int cmd_show(PGconn *conn, const char *id)
 {
 	const char *params[2] = { tenant(), id };
-	PGresult *res = PQexecParams(conn, gx_outbox_store_ctl_show_sql(), 2, NULL, params, NULL, NULL, 0);
+	PGresult *res = PQexecParams(conn, gx_outbox_store_ctl_show_sql, 2, NULL, params, NULL, NULL, 0);
 	int rc = GXCTL_OK;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -207,7 +207,7 @@ static int cmd_requeue(PGconn *conn, const struct filter *f, const char **ids, i
 	params[6] = nids ? lim : (f->limit ? f->limit : "100");
 	params[7] = actor;
 	params[8] = "OPERATOR";
-	res = PQexecParams(conn, gx_outbox_store_requeue_sql(), GX_REQUEUE_NPARAMS, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(conn, gx_outbox_store_requeue_sql, GX_REQUEUE_NPARAMS, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "gxctl: commands requeue failed: %s", PQresultErrorMessage(res));
 		rc = GXCTL_FAIL;

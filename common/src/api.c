@@ -397,7 +397,7 @@ static bool schema_check(cJSON *checks, int version)
 
 /* The read model's lag, as the original's checks.projectionLag reported it: milliseconds since the oldest command
  * that is on chain (COMMITTED) and not yet projected was committed, 0 when there is none, so an idle chain is not
- * lag. "unknown" until a projector has written its checkpoint. The statement: gx_outbox_store_lag_sql(). */
+ * lag. "unknown" until a projector has written its checkpoint. The statement: gx_outbox_store_lag_sql. */
 
 struct readyz {
 	struct gx_req *req;
@@ -452,7 +452,7 @@ static void readyz_lag(struct gx_req *req, cJSON *checks, bool ok)
 	rz->req = req;
 	rz->checks = checks;
 	rz->ok = ok;
-	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_lag_sql(), 0, NULL, on_lag, rz) == 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_lag_sql, 0, NULL, on_lag, rz) == 0)
 		return;
 	free(rz);
 	add_lag_check(checks, NULL, true);

@@ -319,7 +319,7 @@ static void check(struct ob_ctx *c)
 		return;
 	}
 	c->checking = true;
-	if (gx_pg_query(c->pool, gx_outbox_store_status_sql(), 2, params, on_check, c) < 0) {
+	if (gx_pg_query(c->pool, gx_outbox_store_status_sql, 2, params, on_check, c) < 0) {
 		struct gx_pg_error e = { .kind = GX_PG_ERR_UNAVAILABLE };
 		snprintf(e.message, sizeof(e.message), "cannot start the status query");
 		on_check(NULL, &e, c);
@@ -425,7 +425,7 @@ static void on_txn(PGresult *const *res GX_UNUSED, int nres GX_UNUSED, const str
 	    && strcmp(err->constraint, GX_OUTBOX_STORE_UNIQUE_REQUEST) == 0) {
 		const char *params[2] = { tenant(), c->request_id };
 		/* a retry of a request whose command exists: answer that command */
-		if (gx_pg_query(c->pool, gx_outbox_store_existing_sql(), 2, params, on_existing, c) < 0) {
+		if (gx_pg_query(c->pool, gx_outbox_store_existing_sql, 2, params, on_existing, c) < 0) {
 			gx_reply_error(c->req, 500, "INTERNAL", "cannot look up the existing command");
 			ctx_free(c);
 		}
@@ -544,9 +544,9 @@ void gx_outbox_submit(struct gx_req *req, const struct gx_pg_stmt *domain_stmts,
 	ins[4] = c->request_id;
 	ins[5] = payload_s;
 	ins[6] = cmd->aggregate_id;
-	st[nst++] = (struct gx_pg_stmt){ gx_outbox_store_insert_sql(), GX_OUTBOX_STORE_INSERT_NPARAMS, ins };
+	st[nst++] = (struct gx_pg_stmt){ gx_outbox_store_insert_sql, GX_OUTBOX_STORE_INSERT_NPARAMS, ins };
 	notify[0] = c->id;
-	st[nst++] = (struct gx_pg_stmt){ gx_outbox_store_notify_sql(), 1, notify };
+	st[nst++] = (struct gx_pg_stmt){ gx_outbox_store_notify_sql, 1, notify };
 	memset(&idem, 0, sizeof(idem));
 	if (scoped && !gx_req_idem_deferred(req)) {
 		gx_idem_complete_stmt(&idem, scoped, 202, "{\"Content-Type\":\"" JSON_CT "\"}", c->body, c->body_len,
@@ -611,7 +611,7 @@ void gx_outbox_status_handler(struct gx_req *req)
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	params[0] = c->id;
 	params[1] = tenant();
-	if (gx_pg_query(c->pool, gx_outbox_store_status_sql(), 2, params, on_status, c) < 0) {
+	if (gx_pg_query(c->pool, gx_outbox_store_status_sql, 2, params, on_status, c) < 0) {
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the status query");
 		ctx_free(c);
 	}

@@ -25,14 +25,14 @@ bool gx_outbox_store_status_final(const char *status)
 	return strcmp(status, "PROJECTED") == 0 || strcmp(status, "FAILED") == 0;
 }
 
-static const char SQL_INSERT[] =
+const char gx_outbox_store_insert_sql[] =
 	"INSERT INTO \"OutboxCommand\" (\"id\", \"tenantId\", \"service\", \"commandType\", \"requestId\", \"payload\","
 	" \"aggregateId\") VALUES ($1, $2, $3, $4::\"CommandType\", $5, $6::jsonb, $7)";
-static const char SQL_NOTIFY[] = "SELECT pg_notify('gx_outbox', $1)";
-static const char SQL_EXISTING[] =
+const char gx_outbox_store_notify_sql[] = "SELECT pg_notify('gx_outbox', $1)";
+const char gx_outbox_store_existing_sql[] =
 	"SELECT \"id\", \"aggregateId\", \"commandType\"::text AS \"commandType\" FROM \"OutboxCommand\""
 	" WHERE \"tenantId\" = $1 AND \"requestId\" = $2";
-static const char SQL_STATUS[] =
+const char gx_outbox_store_status_sql[] =
 	"SELECT \"id\", \"commandType\"::text AS \"commandType\", \"status\"::text AS \"status\", \"attempts\","
 	" \"errorCode\", \"error\", \"fabricTxId\", \"commitBlock\", \"aggregateId\","
 	" \"payload\"->'_meta'->>'createdBy' AS \"createdBy\","
@@ -40,35 +40,10 @@ static const char SQL_STATUS[] =
 	" " GX_SQL_ISO_TS("\"submittedAt\"") " AS \"submittedAt\", " GX_SQL_ISO_TS("\"committedAt\"") " AS \"committedAt\","
 	" " GX_SQL_ISO_TS("\"projectedAt\"") " AS \"projectedAt\""
 	" FROM \"OutboxCommand\" WHERE \"id\" = $1 AND \"tenantId\" = $2";
-static const char SQL_LAG[] =
+const char gx_outbox_store_lag_sql[] =
 	"SELECT EXISTS (SELECT 1 FROM \"ProjectorState\") AS state,"
 	" COALESCE((extract(epoch FROM now() - min(\"committedAt\")) * 1000)::bigint, 0) AS lag"
 	" FROM \"OutboxCommand\" WHERE \"status\" = 'COMMITTED'";
-
-const char *gx_outbox_store_insert_sql(void)
-{
-	return SQL_INSERT;
-}
-
-const char *gx_outbox_store_notify_sql(void)
-{
-	return SQL_NOTIFY;
-}
-
-const char *gx_outbox_store_existing_sql(void)
-{
-	return SQL_EXISTING;
-}
-
-const char *gx_outbox_store_status_sql(void)
-{
-	return SQL_STATUS;
-}
-
-const char *gx_outbox_store_lag_sql(void)
-{
-	return SQL_LAG;
-}
 
 /* The selection of table alias t: the given ids ($2), or FAILED commands matching the filter $3..$6. */
 #define SELECTION(t) \
@@ -78,7 +53,7 @@ const char *gx_outbox_store_lag_sql(void)
 	" AND ($5::bigint IS NULL OR " t ".\"createdAt\" <= now() - $5::bigint * interval '1 second')" \
 	" AND ($6::bigint IS NULL OR " t ".\"createdAt\" >= now() - $6::bigint * interval '1 second')))"
 
-static const char SQL_REQUEUE[] =
+const char gx_outbox_store_requeue_sql[] =
 	"WITH p AS (SELECT s.\"id\", s.\"errorCode\", s.\"error\", s.\"attempts\", s.\"createdAt\" FROM \"OutboxCommand\" s"
 	"   WHERE" SELECTION("s") " AND " GX_REQUEUE_OK("s.\"status\"", "s.\"errorCode\"")
 	"   ORDER BY s.\"createdAt\", s.\"id\" LIMIT $7::bigint FOR UPDATE),"
@@ -103,11 +78,6 @@ static const char SQL_REQUEUE[] =
 	" SELECT r.\"id\", r.\"previousStatus\", r.\"errorCode\", r.\"refusal\", r.\"requeued\","
 	" (SELECT count(*) FROM a) + (SELECT count(*) FROM n) AS \"sideEffects\" FROM r ORDER BY r.\"createdAt\", r.\"id\"";
 
-const char *gx_outbox_store_requeue_sql(void)
-{
-	return SQL_REQUEUE;
-}
-
 /* ---- the operators' views ---- */
 
 #define FILTER_WHERE \
@@ -124,14 +94,14 @@ const char *gx_outbox_store_requeue_sql(void)
 	" 'updatedAt', " GX_SQL_ISO_TS(t ".\"updatedAt\"") ", 'nextAttemptAt', " GX_SQL_ISO_TS(t ".\"nextAttemptAt\"") "," \
 	" 'requeueable', " GX_REQUEUE_OK(t ".\"status\"", t ".\"errorCode\"") ")"
 
-static const char SQL_LIST[] =
+const char gx_outbox_store_list_sql[] =
 	"WITH f AS (SELECT * FROM \"OutboxCommand\" WHERE" FILTER_WHERE ")"
 	" SELECT (SELECT count(*) FROM f) AS \"total\","
 	" coalesce((SELECT json_agg(" ITEM_JSON("x") " ORDER BY x.\"createdAt\" DESC, x.\"id\")"
 	"  FROM (SELECT * FROM f ORDER BY \"createdAt\" DESC, \"id\" LIMIT $7::bigint OFFSET $8::bigint) x), '[]')::text"
 	"  AS \"items\"";
 
-static const char SQL_SHOW[] =
+const char gx_outbox_store_show_sql[] =
 	"SELECT (" ITEM_JSON("c") "::jsonb || jsonb_build_object('payload', c.\"payload\", 'requestId', c.\"requestId\","
 	" 'lockedBy', c.\"lockedBy\", 'leaseUntil', " GX_SQL_ISO_TS("c.\"leaseUntil\"") ","
 	" 'submittedAt', " GX_SQL_ISO_TS("c.\"submittedAt\"") ", 'committedAt', " GX_SQL_ISO_TS("c.\"committedAt\"") ","
@@ -142,38 +112,18 @@ static const char SQL_SHOW[] =
 	"   AND a.\"targetType\" = 'COMMAND' AND a.\"targetId\" = c.\"id\"), '[]'::jsonb)))::text AS \"doc\""
 	" FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"id\" = $2";
 
-static const char SQL_CTL_LIST[] =
+const char gx_outbox_store_ctl_list_sql[] =
 	"SELECT \"id\", \"status\"::text AS \"status\", \"commandType\"::text AS \"type\", \"attempts\","
 	" coalesce(\"errorCode\", '-') AS \"errorCode\", " GX_SQL_ISO_TS("\"createdAt\"") " AS \"createdAt\","
 	" coalesce(\"error\", '') AS \"error\","
 	" CASE WHEN " GX_REQUEUE_OK("\"status\"", "\"errorCode\"") " THEN 'yes' ELSE 'no' END AS \"requeueable\""
 	" FROM \"OutboxCommand\" WHERE" FILTER_WHERE " ORDER BY \"createdAt\" DESC, \"id\" LIMIT $7::bigint";
 
-static const char SQL_CTL_SHOW[] =
+const char gx_outbox_store_ctl_show_sql[] =
 	"SELECT jsonb_pretty(to_jsonb(c) || jsonb_build_object('audit', coalesce((SELECT jsonb_agg(jsonb_build_object("
 	" 'action', a.\"action\", 'actorId', a.\"actorId\", 'createdAt', " GX_SQL_ISO_TS("a.\"createdAt\"") ")"
 	" ORDER BY a.\"createdAt\", a.\"id\") FROM \"AdminAuditLog\" a WHERE a.\"targetType\" = 'COMMAND'"
 	" AND a.\"targetId\" = c.\"id\"), '[]'::jsonb))) FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"id\" = $2";
-
-const char *gx_outbox_store_list_sql(void)
-{
-	return SQL_LIST;
-}
-
-const char *gx_outbox_store_show_sql(void)
-{
-	return SQL_SHOW;
-}
-
-const char *gx_outbox_store_ctl_list_sql(void)
-{
-	return SQL_CTL_LIST;
-}
-
-const char *gx_outbox_store_ctl_show_sql(void)
-{
-	return SQL_CTL_SHOW;
-}
 
 /* ---- probes ---- */
 

@@ -34,21 +34,21 @@ bool gx_outbox_store_status_final(const char *status);
  * command's "id", "aggregateId", "commandType". */
 #define GX_OUTBOX_STORE_UNIQUE_REQUEST "OutboxCommand_tenantId_requestId_key"
 #define GX_OUTBOX_STORE_INSERT_NPARAMS 7
-const char *gx_outbox_store_insert_sql(void);
-const char *gx_outbox_store_notify_sql(void);
-const char *gx_outbox_store_existing_sql(void);
+extern const char gx_outbox_store_insert_sql[];
+extern const char gx_outbox_store_notify_sql[];
+extern const char gx_outbox_store_existing_sql[];
 
 /* The status document's row: $1 id, $2 tenant -> "id", "commandType", "status", "attempts", "errorCode", "error",
  * "fabricTxId", "commitBlock", "aggregateId", "createdBy" (payload._meta), and the ISO times "createdAt",
  * "updatedAt", "submittedAt", "committedAt", "projectedAt". */
-const char *gx_outbox_store_status_sql(void);
+extern const char gx_outbox_store_status_sql[];
 
 /* The projection lag of /readyz: no parameters -> "state" (a projector checkpoint exists), "lag" (ms since the oldest
  * COMMITTED command was committed, 0 when none). */
-const char *gx_outbox_store_lag_sql(void);
+extern const char gx_outbox_store_lag_sql[];
 
 /* The re-queue of FAILED commands with its audit rows (the rule and the parameters: gx/requeue.h). */
-const char *gx_outbox_store_requeue_sql(void);
+extern const char gx_outbox_store_requeue_sql[];
 
 /* ---- the operators' views (svc-admin /api/v1/admin/commands, gxctl commands; design.md §7) ----
  * The filter of both lists: $1 tenant, $2 status, $3 command type, $4 olderThanSeconds, $5 newerThanSeconds,
@@ -58,17 +58,17 @@ const char *gx_outbox_store_requeue_sql(void);
  * {commandId, commandType, status, service, attempts, errorCode, error, aggregateId, fabricTxId, blockNumber,
  * createdAt, updatedAt, nextAttemptAt, requeueable}). */
 #define GX_OUTBOX_STORE_LIST_NPARAMS 8
-const char *gx_outbox_store_list_sql(void);
+extern const char gx_outbox_store_list_sql[];
 /* svc-admin's document of one command: $1 tenant, $2 id -> "doc" (JSON text: the list item plus payload, requestId,
  * lockedBy, leaseUntil, submittedAt, committedAt, projectedAt and its "audit" history). */
-const char *gx_outbox_store_show_sql(void);
+extern const char gx_outbox_store_show_sql[];
 
 /* gxctl's table, newest first: the filter, $7 limit -> columns 0 id, 1 status, 2 type, 3 attempts, 4 errorCode ('-'
  * when none), 5 createdAt, 6 error ('' when none), 7 requeueable ('yes'/'no'). */
 #define GX_OUTBOX_STORE_CTL_LIST_NPARAMS 7
-const char *gx_outbox_store_ctl_list_sql(void);
+extern const char gx_outbox_store_ctl_list_sql[];
 /* gxctl's view of one command: $1 tenant, $2 id -> one column, the row as pretty JSON with its "audit" history. */
-const char *gx_outbox_store_ctl_show_sql(void);
+extern const char gx_outbox_store_ctl_show_sql[];
 
 /* ---- the commands a service statement asks about ----
  * A service statement embeds subqueries on the commands (alias c) that the store writes from a probe. Which commands
