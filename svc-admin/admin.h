@@ -95,6 +95,6 @@ void adm_submit(struct gx_req *req, const char *type, const cJSON *payload, cons
  *   command that has not FAILED exists); countriesInitialized (bool), countriesRequested (bool, same rule);
  *   lastUpdated: time of the newest of those system events, or NULL; statusUpdatedAt: the same, or now() when
  *   there is none (the original's SYSTEM_STATUS row always had a time). */
-extern const char ADM_SQL_SYSTEM_STATE[];
+const char *adm_sql_system_state(void);
 
 #endif

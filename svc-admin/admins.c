@@ -5,16 +5,17 @@
 #include <string.h>
 
 #include "gx/http.h"
+#include "gx/outbox_store.h"
 #include "gx/rank.h"
 #include "gx/valid.h"
 #include "admin.h"
 
-static const char SQL_USER[] =
+static struct gx_outbox_store_sql sql_user = { .tmpl =
 	"SELECT p.\"profileId\", p.\"role\"::text AS \"role\", p.\"fabricUserId\", p.\"onchainStatus\","
-	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\" = 'APPOINT_ADMIN'"
-	"   AND c.\"status\" NOT IN ('FAILED', 'PROJECTED') AND c.\"payload\"->>'userId' = p.\"fabricUserId\")"
-	"   AS \"pending\""
-	" FROM \"UserProfile\" p WHERE p.\"tenantId\" = $1 AND p.\"profileId\" = $2 AND p.\"deletedAt\" IS NULL";
+	" %s AS \"pending\""
+	" FROM \"UserProfile\" p WHERE p.\"tenantId\" = $1 AND p.\"profileId\" = $2 AND p.\"deletedAt\" IS NULL",
+	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_IN_FLIGHT, "$1", "'APPOINT_ADMIN'", NULL,
+		      { { "userId", "p.\"fabricUserId\"", false } } } } };
 
 struct appoint {
 	struct gx_req *req;
@@ -78,6 +79,6 @@ void admins_appoint(struct gx_req *req)
 	gx_req_set_data(req, a, appoint_free);
 	params[0] = app->tenant;
 	params[1] = a->user_id;
-	if (gx_pg_query(gx_req_pg(req), SQL_USER, 2, params, on_user, a) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_user), 2, params, on_user, a) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the user query");
 }

@@ -10,43 +10,10 @@
 
 #include "gx/http.h"
 #include "gx/jwt.h"
+#include "gx/outbox_store.h"
 #include "gx/requeue.h"
 #include "gx/valid.h"
 #include "admin.h"
-
-#define FILTER_WHERE \
-	" \"tenantId\" = $1 AND ($2::text IS NULL OR \"status\"::text = $2) AND ($3::text IS NULL OR" \
-	" \"commandType\"::text = $3) AND ($4::bigint IS NULL OR \"createdAt\" <= now() - $4::bigint * interval '1 second')" \
-	" AND ($5::bigint IS NULL OR \"createdAt\" >= now() - $5::bigint * interval '1 second')" \
-	" AND ($6::text IS NULL OR \"errorCode\" = $6)"
-
-#define ITEM_JSON(t) \
-	"json_build_object('commandId', " t ".\"id\", 'commandType', " t ".\"commandType\", 'status', " t ".\"status\"," \
-	" 'service', " t ".\"service\", 'attempts', " t ".\"attempts\", 'errorCode', " t ".\"errorCode\"," \
-	" 'error', " t ".\"error\", 'aggregateId', " t ".\"aggregateId\", 'fabricTxId', " t ".\"fabricTxId\"," \
-	" 'blockNumber', " t ".\"commitBlock\", 'createdAt', " GX_SQL_ISO_TS(t ".\"createdAt\"") "," \
-	" 'updatedAt', " GX_SQL_ISO_TS(t ".\"updatedAt\"") ", 'nextAttemptAt', " GX_SQL_ISO_TS(t ".\"nextAttemptAt\"") "," \
-	" 'requeueable', " GX_REQUEUE_OK(t ".\"status\"", t ".\"errorCode\"") ")"
-
-static const char SQL_LIST[] =
-	"WITH f AS (SELECT * FROM \"OutboxCommand\" WHERE" FILTER_WHERE ")"
-	" SELECT (SELECT count(*) FROM f) AS \"total\","
-	" coalesce((SELECT json_agg(" ITEM_JSON("x") " ORDER BY x.\"createdAt\" DESC, x.\"id\")"
-	"  FROM (SELECT * FROM f ORDER BY \"createdAt\" DESC, \"id\" LIMIT $7::bigint OFFSET $8::bigint) x), '[]')::text"
-	"  AS \"items\"";
-
-static const char SQL_SHOW[] =
-	"SELECT (" ITEM_JSON("c") "::jsonb || jsonb_build_object('payload', c.\"payload\", 'requestId', c.\"requestId\","
-	" 'lockedBy', c.\"lockedBy\", 'leaseUntil', " GX_SQL_ISO_TS("c.\"leaseUntil\"") ","
-	" 'submittedAt', " GX_SQL_ISO_TS("c.\"submittedAt\"") ", 'committedAt', " GX_SQL_ISO_TS("c.\"committedAt\"") ","
-	" 'projectedAt', " GX_SQL_ISO_TS("c.\"projectedAt\"") ","
-	" 'audit', coalesce((SELECT jsonb_agg(jsonb_build_object('action', a.\"action\", 'actorId', a.\"actorId\","
-	"   'actorRole', a.\"actorRole\", 'details', a.\"details\", 'createdAt', " GX_SQL_ISO_TS("a.\"createdAt\"") ")"
-	"   ORDER BY a.\"createdAt\", a.\"id\") FROM \"AdminAuditLog\" a WHERE a.\"tenantId\" = $1"
-	"   AND a.\"targetType\" = 'COMMAND' AND a.\"targetId\" = c.\"id\"), '[]'::jsonb)))::text AS \"doc\""
-	" FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"id\" = $2";
-
-static const char *const STATUSES[] = { "PENDING", "LOCKED", "SUBMITTED", "COMMITTED", "PROJECTED", "FAILED", NULL };
 
 /* [A-Z0-9_]{1,64}: the shape of command types and error codes. */
 static bool upper_word(const char *s)
@@ -90,11 +57,11 @@ void commands_list(struct gx_req *req)
 	struct gx_verr *v = gx_verr_new();
 	struct filter f = { 0 };
 	struct adm_page *pg;
-	const char *params[8];
+	const char *params[GX_OUTBOX_STORE_LIST_NPARAMS];
 	long long older, newer;
 
 	f.status = gx_req_query(req, "status");
-	if (f.status && !gx_valid_enum(f.status, STATUSES))
+	if (f.status && !gx_valid_enum(f.status, gx_outbox_store_status_names))
 		gx_verr_add(v, "status", "must be one of PENDING, LOCKED, SUBMITTED, COMMITTED, PROJECTED, FAILED");
 	f.type = gx_req_query(req, "type");
 	if (f.type && !upper_word(f.type))
@@ -113,7 +80,7 @@ void commands_list(struct gx_req *req)
 	filter_params(&f, params);
 	params[6] = pg->page.limit_s;
 	params[7] = pg->page.offset_s;
-	if (gx_pg_query(gx_req_pg(req), SQL_LIST, 8, params, adm_on_page, pg) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_list_sql, GX_OUTBOX_STORE_LIST_NPARAMS, params, adm_on_page, pg) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the command list query");
 }
 
@@ -148,7 +115,7 @@ void commands_show(struct gx_req *req)
 
 	if (bad_command_id(req, id))
 		return;
-	if (gx_pg_query(gx_req_pg(req), SQL_SHOW, 2, params, on_show, req) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_show_sql, 2, params, on_show, req) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the command query");
 }
 
@@ -229,7 +196,7 @@ void commands_requeue(struct gx_req *req)
 	op->ids = gx_xasprintf("{\"%s\"}", id); /* gx_valid_id: no quote or backslash */
 	params[1] = op->ids;
 	params[6] = "1";
-	if (gx_pg_query(gx_req_pg(req), gx_requeue_sql, GX_REQUEUE_NPARAMS, params, on_requeue_one, op) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_requeue_sql, GX_REQUEUE_NPARAMS, params, on_requeue_one, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the re-queue");
 }
 
@@ -319,6 +286,6 @@ void commands_requeue_batch(struct gx_req *req)
 	params[5] = f.has_newer ? f.newer : NULL;
 	params[6] = lim;
 	params[11] = op->filter_json;
-	if (gx_pg_query(gx_req_pg(req), gx_requeue_sql, GX_REQUEUE_NPARAMS, params, on_requeue_batch, op) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_requeue_sql, GX_REQUEUE_NPARAMS, params, on_requeue_batch, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the batch re-queue");
 }

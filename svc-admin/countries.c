@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "gx/http.h"
+#include "gx/outbox_store.h"
 #include "gx/valid.h"
 #include "admin.h"
 
@@ -56,18 +57,23 @@ static const char SQL_STATS[] =
 static const char SQL_TREASURY_STATE[] =
 	"WITH s AS (%s) SELECT s.*, EXISTS (SELECT 1 FROM \"Country\" WHERE \"countryCode\" = $2) AS \"known\","
 	" (SELECT \"status\" FROM \"TreasuryAccount\" WHERE \"tenantId\" = $1 AND \"countryCode\" = $2) AS \"status\","
-	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\" = 'ACTIVATE_TREASURY'"
-	"   AND c.\"status\" <> 'FAILED' AND c.\"payload\"->>'countryCode' = $2) AS \"requested\" FROM s";
+	" %s AS \"requested\" FROM s";
+static const struct gx_outbox_store_probe TREASURY_REQUESTED = {
+	GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'ACTIVATE_TREASURY'", NULL, { { "countryCode", "$2", false } }
+};
 
-/* The statements above embed ADM_SQL_SYSTEM_STATE; built once on first use (handlers run on several threads, so
- * under a once-guard). */
+/* The statements above embed the system state (adm_sql_system_state()) and a probe; built once on first use
+ * (handlers run on several threads, so under a once-guard). */
 static char *sql_init_state, *sql_treasury_state;
 static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
 
 static void build_sql(void)
 {
-	sql_init_state = gx_xasprintf(SQL_INIT_STATE, ADM_SQL_SYSTEM_STATE);
-	sql_treasury_state = gx_xasprintf(SQL_TREASURY_STATE, ADM_SQL_SYSTEM_STATE);
+	char *requested = gx_outbox_store_probe_sql(&TREASURY_REQUESTED);
+
+	sql_init_state = gx_xasprintf(SQL_INIT_STATE, adm_sql_system_state());
+	sql_treasury_state = gx_xasprintf(SQL_TREASURY_STATE, adm_sql_system_state(), requested);
+	free(requested);
 }
 
 /* Parse a fraction 0..1 given as a decimal string with at most 9 decimals into parts per billion. */

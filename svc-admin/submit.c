@@ -8,25 +8,19 @@
 #include "gx/fee.h"
 #include "gx/http.h"
 #include "gx/money.h"
+#include "gx/outbox_store.h"
 #include "gx/valid.h"
 #include "admin.h"
 
-#define OPEN_STATES "('PENDING', 'LOCKED', 'SUBMITTED', 'COMMITTED')"
-
-const char ADM_SQL_SYSTEM_STATE[] =
+static struct gx_outbox_store_sql sql_system_state = { .tmpl =
 	"SELECT coalesce(p.\"eventName\" = 'SystemPaused', false) AS \"paused\","
 	" CASE WHEN p.\"eventName\" = 'SystemPaused' THEN p.\"payload\"->>'reason' END AS \"pauseReason\","
 	" " GX_SQL_ISO_TS("p.\"txTimestamp\"") " AS \"pauseChangedAt\","
-	" (SELECT c.\"commandType\"::text FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1"
-	"   AND c.\"commandType\" IN ('PAUSE_SYSTEM', 'RESUME_SYSTEM') AND c.\"status\" IN " OPEN_STATES
-	"   ORDER BY c.\"createdAt\" DESC, c.\"id\" DESC LIMIT 1) AS \"pendingChange\","
+	" %s AS \"pendingChange\","
 	" b.\"txTimestamp\" IS NOT NULL AS \"bootstrapped\", " GX_SQL_ISO_TS("b.\"txTimestamp\"") " AS \"bootstrappedAt\","
-	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1"
-	"   AND c.\"commandType\" = 'BOOTSTRAP_SYSTEM' AND c.\"status\" <> 'FAILED') AS \"bootstrapRequested\","
+	" %s AS \"bootstrapRequested\","
 	" EXISTS (SELECT 1 FROM \"Country\" k WHERE k.\"initializedAt\" IS NOT NULL) AS \"countriesInitialized\","
-	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1"
-	"   AND c.\"commandType\" IN ('INITIALIZE_COUNTRY_DATA', 'INITIALIZE_COUNTRY') AND c.\"status\" <> 'FAILED')"
-	"   AS \"countriesRequested\","
+	" %s AS \"countriesRequested\","
 	" " GX_SQL_ISO_TS("greatest(p.\"txTimestamp\", b.\"txTimestamp\")") " AS \"lastUpdated\","
 	" " GX_SQL_ISO_TS("coalesce(greatest(p.\"txTimestamp\", b.\"txTimestamp\"), now())") " AS \"statusUpdatedAt\""
 	" FROM (SELECT 1) one"
@@ -35,7 +29,17 @@ const char ADM_SQL_SYSTEM_STATE[] =
 	"   ORDER BY e.\"blockNumber\" DESC, e.\"eventIndex\" DESC LIMIT 1) p ON true"
 	" LEFT JOIN LATERAL (SELECT e.\"txTimestamp\" FROM \"EventLog\" e"
 	"   WHERE e.\"tenantId\" = $1 AND e.\"eventName\" = 'SystemBootstrapped'"
-	"   ORDER BY e.\"blockNumber\", e.\"eventIndex\" LIMIT 1) b ON true";
+	"   ORDER BY e.\"blockNumber\", e.\"eventIndex\" LIMIT 1) b ON true",
+	.probes = { { GX_OUTBOX_STORE_NEWEST, GX_OUTBOX_STORE_IN_FLIGHT, "$1", "'PAUSE_SYSTEM', 'RESUME_SYSTEM'", NULL,
+		      { { NULL } } },
+		    { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'BOOTSTRAP_SYSTEM'", NULL, { { NULL } } },
+		    { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'INITIALIZE_COUNTRY_DATA', 'INITIALIZE_COUNTRY'",
+		      NULL, { { NULL } } } } };
+
+const char *adm_sql_system_state(void)
+{
+	return gx_outbox_store_sql_text(&sql_system_state);
+}
 
 struct adm_page *adm_page_new(struct gx_req *req, long long max, long long def, const char *field)
 {

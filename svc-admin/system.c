@@ -12,10 +12,11 @@
 #include "gx/fee.h"
 #include "gx/http.h"
 #include "gx/money.h"
+#include "gx/outbox_store.h"
 #include "gx/valid.h"
 #include "admin.h"
 
-static const char SQL_COUNTERS[] =
+static struct gx_outbox_store_sql sql_counters = { .tmpl =
 	"SELECT (SELECT count(*) FROM \"UserProfile\" WHERE \"tenantId\" = $1 AND \"deletedAt\" IS NULL) AS \"users\","
 	" (SELECT count(*) FROM \"UserProfile\" WHERE \"tenantId\" = $1 AND \"deletedAt\" IS NULL"
 	"   AND \"role\" IN ('ADMIN', 'SUPER_ADMIN')) AS \"admins\","
@@ -31,12 +32,10 @@ static const char SQL_COUNTERS[] =
 	"  + (SELECT coalesce(sum(\"balanceQirat\"), 0) FROM \"TreasuryAccount\" WHERE \"tenantId\" = $1)"
 	"  + (SELECT coalesce(sum(\"balanceQirat\"), 0) FROM \"SystemAccount\" WHERE \"tenantId\" = $1))::text"
 	"   AS \"totalSupply\","
-	" (SELECT coalesce(json_object_agg(s, n), '{}')::text FROM (SELECT \"status\"::text AS s, count(*) AS n"
-	"   FROM \"OutboxCommand\" WHERE \"tenantId\" = $1 GROUP BY 1) x) AS \"commands\","
-	" " GX_SQL_ISO_TS("now()") " AS \"computedAt\"";
+	" %s AS \"commands\","
+	" " GX_SQL_ISO_TS("now()") " AS \"computedAt\"",
+	.probes = { { GX_OUTBOX_STORE_COUNTS, GX_OUTBOX_STORE_LIVE, "$1", NULL, NULL, { { NULL } } } } };
 
-static const char *const COMMAND_STATES[] = { "PENDING", "LOCKED", "SUBMITTED", "COMMITTED", "PROJECTED", "FAILED",
-					      NULL };
 
 enum sys_op_kind { OP_BOOTSTRAP, OP_PAUSE, OP_RESUME };
 
@@ -114,7 +113,7 @@ static void start_op(struct gx_req *req, enum sys_op_kind kind, const char *reas
 	op->reason = reason ? gx_xstrdup(reason) : NULL;
 	gx_req_set_data(req, op, sys_op_free);
 	params[0] = app->tenant;
-	if (gx_pg_query(gx_req_pg(req), ADM_SQL_SYSTEM_STATE, 1, params, on_op_state, op) < 0)
+	if (gx_pg_query(gx_req_pg(req), adm_sql_system_state(), 1, params, on_op_state, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the system state query");
 }
 
@@ -169,7 +168,7 @@ void system_status(struct gx_req *req)
 	const struct adm_app *app = gx_req_app(req);
 	const char *params[1] = { app->tenant };
 
-	if (gx_pg_query(gx_req_pg(req), ADM_SQL_SYSTEM_STATE, 1, params, on_status, req) < 0)
+	if (gx_pg_query(gx_req_pg(req), adm_sql_system_state(), 1, params, on_status, req) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the system state query");
 }
 
@@ -234,10 +233,10 @@ static void on_counters(PGresult *res, const struct gx_pg_error *err, void *arg)
 		return;
 	}
 	cmds = cJSON_AddObjectToObject(o, "commands");
-	for (size_t i = 0; COMMAND_STATES[i]; i++) {
-		const cJSON *n = cJSON_GetObjectItemCaseSensitive(by, COMMAND_STATES[i]);
+	for (size_t i = 0; gx_outbox_store_status_names[i]; i++) {
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(by, gx_outbox_store_status_names[i]);
 
-		cJSON_AddNumberToObject(cmds, COMMAND_STATES[i], cJSON_IsNumber(n) ? n->valuedouble : 0);
+		cJSON_AddNumberToObject(cmds, gx_outbox_store_status_names[i], cJSON_IsNumber(n) ? n->valuedouble : 0);
 	}
 	cJSON_Delete(by);
 	gx_reply_json(req, 200, o);
@@ -248,6 +247,6 @@ void system_counters(struct gx_req *req)
 	const struct adm_app *app = gx_req_app(req);
 	const char *params[1] = { app->tenant };
 
-	if (gx_pg_query(gx_req_pg(req), SQL_COUNTERS, 1, params, on_counters, req) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_counters), 1, params, on_counters, req) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the counters query");
 }

@@ -13,6 +13,7 @@
 #include "gx/fee.h"
 #include "gx/http.h"
 #include "gx/jwt.h"
+#include "gx/outbox_store.h"
 #include "gx/params.h"
 #include "gx/pg.h"
 #include "gx/rand.h"
@@ -41,7 +42,7 @@ static const char SQL_LIST[] =
 
 /* What execution needs: the proposer, the tallies, whether the window is over, the decision parameters, the number of users
  * registered on chain, and whether an execution is accepted but not yet projected. */
-static const char SQL_EXECUTE[] =
+static struct gx_outbox_store_sql sql_execute = { .tmpl =
 	"SELECT p.\"status\", p.\"proposerId\", p.\"votesFor\", p.\"votesAgainst\", p.\"votesAbstain\","
 	" (p.\"votingEndsAt\" IS NULL OR p.\"votingEndsAt\" <= now()) AS \"ended\","
 	" (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1"
@@ -49,9 +50,10 @@ static const char SQL_EXECUTE[] =
 	" (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1"
 	"  AND \"paramKey\" = 'governanceApprovalThreshold') AS \"approval\","
 	" (SELECT count(*) FROM \"UserProfile\" WHERE \"tenantId\" = $1 AND \"onchainStatus\" IS NOT NULL) AS \"users\","
-	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\" = 'EXECUTE_PROPOSAL'"
-	"  AND c.\"payload\"->>'proposalId' = $2 AND c.\"status\" NOT IN ('FAILED', 'PROJECTED')) AS \"inflight\""
-	" FROM \"Proposal\" p WHERE p.\"proposalId\" = $2 AND p.\"tenantId\" = $1";
+	" %s AS \"inflight\""
+	" FROM \"Proposal\" p WHERE p.\"proposalId\" = $2 AND p.\"tenantId\" = $1",
+	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_IN_FLIGHT, "$1", "'EXECUTE_PROPOSAL'", NULL,
+		      { { "proposalId", "$2", false } } } } };
 
 static const char *const TYPES[] = { "PARAMETER_CHANGE", "FEATURE_ADDITION", "SYSTEM_UPGRADE", "POLICY_CHANGE",
 				     NULL };
@@ -372,5 +374,5 @@ static void on_execute(PGresult *res, const struct gx_pg_error *err, void *arg)
 
 void proposals_execute(struct gx_req *req)
 {
-	proposal_query(req, SQL_EXECUTE, on_execute);
+	proposal_query(req, gx_outbox_store_sql_text(&sql_execute), on_execute);
 }

@@ -11,28 +11,31 @@
 #include "gx/http.h"
 #include "gx/jwt.h"
 #include "gx/outbox.h"
+#include "gx/outbox_store.h"
 #include "gx/pg.h"
 #include "gx/svc.h"
 #include "gx/valid.h"
 #include "gov.h"
 
-/* A CAST_VOTE command of voter $3 for proposal $2 that has not failed (SQL fragment; $1 is the tenant). */
+/* A CAST_VOTE command of voter $3 for proposal $2 that has not failed ($1 is the tenant): a vote counts once. */
 #define LIVE_VOTE_COMMAND \
-	"SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\" = 'CAST_VOTE'" \
-	" AND c.\"payload\"->>'proposalId' = $2 AND c.\"payload\"->>'voterId' = $3 AND c.\"status\" <> 'FAILED'"
+	{ GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'CAST_VOTE'", NULL, \
+	  { { "proposalId", "$2", false }, { "voterId", "$3", false } } }
 
-static const char SQL_PRECHECK[] =
+static struct gx_outbox_store_sql sql_precheck = { .tmpl =
 	"SELECT p.\"status\", (p.\"votingEndsAt\" IS NULL OR p.\"votingEndsAt\" > now()) AS \"open\","
 	" (SELECT u.\"onchainStatus\" IS NOT NULL FROM \"UserProfile\" u WHERE u.\"profileId\" = $3"
 	"  AND u.\"tenantId\" = $1 AND u.\"deletedAt\" IS NULL) AS \"voter\","
 	" (EXISTS (SELECT 1 FROM \"ProposalVote\" v WHERE v.\"proposalId\" = $2 AND v.\"voterId\" = $3"
-	"   AND v.\"confirmedAt\" IS NOT NULL) OR EXISTS (" LIVE_VOTE_COMMAND ")) AS \"voted\""
-	" FROM \"Proposal\" p WHERE p.\"proposalId\" = $2 AND p.\"tenantId\" = $1";
+	"   AND v.\"confirmedAt\" IS NOT NULL) OR %s) AS \"voted\""
+	" FROM \"Proposal\" p WHERE p.\"proposalId\" = $2 AND p.\"tenantId\" = $1",
+	.probes = { LIVE_VOTE_COMMAND } };
 
 /* In the command's transaction: drop a stale unconfirmed vote (its command failed), then record this one. */
-static const char SQL_DROP_STALE[] =
+static struct gx_outbox_store_sql sql_drop_stale = { .tmpl =
 	"DELETE FROM \"ProposalVote\" v WHERE v.\"proposalId\" = $2 AND v.\"voterId\" = $3"
-	" AND v.\"confirmedAt\" IS NULL AND NOT EXISTS (" LIVE_VOTE_COMMAND ")";
+	" AND v.\"confirmedAt\" IS NULL AND NOT %s",
+	.probes = { LIVE_VOTE_COMMAND } };
 static const char SQL_RECORD[] =
 	"INSERT INTO \"ProposalVote\" (\"tenantId\", \"proposalId\", \"voterId\", \"vote\")"
 	" VALUES ($1, $2, $3, $4::\"VoteChoice\")";
@@ -56,7 +59,7 @@ static void on_precheck(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct vote *vt = arg;
 	struct gx_req *req = vt->req;
 	const char *params[4] = { gov_tenant(req), vt->proposal, vt->voter, vt->choice };
-	struct gx_pg_stmt stmts[2] = { { SQL_DROP_STALE, 3, params }, { SQL_RECORD, 4, params } };
+	struct gx_pg_stmt stmts[2] = { { gx_outbox_store_sql_text(&sql_drop_stale), 3, params }, { SQL_RECORD, 4, params } };
 	struct gx_outbox_cmd cmd;
 	cJSON *payload;
 
@@ -130,6 +133,6 @@ void votes_cast(struct gx_req *req)
 	params[0] = gov_tenant(req);
 	params[1] = vt->proposal;
 	params[2] = vt->voter;
-	if (gx_pg_query(gx_req_pg(req), SQL_PRECHECK, 3, params, on_precheck, vt) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_precheck), 3, params, on_precheck, vt) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the proposal query");
 }

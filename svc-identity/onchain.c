@@ -4,6 +4,7 @@
  * Self, or an admin of higher rank (docs/security.md "Ranks"). */
 #include "identity.h"
 #include "gx/outbox.h"
+#include "gx/outbox_store.h"
 #include "gx/pg.h"
 #include "gx/rank.h"
 #include "gx/svc.h"
@@ -15,12 +16,11 @@
 #include <time.h>
 
 /* The profile's on-chain fields, and whether it is on chain or on its way there (an open CREATE_USER). */
-static const char SQL_STATE[] =
+static struct gx_outbox_store_sql sql_state = { .tmpl =
 	"SELECT \"nationalityCountryCode\", to_char(\"dateOfBirth\", 'YYYY-MM-DD') AS \"dateOfBirth\","
-	" \"biometricHash\", \"role\"::text AS \"role\", \"onchainStatus\" IS NOT NULL OR EXISTS (SELECT 1 FROM \"OutboxCommand\" c"
-	" WHERE c.\"tenantId\" = $2 AND c.\"commandType\" = 'CREATE_USER' AND c.\"aggregateId\" = $1"
-	" AND c.\"status\" <> 'FAILED') AS \"registered\""
-	" FROM \"UserProfile\" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL";
+	" \"biometricHash\", \"role\"::text AS \"role\", \"onchainStatus\" IS NOT NULL OR %s AS \"registered\""
+	" FROM \"UserProfile\" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL",
+	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$2", "'CREATE_USER'", "$1", { { NULL } } } } };
 
 static const char SQL_FILL[] =
 	"UPDATE \"UserProfile\" SET \"nationalityCountryCode\" = $3, \"dateOfBirth\" = $4::date, \"updatedAt\" = now()"
@@ -140,6 +140,6 @@ void idy_users_onchain(struct gx_req *req)
 	gx_req_set_data(req, s, onchain_free);
 	p[0] = s->id;
 	p[1] = idy_tenant(req);
-	if (gx_pg_query(gx_req_pg(req), SQL_STATE, 2, p, on_state, s) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_state), 2, p, on_state, s) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the profile query");
 }

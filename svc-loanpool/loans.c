@@ -13,6 +13,7 @@
 #include "gx/http.h"
 #include "gx/jwt.h"
 #include "gx/money.h"
+#include "gx/outbox_store.h"
 #include "gx/pg.h"
 #include "gx/rank.h"
 #include "gx/rand.h"
@@ -41,14 +42,15 @@ static const char SQL_APPLY[] =
 	"  AS \"max\"";
 
 /* One loan, whether a command of type $3 for it is accepted but not yet projected, the borrower's balance and role. */
-static const char SQL_LOAN[] =
+static struct gx_outbox_store_sql sql_loan = { .tmpl =
 	"SELECT " LOAN_COLS ","
 	" (SELECT p.\"role\"::text FROM \"UserProfile\" p WHERE p.\"profileId\" = l.\"borrowerId\") AS \"borrowerRole\","
-	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\" = $3::\"CommandType\""
-	"  AND c.\"payload\"->>'loanId' = $2 AND c.\"status\" NOT IN ('FAILED', 'PROJECTED')) AS \"inflight\","
+	" %s AS \"inflight\","
 	" (SELECT w.\"balanceQirat\"::text FROM \"Wallet\" w WHERE w.\"tenantId\" = $1 AND w.\"profileId\" = l.\"borrowerId\""
 	"  AND w.\"deletedAt\" IS NULL ORDER BY w.\"createdAt\", w.\"walletId\" LIMIT 1) AS \"walletQirat\""
-	" FROM \"Loan\" l WHERE l.\"loanId\" = $2 AND l.\"tenantId\" = $1";
+	" FROM \"Loan\" l WHERE l.\"loanId\" = $2 AND l.\"tenantId\" = $1",
+	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_IN_FLIGHT, "$1", "$3::\"CommandType\"", NULL,
+		      { { "loanId", "$2", false } } } } };
 
 /* One page of a borrower's loans, newest first; "total" on every row (the page may be empty: then loanId is
  * NULL on the one row). */
@@ -297,7 +299,7 @@ static void loan_load(struct gx_req *req, struct loanop *op, const char *infligh
 	params[0] = tenant(req);
 	params[1] = op->loan_id;
 	params[2] = inflight_type;
-	if (gx_pg_query(gx_req_pg(req), SQL_LOAN, 3, params, on_loan, op) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_loan), 3, params, on_loan, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the loan query");
 }
 

@@ -12,6 +12,7 @@
 #include "gx/http.h"
 #include "gx/jwt.h"
 #include "gx/money.h"
+#include "gx/outbox_store.h"
 #include "gx/svc.h"
 #include "gx/pg.h"
 #include "gx/rand.h"
@@ -27,13 +28,13 @@ static const char SQL_INITIATE[] =
 
 /* The pending transaction (its initiator, listed approvers and recorded approvals), and whether caller $3 has an
  * approval accepted but not yet projected. */
-static const char SQL_APPROVE[] =
+static struct gx_outbox_store_sql sql_approve = { .tmpl =
 	"SELECT m.\"status\", m.\"proposerId\", m.\"params\"->'approverIDs' AS \"approverIds\","
 	" COALESCE(m.\"approvers\", '[]')::text AS \"approvals\","
-	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1"
-	"  AND c.\"commandType\" = 'APPROVE_MULTISIG_TX' AND c.\"payload\"->>'pendingTxId' = $2"
-	"  AND c.\"payload\"->>'userId' = $3 AND c.\"status\" NOT IN ('FAILED', 'PROJECTED')) AS \"inflight\""
-	" FROM \"MultiSigTransaction\" m WHERE m.\"txId\" = $2 AND m.\"tenantId\" = $1";
+	" %s AS \"inflight\""
+	" FROM \"MultiSigTransaction\" m WHERE m.\"txId\" = $2 AND m.\"tenantId\" = $1",
+	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_IN_FLIGHT, "$1", "'APPROVE_MULTISIG_TX'", NULL,
+		      { { "pendingTxId", "$2", false }, { "userId", "$3", false } } } } };
 
 /* One page of the organization's PENDING transactions (newest first) with the total; the first row carries
  * "org" (does the organization exist) and "total" even when the page is empty (then "txId" is NULL). */
@@ -260,7 +261,7 @@ void multisig_approve(struct gx_req *req)
 	params[0] = org_tenant(req);
 	params[1] = op->id;
 	params[2] = op->caller;
-	if (gx_pg_query(gx_req_pg(req), SQL_APPROVE, 3, params, on_approve, op) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_approve), 3, params, on_approve, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the transaction query");
 }
 

@@ -10,6 +10,7 @@
 #include "gx/http.h"
 #include "gx/jwt.h"
 #include "gx/money.h"
+#include "gx/outbox_store.h"
 #include "gx/pg.h"
 #include "gx/svc.h"
 #include "gx/valid.h"
@@ -17,15 +18,15 @@
 
 /* The organization, plus whether a command of type $3 (for user $4 when not NULL) is accepted but not yet
  * projected: such a command counts as done for the "once" rules. */
-static const char SQL_ORG[] =
+static struct gx_outbox_store_sql sql_org = { .tmpl =
 	"SELECT \"orgId\", \"orgName\", \"orgType\", \"status\", \"stakeholders\"::text AS \"stakeholders\","
 	" COALESCE(\"endorsers\", '[]')::text AS \"endorsers\", COALESCE(\"authRules\", '[]')::text AS \"authRules\","
 	" \"balanceQirat\"::text AS \"balanceQirat\", " GX_SQL_ISO_TS("\"createdAt\"") " AS \"createdAt\","
 	" " GX_SQL_ISO_TS("\"activatedAt\"") " AS \"activatedAt\", " GX_SQL_ISO_TS("\"updatedAt\"") " AS \"updatedAt\","
-	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\" = $3::\"CommandType\""
-	"  AND c.\"payload\"->>'orgId' = $2 AND ($4::text IS NULL OR c.\"payload\"->>'userId' = $4)"
-	"  AND c.\"status\" NOT IN ('FAILED', 'PROJECTED')) AS \"inflight\""
-	" FROM \"Organization\" WHERE \"orgId\" = $2 AND \"tenantId\" = $1";
+	" %s AS \"inflight\""
+	" FROM \"Organization\" WHERE \"orgId\" = $2 AND \"tenantId\" = $1",
+	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_IN_FLIGHT, "$1", "$3::\"CommandType\"", NULL,
+		      { { "orgId", "$2", false }, { "userId", "$4", true } } } } };
 
 static const char *const ORG_TYPES_API[] = { "business", "nonprofit", "government", NULL };
 static const char *const ORG_TYPES_CHAIN[] = { "BUSINESS", "NONPROFIT", "GOVERNMENT", NULL };
@@ -157,7 +158,7 @@ void org_load(struct gx_req *req, struct orgop *op, const char *inflight_type, c
 	params[1] = op->org_id;
 	params[2] = inflight_type;
 	params[3] = inflight_user;
-	if (gx_pg_query(gx_req_pg(req), SQL_ORG, 4, params, on_org, op) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_org), 4, params, on_org, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the organization query");
 }
 

@@ -9,6 +9,7 @@
 
 #include "gx/http.h"
 #include "gx/jwt.h"
+#include "gx/outbox_store.h"
 #include "gx/pg.h"
 #include "gx/rand.h"
 #include "gx/svc.h"
@@ -18,17 +19,17 @@
 /* Each stakeholder id of the JSON array $2, in order, whether it is a live profile registered on chain, and
  * whether the orgId $3 is taken: an organization, a user or account id (the chain keeps one namespace of account
  * ids), or a proposal accepted and not FAILED. */
-static const char SQL_STAKEHOLDERS[] =
+static struct gx_outbox_store_sql sql_stakeholders = { .tmpl =
 	"SELECT u.id, (p.\"profileId\" IS NOT NULL) AS found, (p.\"onchainStatus\" IS NOT NULL) AS onchain,"
 	" (EXISTS (SELECT 1 FROM \"Organization\" WHERE \"orgId\" = $3 AND \"tenantId\" = $1)"
 	"  OR EXISTS (SELECT 1 FROM \"UserProfile\" WHERE \"profileId\" = $3 AND \"tenantId\" = $1)"
 	"  OR EXISTS (SELECT 1 FROM \"Wallet\" WHERE \"primaryAccountId\" = $3 AND \"tenantId\" = $1)"
-	"  OR EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1"
-	"   AND c.\"commandType\" = 'PROPOSE_ORGANIZATION' AND c.\"payload\"->>'orgId' = $3"
-	"   AND c.\"status\" <> 'FAILED')) AS taken"
+	"  OR %s) AS taken"
 	" FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY AS u(id, n)"
 	" LEFT JOIN \"UserProfile\" p ON p.\"profileId\" = u.id AND p.\"tenantId\" = $1 AND p.\"deletedAt\" IS NULL"
-	" ORDER BY u.n";
+	" ORDER BY u.n",
+	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'PROPOSE_ORGANIZATION'", NULL,
+		      { { "orgId", "$3", false } } } } };
 
 /* orgType spellings: ours (lower case), the chain's, and the original's DTO (NGO); any case. */
 static const struct {
@@ -187,7 +188,7 @@ void orgs_propose(struct gx_req *req)
 	params[0] = org_tenant(req);
 	params[1] = json;
 	params[2] = pr->org_id;
-	if (gx_pg_query(gx_req_pg(req), SQL_STAKEHOLDERS, 3, params, on_stakeholders, pr) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_stakeholders), 3, params, on_stakeholders, pr) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the stakeholder query");
 	free(json);
 }

@@ -5,24 +5,27 @@
 #include <string.h>
 
 #include "gx/http.h"
+#include "gx/outbox_store.h"
 #include "gx/svc.h"
 #include "gx/valid.h"
 #include "tokenomics.h"
 
 static const char *const USER_TYPES[] = { "individual", "business", "government", "organization", NULL };
 
-static const char SQL_GENESIS_STATE[] =
+/* "pending": a DISTRIBUTE_GENESIS for the account that has not FAILED. Genesis happens once per account, so a PROJECTED
+ * command counts too (GX_OUTBOX_STORE_LIVE), whatever the read model shows. */
+static struct gx_outbox_store_sql sql_genesis_state = { .tmpl =
 	"SELECT p.\"profileId\", coalesce(p.\"nationalityCountryCode\", '') AS \"nationality\","
 	" w.\"walletId\", w.\"primaryAccountId\", w.\"isFrozen\","
 	" EXISTS (SELECT 1 FROM \"Transaction\" t WHERE t.\"walletId\" = w.\"walletId\""
 	"   AND t.\"type\" = 'GENESIS') AS \"projected\","
-	" EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1"
-	"   AND c.\"commandType\" = 'DISTRIBUTE_GENESIS' AND c.\"status\" <> 'FAILED'"
-	"   AND c.\"payload\"->>'userId' = w.\"primaryAccountId\") AS \"pending\""
+	" %s AS \"pending\""
 	" FROM \"UserProfile\" p"
 	" LEFT JOIN LATERAL (SELECT * FROM \"Wallet\" x WHERE x.\"tenantId\" = $1 AND x.\"profileId\" = p.\"profileId\""
 	"   AND x.\"deletedAt\" IS NULL ORDER BY x.\"createdAt\", x.\"walletId\" LIMIT 1) w ON true"
-	" WHERE p.\"tenantId\" = $1 AND p.\"profileId\" = $2 AND p.\"deletedAt\" IS NULL";
+	" WHERE p.\"tenantId\" = $1 AND p.\"profileId\" = $2 AND p.\"deletedAt\" IS NULL",
+	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'DISTRIBUTE_GENESIS'", NULL,
+		      { { "userId", "w.\"primaryAccountId\"", false } } } } };
 
 struct genesis {
 	struct gx_req *req;
@@ -109,6 +112,6 @@ void genesis_create(struct gx_req *req)
 	gx_req_set_data(req, g, genesis_free);
 	params[0] = app->tenant;
 	params[1] = g->user_id;
-	if (gx_pg_query(gx_req_pg(req), SQL_GENESIS_STATE, 2, params, on_state, g) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_genesis_state), 2, params, on_state, g) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the genesis query");
 }

@@ -11,27 +11,9 @@
 #include <string.h>
 
 #include "gx/pg.h"
+#include "gx/outbox_store.h"
 #include "gx/requeue.h"
 #include "gx/util.h"
-
-#define FILTER_WHERE \
-	" \"tenantId\" = $1 AND ($2::text IS NULL OR \"status\"::text = $2) AND ($3::text IS NULL OR" \
-	" \"commandType\"::text = $3) AND ($4::bigint IS NULL OR \"createdAt\" <= now() - $4::bigint * interval '1 second')" \
-	" AND ($5::text IS NULL OR \"errorCode\" = $5)"
-
-
-static const char SQL_LIST[] =
-	"SELECT \"id\", \"status\"::text AS \"status\", \"commandType\"::text AS \"type\", \"attempts\","
-	" coalesce(\"errorCode\", '-') AS \"errorCode\", " GX_SQL_ISO_TS("\"createdAt\"") " AS \"createdAt\","
-	" coalesce(\"error\", '') AS \"error\","
-	" CASE WHEN " GX_REQUEUE_OK("\"status\"", "\"errorCode\"") " THEN 'yes' ELSE 'no' END AS \"requeueable\""
-	" FROM \"OutboxCommand\" WHERE" FILTER_WHERE " ORDER BY \"createdAt\" DESC, \"id\" LIMIT $6::bigint";
-
-static const char SQL_SHOW[] =
-	"SELECT jsonb_pretty(to_jsonb(c) || jsonb_build_object('audit', coalesce((SELECT jsonb_agg(jsonb_build_object("
-	" 'action', a.\"action\", 'actorId', a.\"actorId\", 'createdAt', " GX_SQL_ISO_TS("a.\"createdAt\"") ")"
-	" ORDER BY a.\"createdAt\", a.\"id\") FROM \"AdminAuditLog\" a WHERE a.\"targetType\" = 'COMMAND'"
-	" AND a.\"targetId\" = c.\"id\"), '[]'::jsonb))) FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"id\" = $2";
 
 static void usage(FILE *out)
 {
@@ -121,8 +103,10 @@ static const char *tenant(void)
 
 static int cmd_list(PGconn *conn, const struct filter *f)
 {
-	const char *params[6] = { tenant(), f->status, f->type, f->older, f->error_code, f->limit ? f->limit : "50" };
-	PGresult *res = PQexecParams(conn, SQL_LIST, 6, NULL, params, NULL, NULL, 0);
+	const char *params[GX_OUTBOX_STORE_CTL_LIST_NPARAMS] = { tenant(), f->status, f->type, f->older, NULL,
+								  f->error_code, f->limit ? f->limit : "50" };
+	PGresult *res = PQexecParams(conn, gx_outbox_store_ctl_list_sql, GX_OUTBOX_STORE_CTL_LIST_NPARAMS, NULL, params,
+				     NULL, NULL, 0);
 	int n;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -145,7 +129,7 @@ static int cmd_list(PGconn *conn, const struct filter *f)
 static int cmd_show(PGconn *conn, const char *id)
 {
 	const char *params[2] = { tenant(), id };
-	PGresult *res = PQexecParams(conn, SQL_SHOW, 2, NULL, params, NULL, NULL, 0);
+	PGresult *res = PQexecParams(conn, gx_outbox_store_ctl_show_sql, 2, NULL, params, NULL, NULL, 0);
 	int rc = GXCTL_OK;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -221,7 +205,7 @@ static int cmd_requeue(PGconn *conn, const struct filter *f, const char **ids, i
 	params[6] = nids ? lim : (f->limit ? f->limit : "100");
 	params[7] = actor;
 	params[8] = "OPERATOR";
-	res = PQexecParams(conn, gx_requeue_sql, GX_REQUEUE_NPARAMS, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(conn, gx_outbox_store_requeue_sql, GX_REQUEUE_NPARAMS, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "gxctl: commands requeue failed: %s", PQresultErrorMessage(res));
 		rc = GXCTL_FAIL;

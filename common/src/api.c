@@ -15,6 +15,7 @@
 #include "gx/metrics.h"
 #include "gx/migrate.h"
 #include "gx/outbox.h"
+#include "gx/outbox_store.h"
 #include "gx/pg.h"
 #include "gx/redis.h"
 #include "gx/util.h"
@@ -182,11 +183,7 @@ static bool schema_check(cJSON *checks, int version)
 
 /* The read model's lag, as the original's checks.projectionLag reported it: milliseconds since the oldest command
  * that is on chain (COMMITTED) and not yet projected was committed, 0 when there is none, so an idle chain is not
- * lag. "unknown" until a projector has written its checkpoint. */
-static const char LAG_SQL[] =
-	"SELECT EXISTS (SELECT 1 FROM \"ProjectorState\") AS state,"
-	" COALESCE((extract(epoch FROM now() - min(\"committedAt\")) * 1000)::bigint, 0) AS lag"
-	" FROM \"OutboxCommand\" WHERE \"status\" = 'COMMITTED'";
+ * lag. "unknown" until a projector has written its checkpoint. The statement: gx_outbox_store_lag_sql. */
 
 struct readyz {
 	struct gx_req *req;
@@ -241,7 +238,7 @@ static void readyz_lag(struct gx_req *req, cJSON *checks, bool ok)
 	rz->req = req;
 	rz->checks = checks;
 	rz->ok = ok;
-	if (gx_pg_query(gx_req_pg(req), LAG_SQL, 0, NULL, on_lag, rz) == 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_lag_sql, 0, NULL, on_lag, rz) == 0)
 		return;
 	free(rz);
 	add_lag_check(checks, NULL, true);

@@ -15,6 +15,14 @@
 #include "gx/idem.h"
 #include "gx/jwt.h"
 
+/* A request's state with its Idempotency-Key; the transitions are in http_idem.c. */
+enum gx_req_idem {
+	GX_REQ_IDEM_NONE,     /* no key, the step does not apply, or the record's business is settled */
+	GX_REQ_IDEM_CLAIMED,  /* we hold the IN_FLIGHT record: complete it (drop it on 5xx), then reply */
+	GX_REQ_IDEM_DEFERRED, /* looked up NEW, nothing written: claim in the outbox transaction or store after reply */
+	GX_REQ_IDEM_RECORDED, /* the handler's own transaction stored the response: reply directly */
+};
+
 /* ---- route matching (http_route.c) ---- */
 
 #define GX_HTTP_MAX_PARAMS 8
@@ -130,9 +138,7 @@ struct gx_req {
 	bool has_claims;
 	char *idem_key;                     /* scoped key (owned), NULL without Idempotency-Key */
 	char body_sha256[65];
-	bool idem_pending;                  /* we hold the in-flight idempotency record: complete it, then reply */
-	bool idem_stored;                   /* the handler stored the response in its own transaction */
-	bool idem_deferred;                 /* looked up NEW, nothing written: claim in the outbox txn or after reply */
+	enum gx_req_idem idem;              /* where the request stands with its key (changed in http_idem.c only) */
 	bool close_after;                   /* send Connection: close (unread oversize body, draining) */
 	cJSON *reply_headers;               /* handler-set headers {name: value}, stored with idempotent replies */
 	bool replied;
@@ -156,7 +162,19 @@ extern _Atomic bool gx_http_draining_flag;
  * idempotency, then the handler. */
 void gx_http_pipeline_start(struct gx_req *req);
 
-/* After an idempotent request's reply is built: store it (2xx-4xx) or drop the record (5xx) (http_pipeline.c).
+/* The idempotency step after the key was validated (http_idem.c): without a key run the handler, else look the key
+ * up (GX_ROUTE_OUTBOX_WRITE) or claim it, then run the handler or answer from the record. */
+void gx_http_idem_start(struct gx_req *req);
+/* True while the reply must wait for the request's idempotency record (CLAIMED or DEFERRED). */
+bool gx_http_idem_holds_reply(const struct gx_req *req);
+
+/* The pipeline's last step, the route's handler (http_pipeline.c); req may be gone afterwards. */
+void gx_http_run_handler(struct gx_req *req);
+/* A continuation after the worker left its loop (shutdown): answers 503 and returns true; the rest of the pipeline
+ * must not run (http_pipeline.c). */
+bool gx_http_shutting_down(struct gx_req *req);
+
+/* After an idempotent request's reply is built: store it (2xx-4xx) or drop the record (5xx) (http_idem.c).
  * Returns 0 when a write started (done(arg) runs once it ended, success or not: only then may the reply go out, so
  * that a client retrying after the answer finds the record), -1 when there is nothing to wait for. */
 int gx_http_idem_finish(struct gx_req *req, int status, const char *content_type, const void *body, size_t len,

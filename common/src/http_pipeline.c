@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <mbedtls/sha256.h>
 
@@ -44,10 +43,8 @@ static void count_degraded(const char *check)
 static void step_ratelimit(struct gx_req *req);
 static void step_pwc(struct gx_req *req);
 static void step_idempotency(struct gx_req *req);
-static void run_handler(struct gx_req *req);
 
-/* A continuation after the worker left its loop (shutdown): the rest of the pipeline must not run. */
-static bool shutting_down(struct gx_req *req)
+bool gx_http_shutting_down(struct gx_req *req)
 {
 	if (!req->w->stopping)
 		return false;
@@ -220,7 +217,7 @@ static void on_epoch_pg(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct gx_req *req = arg;
 	long long epoch = 0;
 
-	if (shutting_down(req))
+	if (gx_http_shutting_down(req))
 		return;
 	if (err) {
 		gx_reply_pg_error(req, err);
@@ -266,7 +263,7 @@ static void on_revoked(const redisReply *reply, const char *err, void *arg)
 	struct gx_req *req = arg;
 	const redisReply *epoch;
 
-	if (shutting_down(req))
+	if (gx_http_shutting_down(req))
 		return;
 	if (err || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
 		count_degraded("revocation");
@@ -388,7 +385,7 @@ static void on_rl_user(const struct gx_ratelimit_result *r, void *arg)
 {
 	struct gx_req *req = arg;
 
-	if (shutting_down(req) || !rl_verdict(req, r))
+	if (gx_http_shutting_down(req) || !rl_verdict(req, r))
 		return;
 	step_idempotency(req);
 }
@@ -400,7 +397,7 @@ static void on_rl_ip(const struct gx_ratelimit_result *r, void *arg)
 	bool strict = rl_strict(req);
 	char key[128];
 
-	if (shutting_down(req) || !rl_verdict(req, r))
+	if (gx_http_shutting_down(req) || !rl_verdict(req, r))
 		return;
 	if (!req->has_claims) {
 		step_idempotency(req);
@@ -426,9 +423,7 @@ static void step_ratelimit(struct gx_req *req)
 			   strict ? o->rl_strict_rate : o->rl_rate, 60000, on_rl_ip, req);
 }
 
-/* ---- step 7: idempotency ----
- * Routes flagged GX_ROUTE_OUTBOX_WRITE only look the key up here (no commit) and the outbox transaction writes the
- * record with the command (gx/idem.h "Deferred claim"); other routes claim an IN_FLIGHT record first. */
+/* ---- step 7: idempotency (the key here; the record and the request's idempotency state in http_idem.c) ---- */
 
 /* Validate the Idempotency-Key header and build the scoped key. Returns 0 (req->idem_key set, or NULL when the
  * request carries no key or the step does not apply), -1 when answered (bad key). */
@@ -463,151 +458,16 @@ static int idem_prepare(struct gx_req *req)
 	return 0;
 }
 
-/* Send a stored response again, byte for byte, with the stored headers. */
-static void idem_replay(struct gx_req *req, const struct gx_idem_hit *hit)
-{
-	struct evkeyvalq *out = evhttp_request_get_output_headers(req->ev);
-	cJSON *headers = cJSON_Parse(hit->headers_json ? hit->headers_json : "{}");
-	char *ctype = NULL;
-	const cJSON *h;
-
-	cJSON_ArrayForEach(h, headers)
-	{
-		if (!cJSON_IsString(h))
-			continue;
-		if (strcasecmp(h->string, "Content-Type") == 0) {
-			free(ctype);
-			ctype = gx_xstrdup(h->valuestring);
-			continue;
-		}
-		evhttp_remove_header(out, h->string);
-		evhttp_add_header(out, h->string, h->valuestring);
-	}
-	cJSON_Delete(headers);
-	evhttp_add_header(out, "Idempotent-Replayed", "true");
-	gx_http_send(req, hit->status, ctype, hit->body, hit->body_len);
-	free(ctype);
-}
-
-static void on_idem(const struct gx_idem_hit *hit, const struct gx_pg_error *err, void *arg)
-{
-	struct gx_req *req = arg;
-
-	if (shutting_down(req))
-		return;
-	if (err) {
-		gx_reply_pg_error(req, err);
-		return;
-	}
-	switch (hit->state) {
-	case GX_IDEM_NEW:
-		if (req->route->flags & GX_ROUTE_OUTBOX_WRITE)
-			req->idem_deferred = true; /* looked up only: the outbox transaction writes the record */
-		else
-			req->idem_pending = true;
-		run_handler(req);
-		break;
-	case GX_IDEM_REPLAY:
-		idem_replay(req, hit);
-		break;
-	case GX_IDEM_MISMATCH:
-		gx_reply_error(req, 422, "IDEMPOTENCY_KEY_REUSED",
-			       "this Idempotency-Key was used for a different request");
-		break;
-	case GX_IDEM_IN_FLIGHT:
-	default:
-		gx_reply_error(req, 409, "IDEMPOTENCY_IN_PROGRESS",
-			       "a request with this Idempotency-Key is still being processed");
-		break;
-	}
-}
-
 static void step_idempotency(struct gx_req *req)
 {
 	if (idem_prepare(req) < 0)
 		return;
-	if (!req->idem_key || !req->w->pg) {
-		run_handler(req);
-		return;
-	}
-	if ((req->route->flags & GX_ROUTE_OUTBOX_WRITE)
-		    ? gx_idem_lookup(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256, on_idem,
-				     req) < 0
-		    : gx_idem_begin(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256, on_idem,
-				    req) < 0)
-		gx_reply_error(req, 500, "INTERNAL", "idempotency check could not start");
-}
-
-/* After a deferred claim lost the race: answer from what the winner stored. */
-static void on_idem_resolve(const struct gx_idem_hit *hit, const struct gx_pg_error *err, void *arg)
-{
-	struct gx_req *req = arg;
-
-	if (shutting_down(req))
-		return;
-	if (hit && hit->state == GX_IDEM_NEW) {
-		/* the winner's record is gone again (expired or dropped): let the client retry */
-		gx_reply_error(req, 409, "IDEMPOTENCY_IN_PROGRESS",
-			       "a request with this Idempotency-Key is still being processed");
-		return;
-	}
-	on_idem(hit, err, arg);
-}
-
-bool gx_req_idem_deferred(const struct gx_req *req)
-{
-	return req->idem_deferred;
-}
-
-void gx_req_idem_claim_stmts(const struct gx_req *req, struct gx_idem_claim *s, int status, const char *headers_json,
-			     const void *body, size_t len, const char *command_id)
-{
-	gx_idem_claim_stmts(s, req->idem_key, req->method, gx_req_path(req), req->body_sha256, status, headers_json,
-			    body, len, command_id);
-}
-
-void gx_req_idem_resolve(struct gx_req *req)
-{
-	req->idem_deferred = false; /* nothing of ours to store */
-	if (shutting_down(req))
-		return;
-	if (gx_idem_lookup(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256,
-			   on_idem_resolve, req) < 0)
-		gx_reply_error(req, 500, "INTERNAL", "idempotency check could not start");
-}
-
-int gx_http_idem_finish(struct gx_req *req, int status, const char *content_type, const void *body, size_t len,
-			gx_idem_done_cb done, void *arg)
-{
-	bool deferred = req->idem_deferred;
-	cJSON *headers;
-	char *json;
-	int rc;
-
-	req->idem_pending = false;
-	req->idem_deferred = false;
-	/* while the worker tears down, the pool is being freed: the IN_FLIGHT record is taken over after 60 s */
-	if (req->w->stopping || !req->w->pg)
-		return -1;
-	if (status >= 500) /* a deferred claim wrote nothing */
-		return deferred ? -1 : gx_idem_abort(req->w->pg, req->idem_key, done, arg);
-	headers = req->reply_headers ? cJSON_Duplicate(req->reply_headers, true) : cJSON_CreateObject();
-	if (content_type)
-		cJSON_AddStringToObject(headers, "Content-Type", content_type);
-	json = cJSON_PrintUnformatted(headers);
-	cJSON_Delete(headers);
-	if (deferred)
-		rc = gx_idem_store(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256, status,
-				   json, body, len, done, arg);
-	else
-		rc = gx_idem_complete(req->w->pg, req->idem_key, status, json, body, len, done, arg);
-	cJSON_free(json);
-	return rc;
+	gx_http_idem_start(req);
 }
 
 /* ---- step 8 ---- */
 
-static void run_handler(struct gx_req *req)
+void gx_http_run_handler(struct gx_req *req)
 {
 	gx_log_set_request_id(req->id);
 	req->route->handler(req);

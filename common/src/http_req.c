@@ -237,7 +237,7 @@ void gx_http_send(struct gx_req *req, int status, const char *content_type, cons
 	if (len)
 		evbuffer_add(buf, body, len);
 	req->replied = true;
-	if ((req->idem_pending || req->idem_deferred) && !req->idem_stored) {
+	if (gx_http_idem_holds_reply(req)) {
 		req->held = buf;
 		req->held_status = status;
 		req->held_len = len;
@@ -351,16 +351,6 @@ const struct gx_http_def *gx_req_def(const struct gx_req *req)
 const char *gx_req_idempotency_key(const struct gx_req *req)
 {
 	return req->idem_key;
-}
-
-void gx_req_set_idem_stored(struct gx_req *req)
-{
-	req->idem_stored = true;
-}
-
-bool gx_req_idem_stored(const struct gx_req *req)
-{
-	return req->idem_stored;
 }
 
 void gx_req_set_data(struct gx_req *req, void *data, void (*free_fn)(void *))

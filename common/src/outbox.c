@@ -5,6 +5,7 @@
  * timer re-checks once more at the deadline. Everything runs on the request's worker thread.
  */
 #include "gx/outbox.h"
+#include "gx/outbox_store.h"
 #include "gx/http.h"
 #include "gx/idem.h"
 #include "gx/jwt.h"
@@ -25,22 +26,6 @@
 
 static char *g_tenant;
 
-
-static const char SQL_INSERT[] =
-	"INSERT INTO \"OutboxCommand\" (\"id\", \"tenantId\", \"service\", \"commandType\", \"requestId\", \"payload\","
-	" \"aggregateId\") VALUES ($1, $2, $3, $4::\"CommandType\", $5, $6::jsonb, $7)";
-static const char SQL_NOTIFY[] = "SELECT pg_notify('gx_outbox', $1)";
-static const char SQL_EXISTING[] =
-	"SELECT \"id\", \"aggregateId\", \"commandType\"::text AS \"commandType\" FROM \"OutboxCommand\" WHERE \"tenantId\" = $1 AND \"requestId\" = $2";
-static const char SQL_STATUS[] =
-	"SELECT \"id\", \"commandType\"::text AS \"commandType\", \"status\"::text AS \"status\", \"attempts\","
-	" \"errorCode\", \"error\", \"fabricTxId\", \"commitBlock\", \"aggregateId\","
-	" \"payload\"->'_meta'->>'createdBy' AS \"createdBy\","
-	" " GX_SQL_ISO_TS("\"createdAt\"") " AS \"createdAt\", " GX_SQL_ISO_TS("\"updatedAt\"") " AS \"updatedAt\","
-	" " GX_SQL_ISO_TS("\"submittedAt\"") " AS \"submittedAt\", " GX_SQL_ISO_TS("\"committedAt\"") " AS \"committedAt\","
-	" " GX_SQL_ISO_TS("\"projectedAt\"") " AS \"projectedAt\""
-	" FROM \"OutboxCommand\" WHERE \"id\" = $1 AND \"tenantId\" = $2";
-static const char UNIQUE_REQUEST[] = "OutboxCommand_tenantId_requestId_key";
 
 struct waitlist;
 
@@ -209,19 +194,11 @@ static cJSON *str_or_null(const PGresult *res, const char *col)
 	return gx_pg_isnull(res, 0, col) ? cJSON_CreateNull() : cJSON_CreateString(gx_pg_val(res, 0, col));
 }
 
-static const char *public_status(const char *s)
-{
-	/* LOCKED is an internal claim state: to clients the command is still pending */
-	return strcmp(s, "LOCKED") == 0 ? "PENDING" : s;
-}
-
 /* Prefer: wait ends at PROJECTED or FAILED: only then does the next read show the write (COMMITTED is on chain but
  * not yet in the read models). */
 static bool is_final(const PGresult *res)
 {
-	const char *s = gx_pg_val(res, 0, "status");
-
-	return strcmp(s, "PROJECTED") == 0 || strcmp(s, "FAILED") == 0;
+	return gx_outbox_store_status_final(gx_pg_val(res, 0, "status"));
 }
 
 static cJSON *status_doc(const PGresult *res)
@@ -230,7 +207,7 @@ static cJSON *status_doc(const PGresult *res)
 
 	cJSON_AddStringToObject(o, "commandId", gx_pg_val(res, 0, "id"));
 	cJSON_AddStringToObject(o, "commandType", gx_pg_val(res, 0, "commandType"));
-	cJSON_AddStringToObject(o, "status", public_status(gx_pg_val(res, 0, "status")));
+	cJSON_AddStringToObject(o, "status", gx_outbox_store_public_status(gx_pg_val(res, 0, "status")));
 	cJSON_AddNumberToObject(o, "attempts", (double)strtol(gx_pg_val(res, 0, "attempts"), NULL, 10));
 	if (gx_pg_isnull(res, 0, "error") && gx_pg_isnull(res, 0, "errorCode")) {
 		cJSON_AddNullToObject(o, "lastError");
@@ -342,7 +319,7 @@ static void check(struct ob_ctx *c)
 		return;
 	}
 	c->checking = true;
-	if (gx_pg_query(c->pool, SQL_STATUS, 2, params, on_check, c) < 0) {
+	if (gx_pg_query(c->pool, gx_outbox_store_status_sql, 2, params, on_check, c) < 0) {
 		struct gx_pg_error e = { .kind = GX_PG_ERR_UNAVAILABLE };
 		snprintf(e.message, sizeof(e.message), "cannot start the status query");
 		on_check(NULL, &e, c);
@@ -428,8 +405,7 @@ static void on_txn(PGresult *const *res GX_UNUSED, int nres GX_UNUSED, const str
 	struct ob_ctx *c = arg;
 
 	if (!err) {
-		if (gx_req_idempotency_key(c->req))
-			gx_req_set_idem_stored(c->req);
+		gx_req_idem_recorded(c->req);
 		if (c->wait_s > 0) {
 			start_wait(c);
 			return;
@@ -446,10 +422,10 @@ static void on_txn(PGresult *const *res GX_UNUSED, int nres GX_UNUSED, const str
 		return;
 	}
 	if (err->kind == GX_PG_ERR_QUERY && strcmp(err->sqlstate, "23505") == 0
-	    && strcmp(err->constraint, UNIQUE_REQUEST) == 0) {
+	    && strcmp(err->constraint, GX_OUTBOX_STORE_UNIQUE_REQUEST) == 0) {
 		const char *params[2] = { tenant(), c->request_id };
 		/* a retry of a request whose command exists: answer that command */
-		if (gx_pg_query(c->pool, SQL_EXISTING, 2, params, on_existing, c) < 0) {
+		if (gx_pg_query(c->pool, gx_outbox_store_existing_sql, 2, params, on_existing, c) < 0) {
 			gx_reply_error(c->req, 500, "INTERNAL", "cannot look up the existing command");
 			ctx_free(c);
 		}
@@ -500,7 +476,7 @@ void gx_outbox_submit(struct gx_req *req, const struct gx_pg_stmt *domain_stmts,
 	struct gx_pg_stmt *st = NULL;
 	struct gx_idem_stmt idem;
 	struct gx_idem_claim claim;
-	const char *ins[7], *notify[1];
+	const char *ins[GX_OUTBOX_STORE_INSERT_NPARAMS], *notify[1];
 	char *payload_s = NULL;
 	cJSON *payload;
 	int nst = 0;
@@ -568,9 +544,9 @@ void gx_outbox_submit(struct gx_req *req, const struct gx_pg_stmt *domain_stmts,
 	ins[4] = c->request_id;
 	ins[5] = payload_s;
 	ins[6] = cmd->aggregate_id;
-	st[nst++] = (struct gx_pg_stmt){ SQL_INSERT, 7, ins };
+	st[nst++] = (struct gx_pg_stmt){ gx_outbox_store_insert_sql, GX_OUTBOX_STORE_INSERT_NPARAMS, ins };
 	notify[0] = c->id;
-	st[nst++] = (struct gx_pg_stmt){ SQL_NOTIFY, 1, notify };
+	st[nst++] = (struct gx_pg_stmt){ gx_outbox_store_notify_sql, 1, notify };
 	memset(&idem, 0, sizeof(idem));
 	if (scoped && !gx_req_idem_deferred(req)) {
 		gx_idem_complete_stmt(&idem, scoped, 202, "{\"Content-Type\":\"" JSON_CT "\"}", c->body, c->body_len,
@@ -635,7 +611,7 @@ void gx_outbox_status_handler(struct gx_req *req)
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	params[0] = c->id;
 	params[1] = tenant();
-	if (gx_pg_query(c->pool, SQL_STATUS, 2, params, on_status, c) < 0) {
+	if (gx_pg_query(c->pool, gx_outbox_store_status_sql, 2, params, on_status, c) < 0) {
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the status query");
 		ctx_free(c);
 	}

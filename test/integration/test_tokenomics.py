@@ -306,6 +306,15 @@ class TokenomicsTest(ServiceTestCase):
                         '\'SYSTEM_USER_GENESIS_POOL\', now(), 10000000)' % q(wid2))
         self.genesis({"userId": pid2, "userType": "business", "countryCode": "IN"}, 409, "GENESIS_ALREADY_DISTRIBUTED")
 
+    def test_genesis_projected_command_counts(self):
+        # genesis happens once per account: a PROJECTED command blocks a second one even when the read model shows no
+        # GENESIS row (the once-only rule, not the in-flight one: gx/outbox_store.h GX_OUTBOX_STORE_LIVE)
+        pid, _, _, _ = self.user(nationality="IN")
+        body = {"userId": pid, "userType": "individual", "countryCode": "IN"}
+        res = self.genesis(body, 202)
+        self.stack.psql('UPDATE "OutboxCommand" SET "status" = \'PROJECTED\' WHERE "id" = %s' % q(res["commandId"]))
+        self.genesis(body, 409, "GENESIS_ALREADY_DISTRIBUTED")
+
     def test_genesis_errors(self):
         pid, _, _, _ = self.user(nationality="IN")
         self.genesis({"userId": pid, "userType": "individual", "countryCode": "US"}, 400, "VALIDATION_FAILED")

@@ -186,10 +186,6 @@ const char *gx_req_idempotency_key(const struct gx_req *req);
 
 /* The def the server runs (borrowed), e.g. for the shared health routes to reach def->ready and def->service. */
 const struct gx_http_def *gx_req_def(const struct gx_req *req);
-/* The handler stored its response in the idempotency table inside its own transaction (gx/outbox.h does this):
- * the server then does not store it again after the reply. */
-void gx_req_set_idem_stored(struct gx_req *req);
-bool gx_req_idem_stored(const struct gx_req *req);
 
 /* Attach handler state to the request; free_fn (may be NULL) runs when the request is finished. */
 void gx_req_set_data(struct gx_req *req, void *data, void (*free_fn)(void *));

@@ -98,7 +98,8 @@ int gx_idem_store(struct gx_pg_pool *pool, const char *scoped_key, const char *m
 		  const char *body_sha256_hex, int status, const char *headers_json, const void *body, size_t len,
 		  gx_idem_done_cb cb, void *arg);
 
-/* ---- the pipeline's side of a deferred claim (http_pipeline.c), for the outbox write ---- */
+/* ---- the request's side (common/src/http_idem.c, which owns the request's idempotency state), for the outbox
+ * write ---- */
 
 struct gx_req;
 
@@ -108,6 +109,9 @@ bool gx_req_idem_deferred(const struct gx_req *req);
  * gx_req_idem_deferred(req); release with gx_idem_claim_clear. */
 void gx_req_idem_claim_stmts(const struct gx_req *req, struct gx_idem_claim *s, int status, const char *headers_json,
 			     const void *body, size_t len, const char *command_id);
+/* The handler's own transaction stored the response (gx/outbox.h does this; no-op without a key): the server then
+ * does not store it again after the reply. */
+void gx_req_idem_recorded(struct gx_req *req);
 /* The deferred claim's transaction failed on GX_IDEM_PKEY (another request with the key won): look the key up again
  * and answer from it (replay, 422, 409). Ends req. */
 void gx_req_idem_resolve(struct gx_req *req);

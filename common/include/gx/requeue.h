@@ -1,5 +1,6 @@
-/* Which FAILED outbox commands may be re-queued, and the one re-queue statement (docs/security.md "Requeue").
- * svc-admin's /api/v1/admin/commands routes and `gxctl commands` both use it, so the rule is written once.
+/* Which FAILED outbox commands may be re-queued, and the parameters of the one re-queue statement
+ * (docs/security.md "Requeue"), gx_outbox_store_requeue_sql in gx/outbox_store.h. svc-admin's
+ * /api/v1/admin/commands routes and `gxctl commands` both use it, so the rule is written once.
  *
  * A command is re-queueable when it is FAILED and its stored "errorCode" is a failure the outbox-submitter itself
  * retries (common/src/fabric_error.c) and gave up on after MAX_RETRIES: the peer or orderer unreachable or
@@ -34,8 +35,8 @@
 #define GX_REQUEUE_OK(status, code) \
 	"(" status "::text = 'FAILED' AND coalesce(" code ", '') IN (" GX_REQUEUE_CODES "))"
 
-/* The re-queue statement, one transaction. It re-queues the oldest re-queueable commands of the selection and
- * reports the others.
+/* The re-queue statement (gx_outbox_store_requeue_sql), one transaction. It re-queues the oldest re-queueable
+ * commands of the selection and reports the others.
  *   $1 tenant; $2 ids (text[] literal) or NULL to select by filter: FAILED commands with $3 commandType,
  *   $4 errorCode, $5 olderThanSeconds, $6 newerThanSeconds (each NULL for any); $7 limit (at most this many
  *   re-queued, and at most this many others reported); $8 actor id, $9 actor role, $10 request id, $11 client ip
@@ -48,8 +49,6 @@
  * re-queueable command, else GX_REQUEUE_REFUSAL), "requeued" ('t'/'f'), "sideEffects" (audit rows + notifies).
  * By ids: one row per given id that exists (not re-queued: not FAILED, not re-queueable, or changed meanwhile).
  * By filter: the re-queued commands and the matching FAILED ones that are not re-queueable. */
-extern const char gx_requeue_sql[];
-
 #define GX_REQUEUE_NPARAMS 12
 
 #endif
