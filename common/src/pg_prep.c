@@ -65,6 +65,7 @@ static struct gx_pg_prep *prep_add(struct gx_pg_conn *c, const char *sql, uint32
 
 	p->hash = h;
 	p->ready = false;
+	p->stale = false;
 	snprintf(p->name, sizeof(p->name), "gx%u", c->prep_seq++);
 	memcpy(p->sql, sql, len + 1);
 	p->next = c->prep[h % PREP_BUCKETS];
