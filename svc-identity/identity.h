@@ -204,6 +204,12 @@ void idy_reply_profile_error(struct gx_req *req, const struct gx_pg_error *err, 
 /* Answer {key: profile, ...profile} for the one row of res (a SELECT or UPDATE ... RETURNING), or 404 when it
  * matched none (ends req). */
 void idy_reply_profile(struct gx_req *req, const PGresult *res, const char *key);
+/* The session handlers' shared helpers (auth.c): a profile status that may not log in or refresh (SUSPENDED,
+ * CLOSED); the request's User-Agent when it is at most 512 bytes, else NULL (borrowed from req); the JSON
+ * {accessToken, refreshToken, tokenType, expiresIn} of t (caller owns). */
+bool idy_inactive(const char *status);
+const char *idy_user_agent(const struct gx_req *req);
+cJSON *idy_tokens_json(const struct idy_tokens *t);
 /* Object-level check of the /users/{id} routes: 403 with the text forbidden for someone else's profile, 404 for a
  * malformed id. Returns the id (borrowed from req), or NULL after replying. */
 const char *idy_profile_param(struct gx_req *req, const char *forbidden);
