@@ -11,6 +11,7 @@
 
 #include "gx/api.h"
 #include "gx/http.h"
+#include "gx/outbox.h"
 #include "gx/password.h"
 
 struct event_base;
@@ -180,6 +181,35 @@ void idy_email_account(const char *email, char *out, size_t n);
  * the age in whole years from the date (-1 when absent). Problems go to v. Pointers borrow from body. */
 void idy_read_onchain_fields(const cJSON *body, struct gx_verr *v, const char **nat, const char **dob,
 			     long long *age);
+/* The profile fields a registration or an update carries; each owned, NULL when absent. */
+struct idy_fields {
+	char *first, *last, *phone, *identity, *email, *password;
+};
+/* Copy the given fields (borrowed, may be NULL); the email is stored in lower case. Release with
+ * idy_fields_release. */
+void idy_fields_set(struct idy_fields *f, const char *first, const char *last, const char *phone, const char *idn,
+		    const char *email, const char *pw);
+void idy_fields_release(struct idy_fields *f);
+/* email and password of body (borrowed from it; NULL when absent or invalid, with issues added to v). */
+void idy_read_credentials(const cJSON *body, bool required, struct gx_verr *v, const char **email, const char **pw);
+/* firstName, lastName (required or not), phoneNum and identityNum (optional) of body, like idy_read_credentials. */
+void idy_read_names(const cJSON *body, bool required, struct gx_verr *v, const char **first, const char **last,
+		    const char **phone, const char **idn);
+/* Registration and PATCH: the unique and foreign keys of "UserProfile" and how each is answered. */
+extern const struct gx_conflict idy_profile_conflicts[];
+extern const size_t idy_nprofile_conflicts;
+/* Answer a database failure of a profile write, mapping the unique and foreign keys of conflicts (ends req). */
+void idy_reply_profile_error(struct gx_req *req, const struct gx_pg_error *err, const struct gx_conflict *conflicts,
+			     size_t n);
+/* Answer {key: profile, ...profile} for the one row of res (a SELECT or UPDATE ... RETURNING), or 404 when it
+ * matched none (ends req). */
+void idy_reply_profile(struct gx_req *req, const PGresult *res, const char *key);
+/* The session handlers' shared helpers (auth.c): a profile status that may not log in or refresh (SUSPENDED,
+ * CLOSED); the request's User-Agent when it is at most 512 bytes, else NULL (borrowed from req); the JSON
+ * {accessToken, refreshToken, tokenType, expiresIn} of t (caller owns). */
+bool idy_inactive(const char *status);
+const char *idy_user_agent(const struct gx_req *req);
+cJSON *idy_tokens_json(const struct idy_tokens *t);
 /* Object-level check of the /users/{id} routes: 403 with the text forbidden for someone else's profile, 404 for a
  * malformed id. Returns the id (borrowed from req), or NULL after replying. */
 const char *idy_profile_param(struct gx_req *req, const char *forbidden);

@@ -190,6 +190,10 @@ static void txn_next(void)
 	static const char *probe_count = "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE "
 					 "'%prep' || '-probe%'";
 	static const char *bad_col = "SELECT no_such_column AS n FROM \"Item\"";
+	static const char *stale = "SELECT a.id AS n FROM \"Item\" a LEFT JOIN \"Item\" b ON b.id = -a.id "
+				   "FOR UPDATE OF b /* prep-stale */";
+	static const char *stale_count = "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE "
+					 "'%prep' || '-stale%'";
 	static const char *p41[] = { "41" }, *p9[] = { "9" }, *p7[] = { "7", "g" };
 	struct gx_pg_stmt bad_txn[2] = { { ins, 2, p7 }, { bad_col, 0, NULL } };
 
@@ -260,6 +264,16 @@ static void txn_next(void)
 		break;
 	case 18:
 		gx_pg_query(pool, probe_count, 0, NULL, on_q, "prep-count-after");
+		break;
+	/* a statement the server prepares but rejects when planning (0A000) is prepared again on every use: the
+	 * server must not keep the old copies */
+	case 19:
+	case 20:
+	case 21:
+		gx_pg_query(pool, stale, 0, NULL, on_q, "prep-stale");
+		break;
+	case 22:
+		gx_pg_query(pool, stale_count, 0, NULL, on_q, "prep-stale-count");
 		break;
 	default:
 		event_base_loopbreak(base);

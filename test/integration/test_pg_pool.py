@@ -156,6 +156,9 @@ class PgPoolTest(gxtest.GxTestCase):
         self.assertTrue(steps["prep-after-reconnect"]["ok"], steps["prep-after-reconnect"])
         self.assertEqual(steps["prep-after-reconnect-value"]["value"], "10")
         self.assertEqual(steps["prep-count-after-value"]["value"], "1", "a new connection prepares again")
+        # planning fails with 0A000 on every use: each failure re-prepares, and the server keeps no old copy
+        self.assertEqual(steps["prep-stale"]["sqlstate"], "0A000", steps["prep-stale"])
+        self.assertEqual(steps["prep-stale-count-value"]["value"], "0", "stale statements are deallocated")
 
     def test_listen_notify(self):
         r = self.run_driver("listen", self.stack.database_url)
