@@ -27,7 +27,4 @@ void votes_cast(struct gx_req *req);         /* POST /api/v1/proposals/{proposal
 extern const struct gx_route gov_routes[];
 extern const size_t gov_routes_len;
 
-/* Tenant of this service (borrowed from the app state). */
-const char *gov_tenant(const struct gx_req *req);
-
 #endif

@@ -60,13 +60,6 @@ static const char *const TYPES[] = { "PARAMETER_CHANGE", "FEATURE_ADDITION", "SY
 /* PASSED: the original OpenAPI's name for proposals that passed, which are EXECUTED here. */
 static const char *const STATUSES[] = { "ACTIVE", "EXECUTED", "PASSED", "REJECTED", "ALL", NULL };
 
-const char *gov_tenant(const struct gx_req *req)
-{
-	const struct gov_app *app = gx_req_app(req);
-
-	return app->tenant;
-}
-
 struct propop {
 	struct gx_req *req;
 	char id[65];
@@ -252,7 +245,7 @@ static void proposal_query(struct gx_req *req, const char *sql, gx_pg_result_cb 
 	}
 	op = propop_new(req);
 	snprintf(op->id, sizeof(op->id), "%s", id);
-	params[0] = gov_tenant(req);
+	params[0] = gx_req_tenant(req);
 	params[1] = op->id;
 	if (gx_pg_query(gx_req_pg(req), sql, 2, params, cb, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the proposal query");
@@ -298,7 +291,7 @@ void proposals_list(struct gx_req *req)
 	if (strcmp(status, "PASSED") == 0)
 		status = "EXECUTED";
 	op->status = strcmp(status, "ALL") == 0 ? NULL : gx_xstrdup(status);
-	params[0] = gov_tenant(req);
+	params[0] = gx_req_tenant(req);
 	params[1] = op->status;
 	params[2] = op->page.limit_s;
 	params[3] = op->page.offset_s;

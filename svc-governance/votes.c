@@ -58,7 +58,7 @@ static void on_precheck(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct vote *vt = arg;
 	struct gx_req *req = vt->req;
-	const char *params[4] = { gov_tenant(req), vt->proposal, vt->voter, vt->choice };
+	const char *params[4] = { gx_req_tenant(req), vt->proposal, vt->voter, vt->choice };
 	struct gx_pg_stmt stmts[2] = { { gx_outbox_store_sql_text(&sql_drop_stale), 3, params }, { SQL_RECORD, 4, params } };
 	struct gx_outbox_cmd cmd;
 	cJSON *payload;
@@ -130,7 +130,7 @@ void votes_cast(struct gx_req *req)
 		if (strcmp(choice, CHOICES[i]) == 0)
 			vt->choice = CHOICES[i];
 	gx_req_set_data(req, vt, free);
-	params[0] = gov_tenant(req);
+	params[0] = gx_req_tenant(req);
 	params[1] = vt->proposal;
 	params[2] = vt->voter;
 	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_precheck), 3, params, on_precheck, vt) < 0)

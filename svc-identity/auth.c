@@ -190,7 +190,7 @@ static void login_checked(const struct idy_hash_result *r, void *arg)
 	}
 	snprintf(exp, sizeof(exp), "%lld", s->tok.refresh_exp);
 	p[0] = s->tok.refresh_jti;
-	p[1] = idy_tenant(req);
+	p[1] = gx_req_tenant(req);
 	p[2] = s->profile_id;
 	p[3] = family;
 	p[4] = s->tok.refresh_hash;
@@ -198,7 +198,7 @@ static void login_checked(const struct idy_hash_result *r, void *arg)
 	p[6] = idy_user_agent(req);
 	p[7] = gx_req_client_ip(req);
 	lp[0] = s->profile_id;
-	lp[1] = idy_tenant(req);
+	lp[1] = gx_req_tenant(req);
 	st[0] = (struct gx_pg_stmt){ SQL_STORE_REFRESH, 8, p };
 	st[1] = (struct gx_pg_stmt){ SQL_LAST_LOGIN, 2, lp };
 	if (gx_pg_txn(gx_req_pg(req), st, 2, login_stored, s) < 0)
@@ -240,7 +240,7 @@ static void login_found(PGresult *res, const struct gx_pg_error *err, void *arg)
 
 static void login_lookup(struct login *s)
 {
-	const char *p[2] = { s->email, idy_tenant(s->req) };
+	const char *p[2] = { s->email, gx_req_tenant(s->req) };
 
 	if (gx_pg_query(gx_req_pg(s->req), SQL_LOGIN_LOOKUP, 2, p, login_found, s) < 0)
 		gx_reply_error(s->req, 500, "INTERNAL", "cannot start the login query");

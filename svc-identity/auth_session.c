@@ -167,7 +167,7 @@ static void refresh_family_revoked(PGresult *res GX_UNUSED, const struct gx_pg_e
 
 static void revoke_family(struct refresh *s)
 {
-	const char *p[3] = { s->old.fam, idy_tenant(s->req), "reuse detected" };
+	const char *p[3] = { s->old.fam, gx_req_tenant(s->req), "reuse detected" };
 
 	if (gx_pg_query(gx_req_pg(s->req), SQL_REVOKE_FAMILY, 3, p, refresh_family_revoked, s) < 0)
 		gx_reply_error(s->req, 500, "INTERNAL", "cannot start the family revocation");
@@ -236,7 +236,7 @@ static void refresh_rotated(PGresult *res, const struct gx_pg_error *err, void *
 	}
 	if (PQntuples(res) != 1 || strcmp(gx_pg_val(res, 0, "issued"), "1") != 0) {
 		p[0] = s->old.jti;
-		p[1] = idy_tenant(req);
+		p[1] = gx_req_tenant(req);
 		p[2] = s->old_hash;
 		p[3] = s->old.fam;
 		if (gx_pg_query(gx_req_pg(req), SQL_INSPECT, 4, p, refresh_inspected, s) < 0)
@@ -260,7 +260,7 @@ static struct gx_pg_stmt adopt_stmt(const struct gx_req *req, const struct gx_jw
 	snprintf(exp, 24, "%lld", c->exp);
 	snprintf(iat, 24, "%lld", c->iat);
 	p[0] = c->jti;
-	p[1] = idy_tenant(req);
+	p[1] = gx_req_tenant(req);
 	p[2] = c->sub;
 	p[3] = c->fam;
 	p[4] = hash;
@@ -289,7 +289,7 @@ void idy_auth_refresh(struct gx_req *req)
 	}
 	snprintf(exp, sizeof(exp), "%lld", s->now + IDY_REFRESH_TTL_S);
 	p[0] = s->old.jti;
-	p[1] = idy_tenant(req);
+	p[1] = gx_req_tenant(req);
 	p[2] = s->new_jti;
 	p[3] = s->old_hash;
 	p[4] = s->old.fam;
@@ -391,7 +391,7 @@ void idy_auth_logout(struct gx_req *req)
 		s->access_exp = access->exp;
 	}
 	p[0] = s->refresh.fam;
-	p[1] = idy_tenant(req);
+	p[1] = gx_req_tenant(req);
 	p[2] = "logout";
 	if (original) {
 		/* adopted first, so the token cannot be exchanged after the logout */

@@ -197,7 +197,7 @@ static void reset_hashed(const struct idy_hash_result *r, void *arg)
 	}
 	snprintf(epoch, sizeof(epoch), "%lld", idy_epoch_next());
 	p[0] = s->id;
-	p[1] = idy_tenant(req);
+	p[1] = gx_req_tenant(req);
 	p[2] = r->hash;
 	p[3] = epoch;
 	p[4] = gx_rank_below(c->role);
@@ -260,7 +260,7 @@ void idy_users_password_reset(struct gx_req *req)
 		return;
 	}
 	p[0] = s->id;
-	p[1] = idy_tenant(req);
+	p[1] = gx_req_tenant(req);
 	if (gx_pg_query(gx_req_pg(req), SQL_RESET_TARGET, 2, p, on_reset_target, s) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the profile query");
 }

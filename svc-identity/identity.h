@@ -163,8 +163,6 @@ bool idy_truthy(const cJSON *body, const char *field);
 /* {key: inner, ...a copy of inner's members}: the original's wrapper with our flat keys beside it. Takes ownership
  * of inner; caller owns the result. */
 cJSON *idy_wrap(const char *key, cJSON *inner);
-/* The tenant of this deployment (TENANT_ID). */
-const char *idy_tenant(const struct gx_req *req);
 /* Lower-case the ASCII letters of s in place (emails are stored and looked up in lower case). */
 void idy_lower_ascii(char *s);
 /* Overwrite the secret s with zeros, then free it; NULL is a no-op. */

@@ -178,7 +178,7 @@ void idy_kyc_submit(struct gx_req *req)
 	p[2] = lhash;
 	p[3] = size_s;
 	p[4] = mime;
-	p[5] = idy_tenant(req);
+	p[5] = gx_req_tenant(req);
 	p[6] = c->sub;
 	p[7] = gx_rank_below(c->role);
 	if (gx_pg_query(gx_req_pg(req), SQL_SUBMIT, 8, p, on_submitted, req) < 0)
@@ -221,7 +221,7 @@ void idy_kyc_get(struct gx_req *req)
 		return;
 	}
 	p[0] = id;
-	p[1] = idy_tenant(req);
+	p[1] = gx_req_tenant(req);
 	if (gx_pg_query(gx_req_pg(req), SQL_NEWEST, 2, p, on_newest, req) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the KYC query");
 }
@@ -291,7 +291,7 @@ void idy_kyc_review(struct gx_req *req)
 		return;
 	p[0] = kyc_id;
 	p[1] = id;
-	p[2] = idy_tenant(req);
+	p[2] = gx_req_tenant(req);
 	p[3] = decision;
 	p[4] = reason;
 	p[5] = c->sub;

@@ -102,7 +102,7 @@ static void on_state(PGresult *res, const struct gx_pg_error *err, void *arg)
 		}
 	}
 	p[0] = s->id;
-	p[1] = idy_tenant(req);
+	p[1] = gx_req_tenant(req);
 	p[2] = nat;
 	p[3] = dob;
 	st = (struct gx_pg_stmt){ SQL_FILL, 4, p };
@@ -139,7 +139,7 @@ void idy_users_onchain(struct gx_req *req)
 	s->age = age;
 	gx_req_set_data(req, s, onchain_free);
 	p[0] = s->id;
-	p[1] = idy_tenant(req);
+	p[1] = gx_req_tenant(req);
 	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_state), 2, p, on_state, s) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the profile query");
 }

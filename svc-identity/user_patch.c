@@ -122,10 +122,10 @@ static void patch_run(struct patch *s, const char *hash)
 	const struct gx_jwt_claims *c = gx_req_claims(req);
 	const char *below = gx_rank_below(c->role);
 	char epoch[24];
-	const char *p[13] = { s->id, idy_tenant(req), s->f.first, s->f.last, s->f.phone, s->f.identity, s->f.email, hash,
+	const char *p[13] = { s->id, gx_req_tenant(req), s->f.first, s->f.last, s->f.phone, s->f.identity, s->f.email, hash,
 			      s->clear_phone ? "true" : "false", s->clear_identity ? "true" : "false", c->sub, below,
 			      epoch };
-	const char *rp[4] = { s->id, idy_tenant(req), c->sub, below };
+	const char *rp[4] = { s->id, gx_req_tenant(req), c->sub, below };
 
 	s->epoch = idy_epoch_next();
 	snprintf(epoch, sizeof(epoch), "%lld", s->epoch);
@@ -183,7 +183,7 @@ static void on_own_credentials(PGresult *res, const struct gx_pg_error *err, voi
 /* A new password (own profile): look the stored credentials up first; else update at once. */
 static void patch_start(struct patch *s)
 {
-	const char *p[2] = { s->id, idy_tenant(s->req) };
+	const char *p[2] = { s->id, gx_req_tenant(s->req) };
 
 	if (!s->f.password) {
 		patch_run(s, NULL);
@@ -285,7 +285,7 @@ void idy_users_patch(struct gx_req *req)
 		return;
 	}
 	p[0] = s->id;
-	p[1] = idy_tenant(req);
+	p[1] = gx_req_tenant(req);
 	if (gx_pg_query(gx_req_pg(req), SQL_TARGET_ROLE, 2, p, on_target_role, s) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the profile query");
 }

@@ -87,7 +87,7 @@ static void reg_hashed(const struct idy_hash_result *r, void *arg)
 		return;
 	}
 	p[0] = s->profile_id;
-	p[1] = idy_tenant(req);
+	p[1] = gx_req_tenant(req);
 	p[2] = s->f.first;
 	p[3] = s->f.last;
 	p[4] = s->f.email;

@@ -37,13 +37,6 @@ const struct gx_conflict idy_profile_conflicts[] = {
 const size_t idy_nprofile_conflicts = GX_ARRAY_LEN(idy_profile_conflicts);
 
 
-const char *idy_tenant(const struct gx_req *req)
-{
-	const struct idy_app *app = gx_req_app(req);
-
-	return app->shared->tenant_id;
-}
-
 static cJSON *col_or_null(const PGresult *res, int r, const char *col)
 {
 	if (gx_pg_isnull(res, r, col))
@@ -289,7 +282,7 @@ void idy_users_get(struct gx_req *req)
 	if (!id)
 		return;
 	p[0] = id;
-	p[1] = idy_tenant(req);
+	p[1] = gx_req_tenant(req);
 	if (gx_pg_query(gx_req_pg(req), SQL_GET_PROFILE, 2, p, on_profile, req) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the profile query");
 }

@@ -94,13 +94,6 @@ static struct loanop *loanop_new(struct gx_req *req)
 	return op;
 }
 
-static const char *tenant(const struct gx_req *req)
-{
-	const struct loan_app *app = gx_req_app(req);
-
-	return app->tenant;
-}
-
 /* name: the coin amount as a JSON number (as the original sent Loan.amount); name + "Qirat": the exact integer
  * string. -1 when cJSON is out of memory (logged). */
 static int add_amount(cJSON *o, const char *name, uint64_t q)
@@ -269,7 +262,7 @@ void loans_apply(struct gx_req *req)
 	op = loanop_new(req);
 	op->amount = amount;
 	op->collateral = gx_xstrdup(coll);
-	params[0] = tenant(req);
+	params[0] = gx_req_tenant(req);
 	params[1] = op->caller;
 	if (gx_pg_query(gx_req_pg(req), SQL_APPLY, 2, params, on_apply, op) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the borrower query");
@@ -296,7 +289,7 @@ static void loan_load(struct gx_req *req, struct loanop *op, const char *infligh
 		return;
 	}
 	snprintf(op->loan_id, sizeof(op->loan_id), "%s", id);
-	params[0] = tenant(req);
+	params[0] = gx_req_tenant(req);
 	params[1] = op->loan_id;
 	params[2] = inflight_type;
 	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_loan), 3, params, on_loan, op) < 0)
@@ -470,7 +463,7 @@ void loans_list(struct gx_req *req)
 	op->page = page;
 	op->status = status ? gx_xstrdup(status) : NULL;
 	snprintf(op->loan_id, sizeof(op->loan_id), "%s", borrower);
-	params[0] = tenant(req);
+	params[0] = gx_req_tenant(req);
 	params[1] = op->loan_id;
 	params[2] = op->status;
 	params[3] = op->page.limit_s;

@@ -196,7 +196,7 @@ void multisig_initiate(struct gx_req *req)
 	op->to = gx_xstrdup(to);
 	op->remark = gx_xstrdup(remark ? remark : "");
 	op->amount = amount;
-	params[0] = org_tenant(req);
+	params[0] = gx_req_tenant(req);
 	params[1] = op->id;
 	params[2] = op->to;
 	if (gx_pg_query(gx_req_pg(req), SQL_INITIATE, 3, params, on_initiate, op) < 0)
@@ -258,7 +258,7 @@ void multisig_approve(struct gx_req *req)
 		return;
 	}
 	op = msop_new(req, id);
-	params[0] = org_tenant(req);
+	params[0] = gx_req_tenant(req);
 	params[1] = op->id;
 	params[2] = op->caller;
 	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_approve), 3, params, on_approve, op) < 0)
@@ -334,7 +334,7 @@ void multisig_pending(struct gx_req *req)
 	}
 	op = msop_new(req, org);
 	op->page = page;
-	params[0] = org_tenant(req);
+	params[0] = gx_req_tenant(req);
 	params[1] = op->id;
 	params[2] = op->page.limit_s;
 	params[3] = op->page.offset_s;

@@ -61,8 +61,6 @@ void multisig_pending(struct gx_req *req);  /* GET  /api/v1/organizations/{orgId
 extern const struct gx_route org_routes[];
 extern const size_t org_routes_len;
 
-/* Tenant of this service (borrowed from the app state). */
-const char *org_tenant(const struct gx_req *req);
 /* Parse a JSON text column (borrowed); NULL/empty/invalid gives an empty array. Caller owns the result. */
 cJSON *org_json_col(const char *text);
 /* True when the JSON array arr (borrowed, may be NULL) holds the string s. */

@@ -33,13 +33,6 @@ static const char *const ORG_TYPES_CHAIN[] = { "BUSINESS", "NONPROFIT", "GOVERNM
 
 /* ---- helpers shared by the resource files (org.h) ---- */
 
-const char *org_tenant(const struct gx_req *req)
-{
-	const struct org_app *app = gx_req_app(req);
-
-	return app->tenant;
-}
-
 cJSON *org_json_col(const char *text)
 {
 	cJSON *a = text && *text ? cJSON_Parse(text) : NULL;
@@ -154,7 +147,7 @@ void org_load(struct gx_req *req, struct orgop *op, const char *inflight_type, c
 		return;
 	}
 	op->org_id = gx_xstrdup(id);
-	params[0] = org_tenant(req);
+	params[0] = gx_req_tenant(req);
 	params[1] = op->org_id;
 	params[2] = inflight_type;
 	params[3] = inflight_user;

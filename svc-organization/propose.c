@@ -185,7 +185,7 @@ void orgs_propose(struct gx_req *req)
 	json = cJSON_PrintUnformatted(ids);
 	if (!json)
 		abort(); /* cJSON only fails on OOM */
-	params[0] = org_tenant(req);
+	params[0] = gx_req_tenant(req);
 	params[1] = json;
 	params[2] = pr->org_id;
 	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_stakeholders), 3, params, on_stakeholders, pr) < 0)

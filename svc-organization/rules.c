@@ -173,7 +173,7 @@ static void rule_change_run(struct orgop *op)
 	op->tries++;
 	snprintf(thr, sizeof(thr), "%llu", (unsigned long long)op->threshold);
 	snprintf(req_s, sizeof(req_s), "%lld", op->required);
-	params[0] = org_tenant(op->req);
+	params[0] = gx_req_tenant(op->req);
 	params[1] = op->org_id;
 	params[2] = thr;
 	params[3] = req_s;

@@ -333,6 +333,11 @@ void *gx_req_app(const struct gx_req *req)
 	return req->w->srv->def->app;
 }
 
+const char *gx_req_tenant(const struct gx_req *req)
+{
+	return req->w->srv->opts->tenant_id;
+}
+
 void *gx_req_worker(const struct gx_req *req)
 {
 	return req->w->state;

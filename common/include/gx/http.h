@@ -179,6 +179,8 @@ bool gx_req_may_access(const struct gx_req *req, const char *profile_id);
 struct gx_pg_pool *gx_req_pg(const struct gx_req *req);
 struct gx_redis *gx_req_redis(const struct gx_req *req);
 void *gx_req_app(const struct gx_req *req);
+/* The tenant of this deployment (gx_http_opts.tenant_id: TENANT_ID, never empty). */
+const char *gx_req_tenant(const struct gx_req *req);
 void *gx_req_worker(const struct gx_req *req);                /* per-worker state from worker_init */
 struct event_base *gx_req_base(const struct gx_req *req);
 /* Idempotency key of this request after scoping (tenant + caller + key), or NULL; used to derive outbox requestId. */
