@@ -3,6 +3,7 @@
 #   make            release build            make SANITIZE=1   ASan+UBSan build (objects in build/asan)
 #   make test       install deps, build both modes, run every test, print "N passed, N failed"
 #   make up / down  local stack              make deps         install missing Debian packages
+#   make format     clang-format in place    make format-check list files that are not formatted (make test runs it)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -148,7 +149,7 @@ fuzz: $(FUZZ_BIN)
 	    $$w test/fuzz/corpus/$$n 2>&1 | tail -n 12; rc=$${PIPESTATUS[0]}; rm -rf $$w; \
 	  [ $$rc -eq 0 ] || { echo "fuzz_$$n failed (exit $$rc); reproducer in $(FZ)/crash-$$n-*"; exit 1; }; done
 
-.PHONY: all bins unit-bins fuzz-bins clean deps test test-unit test-integration up down bench fuzz reliability images demo smoke format
+.PHONY: all bins unit-bins fuzz-bins clean deps test test-unit test-integration up down bench fuzz reliability images demo smoke format format-check
 all: $(BINS) $(UNIT_BIN) $(ITEST_BIN)
 bins: $(BINS)
 unit-bins: $(UNIT_BIN)
@@ -185,6 +186,19 @@ reliability:
 	  GX_BIN_DIR=$(abspath $(BUILDROOT)/asan/bin) bash test/suites/reliability.sh
 test-integration: all
 	@GX_BIN_DIR=$(abspath $(B)/bin) /usr/bin/python3 test/lib/runtests.py $(TESTS)
+
+# --- formatting (.clang-format): every C source and header of the project, tracked or new (not build/ or ignored) ----
+CLANG_FORMAT ?= clang-format
+FORMAT_SRC = $(shell { git ls-files --cached --others --exclude-standard -- '*.c' '*.h' 2>/dev/null || \
+	find common svc-* outbox-submitter projector test bench -name node_modules -prune -o \
+	  \( -name '*.c' -o -name '*.h' \) -print 2>/dev/null; } | while read -r f; do [ -f "$$f" ] && echo "$$f"; done | sort)
+format:
+	@$(CLANG_FORMAT) -i $(FORMAT_SRC)
+# exits 1 listing the files `make format` would change
+format-check:
+	@bad=$$(for f in $(FORMAT_SRC); do $(CLANG_FORMAT) --dry-run -Werror "$$f" >/dev/null 2>&1 || echo "$$f"; done); \
+	if [ -n "$$bad" ]; then echo "not formatted (run make format):"; printf '  %s\n' $$bad; exit 1; fi; \
+	echo "format-check: $(words $(FORMAT_SRC)) files formatted"
 
 clean:
 	rm -rf $(BUILDROOT)

@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(build-essential pkg-config libevent-dev libpq-dev libhiredis-dev libcjson-dev libmbedtls-dev
 	libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libgrpc-dev postgresql postgresql-contrib
-	redis-server redis-tools libcrack2-dev cracklib-runtime iso-codes openssl curl python3 wrk gnuplot-nox)
+	redis-server redis-tools libcrack2-dev cracklib-runtime iso-codes openssl curl python3 wrk gnuplot-nox clang-format)
 
 installed() {
 	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
