@@ -93,17 +93,17 @@ static struct gx_fabric_proposal *stored_proposal(const char *id, const char *pr
 /* The columns of one claim transaction. */
 struct claim_batch {
 	struct gx_outbox_store_arr ids, txs, subs, aggs, incs; /* PERSIST: the commands about to be sent */
-	struct gx_outbox_store_arr fids, fcodes, fmsgs;	       /* FAIL: commands that cannot be mapped */
-	struct gx_outbox_store_arr defer;		       /* DEFER: no proposal could be built now */
-	struct job **jobs;				       /* jobs[i] sends props[i] after COMMIT */
+	struct gx_outbox_store_arr fids, fcodes, fmsgs;        /* FAIL: commands that cannot be mapped */
+	struct gx_outbox_store_arr defer;                      /* DEFER: no proposal could be built now */
+	struct job **jobs;                                     /* jobs[i] sends props[i] after COMMIT */
 	struct gx_fabric_proposal **props;
 	int n, nfail, ndefer;
 };
 
 static void batch_free(struct claim_batch *b)
 {
-	struct gx_outbox_store_arr *arrs[] = { &b->ids, &b->txs, &b->subs, &b->aggs, &b->incs, &b->fids, &b->fcodes,
-					       &b->fmsgs, &b->defer };
+	struct gx_outbox_store_arr *arrs[] = { &b->ids,  &b->txs,    &b->subs,  &b->aggs, &b->incs,
+					       &b->fids, &b->fcodes, &b->fmsgs, &b->defer };
 
 	for (size_t i = 0; i < GX_ARRAY_LEN(arrs); i++)
 		gx_outbox_store_arr_free(arrs[i]);
@@ -143,8 +143,7 @@ static void add_row(struct sub *s, struct claim_batch *b, const PGresult *r, int
 	p = stored_proposal(id, gx_pg_val(r, i, "prop"), gx_pg_val(r, i, "sig"));
 	if (!p) {
 		p = gx_fabric_msg_proposal_new(s->ids[call.identity], c->fabric.channel, c->fabric.chaincode,
-					       call.function,
-					       (const char *const *)call.argv, call.argc);
+					       call.function, (const char *const *)call.argv, call.argc);
 		if (!p) {
 			gx_cc_call_release(&call);
 			gx_outbox_store_arr_add(&b->defer, id);
@@ -198,8 +197,7 @@ static int write_batch(struct sub *s, struct claim_batch *b)
 	}
 	if (b->nfail > 0) {
 		const char *p[] = { s->worker_id, gx_outbox_store_arr_end(&b->fids),
-				    gx_outbox_store_arr_end(&b->fcodes),
-				    gx_outbox_store_arr_end(&b->fmsgs), "true" };
+				    gx_outbox_store_arr_end(&b->fcodes), gx_outbox_store_arr_end(&b->fmsgs), "true" };
 
 		if (exec_batch(s, "marking commands FAILED", GX_OUTBOX_STORE_FAIL, 5, p) < 0)
 			return -1;

@@ -209,8 +209,7 @@ static void classify(struct sub *s, struct job *j)
 		gx_log_debug("command %s: %s on tx %s; re-endorsing (%d)", j->id, gx_fabric_error_tx_name(e->tx_code),
 			     j->tx_id, j->mvcc);
 		j->prop = gx_fabric_msg_proposal_new(s->ids[j->call.identity], c->fabric.channel, c->fabric.chaincode,
-						     j->call.function, (const char *const *)j->call.argv,
-						     j->call.argc);
+						     j->call.function, (const char *const *)j->call.argv, j->call.argc);
 		if (j->prop) {
 			job_settle(j, OUT_RESEND, NULL, NULL);
 		} else {

@@ -20,10 +20,10 @@
 
 struct settle_row {
 	enum job_outcome a, b; /* the outcomes this row settles (b == a for one) */
-	size_t stmt;	       /* enum gx_outbox_store_sub_q */
+	size_t stmt;           /* enum gx_outbox_store_sub_q */
 	const char *what;      /* for the error line */
 	bool worker, lease;    /* leading parameters: the worker id, then the lease in ms */
-	int ncols;	       /* array columns after them */
+	int ncols;             /* array columns after them */
 	const char *tail;      /* trailing parameter ("false": not inside the claim transaction), or NULL */
 	/* one job's element of each column */
 	void (*fill)(const struct job *j, struct gx_outbox_store_arr *cols);

@@ -65,26 +65,31 @@ static void metrics_init(void)
 	static const double commit_buckets[] = { 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 600 };
 	static const double orig_buckets[] = { 0.1, 0.5, 1, 2, 5, 10, 30 };
 
-	sub_m.processed = gx_metrics_counter("gx_outbox_processed_total",
-					 "commands settled by outcome: committed, failed, mapping_error, retry, conflict, "
-					 "released", outcome);
+	sub_m.processed =
+		gx_metrics_counter("gx_outbox_processed_total",
+				   "commands settled by outcome: committed, failed, mapping_error, retry, conflict, "
+				   "released",
+				   outcome);
 	sub_m.depth = gx_metrics_gauge("gx_outbox_queue_depth", "PENDING commands in the outbox (all replicas)", NULL);
-	sub_m.inflight = gx_metrics_gauge("gx_outbox_in_flight", "commands this replica has claimed and not settled",
-				      NULL);
+	sub_m.inflight =
+		gx_metrics_gauge("gx_outbox_in_flight", "commands this replica has claimed and not settled", NULL);
 	sub_m.oldest = gx_metrics_gauge("gx_outbox_oldest_pending_seconds", "age of the oldest PENDING command", NULL);
 	sub_m.submit = gx_metrics_histogram("gx_outbox_submit_seconds",
-					"one Fabric round trip: endorse, submit and commit status of one send", NULL,
-					commit_buckets, GX_ARRAY_LEN(commit_buckets));
+					    "one Fabric round trip: endorse, submit and commit status of one send",
+					    NULL, commit_buckets, GX_ARRAY_LEN(commit_buckets));
 	sub_m.commit = gx_metrics_histogram("gx_outbox_commit_seconds", "command creation to COMMITTED", NULL,
-					commit_buckets, GX_ARRAY_LEN(commit_buckets));
-	sub_m.orig_processed = gx_metrics_counter("outbox_commands_processed_total",
-					      "commands processed by status: success, failed (will retry), max_retries "
-					      "(given up)", status);
-	sub_m.orig_depth = gx_metrics_gauge("outbox_queue_depth", "PENDING commands in the outbox (all replicas)",
-					    NULL);
-	sub_m.orig_duration = gx_metrics_histogram("outbox_processing_duration_seconds",
-					       "one Fabric round trip: endorse, submit and commit status of one send",
-					       NULL, orig_buckets, GX_ARRAY_LEN(orig_buckets));
+					    commit_buckets, GX_ARRAY_LEN(commit_buckets));
+	sub_m.orig_processed =
+		gx_metrics_counter("outbox_commands_processed_total",
+				   "commands processed by status: success, failed (will retry), max_retries "
+				   "(given up)",
+				   status);
+	sub_m.orig_depth =
+		gx_metrics_gauge("outbox_queue_depth", "PENDING commands in the outbox (all replicas)", NULL);
+	sub_m.orig_duration =
+		gx_metrics_histogram("outbox_processing_duration_seconds",
+				     "one Fabric round trip: endorse, submit and commit status of one send", NULL,
+				     orig_buckets, GX_ARRAY_LEN(orig_buckets));
 	sub_m.orig_status = gx_metrics_gauge("outbox_worker_status", "1 while the submitter loop runs", NULL);
 }
 
@@ -240,7 +245,8 @@ static void *db_main(void *arg)
 			}
 			if (now >= deadline + CANCEL_GRACE_MS)
 				break;
-		} else if (gx_pgs_conn(s->db) && atomic_load(&s->peer_ok) && room > 0 && (s->wake || now >= s->next_poll_ms)) {
+		} else if (gx_pgs_conn(s->db) && atomic_load(&s->peer_ok) && room > 0 &&
+			   (s->wake || now >= s->next_poll_ms)) {
 			size_t want = room < (size_t)c->batch_size ? room : (size_t)c->batch_size;
 			int got;
 
@@ -374,8 +380,7 @@ struct sub *sub_start(const struct sub_cfg *cfg, const char *conninfo, long long
 	s->db_started = true;
 	gx_log_info("submitter %s started: peer %s, channel %s, chaincode %s, batch %lld, max in flight %lld",
 		    s->worker_id, cfg->fabric.peer_endpoint, cfg->fabric.channel, cfg->fabric.chaincode,
-		    cfg->batch_size,
-		    cfg->max_in_flight);
+		    cfg->batch_size, cfg->max_in_flight);
 	return s;
 fail:
 	sub_free(s);
@@ -470,4 +475,3 @@ void sub_health(struct sub *s, cJSON *body)
 	cJSON_AddItemToObject(body, "fabricCircuitBreakers", breakers);
 	cJSON_AddNumberToObject(body, "queueDepth", s ? (double)atomic_load(&s->queue_depth) : 0);
 }
-

@@ -21,17 +21,17 @@
 
 /* Configuration (filled by the gx_cfg table in main.c; strings never NULL once loaded). */
 struct sub_cfg {
-	struct gx_fabric_cfg fabric; /* the FABRIC_* rows shared with the projector (gx/fabric_cfg.h) */
-	char *worker_id;	/* WORKER_ID; "" = <hostname>-<pid> */
-	long long batch_size;	/* BATCH_SIZE: rows per claim */
-	long long max_in_flight; /* MAX_IN_FLIGHT: commands sent and not yet settled */
-	long long lease_ms;	/* LEASE_MS */
-	long long poll_ms;	/* POLL_INTERVAL_MS */
-	long long max_retries;	/* MAX_RETRIES */
-	long long backoff_base_ms; /* BACKOFF_BASE_MS */
-	long long backoff_max_ms;  /* BACKOFF_MAX_MS */
-	long long mvcc_max;	/* MVCC_MAX_REENDORSE */
-	long long commit_timeout_ms; /* FABRIC_COMMIT_TIMEOUT_MS */
+	struct gx_fabric_cfg fabric;  /* the FABRIC_* rows shared with the projector (gx/fabric_cfg.h) */
+	char *worker_id;              /* WORKER_ID; "" = <hostname>-<pid> */
+	long long batch_size;         /* BATCH_SIZE: rows per claim */
+	long long max_in_flight;      /* MAX_IN_FLIGHT: commands sent and not yet settled */
+	long long lease_ms;           /* LEASE_MS */
+	long long poll_ms;            /* POLL_INTERVAL_MS */
+	long long max_retries;        /* MAX_RETRIES */
+	long long backoff_base_ms;    /* BACKOFF_BASE_MS */
+	long long backoff_max_ms;     /* BACKOFF_MAX_MS */
+	long long mvcc_max;           /* MVCC_MAX_REENDORSE */
+	long long commit_timeout_ms;  /* FABRIC_COMMIT_TIMEOUT_MS */
 	long long endorse_timeout_ms; /* FABRIC_ENDORSE_TIMEOUT_MS */
 };
 

@@ -24,12 +24,12 @@
 #define MSG_MAX 1000
 
 enum job_outcome {
-	OUT_NONE,	/* sent, waiting for the Fabric callback */
+	OUT_NONE, /* sent, waiting for the Fabric callback */
 	OUT_COMMITTED,
 	OUT_FAILED,
-	OUT_RETRY,	/* back to PENDING after delay_ms */
-	OUT_RELEASE,	/* drain: back to PENDING now */
-	OUT_RESEND,	/* MVCC conflict: new proposal in prop, persist then send */
+	OUT_RETRY,   /* back to PENDING after delay_ms */
+	OUT_RELEASE, /* drain: back to PENDING now */
+	OUT_RESEND,  /* MVCC conflict: new proposal in prop, persist then send */
 };
 
 /* One claimed command. Owned by the database thread (listed in s->jobs) from claim until its outcome is written;
@@ -37,11 +37,11 @@ enum job_outcome {
 struct job {
 	struct sub *s;
 	struct job *next; /* done queue link */
-	size_t slot;	  /* index in s->jobs */
+	size_t slot;      /* index in s->jobs */
 	char *id;
 	struct gx_cc_call call;
-	int attempts;	  /* counted attempts including the current send */
-	int mvcc;	  /* re-endorsements after MVCC conflicts */
+	int attempts; /* counted attempts including the current send */
+	int mvcc;     /* re-endorsements after MVCC conflicts */
 	int64_t sent_us;
 	int64_t created_ms;
 	uint64_t op_id;
@@ -80,16 +80,16 @@ struct sub {
 	_Atomic int64_t drain_start_ms;
 	atomic_bool peer_ok;
 	_Atomic int64_t heartbeat_ms;
-	_Atomic int64_t queue_depth;	   /* last PENDING count read, for /health */
+	_Atomic int64_t queue_depth;       /* last PENDING count read, for /health */
 	struct gx_rollwin calls[SUB_NIDS]; /* Fabric operations per identity: noted by the database thread */
 	struct probe probe;
 
 	/* database thread only */
-	struct gx_pgs *db;	/* the session: the outbox store's statements, LISTEN gx_outbox */
+	struct gx_pgs *db; /* the session: the outbox store's statements, LISTEN gx_outbox */
 	struct job **jobs;
 	size_t njobs, cap;
 	bool wake, cancelled;
-	double window;		  /* adaptive in-flight limit, 1..max_in_flight */
+	double window; /* adaptive in-flight limit, 1..max_in_flight */
 	int64_t last_shrink_ms;
 	int64_t next_poll_ms, next_renew_ms, next_gauge_ms, next_probe_ms, next_flush_ms;
 };

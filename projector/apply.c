@@ -25,14 +25,14 @@
 /* One event of the block being applied. */
 struct bev {
 	const struct gx_fabric_msg_event *src;
-	cJSON *payload;	      /* parsed object, or NULL when unparseable */
-	char *raw_json;	      /* JSON text stored in EventLog/DLQ (the payload, or a JSON string of the raw bytes) */
+	cJSON *payload; /* parsed object, or NULL when unparseable */
+	char *raw_json; /* JSON text stored in EventLog/DLQ (the payload, or a JSON string of the raw bytes) */
 	int64_t time_ms;
 	struct prj_stmts st;
 	bool poison;
-	bool invalid;	      /* poison before any statement ran: the event itself failed validation */
+	bool invalid; /* poison before any statement ran: the event itself failed validation */
 	char why[300];
-	const char *label;    /* metric label: the event name when known, else "unknown" */
+	const char *label; /* metric label: the event name when known, else "unknown" */
 };
 
 /* Parse the payload and build its statements (or the poison reason). */
@@ -73,8 +73,12 @@ static void prepare_event(struct prj *p, struct bev *b, uint64_t block)
 		return;
 	}
 	b->raw_json = cJSON_PrintUnformatted(b->payload);
-	pe = (struct prj_event){ .tenant = p->tenant, .tx_id = e->tx_id ? e->tx_id : "", .name = name,
-				 .payload = b->payload, .block = block, .time_ms = b->time_ms };
+	pe = (struct prj_event){ .tenant = p->tenant,
+				 .tx_id = e->tx_id ? e->tx_id : "",
+				 .name = name,
+				 .payload = b->payload,
+				 .block = block,
+				 .time_ms = b->time_ms };
 	if (prj_handle_event(&pe, &b->st, b->why, sizeof(b->why)) < 0)
 		b->poison = b->invalid = true;
 }
@@ -202,8 +206,8 @@ static enum fast_rc run_fast(PGconn *c, struct bev *evs, size_t n, const struct 
 		for (size_t k = at; k < end; k++) {
 			const struct prj_stmt *s = flat[k];
 
-			if (!PQsendQueryPrepared(c, prj_sql[s->q].name, s->nparams, (const char *const *)s->params, NULL,
-						 NULL, 0)) {
+			if (!PQsendQueryPrepared(c, prj_sql[s->q].name, s->nparams, (const char *const *)s->params,
+						 NULL, NULL, 0)) {
 				gx_log_error("projector: pipeline send failed: %s", PQerrorMessage(c));
 				rc = FAST_DB_ERROR;
 				goto out_pipe;
@@ -284,14 +288,17 @@ static bool run_slow(PGconn *c, struct bev *evs, size_t n)
 			if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 				if (s->expect_row && PQntuples(r) == 0) {
 					b->poison = true;
-					snprintf(b->why, sizeof(b->why), "%.80s: %s", b->src->event_name, s->expect_what);
+					snprintf(b->why, sizeof(b->why), "%.80s: %s", b->src->event_name,
+						 s->expect_what);
 				}
 			} else if (poison_state(r)) {
 				b->poison = true;
-				snprintf(b->why, sizeof(b->why), "%.80s: %s", b->src->event_name, PQresultErrorMessage(r));
+				snprintf(b->why, sizeof(b->why), "%.80s: %s", b->src->event_name,
+					 PQresultErrorMessage(r));
 				b->why[strcspn(b->why, "\n")] = '\0';
 			} else {
-				gx_log_error("projector: statement %s failed: %s", prj_sql[s->q].name, PQresultErrorMessage(r));
+				gx_log_error("projector: statement %s failed: %s", prj_sql[s->q].name,
+					     PQresultErrorMessage(r));
 				PQclear(r);
 				return false;
 			}
@@ -332,8 +339,9 @@ static int begin_block(struct prj *p, PGconn *c, uint64_t block, int64_t last_bl
 		db_last = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
 	if (db_last != last_block) {
-		gx_log_warn("projector: checkpoint moved from block %lld to %lld (rebuild?): resuming from the database",
-			    (long long)last_block, (long long)db_last);
+		gx_log_warn(
+			"projector: checkpoint moved from block %lld to %lld (rebuild?): resuming from the database",
+			(long long)last_block, (long long)db_last);
 		simple(c, "ROLLBACK");
 		return -2;
 	}
@@ -355,7 +363,9 @@ static char *eventlog_json(const struct prj *p, struct bev *evs, size_t n)
 		cJSON *pl = cJSON_Parse(evs[i].raw_json);
 
 		cJSON_AddStringToObject(o, "tx", e->tx_id ? e->tx_id : "");
-		cJSON_AddStringToObject(o, "cc", e->chaincode_id && e->chaincode_id[0] ? e->chaincode_id : p->cfg->fabric.chaincode);
+		cJSON_AddStringToObject(o, "cc",
+					e->chaincode_id && e->chaincode_id[0] ? e->chaincode_id
+									      : p->cfg->fabric.chaincode);
 		cJSON_AddStringToObject(o, "name", e->event_name ? e->event_name : "");
 		cJSON_AddNumberToObject(o, "idx", (double)i);
 		cJSON_AddNumberToObject(o, "ms", (double)evs[i].time_ms);
@@ -400,8 +410,8 @@ struct tail {
 	struct prj_stmt st[3];
 };
 
-static void tail_build(struct tail *t, const struct prj *p, uint64_t block, struct bev *evs, size_t n,
-		       int64_t block_ms, int64_t height)
+static void tail_build(struct tail *t, const struct prj *p, uint64_t block, struct bev *evs, size_t n, int64_t block_ms,
+		       int64_t height)
 {
 	const char *lp[4] = { p->tenant, t->sblock, p->cfg->fabric.channel, NULL };
 	const char *op[2] = { NULL, t->sblock };
@@ -410,7 +420,8 @@ static void tail_build(struct tail *t, const struct prj *p, uint64_t block, stru
 	memset(t, 0, sizeof(*t));
 	snprintf(t->sblock, sizeof(t->sblock), "%llu", (unsigned long long)block);
 	snprintf(t->sidx, sizeof(t->sidx), "%d", n ? (int)n - 1 : 0);
-	snprintf(t->sheight, sizeof(t->sheight), "%lld", (long long)(height > (int64_t)block ? height : (int64_t)block));
+	snprintf(t->sheight, sizeof(t->sheight), "%lld",
+		 (long long)(height > (int64_t)block ? height : (int64_t)block));
 	snprintf(t->sms, sizeof(t->sms), "%lld", (long long)block_ms);
 	t->log = eventlog_json(p, evs, n);
 	t->txids = txid_array(evs, n);
@@ -482,8 +493,8 @@ out:
 	return ok;
 }
 
-enum prj_apply_rc prj_apply_block(struct prj *p, PGconn *c, const struct gx_fabric_msg_events *ev,
-				  int64_t *last_block, int64_t recv_ms)
+enum prj_apply_rc prj_apply_block(struct prj *p, PGconn *c, const struct gx_fabric_msg_events *ev, int64_t *last_block,
+				  int64_t recv_ms)
 {
 	static struct gx_metric *m_events, *m_dlq, *m_orig_events, *m_ckpt;
 	size_t n = ev->n_events;
@@ -572,8 +583,9 @@ committed:
 	*last_block = (int64_t)ev->block;
 	for (size_t i = 0; i < n; i++) {
 		const char *lv[2] = { evs[i].label, evs[i].poison ? "dlq" : "applied" };
-		const char *ov[2] = { evs[i].label, !evs[i].poison ? "success" :
-						    evs[i].invalid ? "validation_failed" : "processing_failed" };
+		const char *ov[2] = { evs[i].label, !evs[i].poison   ? "success"
+						    : evs[i].invalid ? "validation_failed"
+								     : "processing_failed" };
 
 		gx_metrics_add(m_events, lv, 1);
 		gx_metrics_add(m_orig_events, ov, 1);
@@ -600,11 +612,12 @@ out:
 int prj_load_checkpoint(struct prj *p, PGconn *c, int64_t *last_block, int64_t *last_time_ms)
 {
 	const char *params[3] = { p->tenant, p->cfg->name, p->cfg->fabric.channel };
-	PGresult *r = PQexecParams(c,
-				   "SELECT \"lastBlock\", COALESCE((extract(epoch FROM \"lastBlockTime\") * 1000)::bigint, 0)"
-				   " FROM \"ProjectorState\" WHERE \"tenantId\" = $1 AND \"projectorName\" = $2"
-				   " AND \"channel\" = $3",
-				   3, NULL, params, NULL, NULL, 0);
+	PGresult *r =
+		PQexecParams(c,
+			     "SELECT \"lastBlock\", COALESCE((extract(epoch FROM \"lastBlockTime\") * 1000)::bigint, 0)"
+			     " FROM \"ProjectorState\" WHERE \"tenantId\" = $1 AND \"projectorName\" = $2"
+			     " AND \"channel\" = $3",
+			     3, NULL, params, NULL, NULL, 0);
 
 	if (!exec_ok(c, r, "loading the checkpoint")) {
 		PQclear(r);

@@ -31,8 +31,7 @@ static void tx_rows(struct prj_hctx *h, const char *a_acct, const char *a_type, 
 	const struct prj_event *e = h->ev;
 
 	prj_p_add(h, Q_TX_ROWS, false, NULL, 15, e->tenant, e->tx_id, a_acct, a_type, a_cp, a_amt, a_fee, b_acct,
-		  b_type,
-	    b_cp, b_amt, "0", remark, prj_p_ms(h), prj_p_intbuf(h, (long long)e->block));
+		  b_type, b_cp, b_amt, "0", remark, prj_p_ms(h), prj_p_intbuf(h, (long long)e->block));
 }
 
 static void h_user_created(struct prj_hctx *h)
@@ -68,7 +67,7 @@ static void h_transfer(struct prj_hctx *h)
 static void h_genesis(struct prj_hctx *h)
 {
 	const char *user = prj_p_str(h, "userID", NULL), *acct = prj_p_str(h, "accountID", user),
-	       *amount = prj_p_qirat(h, "amount", NULL);
+		   *amount = prj_p_qirat(h, "amount", NULL);
 	const char *tier = prj_p_str(h, "tier", ""), *pool = prj_p_str(h, "poolID", "SYSTEM_USER_GENESIS_POOL");
 	const cJSON *pb = prj_p_field(h->ev->payload, "poolBalance");
 	const char *pool_bal = pb ? prj_p_qirat(h, "poolBalance", NULL) : NULL, *bal = prj_p_qirat(h, "balance", NULL);
@@ -91,7 +90,7 @@ static void h_freeze(struct prj_hctx *h, bool frozen)
 	if (h->bad)
 		return;
 	prj_p_add(h, Q_WALLET_FREEZE, false, NULL, 4, h->ev->tenant, acct, frozen ? "true" : "false",
-	    frozen && reason[0] ? reason : NULL);
+		  frozen && reason[0] ? reason : NULL);
 }
 
 static void h_org_proposed(struct prj_hctx *h)
@@ -131,8 +130,7 @@ static void h_auth_rule(struct prj_hctx *h)
 
 	if (!h->bad) {
 		rule = gx_xasprintf("{\"amountThreshold\":\"%s\",\"requiredApprovals\":%lld,\"approverIDs\":%s}", thr,
-				    req,
-				    approvers);
+				    req, approvers);
 		prj_p_add(h, Q_ORG_RULE, true, "organization not found", 4, h->ev->tenant, org, thr, rule);
 		free(rule);
 	}
@@ -167,8 +165,7 @@ static void h_mstx_initiated(struct prj_hctx *h)
 
 		cJSON_Delete(a);
 		prj_p_add(h, Q_MSTX_UPSERT, false, NULL, 12, h->ev->tenant, id, org, init, pj, status,
-			  prj_p_intbuf(h, req),
-		    prj_p_intbuf(h, n), approvals, to, amount, remark[0] ? remark : NULL);
+			  prj_p_intbuf(h, req), prj_p_intbuf(h, n), approvals, to, amount, remark[0] ? remark : NULL);
 	}
 	free(pj);
 out:
@@ -198,7 +195,7 @@ static void h_mstx_approved(struct prj_hctx *h, bool executed)
 	if (h->bad)
 		return;
 	prj_p_add(h, Q_MSTX_APPROVE, true, "multi-signature transaction not found", 6, h->ev->tenant, id, approver,
-	    prj_p_intbuf(h, n), status, prj_p_ms(h));
+		  prj_p_intbuf(h, n), status, prj_p_ms(h));
 	if (!executed)
 		return;
 	balance(h, org, from_bal);
@@ -217,8 +214,7 @@ static void h_loan_applied(struct prj_hctx *h)
 
 	if (!h->bad)
 		prj_p_add(h, Q_LOAN_UPSERT, false, NULL, 8, h->ev->tenant, loan, borrower, coll[0] ? coll : NULL,
-			  prj_p_intbuf(h, at),
-		    status, amount, out);
+			  prj_p_intbuf(h, at), status, amount, out);
 }
 
 static void h_loan_approved(struct prj_hctx *h)
@@ -274,8 +270,8 @@ static void h_prop_submitted(struct prj_hctx *h)
 	votes(h, &f, &a, &ab);
 	if (!h->bad)
 		prj_p_add(h, Q_PROP_UPSERT, false, NULL, 14, h->ev->tenant, id, title, desc, proposer, type, status, f,
-			  a, ab,
-		    target[0] ? target : NULL, target[0] ? nv : NULL, prj_p_intbuf(h, end), prj_p_intbuf(h, start));
+			  a, ab, target[0] ? target : NULL, target[0] ? nv : NULL, prj_p_intbuf(h, end),
+			  prj_p_intbuf(h, start));
 }
 
 static void h_vote(struct prj_hctx *h)
@@ -293,8 +289,8 @@ static void h_vote(struct prj_hctx *h)
 
 static void h_prop_decided(struct prj_hctx *h, bool executed)
 {
-	const char *id = prj_p_str(h, "proposalID", NULL), *status = prj_p_str(h, "status",
-									       executed ? "EXECUTED" : "REJECTED");
+	const char *id = prj_p_str(h, "proposalID", NULL),
+		   *status = prj_p_str(h, "status", executed ? "EXECUTED" : "REJECTED");
 	const char *target = executed ? prj_p_str(h, "targetParam", NULL) : NULL;
 	const char *nv = executed ? prj_p_str(h, "newValue", NULL) : NULL;
 	const char *f, *a, *ab;
@@ -413,7 +409,7 @@ static void h_admin(struct prj_hctx *h)
 static void h_treasury(struct prj_hctx *h)
 {
 	const char *cc = prj_p_str(h, "countryCode", NULL), *tid = prj_p_str(h, "treasuryID", NULL),
-	       *bal = prj_p_qirat(h, "balance", "0");
+		   *bal = prj_p_qirat(h, "balance", "0");
 
 	if (!h->bad)
 		prj_p_add(h, Q_TREASURY_ACTIVATE, false, NULL, 6, h->ev->tenant, tid, cc, bal, prj_p_ms(h),
@@ -531,9 +527,9 @@ int prj_handle_event(const struct prj_event *ev, struct prj_stmts *out, char *wh
 
 int64_t prj_event_time_ms(const cJSON *payload)
 {
-	static const char *const keys[] = { "txTimeMs", "timestampMs", "createdAtMs", "activatedAtMs", "appliedAtMs",
-					    "votingStartsAtMs", "executedAtMs", "bootstrappedAtMs", "pausedAtMs",
-					    "resumedAtMs" };
+	static const char *const keys[] = { "txTimeMs",    "timestampMs",      "createdAtMs",  "activatedAtMs",
+					    "appliedAtMs", "votingStartsAtMs", "executedAtMs", "bootstrappedAtMs",
+					    "pausedAtMs",  "resumedAtMs" };
 
 	if (!cJSON_IsObject(payload))
 		return 0;

@@ -37,9 +37,10 @@ static int prj_init(const struct gx_api_config *shared, void *c, void **app)
 
 	p->cfg = c;
 	p->tenant = gx_xstrdup(shared->tenant_id);
-	p->conninfo = gx_xasprintf("%s application_name=projector connect_timeout=5 keepalives=1 keepalives_idle=5"
-				   " keepalives_interval=2 keepalives_count=3 options='-c statement_timeout=%lld'",
-				   shared->pg_conninfo, p->cfg->stmt_timeout_ms);
+	p->conninfo = gx_xasprintf(
+		"%s application_name=projector connect_timeout=5 keepalives=1 keepalives_idle=5"
+		" keepalives_interval=2 keepalives_count=3 options='-c statement_timeout=%lld'",
+		shared->pg_conninfo, p->cfg->stmt_timeout_ms);
 	pthread_mutex_init(&p->mu, NULL);
 	p->last_block = -1;
 	p->chain_height = -1;
@@ -100,7 +101,8 @@ static bool prj_ready(void *app, char *reason, size_t len)
 		lag = (double)(gx_now_ms() - t) / 1000.0;
 	switch (role) {
 	case PRJ_ROLE_ACTIVE:
-		snprintf(reason, len, "active: lastBlock=%lld chainHeight=%lld blocksBehind=%lld lagSeconds=%.1f stream=%s",
+		snprintf(reason, len,
+			 "active: lastBlock=%lld chainHeight=%lld blocksBehind=%lld lagSeconds=%.1f stream=%s",
 			 (long long)last, (long long)height, (long long)(height - last), lag < 0 ? 0 : lag,
 			 up ? "up" : "connecting");
 		return true;

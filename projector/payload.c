@@ -8,7 +8,6 @@
 #include "gx/util.h"
 #include "payload.h"
 
-
 void prj_stmts_free(struct prj_stmts *s)
 {
 	for (size_t i = 0; i < s->n; i++)
@@ -31,7 +30,8 @@ void prj_p_fail(struct prj_hctx *h, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A field by its capital-ID name, else its camelCase spelling ("userID" -> "userId", "approverIDs" -> "approverIds"). */
+/* A field by its capital-ID name, else its camelCase spelling ("userID" -> "userId", "approverIDs" -> "approverIds").
+ */
 const cJSON *prj_p_field(const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -43,7 +43,8 @@ const cJSON *prj_p_field(const cJSON *obj, const char *key)
 		return v;
 	memcpy(alt, key, n + 1);
 	for (size_t i = 1; i + 1 < n + 1; i++) {
-		if (alt[i] == 'I' && alt[i + 1] == 'D' && (alt[i + 2] == '\0' || (alt[i + 2] == 's' && alt[i + 3] == '\0'))) {
+		if (alt[i] == 'I' && alt[i + 1] == 'D' &&
+		    (alt[i + 2] == '\0' || (alt[i + 2] == 's' && alt[i + 3] == '\0'))) {
 			alt[i + 1] = 'd';
 			changed = true;
 		}
@@ -182,4 +183,3 @@ const char *prj_p_ms(struct prj_hctx *h)
 {
 	return prj_p_intbuf(h, h->ev->time_ms);
 }
-

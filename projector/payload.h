@@ -24,7 +24,8 @@ struct prj_hctx {
 
 /* Keep the first problem of the event as its poison reason (later ones are dropped). */
 void prj_p_fail(struct prj_hctx *h, const char *fmt, ...) GX_PRINTF(2, 3);
-/* A field by its capital-ID name, else its camelCase spelling ("userID" -> "userId", "approverIDs" -> "approverIds"). */
+/* A field by its capital-ID name, else its camelCase spelling ("userID" -> "userId", "approverIDs" -> "approverIds").
+ */
 const cJSON *prj_p_field(const cJSON *obj, const char *key);
 /* A non-empty string field; def when absent or null (NULL def = required). */
 const char *prj_p_str(struct prj_hctx *h, const char *key, const char *def);

@@ -20,17 +20,17 @@
 /* Configuration (the projector's own rows; DATABASE_URL, TENANT_ID, METRICS_PORT are shared rows in gx/api.h). */
 struct prj_cfg {
 	struct gx_fabric_cfg fabric; /* the FABRIC_* rows shared with the submitter; the partner identity only */
-	char *name;		/* PROJECTOR_NAME */
-	long long lock_key;	/* LOCK_KEY */
-	long long reconnect_max_ms; /* RECONNECT_MAX_MS */
-	long long standby_poll_ms;  /* STANDBY_POLL_MS */
-	long long stmt_timeout_ms;  /* PROJECTOR_STATEMENT_TIMEOUT */
+	char *name;                  /* PROJECTOR_NAME */
+	long long lock_key;          /* LOCK_KEY */
+	long long reconnect_max_ms;  /* RECONNECT_MAX_MS */
+	long long standby_poll_ms;   /* STANDBY_POLL_MS */
+	long long stmt_timeout_ms;   /* PROJECTOR_STATEMENT_TIMEOUT */
 };
 
 /* Role of this replica, for /readyz and gx_projector_active. */
 enum prj_role {
 	PRJ_ROLE_STARTING = 0,
-	PRJ_ROLE_NO_DB,	  /* no database session: neither active nor a healthy standby */
+	PRJ_ROLE_NO_DB,   /* no database session: neither active nor a healthy standby */
 	PRJ_ROLE_STANDBY, /* connected, another replica holds the lock */
 	PRJ_ROLE_ACTIVE,  /* holds the advisory lock and projects */
 };
@@ -38,20 +38,20 @@ enum prj_role {
 /* The running projector. Created by init (main.c), run by its own thread (run.c). Fields under `mu` are read by the
  * health server's thread; everything else belongs to the projector thread. */
 struct prj {
-	struct prj_cfg *cfg;	/* borrowed from main.c */
-	char *tenant;		/* TENANT_ID (owned) */
-	char *conninfo;		/* libpq conninfo with timeouts appended (owned) */
+	struct prj_cfg *cfg; /* borrowed from main.c */
+	char *tenant;        /* TENANT_ID (owned) */
+	char *conninfo;      /* libpq conninfo with timeouts appended (owned) */
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stop;
 
 	pthread_mutex_t mu;
 	enum prj_role role;
-	int64_t last_block;	/* last block fully applied, -1 = none */
-	int64_t chain_height;	/* highest block number seen on the streams, -1 = unknown */
+	int64_t last_block;         /* last block fully applied, -1 = none */
+	int64_t chain_height;       /* highest block number seen on the streams, -1 = unknown */
 	int64_t last_block_time_ms; /* chain time of the last applied block, 0 = unknown */
 	bool stream_up;
-	uint64_t events_seen;	/* chaincode events applied or sent to the DLQ since start */
+	uint64_t events_seen;     /* chaincode events applied or sent to the DLQ since start */
 	struct gx_rollwin stream; /* blocks applied (ok) and stream or apply failures: the block callback notes */
 };
 
@@ -59,14 +59,16 @@ struct prj {
  * at start and by apply.c on first use, with the same help and labels. */
 #define PRJ_ORIG_EVENTS_HELP \
 	"Chaincode events processed, by event name and status (success|validation_failed|processing_failed)"
+/* clang-format off */
 #define PRJ_ORIG_EVENT_LABELS { "event_name", "status", NULL }
+/* clang-format on */
 #define PRJ_ORIG_CKPT_HELP "Checkpoints saved (one per applied block)"
 
 /* One statement of an event's effect: SQL (static storage), text parameters (owned by the list), and whether it must
  * return at least one row (a missing target makes the event poison). */
 #define PRJ_MAX_PARAMS 16
 struct prj_stmt {
-	int q;		  /* enum prj_q: which prepared statement */
+	int q; /* enum prj_q: which prepared statement */
 	int nparams;
 	char *params[PRJ_MAX_PARAMS];
 	bool expect_row;
@@ -87,7 +89,7 @@ struct prj_event {
 	const char *name;
 	const cJSON *payload; /* parsed JSON object */
 	uint64_t block;
-	int64_t time_ms;      /* the event's chain time (see docs/projector.md) */
+	int64_t time_ms; /* the event's chain time (see docs/projector.md) */
 };
 
 /* Append the statements that apply ev to out. Returns 0, or -1 with a one-line reason in why (poison event: bad or
@@ -99,11 +101,11 @@ int64_t prj_event_time_ms(const cJSON *payload);
 
 /* Every SQL statement prepared on a projector session (sql.c): index into prj_sql[]. */
 enum prj_q {
-	Q_BAL_ANY,	 /* $1 tenant, $2 account, $3 balance: a USER wallet or an organization account */
-	Q_BAL_SYSTEM,	 /* $1 tenant, $2 account, $3 balance, $4 kind: SYSTEM_* pool (upsert) */
-	Q_BAL_TREASURY,	 /* $1 tenant, $2 account, $3 balance */
+	Q_BAL_ANY,       /* $1 tenant, $2 account, $3 balance: a USER wallet or an organization account */
+	Q_BAL_SYSTEM,    /* $1 tenant, $2 account, $3 balance, $4 kind: SYSTEM_* pool (upsert) */
+	Q_BAL_TREASURY,  /* $1 tenant, $2 account, $3 balance */
 	Q_SYSTEM_ENSURE, /* $1 tenant, $2 account, $3 kind: create a pool with balance 0 if absent */
-	Q_TX_ROWS,	 /* Transaction rows for up to two wallet sides */
+	Q_TX_ROWS,       /* Transaction rows for up to two wallet sides */
 	Q_USER_STATUS,
 	Q_WALLET_CREATE,
 	Q_WALLET_FREEZE,
@@ -139,9 +141,9 @@ extern const struct gx_pgs_stmt prj_sql[Q_COUNT];
 
 /* Outcome of applying one block. */
 enum prj_apply_rc {
-	PRJ_APPLY_OK = 0,	 /* committed (or already applied: nothing to do) */
-	PRJ_APPLY_MOVED,	 /* the checkpoint in the database is not ours (rebuild ran): restart from it */
-	PRJ_APPLY_DB_ERROR,	 /* the database failed: drop the session, reconnect, resume from the checkpoint */
+	PRJ_APPLY_OK = 0,   /* committed (or already applied: nothing to do) */
+	PRJ_APPLY_MOVED,    /* the checkpoint in the database is not ours (rebuild ran): restart from it */
+	PRJ_APPLY_DB_ERROR, /* the database failed: drop the session, reconnect, resume from the checkpoint */
 };
 
 /* Apply one block's events, their EventLog rows, DLQ rows, PROJECTED marks and the checkpoint in one transaction on

@@ -21,17 +21,17 @@
 
 struct run {
 	struct prj *p;
-	struct gx_pgs *db;	 /* the session (gx/pg_sync.h): prj_sql prepared on it */
+	struct gx_pgs *db; /* the session (gx/pg_sync.h): prj_sql prepared on it */
 	struct gx_fabric_id *id;
 	struct gx_fabric_client *fc;
-	int64_t last_block;	 /* checkpoint this session resumes from */
+	int64_t last_block; /* checkpoint this session resumes from */
 	uint64_t main_id, height_id;
 	bool main_open, height_open;
-	bool main_failed;	 /* the main stream ended (reconnect after backoff) */
-	bool db_failed;		 /* drop the session */
-	bool restart;		 /* checkpoint moved: reopen the stream from the database's checkpoint */
+	bool main_failed; /* the main stream ended (reconnect after backoff) */
+	bool db_failed;   /* drop the session */
+	bool restart;     /* checkpoint moved: reopen the stream from the database's checkpoint */
 	int backoff_ms;
-	int64_t retry_at_ms;	 /* when to reopen the main stream */
+	int64_t retry_at_ms; /* when to reopen the main stream */
 	int64_t height_retry_at_ms;
 	int64_t last_ping_ms;
 };
@@ -55,12 +55,12 @@ static void metrics_init(void)
 	m_lag = gx_metrics_gauge("gx_projector_lag_seconds",
 				 "Now minus the chain time of the last applied block (0 when caught up)", NULL);
 	m_active = gx_metrics_gauge("gx_projector_active", "1 while this replica holds the lock and projects", NULL);
-	m_reconnects = gx_metrics_counter("gx_projector_stream_reconnects_total", "Event stream (re)opens after a failure",
-					  NULL);
+	m_reconnects = gx_metrics_counter("gx_projector_stream_reconnects_total",
+					  "Event stream (re)opens after a failure", NULL);
 	m_apply = gx_metrics_histogram("gx_projector_block_apply_seconds", "Time to apply one block", NULL, buckets,
 				       GX_ARRAY_LEN(buckets));
-	gx_metrics_counter("gx_projector_events_total", "Chaincode events handled, by event name and outcome (applied|dlq)",
-			   event_labels);
+	gx_metrics_counter("gx_projector_events_total",
+			   "Chaincode events handled, by event name and outcome (applied|dlq)", event_labels);
 	gx_metrics_counter("gx_projector_dlq_total", "Poison events sent to EventDLQ", NULL);
 	m_orig_height = gx_metrics_gauge("projector_blockchain_height", "Highest block seen on the event stream", NULL);
 	m_orig_behind = gx_metrics_gauge("projector_lag_blocks", "Blocks seen and not yet applied", NULL);
@@ -161,7 +161,7 @@ static void on_block(const struct gx_fabric_msg_events *ev, const struct gx_fabr
 			r->main_failed = true;
 			r->retry_at_ms = gx_now_ms() + r->backoff_ms;
 			r->backoff_ms = r->backoff_ms * 2 > p->cfg->reconnect_max_ms ? (int)p->cfg->reconnect_max_ms
-										: r->backoff_ms * 2;
+										     : r->backoff_ms * 2;
 		}
 		return;
 	}

@@ -11,6 +11,7 @@
 
 #define TS(n) "to_timestamp(" n "::bigint / 1000.0)"
 
+/* clang-format off */
 const struct gx_pgs_stmt prj_sql[Q_COUNT] = {
 	[Q_BAL_ANY] = { "prj_bal_any",
 		"WITH w AS (UPDATE \"Wallet\" SET \"balanceQirat\" = $3::numeric, \"updatedAt\" = now()"
@@ -197,6 +198,7 @@ const struct gx_pgs_stmt prj_sql[Q_COUNT] = {
 	/* the originating commands PROJECTED: the outbox store owns the statement */
 	[Q_OUTBOX] = { "prj_outbox", gx_outbox_store_sql_projected },
 };
+/* clang-format on */
 
 /* `projector rebuild`: the shared script (gx/projector_rebuild.h) in one transaction. */
 const char prj_rebuild_sql[] = "BEGIN;" GX_PROJECTOR_REBUILD_SQL "COMMIT;";

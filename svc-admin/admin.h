@@ -71,8 +71,7 @@ void adm_on_page(PGresult *res, const struct gx_pg_error *err, void *arg);
 void adm_add_int(cJSON *obj, const char *name, const PGresult *res, int row, const char *col);
 /* Add a Qirat NUMERIC column as coins under name and its integer string under name_qirat. Returns 0, or -1 when
  * the value is not a u64 Qirat amount (nothing added; the caller answers 500). */
-int adm_add_amount(cJSON *obj, const char *name, const char *name_qirat, const PGresult *res, int row,
-		   const char *col);
+int adm_add_amount(cJSON *obj, const char *name, const char *name_qirat, const PGresult *res, int row, const char *col);
 
 /* Add obj[name] = the original's SystemParameterRow {"tenantId","paramKey","paramValue","updatedAt"} (all
  * strings, borrowed; updated_at an ISO 8601 time). Returns the new object. */
@@ -83,8 +82,8 @@ cJSON *adm_add_param_row(cJSON *obj, const char *name, const char *tenant, const
  * row of type (checked with gx_chaincode_map, which also yields the aggregate; a mismatch answers 500). In the same
  * transaction an "AdminAuditLog" row is written: actor = caller, action, target target_type/target_id (may be
  * NULL), details = payload. */
-void adm_submit(struct gx_req *req, const char *type, const cJSON *payload, const char *action,
-		const char *target_type, const char *target_id);
+void adm_submit(struct gx_req *req, const char *type, const cJSON *payload, const char *action, const char *target_type,
+		const char *target_id);
 
 /* ISO 8601 UTC text of a timestamptz SQL expression (NULL stays NULL). */
 

@@ -10,12 +10,17 @@
 #include "gx/valid.h"
 #include "admin.h"
 
-static struct gx_outbox_store_sql sql_user = { .tmpl =
-	"SELECT p.\"profileId\", p.\"role\"::text AS \"role\", p.\"fabricUserId\", p.\"onchainStatus\","
-	" %s AS \"pending\""
-	" FROM \"UserProfile\" p WHERE p.\"tenantId\" = $1 AND p.\"profileId\" = $2 AND p.\"deletedAt\" IS NULL",
-	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_IN_FLIGHT, "$1", "'APPOINT_ADMIN'", NULL,
-		      { { "userId", "p.\"fabricUserId\"", false } } } } };
+static struct gx_outbox_store_sql sql_user = {
+	.tmpl = "SELECT p.\"profileId\", p.\"role\"::text AS \"role\", p.\"fabricUserId\", p.\"onchainStatus\","
+		" %s AS \"pending\""
+		" FROM \"UserProfile\" p WHERE p.\"tenantId\" = $1 AND p.\"profileId\" = $2 AND p.\"deletedAt\" IS NULL",
+	.probes = { { GX_OUTBOX_STORE_EXISTS,
+		      GX_OUTBOX_STORE_IN_FLIGHT,
+		      "$1",
+		      "'APPOINT_ADMIN'",
+		      NULL,
+		      { { "userId", "p.\"fabricUserId\"", false } } } }
+};
 
 struct appoint {
 	struct gx_req *req;
@@ -64,7 +69,9 @@ void admins_appoint(struct gx_req *req)
 	const cJSON *body = gx_req_body(req);
 	struct gx_verr *v = gx_verr_new();
 	const char *field = cJSON_GetObjectItemCaseSensitive(body, "newAdminId") &&
-			    !cJSON_GetObjectItemCaseSensitive(body, "userId") ? "newAdminId" : "userId";
+					    !cJSON_GetObjectItemCaseSensitive(body, "userId")
+				    ? "newAdminId"
+				    : "userId";
 	const char *id = gx_valid_str(body, field, true, 1, 64, v);
 	struct appoint *a;
 	const char *params[2];

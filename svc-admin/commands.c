@@ -80,7 +80,8 @@ void commands_list(struct gx_req *req)
 	filter_params(&f, params);
 	params[6] = pg->page.limit_s;
 	params[7] = pg->page.offset_s;
-	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_list_sql, GX_OUTBOX_STORE_LIST_NPARAMS, params, adm_on_page, pg) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_list_sql, GX_OUTBOX_STORE_LIST_NPARAMS, params, adm_on_page,
+			pg) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the command list query");
 }
 
@@ -122,7 +123,7 @@ void commands_show(struct gx_req *req)
 /* State of a re-queue (its parameters must live until the statement ran); freed with the request. */
 struct rq_op {
 	struct gx_req *req;
-	char *ids;	   /* text[] literal of the one id, or NULL (batch) */
+	char *ids;         /* text[] literal of the one id, or NULL (batch) */
 	char *filter_json; /* batch filter for the audit record, or NULL (one command) */
 };
 
@@ -171,8 +172,10 @@ static void on_requeue_one(PGresult *res, const struct gx_pg_error *err, void *a
 				       "command %s is %s: only FAILED commands can be re-queued", id,
 				       strcmp(prev, "FAILED") ? prev : "no longer FAILED");
 		else
-			gx_reply_error(req, 409, "NOT_REQUEUEABLE", "command %s failed with %s: %s; it is not re-queued",
-				       id, *gx_pg_val(res, 0, "errorCode") ? gx_pg_val(res, 0, "errorCode") : "no error code",
+			gx_reply_error(req, 409, "NOT_REQUEUEABLE",
+				       "command %s failed with %s: %s; it is not re-queued", id,
+				       *gx_pg_val(res, 0, "errorCode") ? gx_pg_val(res, 0, "errorCode")
+								       : "no error code",
 				       gx_pg_val(res, 0, "refusal"));
 		return;
 	}
@@ -196,7 +199,8 @@ void commands_requeue(struct gx_req *req)
 	op->ids = gx_xasprintf("{\"%s\"}", id); /* gx_valid_id: no quote or backslash */
 	params[1] = op->ids;
 	params[6] = "1";
-	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_requeue_sql, GX_REQUEUE_NPARAMS, params, on_requeue_one, op) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_requeue_sql, GX_REQUEUE_NPARAMS, params, on_requeue_one, op) <
+	    0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the re-queue");
 }
 
@@ -272,8 +276,10 @@ void commands_requeue_batch(struct gx_req *req)
 	fj = cJSON_CreateObject();
 	cJSON_AddItemToObject(fj, "commandType", f.type ? cJSON_CreateString(f.type) : cJSON_CreateNull());
 	cJSON_AddItemToObject(fj, "errorCode", f.error_code ? cJSON_CreateString(f.error_code) : cJSON_CreateNull());
-	cJSON_AddItemToObject(fj, "olderThanSeconds", older >= 0 ? cJSON_CreateNumber((double)older) : cJSON_CreateNull());
-	cJSON_AddItemToObject(fj, "newerThanSeconds", newer >= 0 ? cJSON_CreateNumber((double)newer) : cJSON_CreateNull());
+	cJSON_AddItemToObject(fj, "olderThanSeconds",
+			      older >= 0 ? cJSON_CreateNumber((double)older) : cJSON_CreateNull());
+	cJSON_AddItemToObject(fj, "newerThanSeconds",
+			      newer >= 0 ? cJSON_CreateNumber((double)newer) : cJSON_CreateNull());
 	cJSON_AddNumberToObject(fj, "limit", (double)limit);
 	op = rq_start(req, params);
 	op->filter_json = cJSON_PrintUnformatted(fj);
@@ -286,6 +292,7 @@ void commands_requeue_batch(struct gx_req *req)
 	params[5] = f.has_newer ? f.newer : NULL;
 	params[6] = lim;
 	params[11] = op->filter_json;
-	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_requeue_sql, GX_REQUEUE_NPARAMS, params, on_requeue_batch, op) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_requeue_sql, GX_REQUEUE_NPARAMS, params, on_requeue_batch, op) <
+	    0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the batch re-queue");
 }

@@ -58,9 +58,12 @@ static const char SQL_TREASURY_STATE[] =
 	"WITH s AS (%s) SELECT s.*, EXISTS (SELECT 1 FROM \"Country\" WHERE \"countryCode\" = $2) AS \"known\","
 	" (SELECT \"status\" FROM \"TreasuryAccount\" WHERE \"tenantId\" = $1 AND \"countryCode\" = $2) AS \"status\","
 	" %s AS \"requested\" FROM s";
-static const struct gx_outbox_store_probe TREASURY_REQUESTED = {
-	GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'ACTIVATE_TREASURY'", NULL, { { "countryCode", "$2", false } }
-};
+static const struct gx_outbox_store_probe TREASURY_REQUESTED = { GX_OUTBOX_STORE_EXISTS,
+								 GX_OUTBOX_STORE_LIVE,
+								 "$1",
+								 "'ACTIVATE_TREASURY'",
+								 NULL,
+								 { { "countryCode", "$2", false } } };
 
 /* The statements above embed the system state (adm_sql_system_state()) and a probe; built once on first use
  * (handlers run on several threads, so under a once-guard). */
@@ -112,8 +115,8 @@ static int parse_fraction(const char *s, long long *ppb)
 
 struct init_op {
 	struct gx_req *req;
-	cJSON *payload;     /* {"countriesData":[{"countryCode","percentage"}]} */
-	char *codes_array;  /* PostgreSQL text[] literal of the codes */
+	cJSON *payload;    /* {"countriesData":[{"countryCode","percentage"}]} */
+	char *codes_array; /* PostgreSQL text[] literal of the codes */
 };
 
 static void init_op_free(void *p)
@@ -156,7 +159,8 @@ static void on_init_state(PGresult *res, const struct gx_pg_error *err, void *ar
 		return;
 	}
 	if (!gx_svc_true(res, 0, "bootstrapped") && !gx_svc_true(res, 0, "bootstrapRequested")) {
-		gx_reply_error(req, 409, "SYSTEM_NOT_BOOTSTRAPPED", "bootstrap the system before initializing countries");
+		gx_reply_error(req, 409, "SYSTEM_NOT_BOOTSTRAPPED",
+			       "bootstrap the system before initializing countries");
 		return;
 	}
 	if (gx_svc_true(res, 0, "countriesInitialized") || gx_svc_true(res, 0, "countriesRequested")) {
@@ -207,7 +211,8 @@ static long long parse_entry(const cJSON *e, int i, cJSON *out, char seen[26][26
 	else if (cJSON_IsString(pct) && parse_fraction(pct->valuestring, &ppb) == 0)
 		;
 	else {
-		gx_verr_add(v, field, "must be a fraction from 0 to 1 (number, or decimal string with at most 9 decimals)");
+		gx_verr_add(v, field,
+			    "must be a fraction from 0 to 1 (number, or decimal string with at most 9 decimals)");
 		ppb = -1;
 	}
 	if (!code || ppb < 0)
@@ -352,14 +357,15 @@ static void on_treasury_state(PGresult *res, const struct gx_pg_error *err, void
 		return;
 	}
 	if (gx_pg_isnull(res, 0, "status") && !gx_svc_true(res, 0, "countriesRequested")) {
-		gx_reply_error(req, 409, "COUNTRY_NOT_INITIALIZED", "country %s has no treasury yet: initialize countries first",
-			       op->cc);
+		gx_reply_error(req, 409, "COUNTRY_NOT_INITIALIZED",
+			       "country %s has no treasury yet: initialize countries first", op->cc);
 		return;
 	}
 	if (strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") == 0 || gx_svc_true(res, 0, "requested")) {
 		gx_reply_error(req, 409, "TREASURY_ALREADY_ACTIVE", "the treasury of %s is already %s", op->cc,
-			       gx_svc_true(res, 0, "requested") && strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") != 0 ?
-			       "being activated" : "active");
+			       gx_svc_true(res, 0, "requested") && strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") != 0
+				       ? "being activated"
+				       : "active");
 		return;
 	}
 	payload = cJSON_CreateObject();

@@ -1,6 +1,6 @@
-/* svc-admin route table (the original backend's paths, docs/compat.md, plus the outbox operations of design.md §7; auth per design.md §4
- * and the identity column of docs/chaincode.md: super-admin chaincode functions need SUPER_ADMIN, treasury
- * activation and outbox operations ADMIN; reads of public system state are public). */
+/* svc-admin route table (the original backend's paths, docs/compat.md, plus the outbox operations of design.md §7; auth
+ * per design.md §4 and the identity column of docs/chaincode.md: super-admin chaincode functions need SUPER_ADMIN,
+ * treasury activation and outbox operations ADMIN; reads of public system state are public). */
 #include "gx/api.h"
 #include "admin.h"
 

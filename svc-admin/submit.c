@@ -106,8 +106,7 @@ void adm_add_int(cJSON *obj, const char *name, const PGresult *res, int row, con
 		cJSON_AddNumberToObject(obj, name, (double)n);
 }
 
-int adm_add_amount(cJSON *obj, const char *name, const char *name_qirat, const PGresult *res, int row,
-		   const char *col)
+int adm_add_amount(cJSON *obj, const char *name, const char *name_qirat, const PGresult *res, int row, const char *col)
 {
 	char coins[GX_MONEY_FMT_LEN];
 	char digits[24];
@@ -135,8 +134,8 @@ cJSON *adm_add_param_row(cJSON *obj, const char *name, const char *tenant, const
 	return row;
 }
 
-void adm_submit(struct gx_req *req, const char *type, const cJSON *payload, const char *action,
-		const char *target_type, const char *target_id)
+void adm_submit(struct gx_req *req, const char *type, const cJSON *payload, const char *action, const char *target_type,
+		const char *target_id)
 {
 	const struct adm_app *app = gx_req_app(req);
 	const struct gx_svc_audit audit = { app->tenant, action, target_type, target_id };

@@ -16,26 +16,26 @@
 #include "gx/valid.h"
 #include "admin.h"
 
-static struct gx_outbox_store_sql sql_counters = { .tmpl =
-	"SELECT (SELECT count(*) FROM \"UserProfile\" WHERE \"tenantId\" = $1 AND \"deletedAt\" IS NULL) AS \"users\","
-	" (SELECT count(*) FROM \"UserProfile\" WHERE \"tenantId\" = $1 AND \"deletedAt\" IS NULL"
-	"   AND \"role\" IN ('ADMIN', 'SUPER_ADMIN')) AS \"admins\","
-	" (SELECT count(*) FROM \"Wallet\" WHERE \"tenantId\" = $1 AND \"deletedAt\" IS NULL) AS \"wallets\","
-	" (SELECT count(DISTINCT coalesce(\"onChainTxId\", \"offTxId\")) FROM \"Transaction\" WHERE \"tenantId\" = $1)"
-	"   AS \"transactions\","
-	" (SELECT count(*) FROM \"Organization\" WHERE \"tenantId\" = $1) AS \"organizations\","
-	" (SELECT count(*) FROM \"Loan\" WHERE \"tenantId\" = $1) AS \"loans\","
-	" (SELECT count(*) FROM \"Proposal\" WHERE \"tenantId\" = $1) AS \"proposals\","
-	" (SELECT count(*) FROM \"Country\" WHERE \"initializedAt\" IS NOT NULL) AS \"countriesInitialized\","
-	" ((SELECT coalesce(sum(\"balanceQirat\"), 0) FROM \"Wallet\" WHERE \"tenantId\" = $1)"
-	"  + (SELECT coalesce(sum(\"balanceQirat\"), 0) FROM \"Organization\" WHERE \"tenantId\" = $1)"
-	"  + (SELECT coalesce(sum(\"balanceQirat\"), 0) FROM \"TreasuryAccount\" WHERE \"tenantId\" = $1)"
-	"  + (SELECT coalesce(sum(\"balanceQirat\"), 0) FROM \"SystemAccount\" WHERE \"tenantId\" = $1))::text"
-	"   AS \"totalSupply\","
-	" %s AS \"commands\","
-	" " GX_SQL_ISO_TS("now()") " AS \"computedAt\"",
-	.probes = { { GX_OUTBOX_STORE_COUNTS, GX_OUTBOX_STORE_LIVE, "$1", NULL, NULL, { { NULL } } } } };
-
+static struct gx_outbox_store_sql sql_counters = {
+	.tmpl = "SELECT (SELECT count(*) FROM \"UserProfile\" WHERE \"tenantId\" = $1 AND \"deletedAt\" IS NULL) AS \"users\","
+		" (SELECT count(*) FROM \"UserProfile\" WHERE \"tenantId\" = $1 AND \"deletedAt\" IS NULL"
+		"   AND \"role\" IN ('ADMIN', 'SUPER_ADMIN')) AS \"admins\","
+		" (SELECT count(*) FROM \"Wallet\" WHERE \"tenantId\" = $1 AND \"deletedAt\" IS NULL) AS \"wallets\","
+		" (SELECT count(DISTINCT coalesce(\"onChainTxId\", \"offTxId\")) FROM \"Transaction\" WHERE \"tenantId\" = $1)"
+		"   AS \"transactions\","
+		" (SELECT count(*) FROM \"Organization\" WHERE \"tenantId\" = $1) AS \"organizations\","
+		" (SELECT count(*) FROM \"Loan\" WHERE \"tenantId\" = $1) AS \"loans\","
+		" (SELECT count(*) FROM \"Proposal\" WHERE \"tenantId\" = $1) AS \"proposals\","
+		" (SELECT count(*) FROM \"Country\" WHERE \"initializedAt\" IS NOT NULL) AS \"countriesInitialized\","
+		" ((SELECT coalesce(sum(\"balanceQirat\"), 0) FROM \"Wallet\" WHERE \"tenantId\" = $1)"
+		"  + (SELECT coalesce(sum(\"balanceQirat\"), 0) FROM \"Organization\" WHERE \"tenantId\" = $1)"
+		"  + (SELECT coalesce(sum(\"balanceQirat\"), 0) FROM \"TreasuryAccount\" WHERE \"tenantId\" = $1)"
+		"  + (SELECT coalesce(sum(\"balanceQirat\"), 0) FROM \"SystemAccount\" WHERE \"tenantId\" = $1))::text"
+		"   AS \"totalSupply\","
+		" %s AS \"commands\","
+		" " GX_SQL_ISO_TS("now()") " AS \"computedAt\"",
+			.probes = { { GX_OUTBOX_STORE_COUNTS, GX_OUTBOX_STORE_LIVE, "$1", NULL, NULL, { { NULL } } } }
+	};
 
 enum sys_op_kind { OP_BOOTSTRAP, OP_PAUSE, OP_RESUME };
 
@@ -158,8 +158,8 @@ static void on_status(PGresult *res, const struct gx_pg_error *err, void *arg)
 	gx_svc_add_text(o, "bootstrappedAt", res, 0, "bootstrappedAt");
 	cJSON_AddBoolToObject(o, "countriesInitialized", gx_svc_true(res, 0, "countriesInitialized"));
 	/* the original's answer: its SYSTEM_STATUS parameter row */
-	adm_add_param_row(o, "status", app->tenant, "SYSTEM_STATUS", gx_svc_true(res, 0, "paused") ? "PAUSED" : "ACTIVE",
-			  gx_pg_val(res, 0, "statusUpdatedAt"));
+	adm_add_param_row(o, "status", app->tenant, "SYSTEM_STATUS",
+			  gx_svc_true(res, 0, "paused") ? "PAUSED" : "ACTIVE", gx_pg_val(res, 0, "statusUpdatedAt"));
 	gx_reply_json(req, 200, o);
 }
 

@@ -36,27 +36,32 @@ static const char SQL_ONE[] =
 static const char SQL_LIST[] =
 	"SELECT x.\"total\", p.* FROM (SELECT count(*) AS \"total\" FROM \"Proposal\" WHERE \"tenantId\" = $1"
 	"  AND ($2::text IS NULL OR \"status\" = $2)) x"
-	" LEFT JOIN LATERAL (SELECT " PROPOSAL_COLS " FROM \"Proposal\" p WHERE p.\"tenantId\" = $1"
+	" LEFT JOIN LATERAL (SELECT " PROPOSAL_COLS
+	" FROM \"Proposal\" p WHERE p.\"tenantId\" = $1"
 	"  AND ($2::text IS NULL OR p.\"status\" = $2) ORDER BY p.\"createdAt\", p.\"proposalId\""
 	"  LIMIT $3::bigint OFFSET $4::bigint) p ON true";
 
-/* What execution needs: the proposer, the tallies, whether the window is over, the decision parameters, the number of users
- * registered on chain, and whether an execution is accepted but not yet projected. */
-static struct gx_outbox_store_sql sql_execute = { .tmpl =
-	"SELECT p.\"status\", p.\"proposerId\", p.\"votesFor\", p.\"votesAgainst\", p.\"votesAbstain\","
-	" (p.\"votingEndsAt\" IS NULL OR p.\"votingEndsAt\" <= now()) AS \"ended\","
-	" (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1"
-	"  AND \"paramKey\" = 'governanceQuorumPercentage') AS \"quorum\","
-	" (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1"
-	"  AND \"paramKey\" = 'governanceApprovalThreshold') AS \"approval\","
-	" (SELECT count(*) FROM \"UserProfile\" WHERE \"tenantId\" = $1 AND \"onchainStatus\" IS NOT NULL) AS \"users\","
-	" %s AS \"inflight\""
-	" FROM \"Proposal\" p WHERE p.\"proposalId\" = $2 AND p.\"tenantId\" = $1",
-	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_IN_FLIGHT, "$1", "'EXECUTE_PROPOSAL'", NULL,
-		      { { "proposalId", "$2", false } } } } };
+/* What execution needs: the proposer, the tallies, whether the window is over, the decision parameters, the number of
+ * users registered on chain, and whether an execution is accepted but not yet projected. */
+static struct gx_outbox_store_sql sql_execute = {
+	.tmpl = "SELECT p.\"status\", p.\"proposerId\", p.\"votesFor\", p.\"votesAgainst\", p.\"votesAbstain\","
+		" (p.\"votingEndsAt\" IS NULL OR p.\"votingEndsAt\" <= now()) AS \"ended\","
+		" (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1"
+		"  AND \"paramKey\" = 'governanceQuorumPercentage') AS \"quorum\","
+		" (SELECT \"paramValue\" FROM \"SystemParameter\" WHERE \"tenantId\" = $1"
+		"  AND \"paramKey\" = 'governanceApprovalThreshold') AS \"approval\","
+		" (SELECT count(*) FROM \"UserProfile\" WHERE \"tenantId\" = $1 AND \"onchainStatus\" IS NOT NULL) AS \"users\","
+		" %s AS \"inflight\""
+		" FROM \"Proposal\" p WHERE p.\"proposalId\" = $2 AND p.\"tenantId\" = $1",
+	.probes = { { GX_OUTBOX_STORE_EXISTS,
+		      GX_OUTBOX_STORE_IN_FLIGHT,
+		      "$1",
+		      "'EXECUTE_PROPOSAL'",
+		      NULL,
+		      { { "proposalId", "$2", false } } } }
+};
 
-static const char *const TYPES[] = { "PARAMETER_CHANGE", "FEATURE_ADDITION", "SYSTEM_UPGRADE", "POLICY_CHANGE",
-				     NULL };
+static const char *const TYPES[] = { "PARAMETER_CHANGE", "FEATURE_ADDITION", "SYSTEM_UPGRADE", "POLICY_CHANGE", NULL };
 /* PASSED: the original OpenAPI's name for proposals that passed, which are EXECUTED here. */
 static const char *const STATUSES[] = { "ACTIVE", "EXECUTED", "PASSED", "REJECTED", "ALL", NULL };
 
@@ -161,7 +166,8 @@ void proposals_submit(struct gx_req *req)
 		gx_verr_add(v, "description", "must be at most 2000 bytes");
 	type = gx_valid_str(body, "proposalType", false, 1, 32, v);
 	if (type && !gx_valid_enum(type, TYPES))
-		gx_verr_add(v, "proposalType", "must be one of PARAMETER_CHANGE, FEATURE_ADDITION, SYSTEM_UPGRADE, "
+		gx_verr_add(v, "proposalType",
+			    "must be one of PARAMETER_CHANGE, FEATURE_ADDITION, SYSTEM_UPGRADE, "
 			    "POLICY_CHANGE");
 	else if (type && strcmp(type, "PARAMETER_CHANGE") != 0)
 		gx_verr_add(v, "proposalType", "only PARAMETER_CHANGE proposals can be executed on chain");
@@ -323,7 +329,8 @@ static void on_execute(PGresult *res, const struct gx_pg_error *err, void *arg)
 	if (!gx_svc_found(req, res, err, "PROPOSAL_NOT_FOUND", "Proposal not found"))
 		return;
 	if (strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") != 0) {
-		gx_reply_error(req, 409, "PROPOSAL_NOT_ACTIVE", "proposal is %s, not ACTIVE", gx_pg_val(res, 0, "status"));
+		gx_reply_error(req, 409, "PROPOSAL_NOT_ACTIVE", "proposal is %s, not ACTIVE",
+			       gx_pg_val(res, 0, "status"));
 		return;
 	}
 	/* four eyes: the proposer never executes their own proposal, whatever their role */
@@ -350,13 +357,17 @@ static void on_execute(PGresult *res, const struct gx_pg_error *err, void *arg)
 		return;
 	}
 	if ((f + a + ab) * 100 < quorum * users) {
-		gx_reply_error(req, 422, "PROPOSAL_NOT_PASSED", "quorum not reached: %lld of %lld registered users voted, "
-			       "%lld%% needed", f + a + ab, users, quorum);
+		gx_reply_error(req, 422, "PROPOSAL_NOT_PASSED",
+			       "quorum not reached: %lld of %lld registered users voted, "
+			       "%lld%% needed",
+			       f + a + ab, users, quorum);
 		return;
 	}
 	if (f < 1 || f * 100 < approval * (f + a)) {
-		gx_reply_error(req, 422, "PROPOSAL_NOT_PASSED", "approval threshold not reached: %lld for, %lld against, "
-			       "%lld%% needed", f, a, approval);
+		gx_reply_error(req, 422, "PROPOSAL_NOT_PASSED",
+			       "approval threshold not reached: %lld for, %lld against, "
+			       "%lld%% needed",
+			       f, a, approval);
 		return;
 	}
 	payload = cJSON_CreateObject();

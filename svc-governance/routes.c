@@ -1,5 +1,5 @@
-/* svc-governance route table (the original backend's paths, docs/compat.md; auth per design.md §4: reads are public as in the
- * original, votes need an access token, execution needs an admin). */
+/* svc-governance route table (the original backend's paths, docs/compat.md; auth per design.md §4: reads are public as
+ * in the original, votes need an access token, execution needs an admin). */
 #include "gx/api.h"
 #include "gov.h"
 

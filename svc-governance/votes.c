@@ -19,23 +19,32 @@
 
 /* A CAST_VOTE command of voter $3 for proposal $2 that has not failed ($1 is the tenant): a vote counts once. */
 #define LIVE_VOTE_COMMAND \
-	{ GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'CAST_VOTE'", NULL, \
-	  { { "proposalId", "$2", false }, { "voterId", "$3", false } } }
+	{ \
+		GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'CAST_VOTE'", NULL, \
+		{ \
+			{ "proposalId", "$2", false }, \
+			{ \
+				"voterId", "$3", false \
+			} \
+		} \
+	}
 
-static struct gx_outbox_store_sql sql_precheck = { .tmpl =
-	"SELECT p.\"status\", (p.\"votingEndsAt\" IS NULL OR p.\"votingEndsAt\" > now()) AS \"open\","
-	" (SELECT u.\"onchainStatus\" IS NOT NULL FROM \"UserProfile\" u WHERE u.\"profileId\" = $3"
-	"  AND u.\"tenantId\" = $1 AND u.\"deletedAt\" IS NULL) AS \"voter\","
-	" (EXISTS (SELECT 1 FROM \"ProposalVote\" v WHERE v.\"proposalId\" = $2 AND v.\"voterId\" = $3"
-	"   AND v.\"confirmedAt\" IS NOT NULL) OR %s) AS \"voted\""
-	" FROM \"Proposal\" p WHERE p.\"proposalId\" = $2 AND p.\"tenantId\" = $1",
-	.probes = { LIVE_VOTE_COMMAND } };
+static struct gx_outbox_store_sql sql_precheck = {
+	.tmpl = "SELECT p.\"status\", (p.\"votingEndsAt\" IS NULL OR p.\"votingEndsAt\" > now()) AS \"open\","
+		" (SELECT u.\"onchainStatus\" IS NOT NULL FROM \"UserProfile\" u WHERE u.\"profileId\" = $3"
+		"  AND u.\"tenantId\" = $1 AND u.\"deletedAt\" IS NULL) AS \"voter\","
+		" (EXISTS (SELECT 1 FROM \"ProposalVote\" v WHERE v.\"proposalId\" = $2 AND v.\"voterId\" = $3"
+		"   AND v.\"confirmedAt\" IS NOT NULL) OR %s) AS \"voted\""
+		" FROM \"Proposal\" p WHERE p.\"proposalId\" = $2 AND p.\"tenantId\" = $1",
+	.probes = { LIVE_VOTE_COMMAND }
+};
 
 /* In the command's transaction: drop a stale unconfirmed vote (its command failed), then record this one. */
-static struct gx_outbox_store_sql sql_drop_stale = { .tmpl =
-	"DELETE FROM \"ProposalVote\" v WHERE v.\"proposalId\" = $2 AND v.\"voterId\" = $3"
-	" AND v.\"confirmedAt\" IS NULL AND NOT %s",
-	.probes = { LIVE_VOTE_COMMAND } };
+static struct gx_outbox_store_sql sql_drop_stale = {
+	.tmpl = "DELETE FROM \"ProposalVote\" v WHERE v.\"proposalId\" = $2 AND v.\"voterId\" = $3"
+		" AND v.\"confirmedAt\" IS NULL AND NOT %s",
+	.probes = { LIVE_VOTE_COMMAND }
+};
 static const char SQL_RECORD[] =
 	"INSERT INTO \"ProposalVote\" (\"tenantId\", \"proposalId\", \"voterId\", \"vote\")"
 	" VALUES ($1, $2, $3, $4::\"VoteChoice\")";
@@ -59,7 +68,8 @@ static void on_precheck(PGresult *res, const struct gx_pg_error *err, void *arg)
 	struct vote *vt = arg;
 	struct gx_req *req = vt->req;
 	const char *params[4] = { gx_req_tenant(req), vt->proposal, vt->voter, vt->choice };
-	struct gx_pg_stmt stmts[2] = { { gx_outbox_store_sql_text(&sql_drop_stale), 3, params }, { SQL_RECORD, 4, params } };
+	struct gx_pg_stmt stmts[2] = { { gx_outbox_store_sql_text(&sql_drop_stale), 3, params },
+				       { SQL_RECORD, 4, params } };
 	struct gx_outbox_cmd cmd;
 	cJSON *payload;
 

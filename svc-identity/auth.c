@@ -26,7 +26,8 @@
 #include <mbedtls/sha256.h>
 
 static const char SQL_LOGIN_LOOKUP[] =
-	"SELECT " IDY_PROFILE_COLS ", \"passwordHash\", \"mustChangePassword\","
+	"SELECT " IDY_PROFILE_COLS
+	", \"passwordHash\", \"mustChangePassword\","
 	" extract(epoch FROM \"tokensValidAfter\")::bigint AS \"validAfter\" FROM \"UserProfile\" WHERE lower(\"email\") = $1"
 	" AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL";
 
@@ -94,7 +95,7 @@ cJSON *idy_tokens_json(const struct idy_tokens *t)
 struct login {
 	struct gx_req *req;
 	struct idy_hash_job *job;
-	char *email;    /* lower-cased */
+	char *email; /* lower-cased */
 	char *password;
 	char lock_key[80];
 	char profile_id[64];

@@ -96,8 +96,7 @@ static void count_refresh(const char *result)
 	static const char *const labels[] = { "result", NULL };
 	const char *vals[1] = { result };
 
-	gx_metrics_add(gx_metrics_counter("gx_identity_refresh_total", "refresh requests by outcome", labels), vals,
-		       1);
+	gx_metrics_add(gx_metrics_counter("gx_identity_refresh_total", "refresh requests by outcome", labels), vals, 1);
 }
 
 /* Verify the body's refreshToken into *c, accepting tokens expired up to leeway_s ago; during a cut-over also one

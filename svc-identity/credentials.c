@@ -55,7 +55,8 @@ static void on_published(const redisReply *reply, const char *err, void *arg)
 
 	if (err || !reply || reply->type != REDIS_REPLY_STATUS) {
 		/* the database holds the epoch: the pipeline's PostgreSQL fallback sees it while Redis is down */
-		gx_log_warn("token epoch of profile %s not copied to redis: %s", p->profile_id, err ? err : "bad reply");
+		gx_log_warn("token epoch of profile %s not copied to redis: %s", p->profile_id,
+			    err ? err : "bad reply");
 		gx_metrics_add(gx_metrics_counter("gx_redis_degraded_total", "requests served in Redis-degraded mode",
 						  labels),
 			       vals, 1);
@@ -64,8 +65,7 @@ static void on_published(const redisReply *reply, const char *err, void *arg)
 	free(p);
 }
 
-void idy_epoch_publish(struct gx_req *req, const char *profile_id, long long epoch, void (*done)(void *arg),
-		       void *arg)
+void idy_epoch_publish(struct gx_req *req, const char *profile_id, long long epoch, void (*done)(void *arg), void *arg)
 {
 	struct publish *p = gx_xcalloc(1, sizeof(*p));
 	char key[96], val[24], ttl[24];
@@ -157,7 +157,8 @@ static void reset_published(void *arg)
 	else
 		cJSON_AddNullToObject(o, "temporaryPassword");
 	cJSON_AddStringToObject(o, "resetAt", s->at);
-	cJSON_AddStringToObject(o, "message", "Password reset. Every session of the account has ended; the user must "
+	cJSON_AddStringToObject(o, "message",
+				"Password reset. Every session of the account has ended; the user must "
 				"change the password at the next login.");
 	gx_reply_header(s->req, "Cache-Control", "no-store");
 	gx_reply_json(s->req, 200, o);
@@ -223,10 +224,13 @@ static void on_reset_target(PGresult *res, const struct gx_pg_error *err, void *
 		return;
 	/* a generated password is random: it may contain a name's letters by chance (e.g. "ada") without being
 	 * derived from it, so only a given one is held against the profile's names and email */
-	spec = (struct idy_hash_spec){ .op = IDY_HASH_MAKE, .account = s->id, .pw = s->temp,
+	spec = (struct idy_hash_spec){ .op = IDY_HASH_MAKE,
+				       .account = s->id,
+				       .pw = s->temp,
 				       .email = s->generated ? NULL : gx_pg_val(res, 0, "email"),
 				       .first = s->generated ? NULL : gx_pg_val(res, 0, "firstName"),
-				       .last = s->generated ? NULL : gx_pg_val(res, 0, "lastName"), .check = true,
+				       .last = s->generated ? NULL : gx_pg_val(res, 0, "lastName"),
+				       .check = true,
 				       .cost = (int)app->cfg->bcrypt_cost };
 	s->job = idy_hash_submit(gx_req_worker(s->req), &spec, reset_hashed, s, &why);
 	if (!s->job)

@@ -24,8 +24,8 @@
 #include <event2/event.h>
 
 struct idy_hash_job {
-	struct idy_hash_job *next;              /* pool queue, then the completion list */
-	struct idy_hash_job *iprev, *inext;     /* the pool's in-flight list (submitted, not yet finished) */
+	struct idy_hash_job *next;          /* pool queue, then the completion list */
+	struct idy_hash_job *iprev, *inext; /* the pool's in-flight list (submitted, not yet finished) */
 	struct idy_hashq *q;
 	enum idy_hash_op op;
 	char *account;
@@ -35,9 +35,9 @@ struct idy_hash_job {
 	bool check;
 	int cost;
 	struct idy_hash_result res;
-	char *result;       /* the new hash */
+	char *result; /* the new hash */
 	char issue[160];
-	idy_hash_cb cb;     /* NULL once cancelled (worker thread only) */
+	idy_hash_cb cb; /* NULL once cancelled (worker thread only) */
 	void *arg;
 };
 
@@ -324,8 +324,8 @@ static char *dup_or_null(const char *s)
 	return s ? gx_xstrdup(s) : NULL;
 }
 
-struct idy_hash_job *idy_hash_submit(struct idy_hashq *q, const struct idy_hash_spec *spec, idy_hash_cb cb,
-				     void *arg, enum idy_hash_refusal *why)
+struct idy_hash_job *idy_hash_submit(struct idy_hashq *q, const struct idy_hash_spec *spec, idy_hash_cb cb, void *arg,
+				     enum idy_hash_refusal *why)
 {
 	struct idy_hashpool *p;
 	struct idy_hash_job *j;

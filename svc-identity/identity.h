@@ -99,8 +99,8 @@ void idy_hashq_free(struct idy_hashq *q);
 /* Queue a job (worker thread). Returns the job handle (owned by the queue; valid until its callback ran or it was
  * cancelled), or NULL with *why set when the pool's queue is full, the account already has a job in flight, or q is
  * NULL (its creation failed: IDY_HASH_FULL). */
-struct idy_hash_job *idy_hash_submit(struct idy_hashq *q, const struct idy_hash_spec *spec, idy_hash_cb cb,
-				     void *arg, enum idy_hash_refusal *why);
+struct idy_hash_job *idy_hash_submit(struct idy_hashq *q, const struct idy_hash_spec *spec, idy_hash_cb cb, void *arg,
+				     enum idy_hash_refusal *why);
 /* Forget the job's callback (worker thread, before it ran). */
 void idy_hash_cancel(struct idy_hash_job *job);
 
@@ -129,9 +129,10 @@ int idy_refresh_hash(const char *jti, char out[65]);
 
 /* ---- token epoch (credentials.c) ---------------------------------------------------------------------------
  * A password change or reset sets "UserProfile"."tokensValidAfter" to E = now + 1 s (whole seconds; at least the
- * previous epoch + 1 s, so a token minted at the previous epoch ends too) in the same transaction, then copies E to Redis (gx:epoch:<profileId>, TTL IDY_EPOCH_TTL_S, after which every older access
- * token has expired anyway). The HTTP pipeline refuses an access token whose iat is before E (docs/security.md
- * "Credentials"). Tokens minted later carry iat >= E (idy_epoch_iat), so a login in the same second still works. */
+ * previous epoch + 1 s, so a token minted at the previous epoch ends too) in the same transaction, then copies E to
+ * Redis (gx:epoch:<profileId>, TTL IDY_EPOCH_TTL_S, after which every older access token has expired anyway). The HTTP
+ * pipeline refuses an access token whose iat is before E (docs/security.md "Credentials"). Tokens minted later carry
+ * iat >= E (idy_epoch_iat), so a login in the same second still works. */
 #define IDY_EPOCH_TTL_S (IDY_ACCESS_TTL_S + 60)
 /* The epoch a change made now asks for (the statement may raise it, see above). */
 long long idy_epoch_next(void);
@@ -139,21 +140,20 @@ long long idy_epoch_next(void);
 long long idy_epoch_iat(long long now, const char *epoch);
 /* Copy epoch E of profile_id to Redis, then call done(arg) (on success or failure: the database already holds
  * it; a failure is logged and counted). */
-void idy_epoch_publish(struct gx_req *req, const char *profile_id, long long epoch, void (*done)(void *arg),
-		       void *arg);
+void idy_epoch_publish(struct gx_req *req, const char *profile_id, long long epoch, void (*done)(void *arg), void *arg);
 
 /* ---- shared handler helpers (users.c) ---------------------------------------------------------------------- */
 
 /* SQL: a UTC timestamp column as ISO 8601 with milliseconds. */
 /* The "UserProfile" columns every profile read selects (a SQL fragment for SELECT/RETURNING from "UserProfile",
  * aliases as the JSON names, plus the newest KYC status). */
-#define IDY_PROFILE_COLS                                                                                          \
-	"\"profileId\", \"email\", \"firstName\", \"lastName\", \"phoneNum\", \"identityNum\","                 \
-	" \"status\"::text AS \"status\", \"nationalityCountryCode\","                                            \
-	" to_char(\"dateOfBirth\", 'YYYY-MM-DD') AS \"dateOfBirth\", \"role\"::text AS \"role\","                  \
-	" \"fabricUserId\", \"onchainStatus\","                                                                   \
+#define IDY_PROFILE_COLS \
+	"\"profileId\", \"email\", \"firstName\", \"lastName\", \"phoneNum\", \"identityNum\"," \
+	" \"status\"::text AS \"status\", \"nationalityCountryCode\"," \
+	" to_char(\"dateOfBirth\", 'YYYY-MM-DD') AS \"dateOfBirth\", \"role\"::text AS \"role\"," \
+	" \"fabricUserId\", \"onchainStatus\"," \
 	" (SELECT k.\"status\"::text FROM \"KYCVerification\" k WHERE k.\"profileId\" = \"UserProfile\".\"profileId\"" \
-	" ORDER BY k.\"createdAt\" DESC, k.\"kycId\" LIMIT 1) AS \"kycStatus\","                                  \
+	" ORDER BY k.\"createdAt\" DESC, k.\"kycId\" LIMIT 1) AS \"kycStatus\"," \
 	" " GX_SQL_ISO_TS("\"createdAt\"") " AS \"createdAt\", " GX_SQL_ISO_TS("\"updatedAt\"") " AS \"updatedAt\""
 /* The UserProfile JSON object of row r of res (see openapi.json "UserProfile"). Caller owns. */
 cJSON *idy_profile_json(const PGresult *res, int r);
@@ -177,8 +177,7 @@ void idy_email_account(const char *email, char *out, size_t n);
 
 /* The on-chain fields of a body: nationalityCountryCode and dateOfBirth, both optional (NULL when absent), with
  * the age in whole years from the date (-1 when absent). Problems go to v. Pointers borrow from body. */
-void idy_read_onchain_fields(const cJSON *body, struct gx_verr *v, const char **nat, const char **dob,
-			     long long *age);
+void idy_read_onchain_fields(const cJSON *body, struct gx_verr *v, const char **nat, const char **dob, long long *age);
 /* The profile fields a registration or an update carries; each owned, NULL when absent. */
 struct idy_fields {
 	char *first, *last, *phone, *identity, *email, *password;

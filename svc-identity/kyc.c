@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KYC_COLS                                                                                                  \
+#define KYC_COLS \
 	"\"kycId\", \"profileId\", \"status\"::text AS \"status\", \"evidenceHash\", \"evidenceSize\", \"evidenceMime\"," \
 	" " GX_SQL_ISO_TS("\"verifiedAt\"") " AS \"verifiedAt\", \"verifierDetails\","                                   \
 	" " GX_SQL_ISO_TS("\"createdAt\"") " AS \"createdAt\", " GX_SQL_ISO_TS("\"updatedAt\"") " AS \"updatedAt\""
@@ -36,13 +36,15 @@ static const char SQL_SUBMIT[] =
 	"  AS \"approved\"),"
 	" ins AS (INSERT INTO \"KYCVerification\" (\"kycId\", \"profileId\", \"status\", \"evidenceHash\","
 	"  \"evidenceSize\", \"evidenceMime\", \"submittedBy\") SELECT $1, p.\"profileId\", 'PENDING', $3, $4::int, $5, $7"
-	"  FROM p, a WHERE NOT a.\"approved\" RETURNING " KYC_COLS ")"
+	"  FROM p, a WHERE NOT a.\"approved\" RETURNING " KYC_COLS
+	")"
 	" SELECT (SELECT count(*) FROM t) AS \"found\", (SELECT \"role\" FROM t) AS \"targetRole\","
 	" (SELECT count(*) FROM p) AS \"allowed\", (SELECT \"approved\" FROM a) AS \"approved\", ins.*"
 	" FROM (SELECT 1) AS one LEFT JOIN ins ON true";
 
 static const char SQL_NEWEST[] =
-	"SELECT " KYC_COLS " FROM \"KYCVerification\" WHERE \"profileId\" = $1 AND \"profileId\" IN"
+	"SELECT " KYC_COLS
+	" FROM \"KYCVerification\" WHERE \"profileId\" = $1 AND \"profileId\" IN"
 	" (SELECT \"profileId\" FROM \"UserProfile\" WHERE \"profileId\" = $1 AND \"tenantId\" = $2)"
 	" ORDER BY \"createdAt\" DESC, \"kycId\" DESC LIMIT 1";
 
@@ -58,7 +60,8 @@ static const char SQL_REVIEW[] =
 	" u AS (UPDATE \"KYCVerification\" SET \"status\" = $4::\"KycStatus\", \"verifiedAt\" = now(),"
 	"  \"verifierDetails\" = jsonb_build_object('reviewerId', $6::text, 'decision', $4::text, 'reason', $5::text)::text,"
 	"  \"reviewedBy\" = $6, \"updatedAt\" = now() FROM k WHERE \"kycId\" = k.kid AND k.kstatus = 'PENDING'"
-	"  AND $2 <> $6 AND COALESCE(k.ksub, '') <> $6 AND k.krole = ANY($7::text[]) RETURNING " KYC_COLS "),"
+	"  AND $2 <> $6 AND COALESCE(k.ksub, '') <> $6 AND k.krole = ANY($7::text[]) RETURNING " KYC_COLS
+	"),"
 	" a AS (INSERT INTO \"AdminAuditLog\" (\"tenantId\", \"actorId\", \"actorRole\", \"action\", \"targetType\","
 	"  \"targetId\", \"details\", \"requestId\", \"ipAddress\") SELECT $3, $6, $8, 'KYC_REVIEW', 'USER', $2,"
 	"  jsonb_build_object('kycId', $1::text, 'decision', $4::text, 'reason', $5::text), $9, $10 FROM u)"
@@ -87,7 +90,8 @@ static cJSON *kyc_json(const PGresult *res)
 	if (gx_pg_isnull(res, 0, "evidenceSize"))
 		cJSON_AddNullToObject(o, "evidenceSize");
 	else
-		cJSON_AddNumberToObject(o, "evidenceSize", (double)strtoll(gx_pg_val(res, 0, "evidenceSize"), NULL, 10));
+		cJSON_AddNumberToObject(o, "evidenceSize",
+					(double)strtoll(gx_pg_val(res, 0, "evidenceSize"), NULL, 10));
 	cJSON_AddStringToObject(o, "createdAt", gx_pg_val(res, 0, "createdAt"));
 	cJSON_AddStringToObject(o, "updatedAt", gx_pg_val(res, 0, "updatedAt"));
 	return o;
@@ -147,7 +151,8 @@ void idy_kyc_submit(struct gx_req *req)
 		return;
 	c = gx_req_claims(req);
 	body = gx_req_body(req);
-	if (!idy_truthy(body, "evidenceHash") || !idy_truthy(body, "evidenceSize") || !idy_truthy(body, "evidenceMime")) {
+	if (!idy_truthy(body, "evidenceHash") || !idy_truthy(body, "evidenceSize") ||
+	    !idy_truthy(body, "evidenceMime")) {
 		gx_reply_error(req, 400, "VALIDATION_FAILED", "Evidence hash, size, and MIME type are required");
 		return;
 	}

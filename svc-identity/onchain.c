@@ -16,11 +16,12 @@
 #include <time.h>
 
 /* The profile's on-chain fields, and whether it is on chain or on its way there (an open CREATE_USER). */
-static struct gx_outbox_store_sql sql_state = { .tmpl =
-	"SELECT \"nationalityCountryCode\", to_char(\"dateOfBirth\", 'YYYY-MM-DD') AS \"dateOfBirth\","
-	" \"biometricHash\", \"role\"::text AS \"role\", \"onchainStatus\" IS NOT NULL OR %s AS \"registered\""
-	" FROM \"UserProfile\" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL",
-	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$2", "'CREATE_USER'", "$1", { { NULL } } } } };
+static struct gx_outbox_store_sql sql_state = {
+	.tmpl = "SELECT \"nationalityCountryCode\", to_char(\"dateOfBirth\", 'YYYY-MM-DD') AS \"dateOfBirth\","
+		" \"biometricHash\", \"role\"::text AS \"role\", \"onchainStatus\" IS NOT NULL OR %s AS \"registered\""
+		" FROM \"UserProfile\" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL",
+	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$2", "'CREATE_USER'", "$1", { { NULL } } } }
+};
 
 static const char SQL_FILL[] =
 	"UPDATE \"UserProfile\" SET \"nationalityCountryCode\" = $3, \"dateOfBirth\" = $4::date, \"updatedAt\" = now()"

@@ -10,7 +10,8 @@ const struct gx_route idy_routes[] = {
 	{ "POST", "/api/v1/users", idy_users_create, GX_AUTH_PUBLIC, GX_ROUTE_STRICT_RL },
 	{ "GET", "/api/v1/users/{id}", idy_users_get, GX_AUTH_USER, GX_ROUTE_PWC_OK },
 	/* email, phoneNum or password in the body: the strict limiter (enumeration, credential changes) */
-	{ "PATCH", "/api/v1/users/{id}", idy_users_patch, GX_AUTH_USER, GX_ROUTE_STRICT_RL_CREDENTIALS | GX_ROUTE_PWC_OK },
+	{ "PATCH", "/api/v1/users/{id}", idy_users_patch, GX_AUTH_USER,
+	  GX_ROUTE_STRICT_RL_CREDENTIALS | GX_ROUTE_PWC_OK },
 	/* the response may hold a generated password: never stored for replay */
 	{ "POST", "/api/v1/users/{id}/password-reset", idy_users_password_reset, GX_AUTH_ADMIN,
 	  GX_ROUTE_STRICT_RL | GX_ROUTE_NO_IDEMP },

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-
 /* $9/$10 true: the body cleared phoneNum/identityNum with null (the original wrote the key when present) */
 static const char SQL_PATCH_PROFILE[] =
 	"UPDATE \"UserProfile\" SET \"firstName\" = COALESCE($3, \"firstName\"), \"lastName\" = COALESCE($4, \"lastName\"),"
@@ -29,7 +28,8 @@ static const char SQL_PATCH_PROFILE[] =
 	"  ELSE GREATEST(to_timestamp($13::bigint), \"tokensValidAfter\" + interval '1 second') END,"
 	" \"updatedAt\" = now()"
 	" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL"
-	" AND (\"profileId\" = $11 OR \"role\"::text = ANY($12::text[])) RETURNING " IDY_PROFILE_COLS ","
+	" AND (\"profileId\" = $11 OR \"role\"::text = ANY($12::text[])) RETURNING " IDY_PROFILE_COLS
+	","
 	" extract(epoch FROM \"tokensValidAfter\")::bigint AS \"validAfter\"";
 
 /* the caller's own stored credentials, for a password change (the current password is verified against the hash;
@@ -63,7 +63,7 @@ struct patch {
 	char *current; /* currentPassword (secret) */
 	bool clear_phone, clear_identity;
 	long long epoch;
-	cJSON *reply;  /* the answer, kept until the epoch is published */
+	cJSON *reply; /* the answer, kept until the epoch is published */
 };
 
 static void patch_free(void *arg)
@@ -122,8 +122,18 @@ static void patch_run(struct patch *s, const char *hash)
 	const struct gx_jwt_claims *c = gx_req_claims(req);
 	const char *below = gx_rank_below(c->role);
 	char epoch[24];
-	const char *p[13] = { s->id, gx_req_tenant(req), s->f.first, s->f.last, s->f.phone, s->f.identity, s->f.email, hash,
-			      s->clear_phone ? "true" : "false", s->clear_identity ? "true" : "false", c->sub, below,
+	const char *p[13] = { s->id,
+			      gx_req_tenant(req),
+			      s->f.first,
+			      s->f.last,
+			      s->f.phone,
+			      s->f.identity,
+			      s->f.email,
+			      hash,
+			      s->clear_phone ? "true" : "false",
+			      s->clear_identity ? "true" : "false",
+			      c->sub,
+			      below,
 			      epoch };
 	const char *rp[4] = { s->id, gx_req_tenant(req), c->sub, below };
 
@@ -169,11 +179,15 @@ static void on_own_credentials(PGresult *res, const struct gx_pg_error *err, voi
 
 	if (!gx_svc_found(s->req, res, err, "NOT_FOUND", "User not found"))
 		return;
-	spec = (struct idy_hash_spec){ .op = IDY_HASH_CHANGE, .account = s->id, .pw = s->f.password,
-				       .current = s->current, .hash = gx_pg_val(res, 0, "passwordHash"),
+	spec = (struct idy_hash_spec){ .op = IDY_HASH_CHANGE,
+				       .account = s->id,
+				       .pw = s->f.password,
+				       .current = s->current,
+				       .hash = gx_pg_val(res, 0, "passwordHash"),
 				       .email = s->f.email ? s->f.email : gx_pg_val(res, 0, "email"),
 				       .first = s->f.first ? s->f.first : gx_pg_val(res, 0, "firstName"),
-				       .last = s->f.last ? s->f.last : gx_pg_val(res, 0, "lastName"), .check = true,
+				       .last = s->f.last ? s->f.last : gx_pg_val(res, 0, "lastName"),
+				       .check = true,
 				       .cost = (int)app->cfg->bcrypt_cost };
 	s->job = idy_hash_submit(gx_req_worker(s->req), &spec, patch_hashed, s, &why);
 	if (!s->job)
@@ -203,7 +217,8 @@ static void on_target_role(PGresult *res, const struct gx_pg_error *err, void *a
 	if (gx_rank_require(s->req, s->id, gx_pg_val(res, 0, "role"), true, "change the profile of") < 0)
 		return;
 	if (s->f.password) {
-		gx_reply_error(s->req, 403, "FORBIDDEN", "another account's password is reset with POST "
+		gx_reply_error(s->req, 403, "FORBIDDEN",
+			       "another account's password is reset with POST "
 			       "/api/v1/users/{id}/password-reset, not changed");
 		return;
 	}
@@ -228,8 +243,9 @@ static int patch_password_rules(struct gx_req *req, const char *id, const char *
 	struct gx_verr *v;
 
 	if (c->pwc && (!pw || !self)) {
-		gx_reply_error(req, 403, "PASSWORD_CHANGE_REQUIRED",
-			       "the password must be changed first: PATCH your profile with password and currentPassword");
+		gx_reply_error(
+			req, 403, "PASSWORD_CHANGE_REQUIRED",
+			"the password must be changed first: PATCH your profile with password and currentPassword");
 		return -1;
 	}
 	if (pw && self && !current) {

@@ -62,7 +62,8 @@ static void reg_offchain_done(PGresult *res GX_UNUSED, const struct gx_pg_error 
 	o = cJSON_CreateObject();
 	cJSON_AddNullToObject(o, "commandId");
 	cJSON_AddStringToObject(o, "status", "PROFILE_CREATED");
-	cJSON_AddStringToObject(o, "message", "User registered. On-chain registration needs nationalityCountryCode "
+	cJSON_AddStringToObject(o, "message",
+				"User registered. On-chain registration needs nationalityCountryCode "
 				"and dateOfBirth: POST /api/v1/users/{id}/onchain.");
 	cJSON_AddStringToObject(o, "aggregateId", s->profile_id);
 	gx_reply_json(s->req, 202, o);
@@ -111,7 +112,8 @@ static void reg_hashed(const struct idy_hash_result *r, void *arg)
 	cJSON_AddStringToObject(payload, "biometricHash", s->biometric);
 	cJSON_AddStringToObject(payload, "nationality", s->nationality);
 	cJSON_AddNumberToObject(payload, "age", (double)s->age);
-	cmd = (struct gx_outbox_cmd){ .command_type = "CREATE_USER", .aggregate_id = s->profile_id,
+	cmd = (struct gx_outbox_cmd){ .command_type = "CREATE_USER",
+				      .aggregate_id = s->profile_id,
 				      .payload = payload };
 	gx_outbox_submit(req, &st, 1, &cmd, idy_profile_conflicts, idy_nprofile_conflicts);
 	cJSON_Delete(payload);
@@ -190,11 +192,15 @@ void idy_users_create(struct gx_req *req)
 	s->dob = dob ? gx_xstrdup(dob) : NULL;
 	s->age = age;
 	idy_email_account(s->f.email, account, sizeof(account));
-	spec = (struct idy_hash_spec){ .op = IDY_HASH_MAKE, .account = account, .pw = s->f.password,
-				       .email = s->f.email, .first = s->f.first, .last = s->f.last, .check = true,
+	spec = (struct idy_hash_spec){ .op = IDY_HASH_MAKE,
+				       .account = account,
+				       .pw = s->f.password,
+				       .email = s->f.email,
+				       .first = s->f.first,
+				       .last = s->f.last,
+				       .check = true,
 				       .cost = (int)app->cfg->bcrypt_cost };
 	s->job = idy_hash_submit(gx_req_worker(req), &spec, reg_hashed, s, &why);
 	if (!s->job)
 		idy_reply_busy(req, why);
 }
-

@@ -19,10 +19,9 @@
 #include <string.h>
 #include <time.h>
 
-
-static const char SQL_GET_PROFILE[] =
-	"SELECT " IDY_PROFILE_COLS " FROM \"UserProfile\" WHERE \"profileId\" = $1 AND \"tenantId\" = $2"
-	" AND \"deletedAt\" IS NULL";
+static const char SQL_GET_PROFILE[] = "SELECT " IDY_PROFILE_COLS
+				      " FROM \"UserProfile\" WHERE \"profileId\" = $1 AND \"tenantId\" = $2"
+				      " AND \"deletedAt\" IS NULL";
 
 /* Registration and PATCH: the original answered a taken email with 400 and this text. */
 const struct gx_conflict idy_profile_conflicts[] = {
@@ -35,7 +34,6 @@ const struct gx_conflict idy_profile_conflicts[] = {
 };
 
 const size_t idy_nprofile_conflicts = GX_ARRAY_LEN(idy_profile_conflicts);
-
 
 static cJSON *col_or_null(const PGresult *res, int r, const char *col)
 {
@@ -60,9 +58,10 @@ bool idy_truthy(const cJSON *body, const char *field)
 cJSON *idy_profile_json(const PGresult *res, int r)
 {
 	/* the original's S1 keys in its order, then ours */
-	static const char *const cols[] = { "profileId", "email", "firstName", "lastName", "phoneNum", "identityNum",
-					    "status", "nationalityCountryCode", "createdAt", "updatedAt", "dateOfBirth",
-					    "role", "fabricUserId", "onchainStatus", "kycStatus" };
+	static const char *const cols[] = { "profileId",    "email",         "firstName",   "lastName",
+					    "phoneNum",     "identityNum",   "status",      "nationalityCountryCode",
+					    "createdAt",    "updatedAt",     "dateOfBirth", "role",
+					    "fabricUserId", "onchainStatus", "kycStatus" };
 	cJSON *o = cJSON_CreateObject();
 
 	for (size_t i = 0; i < GX_ARRAY_LEN(cols); i++)
@@ -197,12 +196,12 @@ void idy_fields_release(struct idy_fields *f)
 	idy_wipe_free(f->password);
 }
 
-
 /* Answer a database failure of a profile write, mapping the unique and foreign keys of conflicts. */
 void idy_reply_profile_error(struct gx_req *req, const struct gx_pg_error *err, const struct gx_conflict *conflicts,
 			     size_t n)
 {
-	if (err->kind == GX_PG_ERR_QUERY && (strcmp(err->sqlstate, "23505") == 0 || strcmp(err->sqlstate, "23503") == 0)) {
+	if (err->kind == GX_PG_ERR_QUERY &&
+	    (strcmp(err->sqlstate, "23505") == 0 || strcmp(err->sqlstate, "23503") == 0)) {
 		for (size_t i = 0; i < n; i++) {
 			if (strcmp(err->constraint, conflicts[i].constraint) == 0) {
 				gx_reply_error(req, conflicts[i].status, conflicts[i].code, "%s", conflicts[i].message);
@@ -213,9 +212,7 @@ void idy_reply_profile_error(struct gx_req *req, const struct gx_pg_error *err, 
 	gx_reply_pg_error(req, err);
 }
 
-
-void idy_read_onchain_fields(const cJSON *body, struct gx_verr *v, const char **nat, const char **dob,
-			     long long *age)
+void idy_read_onchain_fields(const cJSON *body, struct gx_verr *v, const char **nat, const char **dob, long long *age)
 {
 	int y = 0, m = 0, d = 0;
 
@@ -286,4 +283,3 @@ void idy_users_get(struct gx_req *req)
 	if (gx_pg_query(gx_req_pg(req), SQL_GET_PROFILE, 2, p, on_profile, req) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "cannot start the profile query");
 }
-

@@ -10,11 +10,11 @@ struct loan_app {
 };
 
 /* loans.c */
-void loans_apply(struct gx_req *req);    /* POST /api/v1/loans */
-void loans_get(struct gx_req *req);      /* GET  /api/v1/loans/{loanId} (borrower or admin) */
-void loans_approve(struct gx_req *req);  /* POST /api/v1/loans/{loanId}/approve (ADMIN) */
-void loans_repay(struct gx_req *req);    /* POST /api/v1/loans/{loanId}/repay (borrower) */
-void loans_list(struct gx_req *req);     /* GET  /api/v1/users/{borrowerId}/loans (self or admin) */
+void loans_apply(struct gx_req *req);   /* POST /api/v1/loans */
+void loans_get(struct gx_req *req);     /* GET  /api/v1/loans/{loanId} (borrower or admin) */
+void loans_approve(struct gx_req *req); /* POST /api/v1/loans/{loanId}/approve (ADMIN) */
+void loans_repay(struct gx_req *req);   /* POST /api/v1/loans/{loanId}/repay (borrower) */
+void loans_list(struct gx_req *req);    /* GET  /api/v1/users/{borrowerId}/loans (self or admin) */
 
 /* routes.c */
 extern const struct gx_route loan_routes[];

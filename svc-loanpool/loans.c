@@ -42,22 +42,29 @@ static const char SQL_APPLY[] =
 	"  AS \"max\"";
 
 /* One loan, whether a command of type $3 for it is accepted but not yet projected, the borrower's balance and role. */
-static struct gx_outbox_store_sql sql_loan = { .tmpl =
-	"SELECT " LOAN_COLS ","
-	" (SELECT p.\"role\"::text FROM \"UserProfile\" p WHERE p.\"profileId\" = l.\"borrowerId\") AS \"borrowerRole\","
-	" %s AS \"inflight\","
-	" (SELECT w.\"balanceQirat\"::text FROM \"Wallet\" w WHERE w.\"tenantId\" = $1 AND w.\"profileId\" = l.\"borrowerId\""
-	"  AND w.\"deletedAt\" IS NULL ORDER BY w.\"createdAt\", w.\"walletId\" LIMIT 1) AS \"walletQirat\""
-	" FROM \"Loan\" l WHERE l.\"loanId\" = $2 AND l.\"tenantId\" = $1",
-	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_IN_FLIGHT, "$1", "$3::\"CommandType\"", NULL,
-		      { { "loanId", "$2", false } } } } };
+static struct gx_outbox_store_sql sql_loan = {
+	.tmpl = "SELECT " LOAN_COLS
+		","
+		" (SELECT p.\"role\"::text FROM \"UserProfile\" p WHERE p.\"profileId\" = l.\"borrowerId\") AS \"borrowerRole\","
+		" %s AS \"inflight\","
+		" (SELECT w.\"balanceQirat\"::text FROM \"Wallet\" w WHERE w.\"tenantId\" = $1 AND w.\"profileId\" = l.\"borrowerId\""
+		"  AND w.\"deletedAt\" IS NULL ORDER BY w.\"createdAt\", w.\"walletId\" LIMIT 1) AS \"walletQirat\""
+		" FROM \"Loan\" l WHERE l.\"loanId\" = $2 AND l.\"tenantId\" = $1",
+	.probes = { { GX_OUTBOX_STORE_EXISTS,
+		      GX_OUTBOX_STORE_IN_FLIGHT,
+		      "$1",
+		      "$3::\"CommandType\"",
+		      NULL,
+		      { { "loanId", "$2", false } } } }
+};
 
 /* One page of a borrower's loans, newest first; "total" on every row (the page may be empty: then loanId is
  * NULL on the one row). */
 static const char SQL_LIST[] =
 	"SELECT x.\"total\", l.* FROM (SELECT count(*) AS \"total\" FROM \"Loan\" WHERE \"tenantId\" = $1"
 	"  AND \"borrowerId\" = $2 AND ($3::text IS NULL OR \"status\" = $3)) x"
-	" LEFT JOIN LATERAL (SELECT " LOAN_COLS " FROM \"Loan\" l WHERE l.\"tenantId\" = $1 AND l.\"borrowerId\" = $2"
+	" LEFT JOIN LATERAL (SELECT " LOAN_COLS
+	" FROM \"Loan\" l WHERE l.\"tenantId\" = $1 AND l.\"borrowerId\" = $2"
 	"  AND ($3::text IS NULL OR l.\"status\" = $3) ORDER BY l.\"appliedAt\" DESC, l.\"loanId\""
 	"  LIMIT $4::bigint OFFSET $5::bigint) l ON true";
 
@@ -68,9 +75,9 @@ struct loanop {
 	void (*step)(struct loanop *op, const PGresult *res);
 	char loan_id[65];
 	char caller[64];
-	uint64_t amount;   /* apply: requested; repay: requested (0 = the whole outstanding) */
+	uint64_t amount; /* apply: requested; repay: requested (0 = the whole outstanding) */
 	char *collateral;
-	char *status;      /* list filter or NULL */
+	char *status; /* list filter or NULL */
 	struct gx_valid_page page;
 };
 
@@ -126,8 +133,8 @@ static cJSON *loan_json(const PGresult *res, int row)
 		return NULL;
 	}
 	cJSON_AddStringToObject(o, "status", gx_pg_val(res, row, "status"));
-	cJSON_AddStringToObject(o, "collateralHash", gx_pg_isnull(res, row, "collateralHash") ? "" :
-				gx_pg_val(res, row, "collateralHash"));
+	cJSON_AddStringToObject(o, "collateralHash",
+				gx_pg_isnull(res, row, "collateralHash") ? "" : gx_pg_val(res, row, "collateralHash"));
 	gx_svc_add_text(o, "approvedBy", res, row, "approvedBy");
 	if (!gx_pg_isnull(res, row, "approvedAt"))
 		cJSON_AddStringToObject(o, "approvedAt", gx_pg_val(res, row, "approvedAt"));
@@ -381,7 +388,8 @@ static void repay_step(struct loanop *op, const PGresult *res)
 	}
 	if (gx_fee_parse_u64(gx_pg_val(res, 0, "amountQirat"), &amount) < 0 ||
 	    gx_fee_parse_u64(gx_pg_val(res, 0, "repaidQirat"), &repaid) < 0 || repaid > amount ||
-	    (!gx_pg_isnull(res, 0, "walletQirat") && gx_fee_parse_u64(gx_pg_val(res, 0, "walletQirat"), &balance) < 0)) {
+	    (!gx_pg_isnull(res, 0, "walletQirat") &&
+	     gx_fee_parse_u64(gx_pg_val(res, 0, "walletQirat"), &balance) < 0)) {
 		gx_reply_error(op->req, 500, "INTERNAL", "the loan read model holds an invalid amount");
 		return;
 	}

@@ -1,5 +1,5 @@
-/* svc-loanpool route table (the original backend's paths, docs/compat.md, plus repay; auth per design.md §4: the handlers check that a
- * user only reads or acts on their own loans, admins approve). */
+/* svc-loanpool route table (the original backend's paths, docs/compat.md, plus repay; auth per design.md §4: the
+ * handlers check that a user only reads or acts on their own loans, admins approve). */
 #include "gx/api.h"
 #include "loan.h"
 

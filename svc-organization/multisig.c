@@ -28,13 +28,18 @@ static const char SQL_INITIATE[] =
 
 /* The pending transaction (its initiator, listed approvers and recorded approvals), and whether caller $3 has an
  * approval accepted but not yet projected. */
-static struct gx_outbox_store_sql sql_approve = { .tmpl =
-	"SELECT m.\"status\", m.\"proposerId\", m.\"params\"->'approverIDs' AS \"approverIds\","
-	" COALESCE(m.\"approvers\", '[]')::text AS \"approvals\","
-	" %s AS \"inflight\""
-	" FROM \"MultiSigTransaction\" m WHERE m.\"txId\" = $2 AND m.\"tenantId\" = $1",
-	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_IN_FLIGHT, "$1", "'APPROVE_MULTISIG_TX'", NULL,
-		      { { "pendingTxId", "$2", false }, { "userId", "$3", false } } } } };
+static struct gx_outbox_store_sql sql_approve = {
+	.tmpl = "SELECT m.\"status\", m.\"proposerId\", m.\"params\"->'approverIDs' AS \"approverIds\","
+		" COALESCE(m.\"approvers\", '[]')::text AS \"approvals\","
+		" %s AS \"inflight\""
+		" FROM \"MultiSigTransaction\" m WHERE m.\"txId\" = $2 AND m.\"tenantId\" = $1",
+	.probes = { { GX_OUTBOX_STORE_EXISTS,
+		      GX_OUTBOX_STORE_IN_FLIGHT,
+		      "$1",
+		      "'APPROVE_MULTISIG_TX'",
+		      NULL,
+		      { { "pendingTxId", "$2", false }, { "userId", "$3", false } } } }
+};
 
 /* One page of the organization's PENDING transactions (newest first) with the total; the first row carries
  * "org" (does the organization exist) and "total" even when the page is empty (then "txId" is NULL). */
@@ -51,8 +56,8 @@ static const char SQL_PENDING[] =
 
 struct msop {
 	struct gx_req *req;
-	char tx_id[37];      /* initiate: the new pendingTxId */
-	char *id;            /* orgId (initiate, pending) or pendingTxId (approve) */
+	char tx_id[37]; /* initiate: the new pendingTxId */
+	char *id;       /* orgId (initiate, pending) or pendingTxId (approve) */
 	char caller[64];
 	char *to;
 	char *remark;
@@ -100,11 +105,13 @@ static void on_initiate(PGresult *res, const struct gx_pg_error *err, void *arg)
 	member = org_json_has(stake, op->caller);
 	cJSON_Delete(stake);
 	if (!member) {
-		gx_reply_error(req, 403, "FORBIDDEN", "only a stakeholder can initiate a transaction of this organization");
+		gx_reply_error(req, 403, "FORBIDDEN",
+			       "only a stakeholder can initiate a transaction of this organization");
 		return;
 	}
 	if (strcmp(gx_pg_val(res, 0, "status"), "ACTIVE") != 0) {
-		gx_reply_error(req, 409, "ORG_NOT_ACTIVE", "organization is %s; transactions need an ACTIVE organization",
+		gx_reply_error(req, 409, "ORG_NOT_ACTIVE",
+			       "organization is %s; transactions need an ACTIVE organization",
 			       gx_pg_val(res, 0, "status"));
 		return;
 	}
@@ -293,7 +300,8 @@ static void on_pending(PGresult *res, const struct gx_pg_error *err, void *arg)
 		/* the original's keys: txId, orgId, amount (a JSON number of coins), remark, status */
 		cJSON_AddStringToObject(t, "txId", gx_pg_val(res, i, "txId"));
 		cJSON_AddStringToObject(t, "orgId", gx_pg_val(res, i, "orgId"));
-		if (gx_fee_parse_u64(gx_pg_val(res, i, "amountQirat"), &q) < 0 || gx_money_add_number(t, "amount", q) < 0) {
+		if (gx_fee_parse_u64(gx_pg_val(res, i, "amountQirat"), &q) < 0 ||
+		    gx_money_add_number(t, "amount", q) < 0) {
 			cJSON_Delete(items);
 			/* the original's text (the reply logs it with the request id) */
 			gx_reply_error(req, 500, "INTERNAL", "Failed to fetch pending transactions");

@@ -21,12 +21,12 @@ struct org_app {
 };
 
 /* propose.c */
-void orgs_propose(struct gx_req *req);   /* POST /api/v1/organizations */
+void orgs_propose(struct gx_req *req); /* POST /api/v1/organizations */
 
 /* organizations.c */
-void orgs_get(struct gx_req *req);       /* GET  /api/v1/organizations/{orgId} */
-void orgs_endorse(struct gx_req *req);   /* POST /api/v1/organizations/{orgId}/endorse */
-void orgs_activate(struct gx_req *req);  /* POST /api/v1/organizations/{orgId}/activate */
+void orgs_get(struct gx_req *req);      /* GET  /api/v1/organizations/{orgId} */
+void orgs_endorse(struct gx_req *req);  /* POST /api/v1/organizations/{orgId}/endorse */
+void orgs_activate(struct gx_req *req); /* POST /api/v1/organizations/{orgId}/activate */
 
 /* An organization-level operation: org_load reads the {orgId} organization (and whether a command of a type is in
  * flight), then calls step with its row. The op is attached to the request and freed with it. */
@@ -50,7 +50,7 @@ void org_load(struct gx_req *req, struct orgop *op, const char *inflight_type, c
 void org_submit(struct orgop *op, const char *type, cJSON *payload);
 
 /* rules.c */
-void orgs_rules(struct gx_req *req);     /* POST /api/v1/organizations/{orgId}/rules */
+void orgs_rules(struct gx_req *req); /* POST /api/v1/organizations/{orgId}/rules */
 
 /* multisig.c */
 void multisig_initiate(struct gx_req *req); /* POST /api/v1/organizations/{orgId}/transactions */

@@ -1,6 +1,7 @@
 /* Organizations: the helpers of org.h, the organization-level operation (load, then one step; rules.c uses it too),
- * endorse (ENDORSE_MEMBERSHIP), activate (ACTIVATE_ORGANIZATION) and the organization read model the projector keeps (GET: ours at the top level, the original's {"organization": {...}} beside it). The
- * orgId is the commands' aggregate. Checks against the read model are fast rejections; the chain decides. */
+ * endorse (ENDORSE_MEMBERSHIP), activate (ACTIVATE_ORGANIZATION) and the organization read model the projector keeps
+ * (GET: ours at the top level, the original's {"organization": {...}} beside it). The orgId is the commands' aggregate.
+ * Checks against the read model are fast rejections; the chain decides. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,8 +245,10 @@ static void endorse_step(struct orgop *op, const PGresult *res)
 	cJSON_Delete(stake);
 	cJSON_Delete(endorsers);
 	if (strcmp(gx_pg_val(res, 0, "status"), "PROPOSED") != 0) {
-		gx_reply_error(op->req, 409, "ORG_NOT_PROPOSED", "organization is %s; only a PROPOSED organization takes "
-			       "endorsements", gx_pg_val(res, 0, "status"));
+		gx_reply_error(op->req, 409, "ORG_NOT_PROPOSED",
+			       "organization is %s; only a PROPOSED organization takes "
+			       "endorsements",
+			       gx_pg_val(res, 0, "status"));
 		return;
 	}
 	if (!member) {
@@ -288,7 +291,8 @@ static void activate_step(struct orgop *op, const PGresult *res)
 	cJSON_Delete(stake);
 	cJSON_Delete(endorsers);
 	if (!member && !gx_req_is_admin(op->req)) {
-		gx_reply_error(op->req, 403, "FORBIDDEN", "only a stakeholder or an admin can activate this organization");
+		gx_reply_error(op->req, 403, "FORBIDDEN",
+			       "only a stakeholder or an admin can activate this organization");
 		return;
 	}
 	if (strcmp(gx_pg_val(res, 0, "status"), "PROPOSED") != 0) {
@@ -297,12 +301,13 @@ static void activate_step(struct orgop *op, const PGresult *res)
 		return;
 	}
 	if (gx_svc_true(res, 0, "inflight")) {
-		gx_reply_error(op->req, 409, "ACTIVATION_IN_PROGRESS", "an activation of this organization is in progress");
+		gx_reply_error(op->req, 409, "ACTIVATION_IN_PROGRESS",
+			       "an activation of this organization is in progress");
 		return;
 	}
 	if (missing > 0) {
-		gx_reply_error(op->req, 422, "NOT_ALL_ENDORSED", "%d stakeholder(s) have not endorsed the organization yet",
-			       missing);
+		gx_reply_error(op->req, 422, "NOT_ALL_ENDORSED",
+			       "%d stakeholder(s) have not endorsed the organization yet", missing);
 		return;
 	}
 	payload = cJSON_CreateObject();

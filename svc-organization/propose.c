@@ -19,31 +19,39 @@
 /* Each stakeholder id of the JSON array $2, in order, whether it is a live profile registered on chain, and
  * whether the orgId $3 is taken: an organization, a user or account id (the chain keeps one namespace of account
  * ids), or a proposal accepted and not FAILED. */
-static struct gx_outbox_store_sql sql_stakeholders = { .tmpl =
-	"SELECT u.id, (p.\"profileId\" IS NOT NULL) AS found, (p.\"onchainStatus\" IS NOT NULL) AS onchain,"
-	" (EXISTS (SELECT 1 FROM \"Organization\" WHERE \"orgId\" = $3 AND \"tenantId\" = $1)"
-	"  OR EXISTS (SELECT 1 FROM \"UserProfile\" WHERE \"profileId\" = $3 AND \"tenantId\" = $1)"
-	"  OR EXISTS (SELECT 1 FROM \"Wallet\" WHERE \"primaryAccountId\" = $3 AND \"tenantId\" = $1)"
-	"  OR %s) AS taken"
-	" FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY AS u(id, n)"
-	" LEFT JOIN \"UserProfile\" p ON p.\"profileId\" = u.id AND p.\"tenantId\" = $1 AND p.\"deletedAt\" IS NULL"
-	" ORDER BY u.n",
-	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'PROPOSE_ORGANIZATION'", NULL,
-		      { { "orgId", "$3", false } } } } };
+static struct gx_outbox_store_sql sql_stakeholders = {
+	.tmpl = "SELECT u.id, (p.\"profileId\" IS NOT NULL) AS found, (p.\"onchainStatus\" IS NOT NULL) AS onchain,"
+		" (EXISTS (SELECT 1 FROM \"Organization\" WHERE \"orgId\" = $3 AND \"tenantId\" = $1)"
+		"  OR EXISTS (SELECT 1 FROM \"UserProfile\" WHERE \"profileId\" = $3 AND \"tenantId\" = $1)"
+		"  OR EXISTS (SELECT 1 FROM \"Wallet\" WHERE \"primaryAccountId\" = $3 AND \"tenantId\" = $1)"
+		"  OR %s) AS taken"
+		" FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY AS u(id, n)"
+		" LEFT JOIN \"UserProfile\" p ON p.\"profileId\" = u.id AND p.\"tenantId\" = $1 AND p.\"deletedAt\" IS NULL"
+		" ORDER BY u.n",
+	.probes = { { GX_OUTBOX_STORE_EXISTS,
+		      GX_OUTBOX_STORE_LIVE,
+		      "$1",
+		      "'PROPOSE_ORGANIZATION'",
+		      NULL,
+		      { { "orgId", "$3", false } } } }
+};
 
 /* orgType spellings: ours (lower case), the chain's, and the original's DTO (NGO); any case. */
 static const struct {
 	const char *in, *chain;
 } ORG_TYPES[] = {
-	{ "business", "BUSINESS" }, { "nonprofit", "NONPROFIT" }, { "ngo", "NONPROFIT" }, { "government", "GOVERNMENT" },
+	{ "business", "BUSINESS" },
+	{ "nonprofit", "NONPROFIT" },
+	{ "ngo", "NONPROFIT" },
+	{ "government", "GOVERNMENT" },
 };
 
 struct propose {
 	struct gx_req *req;
 	char org_id[65];
 	char *name;
-	const char *type;     /* chain spelling, static */
-	cJSON *stakeholders;  /* owned array of strings */
+	const char *type;    /* chain spelling, static */
+	cJSON *stakeholders; /* owned array of strings */
 };
 
 static void propose_free(void *p)
@@ -96,7 +104,8 @@ static void on_stakeholders(PGresult *res, const struct gx_pg_error *err, void *
 	if (gx_svc_invalid(req, v))
 		return;
 	if (PQntuples(res) > 0 && gx_svc_true(res, 0, "taken")) {
-		gx_reply_error(req, 409, "ORG_EXISTS", "an organization or account with id %s already exists", pr->org_id);
+		gx_reply_error(req, 409, "ORG_EXISTS", "an organization or account with id %s already exists",
+			       pr->org_id);
 		return;
 	}
 	payload = cJSON_CreateObject();
@@ -152,7 +161,8 @@ void orgs_propose(struct gx_req *req)
 	    !org_truthy(cJSON_GetObjectItemCaseSensitive(body, "orgName")) ||
 	    !org_truthy(cJSON_GetObjectItemCaseSensitive(body, "orgType")) ||
 	    !org_truthy(cJSON_GetObjectItemCaseSensitive(body, "stakeholderIds"))) {
-		gx_reply_error(req, 400, "VALIDATION_FAILED", "orgId, orgName, orgType, and stakeholderIds are required");
+		gx_reply_error(req, 400, "VALIDATION_FAILED",
+			       "orgId, orgName, orgType, and stakeholderIds are required");
 		return;
 	}
 	pr = gx_xcalloc(1, sizeof(*pr));
@@ -165,7 +175,8 @@ void orgs_propose(struct gx_req *req)
 		gx_verr_add(v, "orgName", "must be at most 100 bytes");
 	type_s = gx_valid_str(body, "orgType", true, 1, 32, v);
 	if (type_s && !(type = org_type_chain(type_s)))
-		gx_verr_add(v, "orgType", "must be one of BUSINESS, NGO, GOVERNMENT (or business, nonprofit, government)");
+		gx_verr_add(v, "orgType",
+			    "must be one of BUSINESS, NGO, GOVERNMENT (or business, nonprofit, government)");
 	ids = org_read_ids(cJSON_GetObjectItemCaseSensitive(body, "stakeholderIds"), "stakeholderIds", 2, 10, v);
 	if (gx_svc_invalid(req, v)) {
 		cJSON_Delete(ids);
@@ -188,7 +199,8 @@ void orgs_propose(struct gx_req *req)
 	params[0] = gx_req_tenant(req);
 	params[1] = json;
 	params[2] = pr->org_id;
-	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_stakeholders), 3, params, on_stakeholders, pr) < 0)
+	if (gx_pg_query(gx_req_pg(req), gx_outbox_store_sql_text(&sql_stakeholders), 3, params, on_stakeholders, pr) <
+	    0)
 		gx_reply_error(req, 500, "INTERNAL", "could not start the stakeholder query");
 	free(json);
 }

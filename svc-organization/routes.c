@@ -1,5 +1,5 @@
-/* svc-organization route table (the original backend's paths, docs/compat.md; auth per design.md §4: reads are public as in the
- * original, every write needs an access token and the handlers check stakeholder/approver membership). */
+/* svc-organization route table (the original backend's paths, docs/compat.md; auth per design.md §4: reads are public
+ * as in the original, every write needs an access token and the handlers check stakeholder/approver membership). */
 #include "gx/api.h"
 #include "org.h"
 

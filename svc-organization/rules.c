@@ -147,7 +147,8 @@ static void on_rule_change(PGresult *res, const struct gx_pg_error *err, void *a
 	}
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "status", "AWAITING_SECOND_STAKEHOLDER");
-	cJSON_AddStringToObject(o, "message", "this rule lowers the organization's approval rule: it is submitted when "
+	cJSON_AddStringToObject(o, "message",
+				"this rule lowers the organization's approval rule: it is submitted when "
 				"another stakeholder sends the same rule before expiresAt");
 	cJSON_AddStringToObject(o, "orgId", op->org_id);
 	rule = cJSON_AddObjectToObject(o, "rule");
@@ -304,7 +305,8 @@ void orgs_rules(struct gx_req *req)
 	v = gx_verr_new();
 	if (!in.required || cJSON_IsNull(in.required))
 		gx_verr_add(v, in.required_field, "is required");
-	else if (!cJSON_IsNumber(in.required) || in.required->valuedouble != (double)(long long)in.required->valuedouble ||
+	else if (!cJSON_IsNumber(in.required) ||
+		 in.required->valuedouble != (double)(long long)in.required->valuedouble ||
 		 in.required->valuedouble < 1 || in.required->valuedouble > 10)
 		gx_verr_add(v, in.required_field, "must be an integer from 1 to 10");
 	else

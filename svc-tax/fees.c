@@ -26,8 +26,8 @@ static const char *const TX_TYPES[] = { "TRANSFER", "MULTISIG", "LOAN_REPAYMENT"
 
 struct quote {
 	struct gx_req *req;
-	uint64_t amount;      /* Qirat */
-	const char *tx_type;  /* one of TX_TYPES (static) */
+	uint64_t amount;     /* Qirat */
+	const char *tx_type; /* one of TX_TYPES (static) */
 };
 
 static void reply_quote(struct gx_req *req, uint64_t amount, const char *tx_type, const struct gx_fee_params *p)
@@ -104,7 +104,8 @@ static bool read_amount(struct gx_req *req, const cJSON *body, uint64_t *q)
 	}
 	if (a || (!aq && !ac)) {
 		if (cJSON_IsNumber(a) && a->valuedouble > EXACT_NUMBER_MAX) { /* every such double is an integer */
-			gx_svc_reply_invalid(req, "amount", "must be at most 9007199254740991 as a JSON number; send larger "
+			gx_svc_reply_invalid(req, "amount",
+					     "must be at most 9007199254740991 as a JSON number; send larger "
 					     "amounts as amountQirat (a string)");
 			return false;
 		}

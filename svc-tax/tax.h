@@ -26,8 +26,8 @@ struct tax_cfg {
 
 /* Service state, read-only once serving (gx_req_app). */
 struct tax_app {
-	const char *tenant;     /* TENANT_ID (first member: gx_api_main sets it, gx/api.h) */
-	int64_t fee_ttl_us;    /* FEE_PARAMS_CACHE in microseconds; 0 = load on every request */
+	const char *tenant; /* TENANT_ID (first member: gx_api_main sets it, gx/api.h) */
+	int64_t fee_ttl_us; /* FEE_PARAMS_CACHE in microseconds; 0 = load on every request */
 };
 
 /* Per-worker state (gx_req_worker): the fee parameters last loaded from "SystemParameter". */

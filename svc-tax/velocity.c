@@ -61,8 +61,8 @@ static const char SQL_ACCOUNT[] =
 
 /* What the rule says about one account. */
 struct verdict {
-	const char *kind;         /* USER, ORG, TREASURY, SYSTEM */
-	const char *code;         /* ELIGIBLE, SYSTEM_ACCOUNT, TREASURY_ACCOUNT, BALANCE_BELOW_MINIMUM, NOT_DORMANT */
+	const char *kind; /* USER, ORG, TREASURY, SYSTEM */
+	const char *code; /* ELIGIBLE, SYSTEM_ACCOUNT, TREASURY_ACCOUNT, BALANCE_BELOW_MINIMUM, NOT_DORMANT */
 	char reason[160];
 	bool eligible;
 	uint64_t balance, min_balance, tax;
@@ -72,7 +72,7 @@ struct verdict {
 
 struct vt {
 	struct gx_req *req;
-	char *account;  /* as asked */
+	char *account; /* as asked */
 	bool apply;
 };
 
@@ -102,9 +102,10 @@ static int judge(const PGresult *res, struct verdict *vd)
 	char have[GX_MONEY_FMT_LEN], need[GX_MONEY_FMT_LEN];
 
 	memset(vd, 0, sizeof(*vd));
-	vd->kind = strcmp(gx_pg_val(res, 0, "kind"), "USER") == 0 ? "USER" :
-		   strcmp(gx_pg_val(res, 0, "kind"), "ORG") == 0 ? "ORG" :
-		   strcmp(gx_pg_val(res, 0, "kind"), "TREASURY") == 0 ? "TREASURY" : "SYSTEM";
+	vd->kind = strcmp(gx_pg_val(res, 0, "kind"), "USER") == 0       ? "USER"
+		   : strcmp(gx_pg_val(res, 0, "kind"), "ORG") == 0      ? "ORG"
+		   : strcmp(gx_pg_val(res, 0, "kind"), "TREASURY") == 0 ? "TREASURY"
+									: "SYSTEM";
 	if (param(res, "rate", GX_FEE_MAX_BPS, TAX_DEFAULT_RATE_BPS, &rate) < 0 ||
 	    param(res, "minBalance", UINT64_MAX, TAX_DEFAULT_MIN_BALANCE, &vd->min_balance) < 0 ||
 	    param(res, "dormancy", TAX_MAX_DORMANCY_DAYS, TAX_DEFAULT_DORMANCY_DAYS, &days) < 0 ||
@@ -218,16 +219,16 @@ static void on_account(PGresult *res, const struct gx_pg_error *err, void *arg)
 		bool none = PQntuples(res) == 0;
 
 		if (t->apply)
-			gx_reply_error(req, 404, "ACCOUNT_NOT_FOUND", none ? "account %s was not found" :
-				       "account %s has no wallet", t->account);
+			gx_reply_error(req, 404, "ACCOUNT_NOT_FOUND",
+				       none ? "account %s was not found" : "account %s has no wallet", t->account);
 		else
-			gx_reply_json(req, 200, unknown_json(t->account, none ? "ACCOUNT_NOT_FOUND" : "WALLET_NOT_FOUND",
-							     none ? "Account does not exist" :
-							     "Wallet not found for account"));
+			gx_reply_json(req, 200,
+				      unknown_json(t->account, none ? "ACCOUNT_NOT_FOUND" : "WALLET_NOT_FOUND",
+						   none ? "Account does not exist" : "Wallet not found for account"));
 		return;
 	}
-	if (!gx_req_is_admin(req) && (strcmp(gx_pg_val(res, 0, "kind"), "USER") == 0 ||
-				      strcmp(gx_pg_val(res, 0, "kind"), "ORG") == 0) &&
+	if (!gx_req_is_admin(req) &&
+	    (strcmp(gx_pg_val(res, 0, "kind"), "USER") == 0 || strcmp(gx_pg_val(res, 0, "kind"), "ORG") == 0) &&
 	    !gx_svc_true(res, 0, "mine")) {
 		gx_reply_error(req, 403, "FORBIDDEN", "you can only check your own or your organization's account");
 		return;

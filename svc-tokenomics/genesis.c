@@ -14,22 +14,27 @@ static const char *const USER_TYPES[] = { "individual", "business", "government"
 
 /* "pending": a DISTRIBUTE_GENESIS for the account that has not FAILED. Genesis happens once per account, so a PROJECTED
  * command counts too (GX_OUTBOX_STORE_LIVE), whatever the read model shows. */
-static struct gx_outbox_store_sql sql_genesis_state = { .tmpl =
-	"SELECT p.\"profileId\", coalesce(p.\"nationalityCountryCode\", '') AS \"nationality\","
-	" w.\"walletId\", w.\"primaryAccountId\", w.\"isFrozen\","
-	" EXISTS (SELECT 1 FROM \"Transaction\" t WHERE t.\"walletId\" = w.\"walletId\""
-	"   AND t.\"type\" = 'GENESIS') AS \"projected\","
-	" %s AS \"pending\""
-	" FROM \"UserProfile\" p"
-	" LEFT JOIN LATERAL (SELECT * FROM \"Wallet\" x WHERE x.\"tenantId\" = $1 AND x.\"profileId\" = p.\"profileId\""
-	"   AND x.\"deletedAt\" IS NULL ORDER BY x.\"createdAt\", x.\"walletId\" LIMIT 1) w ON true"
-	" WHERE p.\"tenantId\" = $1 AND p.\"profileId\" = $2 AND p.\"deletedAt\" IS NULL",
-	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'DISTRIBUTE_GENESIS'", NULL,
-		      { { "userId", "w.\"primaryAccountId\"", false } } } } };
+static struct gx_outbox_store_sql sql_genesis_state = {
+	.tmpl = "SELECT p.\"profileId\", coalesce(p.\"nationalityCountryCode\", '') AS \"nationality\","
+		" w.\"walletId\", w.\"primaryAccountId\", w.\"isFrozen\","
+		" EXISTS (SELECT 1 FROM \"Transaction\" t WHERE t.\"walletId\" = w.\"walletId\""
+		"   AND t.\"type\" = 'GENESIS') AS \"projected\","
+		" %s AS \"pending\""
+		" FROM \"UserProfile\" p"
+		" LEFT JOIN LATERAL (SELECT * FROM \"Wallet\" x WHERE x.\"tenantId\" = $1 AND x.\"profileId\" = p.\"profileId\""
+		"   AND x.\"deletedAt\" IS NULL ORDER BY x.\"createdAt\", x.\"walletId\" LIMIT 1) w ON true"
+		" WHERE p.\"tenantId\" = $1 AND p.\"profileId\" = $2 AND p.\"deletedAt\" IS NULL",
+	.probes = { { GX_OUTBOX_STORE_EXISTS,
+		      GX_OUTBOX_STORE_LIVE,
+		      "$1",
+		      "'DISTRIBUTE_GENESIS'",
+		      NULL,
+		      { { "userId", "w.\"primaryAccountId\"", false } } } }
+};
 
 struct genesis {
 	struct gx_req *req;
-	char *user_id;      /* profile id */
+	char *user_id; /* profile id */
 	char *user_type;
 	char country[3];
 };

@@ -10,8 +10,8 @@
 static struct tok_cfg cfg;
 
 static const struct gx_cfg_key keys[] = {
-	{ "TRANSFER_MAX_COINS", GX_CFG_INT, "1000000000", 1, 100000000000000LL, offsetof(struct tok_cfg,
-	  transfer_max_coins), 0, NULL, "largest single transfer in whole coins" },
+	{ "TRANSFER_MAX_COINS", GX_CFG_INT, "1000000000", 1, 100000000000000LL,
+	  offsetof(struct tok_cfg, transfer_max_coins), 0, NULL, "largest single transfer in whole coins" },
 };
 
 static int tok_init(const struct gx_api_config *shared GX_UNUSED, void *c, void **app)
@@ -24,8 +24,14 @@ static int tok_init(const struct gx_api_config *shared GX_UNUSED, void *c, void 
 
 int main(int argc, char **argv)
 {
-	return gx_api_main(argc, argv, &(const struct gx_api_service){ .name = "svc-tokenomics", .routes = tok_routes,
-			   .nroutes = tok_routes_len, .openapi_json = gx_openapi_doc, .keys = keys,
-			   .nkeys = GX_ARRAY_LEN(keys), .cfg = &cfg, .app_size = sizeof(struct tok_app),
-			   .init = tok_init });
+	return gx_api_main(argc, argv,
+			   &(const struct gx_api_service){ .name = "svc-tokenomics",
+							   .routes = tok_routes,
+							   .nroutes = tok_routes_len,
+							   .openapi_json = gx_openapi_doc,
+							   .keys = keys,
+							   .nkeys = GX_ARRAY_LEN(keys),
+							   .cfg = &cfg,
+							   .app_size = sizeof(struct tok_app),
+							   .init = tok_init });
 }

@@ -18,8 +18,8 @@ struct tok_cfg {
 
 /* Service state, read-only once serving (gx_req_app). */
 struct tok_app {
-	const char *tenant;            /* TENANT_ID (first member: gx_api_main sets it, gx/api.h) */
-	uint64_t transfer_max_qirat;  /* TRANSFER_MAX_COINS in Qirat */
+	const char *tenant;          /* TENANT_ID (first member: gx_api_main sets it, gx/api.h) */
+	uint64_t transfer_max_qirat; /* TRANSFER_MAX_COINS in Qirat */
 };
 
 /* transfers.c: POST /api/v1/transfers */

@@ -34,10 +34,10 @@ static const char SQL_PARTIES[] =
 
 struct transfer {
 	struct gx_req *req;
-	char from[64];    /* caller's profile id */
-	char *to;         /* receiver's profile id or organization id */
-	char *remark;     /* "" when absent */
-	uint64_t amount;  /* Qirat */
+	char from[64];   /* caller's profile id */
+	char *to;        /* receiver's profile id or organization id */
+	char *remark;    /* "" when absent */
+	uint64_t amount; /* Qirat */
 };
 
 static void transfer_free(void *p)
@@ -119,8 +119,10 @@ static int check_receiver(struct gx_req *req, const PGresult *res, int r)
 	}
 	if (strcmp(gx_pg_val(res, r, "kind"), "ORGANIZATION") == 0 &&
 	    strcmp(gx_pg_val(res, r, "status"), "ACTIVE") != 0) {
-		gx_reply_error(req, 409, "RECEIVER_NOT_ACTIVE", "the receiving organization is %.20s, not ACTIVE: it can "
-			       "receive coins once it is activated", gx_pg_val(res, r, "status"));
+		gx_reply_error(req, 409, "RECEIVER_NOT_ACTIVE",
+			       "the receiving organization is %.20s, not ACTIVE: it can "
+			       "receive coins once it is activated",
+			       gx_pg_val(res, r, "status"));
 		return -1;
 	}
 	return 0;

@@ -10,7 +10,6 @@
 #include "gx/valid.h"
 #include "tokenomics.h"
 
-
 /* A profile's wallet: the oldest live one (a profile normally has exactly one). */
 static const char SQL_BALANCE[] =
 	"SELECT \"walletId\", \"profileId\", \"primaryAccountId\", \"balanceQirat\"::text AS \"balanceQirat\","

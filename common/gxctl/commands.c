@@ -103,8 +103,9 @@ static const char *tenant(void)
 
 static int cmd_list(PGconn *conn, const struct filter *f)
 {
-	const char *params[GX_OUTBOX_STORE_CTL_LIST_NPARAMS] = { tenant(), f->status, f->type, f->older, NULL,
-								  f->error_code, f->limit ? f->limit : "50" };
+	const char *params[GX_OUTBOX_STORE_CTL_LIST_NPARAMS] = {
+		tenant(), f->status, f->type, f->older, NULL, f->error_code, f->limit ? f->limit : "50"
+	};
 	PGresult *res = PQexecParams(conn, gx_outbox_store_ctl_list_sql, GX_OUTBOX_STORE_CTL_LIST_NPARAMS, NULL, params,
 				     NULL, NULL, 0);
 	int n;
@@ -118,9 +119,9 @@ static int cmd_list(PGconn *conn, const struct filter *f)
 	printf("%-36s  %-9s  %-24s  %3s  %-24s  %-3s  %-24s  %s\n", "ID", "STATUS", "TYPE", "ATT", "ERROR CODE", "RQ",
 	       "CREATED", "ERROR");
 	for (int i = 0; i < n; i++)
-		printf("%-36s  %-9s  %-24s  %3s  %-24s  %-3s  %-24s  %.80s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-		       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), PQgetvalue(res, i, 7),
-		       PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
+		printf("%-36s  %-9s  %-24s  %3s  %-24s  %-3s  %-24s  %.80s\n", PQgetvalue(res, i, 0),
+		       PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+		       PQgetvalue(res, i, 7), PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
 	printf("(%d command%s)\n", n, n == 1 ? "" : "s");
 	PQclear(res);
 	return GXCTL_OK;
@@ -279,7 +280,8 @@ int gxctl_commands(int argc, char **argv)
 			goto out;
 		}
 		if (nids == 0 && !f.failed) {
-			fprintf(stderr, "gxctl: commands requeue: give command ids, or --failed to re-queue by filter\n");
+			fprintf(stderr,
+				"gxctl: commands requeue: give command ids, or --failed to re-queue by filter\n");
 			goto out;
 		}
 		if (f.limit && (!digits(f.limit, 1000) || atoi(f.limit) < 1)) {

@@ -19,8 +19,8 @@ enum gxctl_exit {
 
 /* One row of the verb table. All strings are static. */
 struct gxctl_verb {
-	const char *name;    /* as typed: gxctl <name> ... */
-	const char *summary; /* one line for `gxctl --help` */
+	const char *name;                  /* as typed: gxctl <name> ... */
+	const char *summary;               /* one line for `gxctl --help` */
 	int (*run)(int argc, char **argv); /* returns an enum gxctl_exit value */
 };
 

@@ -9,13 +9,13 @@
 #include "gx/util.h"
 
 static const struct gxctl_verb verbs[] = {
-	{"migrate", "apply or inspect schema migrations: migrate up | migrate status", gxctl_migrate},
-	{"seed", "insert reference data (ISO 3166-1 countries); safe to repeat", gxctl_seed},
-	{"create-super-admin", "create the first SUPER_ADMIN profile (password from stdin or a file)",
-	 gxctl_create_super_admin},
-	{"commands", "outbox commands: list | show ID | requeue (FAILED -> PENDING, audited)", gxctl_commands},
-	{"projector", "projector rebuild: clear read models and replay the chain from block 0", gxctl_projector},
-	{"token", "token mint: access token for local development (refused in production)", gxctl_token},
+	{ "migrate", "apply or inspect schema migrations: migrate up | migrate status", gxctl_migrate },
+	{ "seed", "insert reference data (ISO 3166-1 countries); safe to repeat", gxctl_seed },
+	{ "create-super-admin", "create the first SUPER_ADMIN profile (password from stdin or a file)",
+	  gxctl_create_super_admin },
+	{ "commands", "outbox commands: list | show ID | requeue (FAILED -> PENDING, audited)", gxctl_commands },
+	{ "projector", "projector rebuild: clear read models and replay the chain from block 0", gxctl_projector },
+	{ "token", "token mint: access token for local development (refused in production)", gxctl_token },
 };
 
 static void usage(FILE *out)
@@ -23,8 +23,10 @@ static void usage(FILE *out)
 	fprintf(out, "usage: gxctl <verb> [args]   (gxctl <verb> --help for details)\n\nverbs:\n");
 	for (size_t i = 0; i < GX_ARRAY_LEN(verbs); i++)
 		fprintf(out, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
-	fprintf(out, "\nexit codes: 0 ok, 1 operation failed, 2 usage or configuration error\n"
-		     "logs: JSON lines on stdout; LOG_LEVEL=trace..fatal (default info)\n\n%s", GXCTL_DB_HELP);
+	fprintf(out,
+		"\nexit codes: 0 ok, 1 operation failed, 2 usage or configuration error\n"
+		"logs: JSON lines on stdout; LOG_LEVEL=trace..fatal (default info)\n\n%s",
+		GXCTL_DB_HELP);
 }
 
 int main(int argc, char **argv)

@@ -14,7 +14,9 @@
 
 /* $1 tenant, $2 actor. Multi-statement scripts cannot take parameters, so the audit row is a separate statement
  * inside the same transaction. */
-static const char SQL_RESET[] = "BEGIN;" "SET LOCAL lock_timeout = '30s';" GX_PROJECTOR_REBUILD_SQL;
+static const char SQL_RESET[] =
+	"BEGIN;"
+	"SET LOCAL lock_timeout = '30s';" GX_PROJECTOR_REBUILD_SQL;
 
 static const char SQL_AUDIT[] =
 	"INSERT INTO \"AdminAuditLog\" (\"tenantId\", \"actorId\", \"actorRole\", \"action\", \"targetType\", \"details\")"

@@ -38,7 +38,8 @@ static void seed_usage(FILE *out)
 		"usage: gxctl seed\n"
 		"\n"
 		"Inserts a Country row for every ISO 3166-1 country of the iso-codes JSON (path from GX_ISO3166_JSON,\n"
-		"default " SEED_ISO_DEFAULT "). Existing rows keep their name and region; missing alpha-3 and\n"
+		"default " SEED_ISO_DEFAULT
+		"). Existing rows keep their name and region; missing alpha-3 and\n"
 		"numeric codes are filled in. Safe to repeat. The schema must be migrated first (gxctl migrate up);\n"
 		"default system parameters come with the migrations.\n\n%s",
 		GXCTL_DB_HELP);
@@ -102,7 +103,8 @@ static int seed_country(PGconn *conn, const cJSON *c, struct seed_counts *counts
 	if (!name)
 		name = json_str(c, "name");
 	if (!is_upper_code(code, 2, is_upper_alpha) || !name || !*name) {
-		gx_log_error("bad ISO 3166-1 entry (alpha_2 '%s'): need a two-letter code and a name", code ? code : "");
+		gx_log_error("bad ISO 3166-1 entry (alpha_2 '%s'): need a two-letter code and a name",
+			     code ? code : "");
 		return -1;
 	}
 	params[0] = code;
@@ -176,7 +178,7 @@ static int check_schema(PGconn *conn)
 int gxctl_seed(int argc, char **argv)
 {
 	const char *path = getenv("GX_ISO3166_JSON");
-	struct seed_counts counts = {0, 0, 0};
+	struct seed_counts counts = { 0, 0, 0 };
 	cJSON *root = NULL;
 	const cJSON *list;
 	PGconn *conn = NULL;
@@ -210,15 +212,14 @@ int gxctl_seed(int argc, char **argv)
 		goto out;
 	{
 		char i[16], u[16], s[16];
-		const char *kv[] = {"inserted", i, "updated", u, "unchanged", s, "source", path, NULL};
+		const char *kv[] = { "inserted", i, "updated", u, "unchanged", s, "source", path, NULL };
 
 		snprintf(i, sizeof(i), "%d", counts.inserted);
 		snprintf(u, sizeof(u), "%d", counts.updated);
 		snprintf(s, sizeof(s), "%d", counts.unchanged);
 		gx_log_kv(GX_LOG_INFO, kv, "seeded countries");
 	}
-	printf("countries: %d inserted, %d updated, %d unchanged\n", counts.inserted, counts.updated,
-	       counts.unchanged);
+	printf("countries: %d inserted, %d updated, %d unchanged\n", counts.inserted, counts.updated, counts.unchanged);
 	rc = GXCTL_OK;
 out:
 	if (conn)

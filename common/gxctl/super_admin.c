@@ -95,10 +95,11 @@ int gxctl_create_super_admin(int argc, char **argv)
 		return GXCTL_OK;
 	}
 	for (int i = 1; i < argc; i++) {
-		const char **dst = strcmp(argv[i], "--email") == 0 ? &email_arg :
-				   strcmp(argv[i], "--password-file") == 0 ? &file :
-				   strcmp(argv[i], "--first-name") == 0 ? &first :
-				   strcmp(argv[i], "--last-name") == 0 ? &last : NULL;
+		const char **dst = strcmp(argv[i], "--email") == 0           ? &email_arg
+				   : strcmp(argv[i], "--password-file") == 0 ? &file
+				   : strcmp(argv[i], "--first-name") == 0    ? &first
+				   : strcmp(argv[i], "--last-name") == 0     ? &last
+									     : NULL;
 
 		if (!dst || i + 1 >= argc) {
 			fprintf(stderr, "gxctl: create-super-admin: %s '%s' (see --help)\n",
@@ -143,7 +144,8 @@ int gxctl_create_super_admin(int argc, char **argv)
 	case GX_PASSWORD_OK:
 		break;
 	case GX_PASSWORD_ERROR:
-		fprintf(stderr, "gxctl: create-super-admin: the password dictionary could not be read (cracklib-runtime)\n");
+		fprintf(stderr,
+			"gxctl: create-super-admin: the password dictionary could not be read (cracklib-runtime)\n");
 		rc = GXCTL_FAIL;
 		goto out;
 	default:

@@ -20,7 +20,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: gxctl token mint --sub PROFILE_ID --role ROLE [--ttl SECONDS]\n"
 		"\n"
-		"Prints an HS256 access token (aud \"" TOKEN_AUDIENCE "\") for local development. ROLE is USER, ADMIN,\n"
+		"Prints an HS256 access token (aud \"" TOKEN_AUDIENCE
+		"\") for local development. ROLE is USER, ADMIN,\n"
 		"SUPER_ADMIN or PARTNER_API; --ttl 1..%lld, default 900. Environment: JWT_SECRET (required, >= %d bytes),\n"
 		"JWT_ISSUER (default gx-backend), TENANT_ID (default \"default\"). Refused (exit 1) when GX_ENV is\n"
 		"production. The subject is not checked against the database.\n",
@@ -45,8 +46,10 @@ int gxctl_token(int argc, char **argv)
 		return GXCTL_USAGE;
 	}
 	for (int i = 2; i < argc; i++) {
-		const char **dst = strcmp(argv[i], "--sub") == 0 ? &sub : strcmp(argv[i], "--role") == 0 ? &role :
-				   strcmp(argv[i], "--ttl") == 0 ? &ttl_s : NULL;
+		const char **dst = strcmp(argv[i], "--sub") == 0    ? &sub
+				   : strcmp(argv[i], "--role") == 0 ? &role
+				   : strcmp(argv[i], "--ttl") == 0  ? &ttl_s
+								    : NULL;
 
 		if (!dst || i + 1 >= argc) {
 			fprintf(stderr, "gxctl: token mint: %s '%s' (see --help)\n",
@@ -56,7 +59,8 @@ int gxctl_token(int argc, char **argv)
 		*dst = argv[++i];
 	}
 	if (env && strcmp(env, "production") == 0) {
-		fprintf(stderr, "gxctl: token mint is for local development only and refuses to run with GX_ENV=production\n");
+		fprintf(stderr,
+			"gxctl: token mint is for local development only and refuses to run with GX_ENV=production\n");
 		return GXCTL_FAIL;
 	}
 	if (!sub || !gx_valid_id(sub) || strlen(sub) >= sizeof(c.sub)) {

@@ -24,9 +24,9 @@
 #define JSON_CT "application/json; charset=utf-8"
 
 const struct gx_daemon_info gx_daemons[] = {
-	{ "svc-identity", 3001, 3001 },     { "svc-admin", 3002, 3002 },        { "svc-tokenomics", 3003, 3003 },
-	{ "svc-organization", 3004, 3004 }, { "svc-loanpool", 3005, 3005 },     { "svc-governance", 3006, 3006 },
-	{ "svc-tax", 3007, 3007 },          { "outbox-submitter", 0, 9090 },    { "projector", 0, 9091 },
+	{ "svc-identity", 3001, 3001 },     { "svc-admin", 3002, 3002 },     { "svc-tokenomics", 3003, 3003 },
+	{ "svc-organization", 3004, 3004 }, { "svc-loanpool", 3005, 3005 },  { "svc-governance", 3006, 3006 },
+	{ "svc-tax", 3007, 3007 },          { "outbox-submitter", 0, 9090 }, { "projector", 0, 9091 },
 };
 const size_t gx_daemons_len = GX_ARRAY_LEN(gx_daemons);
 
@@ -273,8 +273,7 @@ static void h_readyz(struct gx_req *req)
 	struct gx_pg_pool *pg = gx_req_pg(req);
 	cJSON *checks;
 
-	if (pg && gx_pg_pool_ready(pg) &&
-	    gx_pg_query(pg, GX_MIGRATE_VERSION_SQL, 0, NULL, on_schema_version, req) == 0)
+	if (pg && gx_pg_pool_ready(pg) && gx_pg_query(pg, GX_MIGRATE_VERSION_SQL, 0, NULL, on_schema_version, req) == 0)
 		return;
 	checks = cJSON_CreateObject();
 	if (pg) {

@@ -138,7 +138,8 @@ static void wait_for_database(const char *conninfo, long long wait_ms)
 		if (ok)
 			break;
 		if (gx_now_ms() - start >= wait_ms) {
-			gx_log_fatal("PostgreSQL is unreachable at start (waited %lld ms, STARTUP_WAIT): %s", wait_ms, last);
+			gx_log_fatal("PostgreSQL is unreachable at start (waited %lld ms, STARTUP_WAIT): %s", wait_ms,
+				     last);
 			free(ci);
 			exit(3);
 		}

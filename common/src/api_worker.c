@@ -26,12 +26,12 @@ struct dbcheck {
 	bool stop;
 	const char *conninfo;
 	const char *service;
-	char db[32];        /* under lock */
-	char schema[64];    /* under lock */
-	bool ok;            /* under lock */
+	char db[32];     /* under lock */
+	char schema[64]; /* under lock */
+	bool ok;         /* under lock */
 };
 
-static struct dbcheck *worker_db;   /* set once before serving */
+static struct dbcheck *worker_db; /* set once before serving */
 
 static void dbcheck_once(struct dbcheck *c, PGconn **conn)
 {
@@ -57,7 +57,8 @@ static void dbcheck_once(struct dbcheck *c, PGconn **conn)
 		res = PQexec(*conn, GX_MIGRATE_VERSION_SQL);
 		/* a kept connection the server dropped since the last check (restart, pg_terminate_backend) says
 		 * nothing about the server now: ask once more on a fresh one before reporting */
-		if (PQresultStatus(res) == PGRES_TUPLES_OK || !reused || attempt > 0 || PQstatus(*conn) == CONNECTION_OK)
+		if (PQresultStatus(res) == PGRES_TUPLES_OK || !reused || attempt > 0 ||
+		    PQstatus(*conn) == CONNECTION_OK)
 			break;
 		PQclear(res);
 		res = NULL;

@@ -198,8 +198,9 @@ static void load_one(const struct gx_cfg_key *k, const char *src, bool is_defaul
 	case GX_CFG_INT:
 	case GX_CFG_MS:
 		if (k->type == GX_CFG_INT ? !parse_ll(src, &ll) : !parse_ms(src, &ll))
-			snprintf(why, sizeof(why), "%s", k->type == GX_CFG_INT ? "is not an integer"
-									: "is not a duration (e.g. 500ms, 5s, 2m)");
+			snprintf(why, sizeof(why), "%s",
+				 k->type == GX_CFG_INT ? "is not an integer"
+						       : "is not a duration (e.g. 500ms, 5s, 2m)");
 		else if (out_of_range(k, ll))
 			snprintf(why, sizeof(why), "is out of range %lld..%lld%s", k->min, k->max, unit);
 		break;
@@ -392,8 +393,10 @@ static bool port_ok(const char *s)
 }
 
 /* Query parameters passed through to libpq as they are. */
-static const char *const url_params[] = { "sslmode", "application_name", "connect_timeout", "options",
-					  "target_session_attrs", "sslrootcert", "sslcert", "sslkey" };
+static const char *const url_params[] = {
+	"sslmode",     "application_name", "connect_timeout", "options", "target_session_attrs",
+	"sslrootcert", "sslcert",          "sslkey"
+};
 static const char *const sslmodes[] = { "disable", "allow", "prefer", "require", "verify-ca", "verify-full" };
 
 static bool in_list(const char *s, const char *const *list, size_t n)

@@ -36,6 +36,7 @@ struct cmd_row {
 	struct arg_spec args[GX_CHAINCODE_MAX_ARGS + 1];
 };
 
+/* clang-format off */
 #define S(f) { ARG_STR, f }
 #define SO(f) { ARG_STR_OPT, f }
 #define Q(f) { ARG_QIRAT, f }
@@ -108,6 +109,7 @@ const char *const gx_chaincode_event_names[] = {
 	"CountryDataInitialized", "SystemParameterUpdated", "SystemPaused", "SystemResumed", "AdminAppointed",
 	"TreasuryActivated", "VelocityTaxApplied", NULL,
 };
+/* clang-format on */
 
 /* Largest integer a double holds exactly; JSON integers beyond it cannot be trusted. */
 #define MAX_EXACT_INT 9007199254740991.0
@@ -314,7 +316,8 @@ static char *build_countries(const cJSON *arr, const char *type, char *err, size
 			ppb = llround(pct->valuedouble * (double)PPB_ONE);
 		}
 		if (ppb < 0) {
-			fail(err, errlen, type, "countriesData[%zu]: 'percentage' must be a fraction between 0 and 1", i);
+			fail(err, errlen, type, "countriesData[%zu]: 'percentage' must be a fraction between 0 and 1",
+			     i);
 			goto fail;
 		}
 		row = cJSON_CreateObject();

@@ -169,7 +169,6 @@ size_t gx_fabric_client_in_flight(struct gx_fabric_client *c)
 	return atomic_load(&c->in_flight);
 }
 
-
 void gx_fabric_client_cancel(struct gx_fabric_client *c, uint64_t op_id)
 {
 	struct gx_fabric_client_op *op;

@@ -93,8 +93,7 @@ static int call_create(struct gx_fabric_client_op *op, const char *method, const
 	if (timeout_ms < 0)
 		deadline = gpr_inf_future(GPR_CLOCK_MONOTONIC);
 	else
-		deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-					gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+		deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
 	grpc_metadata_array_init(&op->md_initial);
 	grpc_metadata_array_init(&op->md_trailing);
 	op->details = grpc_empty_slice();
@@ -228,8 +227,8 @@ static void finish(struct gx_fabric_client_op *op)
 	pthread_mutex_unlock(&c->lock);
 	if (op->is_stream) {
 		if (op->res.err.kind == GX_FABRIC_ERR_NONE)
-			gx_fabric_error_set_grpc(&op->res.err, GRPC_STATUS_UNAVAILABLE, "event stream closed by the peer",
-						 NULL, 0);
+			gx_fabric_error_set_grpc(&op->res.err, GRPC_STATUS_UNAVAILABLE,
+						 "event stream closed by the peer", NULL, 0);
 		op->ecb(NULL, &op->res.err, op->arg);
 	} else {
 		op->cb(&op->res, op->arg);
@@ -467,8 +466,7 @@ void gx_fabric_client_stream_done(struct gx_fabric_client_tag *t, bool ok)
 	op->pending--;
 	if (t->kind == TAG_STREAM_RECV)
 		stream_message(op, ok);
-	else if (t->kind == TAG_STREAM_STATUS && op->res.err.kind == GX_FABRIC_ERR_NONE &&
-		 op->status != GRPC_STATUS_OK)
+	else if (t->kind == TAG_STREAM_STATUS && op->res.err.kind == GX_FABRIC_ERR_NONE && op->status != GRPC_STATUS_OK)
 		gx_fabric_client_status_to_error(op);
 	if (op->pending > 0)
 		return;
@@ -477,4 +475,3 @@ void gx_fabric_client_stream_done(struct gx_fabric_client_tag *t, bool ok)
 }
 
 /* --- polling, cancel, teardown ------------------------------------------------------------------------------ */
-

@@ -29,8 +29,8 @@
 
 /* What a completion-queue tag stands for. */
 enum tag_kind {
-	TAG_UNARY,	  /* the single batch of a unary call */
-	TAG_STREAM_RECV,  /* one RECV_MESSAGE */
+	TAG_UNARY,         /* the single batch of a unary call */
+	TAG_STREAM_RECV,   /* one RECV_MESSAGE */
 	TAG_STREAM_STATUS, /* request out + RECV_STATUS_ON_CLIENT: completes when the stream ends */
 };
 
@@ -46,10 +46,10 @@ struct gx_fabric_client_op {
 	struct gx_fabric_client *c;
 	uint64_t id;
 	bool is_stream;
-	bool cancelled;	      /* guarded by c->lock */
-	grpc_call *call;      /* guarded by c->lock (set/cleared), used freely by the poll thread */
+	bool cancelled;  /* guarded by c->lock */
+	grpc_call *call; /* guarded by c->lock (set/cleared), used freely by the poll thread */
 	struct gx_fabric_client_tag t_unary, t_recv, t_status;
-	int pending;	      /* stream batches not yet completed (poll thread only) */
+	int pending; /* stream batches not yet completed (poll thread only) */
 	grpc_metadata_array md_initial, md_trailing;
 	grpc_byte_buffer *send, *recv;
 	grpc_status_code status;
@@ -70,7 +70,7 @@ struct gx_fabric_client {
 	grpc_completion_queue *cq;
 	bool wait_for_ready;
 	int timeout_ms[GX_FABRIC_STAGE_COMMIT + 1]; /* by enum gx_fabric_stage */
-	pthread_mutex_t lock;			    /* guards ops, next_id, op->call, op->cancelled */
+	pthread_mutex_t lock;                       /* guards ops, next_id, op->call, op->cancelled */
 	struct gx_fabric_client_op *ops;
 	uint64_t next_id;
 	atomic_size_t in_flight;

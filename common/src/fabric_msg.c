@@ -182,8 +182,8 @@ static int protocol_error(struct gx_fabric_error *err, const char *what)
 	return -1;
 }
 
-struct gx_fabric_proposal *gx_fabric_msg_proposal_parse(const void *bytes, size_t len, const void *sig,
-							size_t sig_len, struct gx_fabric_error *err)
+struct gx_fabric_proposal *gx_fabric_msg_proposal_parse(const void *bytes, size_t len, const void *sig, size_t sig_len,
+							struct gx_fabric_error *err)
 {
 	Protos__Proposal *prop = NULL;
 	Common__Header *hdr = NULL;

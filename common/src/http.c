@@ -30,7 +30,7 @@
 #define FLUSH_MS 100
 
 _Atomic bool gx_http_draining_flag;
-static struct http_server *running;            /* for gx_http_workers_alive */
+static struct http_server *running; /* for gx_http_workers_alive */
 
 bool gx_http_draining(void)
 {
@@ -167,6 +167,7 @@ static bool handle_cors(struct gx_req *req)
 
 static const char *method_name(enum evhttp_cmd_type t)
 {
+	/* clang-format off */
 	switch (t) {
 	case EVHTTP_REQ_GET: return "GET";
 	case EVHTTP_REQ_POST: return "POST";
@@ -177,6 +178,7 @@ static const char *method_name(enum evhttp_cmd_type t)
 	case EVHTTP_REQ_PATCH: return "PATCH";
 	default: return "OTHER";
 	}
+	/* clang-format on */
 }
 
 /* Step 4. Returns 0 to go on, -1 when answered. */
@@ -432,7 +434,7 @@ static void worker_release(struct http_worker *w)
 struct drain {
 	struct http_server *srv;
 	struct event *ev_term, *ev_int, *ev_timer;
-	int phase;              /* 0 serving, 1 drain delay, 2 waiting for in-flight requests */
+	int phase; /* 0 serving, 1 drain delay, 2 waiting for in-flight requests */
 	int64_t deadline_us;
 };
 

@@ -28,11 +28,11 @@
 
 struct http_conn {
 	struct http_worker *w;
-	struct bufferevent *bev;            /* evhttp's once attached; we hold a reference until then */
-	struct event *timer;                /* owned */
-	struct evbuffer_cb_entry *out_cb;   /* on bev's output buffer, NULL until attached */
-	struct http_conn *prev, *next;      /* worker's list */
-	bool attached;                      /* close callback registered on the evhttp connection */
+	struct bufferevent *bev;          /* evhttp's once attached; we hold a reference until then */
+	struct event *timer;              /* owned */
+	struct evbuffer_cb_entry *out_cb; /* on bev's output buffer, NULL until attached */
+	struct http_conn *prev, *next;    /* worker's list */
+	bool attached;                    /* close callback registered on the evhttp connection */
 };
 
 static struct gx_metric *m_deadline;
@@ -41,8 +41,8 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void metrics_register(void)
 {
 	m_deadline = gx_metrics_counter("gx_http_request_deadline_total",
-				       "Connections closed because a request was not received within REQUEST_TIMEOUT",
-				       NULL);
+					"Connections closed because a request was not received within REQUEST_TIMEOUT",
+					NULL);
 }
 
 static void conn_unlink(struct http_conn *c)

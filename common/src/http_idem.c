@@ -25,8 +25,7 @@ static void idem_replay(struct gx_req *req, const struct gx_idem_hit *hit)
 	char *ctype = NULL;
 	const cJSON *h;
 
-	cJSON_ArrayForEach(h, headers)
-	{
+	cJSON_ArrayForEach(h, headers) {
 		if (!cJSON_IsString(h))
 			continue;
 		if (strcasecmp(h->string, "Content-Type") == 0) {
@@ -55,7 +54,8 @@ static void on_idem(const struct gx_idem_hit *hit, const struct gx_pg_error *err
 	}
 	switch (hit->state) {
 	case GX_IDEM_NEW:
-		/* DEFERRED: looked up only, the outbox transaction writes the record; CLAIMED: the IN_FLIGHT record is ours */
+		/* DEFERRED: looked up only, the outbox transaction writes the record; CLAIMED: the IN_FLIGHT record is
+		 * ours */
 		req->idem = (req->route->flags & GX_ROUTE_OUTBOX_WRITE) ? GX_REQ_IDEM_DEFERRED : GX_REQ_IDEM_CLAIMED;
 		gx_http_run_handler(req);
 		break;
@@ -81,8 +81,8 @@ void gx_http_idem_start(struct gx_req *req)
 		return;
 	}
 	if ((req->route->flags & GX_ROUTE_OUTBOX_WRITE)
-		    ? gx_idem_lookup(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256, on_idem,
-				     req) < 0
+		    ? gx_idem_lookup(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256,
+				     on_idem, req) < 0
 		    : gx_idem_begin(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256, on_idem,
 				    req) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "idempotency check could not start");
@@ -132,8 +132,8 @@ void gx_req_idem_resolve(struct gx_req *req)
 	req->idem = GX_REQ_IDEM_NONE; /* nothing of ours to store */
 	if (gx_http_shutting_down(req))
 		return;
-	if (gx_idem_lookup(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256,
-			   on_idem_resolve, req) < 0)
+	if (gx_idem_lookup(req->w->pg, req->idem_key, req->method, gx_req_path(req), req->body_sha256, on_idem_resolve,
+			   req) < 0)
 		gx_reply_error(req, 500, "INTERNAL", "idempotency check could not start");
 }
 

@@ -30,17 +30,17 @@ enum gx_req_idem {
 
 enum gx_http_match_result {
 	GX_HTTP_MATCH_OK,
-	GX_HTTP_MATCH_NOT_FOUND,   /* no route has this path */
-	GX_HTTP_MATCH_BAD_METHOD,  /* a route has this path, none with this method: m->allow lists the methods */
-	GX_HTTP_MATCH_BAD_PATH,    /* bad percent-encoding, or a decoded parameter holding '/' or NUL */
+	GX_HTTP_MATCH_NOT_FOUND,  /* no route has this path */
+	GX_HTTP_MATCH_BAD_METHOD, /* a route has this path, none with this method: m->allow lists the methods */
+	GX_HTTP_MATCH_BAD_PATH,   /* bad percent-encoding, or a decoded parameter holding '/' or NUL */
 };
 
 struct gx_http_match {
-	const struct gx_route *route;      /* borrowed from the table */
+	const struct gx_route *route; /* borrowed from the table */
 	size_t nparams;
-	const char *names[GX_HTTP_MAX_PARAMS];  /* borrowed from the compiled router */
-	char *values[GX_HTTP_MAX_PARAMS];       /* owned: decoded values, freed by gx_http_match_release */
-	char allow[64];                    /* for 405: "GET, POST" */
+	const char *names[GX_HTTP_MAX_PARAMS]; /* borrowed from the compiled router */
+	char *values[GX_HTTP_MAX_PARAMS];      /* owned: decoded values, freed by gx_http_match_release */
+	char allow[64];                        /* for 405: "GET, POST" */
 };
 
 struct gx_http_router;
@@ -55,8 +55,8 @@ void gx_http_router_free(struct gx_http_router *r);
  * Trailing-slash policy: strict, "/a/b/" does not match "/a/b" (404), empty segments never match. Literal segments
  * beat {params} at the first position where two routes differ, whatever the table order. On GX_HTTP_MATCH_OK the
  * caller owns m's values; release with gx_http_match_release() (also safe after any other result). */
-enum gx_http_match_result gx_http_router_match(const struct gx_http_router *r, const char *method,
-					       const char *raw_path, struct gx_http_match *m);
+enum gx_http_match_result gx_http_router_match(const struct gx_http_router *r, const char *method, const char *raw_path,
+					       struct gx_http_match *m);
 void gx_http_match_release(struct gx_http_match *m);
 
 /* Percent-decode n bytes of s into a new string (caller owns). Returns NULL when an escape is malformed or the
@@ -76,8 +76,7 @@ cJSON *gx_http_json_parse_body(const unsigned char *s, size_t n, const char **wh
 /* True when id (borrowed, may be NULL) is a sane client request id: 1..64 chars of [A-Za-z0-9._-]. */
 bool gx_http_request_id_ok(const char *id);
 /* The one error body (see gx/http.h); details may be NULL (takes ownership). Caller owns the result. */
-cJSON *gx_http_error_body(int status, const char *code, const char *message, const char *request_id,
-			  cJSON *details);
+cJSON *gx_http_error_body(int status, const char *code, const char *message, const char *request_id, cJSON *details);
 /* The HTTP reason phrase of status ("Not Found"), the original backend's "error" value. Static text. */
 const char *gx_http_reason_phrase(int status);
 /* gx_reply_error with one more top-level key (the original's "path" on 404, "retryAfter" on 429); takes value. */
@@ -95,17 +94,17 @@ struct http_worker {
 	bool thread_started;
 	struct event_base *base;
 	struct evhttp *http;
-	struct evhttp_bound_socket *bound;  /* NULL once the listener is closed */
+	struct evhttp_bound_socket *bound; /* NULL once the listener is closed */
 	struct gx_pg_pool *pg;
 	struct gx_redis *redis;
-	void *state;                        /* from def->worker_init */
-	struct event *ev_close;             /* activated by the main thread: close the listener */
-	struct event *ev_stop;              /* activated by the main thread: leave the loop */
-	struct event *ev_beat;              /* heartbeat for /livez */
+	void *state;            /* from def->worker_init */
+	struct event *ev_close; /* activated by the main thread: close the listener */
+	struct event *ev_stop;  /* activated by the main thread: leave the loop */
+	struct event *ev_beat;  /* heartbeat for /livez */
 	_Atomic int64_t beat_us;
-	bool stopping;                      /* loop left: pipeline continuations answer 503 */
-	struct gx_req *live;                /* requests not yet answered (doubly linked) */
-	struct http_conn *conns;            /* open connections with a receive deadline (http_conn.c) */
+	bool stopping;           /* loop left: pipeline continuations answer 503 */
+	struct gx_req *live;     /* requests not yet answered (doubly linked) */
+	struct http_conn *conns; /* open connections with a receive deadline (http_conn.c) */
 };
 
 struct http_server {
@@ -119,30 +118,30 @@ struct http_server {
 };
 
 struct gx_req {
-	struct evhttp_request *ev;          /* valid until the reply (evhttp keeps a detached request alive) */
+	struct evhttp_request *ev; /* valid until the reply (evhttp keeps a detached request alive) */
 	struct http_worker *w;
-	struct gx_req *prev, *next;         /* worker's live list */
-	const struct gx_route *route;       /* NULL until matched */
+	struct gx_req *prev, *next;   /* worker's live list */
+	const struct gx_route *route; /* NULL until matched */
 	struct gx_http_match match;
 	char method[8];
-	char *path;                         /* decoded path (owned) */
-	char *raw_path;                     /* encoded path without query (owned) */
+	char *path;     /* decoded path (owned) */
+	char *raw_path; /* encoded path without query (owned) */
 	struct evkeyvalq query;
 	bool query_parsed;
 	char id[72];
 	char ip[64];
-	cJSON *body;                        /* owned */
-	const unsigned char *raw;           /* borrowed from evhttp's input buffer (pulled up) */
+	cJSON *body;              /* owned */
+	const unsigned char *raw; /* borrowed from evhttp's input buffer (pulled up) */
 	size_t raw_len;
 	struct gx_jwt_claims claims;
 	bool has_claims;
-	char *idem_key;                     /* scoped key (owned), NULL without Idempotency-Key */
+	char *idem_key; /* scoped key (owned), NULL without Idempotency-Key */
 	char body_sha256[65];
-	enum gx_req_idem idem;              /* where the request stands with its key (changed in http_idem.c only) */
-	bool close_after;                   /* send Connection: close (unread oversize body, draining) */
-	cJSON *reply_headers;               /* handler-set headers {name: value}, stored with idempotent replies */
+	enum gx_req_idem idem; /* where the request stands with its key (changed in http_idem.c only) */
+	bool close_after;      /* send Connection: close (unread oversize body, draining) */
+	cJSON *reply_headers;  /* handler-set headers {name: value}, stored with idempotent replies */
 	bool replied;
-	struct evbuffer *held;              /* the reply body while its idempotency record is written (owned) */
+	struct evbuffer *held; /* the reply body while its idempotency record is written (owned) */
 	int held_status;
 	size_t held_len;
 	int64_t start_us;

@@ -127,7 +127,7 @@ static int step_auth(struct gx_req *req)
 		if (policy == GX_AUTH_PUBLIC)
 			return 0;
 		reply_unauthorized(req, "TOKEN_MALFORMED",
-					   "Invalid authorization header format. Expected: Bearer <token>");
+				   "Invalid authorization header format. Expected: Bearer <token>");
 		return -1;
 	}
 	if (gx_jwt_verify(h + 7, o->jwt_key, o->jwt_key_len, o->jwt_issuer, ACCESS_AUDIENCE, (long long)time(NULL),
@@ -360,7 +360,8 @@ static bool rl_verdict(struct gx_req *req, const struct gx_ratelimit_result *r)
 		char msg[96];
 
 		snprintf(msg, sizeof(msg), "Too many requests, please try again later (retry in %lld s).", after);
-		gx_http_reply_error_with(req, 429, "RATE_LIMITED", msg, "retryAfter", cJSON_CreateNumber((double)after));
+		gx_http_reply_error_with(req, 429, "RATE_LIMITED", msg, "retryAfter",
+					 cJSON_CreateNumber((double)after));
 	}
 	return false;
 }

@@ -29,16 +29,18 @@ static void metrics_register(void)
 	static const double orig_buckets[] = { 0.1, 0.5, 1, 1.5, 2, 3, 5, 10 };
 
 	m_requests = gx_metrics_counter("gx_http_requests_total", "HTTP requests answered", rms);
-	m_duration = gx_metrics_histogram("gx_http_request_duration_seconds", "HTTP request duration in seconds",
-					  rm, NULL, 0);
+	m_duration = gx_metrics_histogram("gx_http_request_duration_seconds", "HTTP request duration in seconds", rm,
+					  NULL, 0);
 	m_inflight = gx_metrics_gauge("gx_http_in_flight", "HTTP requests received and not yet answered", NULL);
-	m_gone = gx_metrics_counter("gx_http_client_gone_total", "Replies dropped because the client had gone",
-				    NULL);
-	m_orig_requests = gx_metrics_counter("http_http_requests_total", "Counter for total requests received "
-					     "(the original backend's name)", rms);
-	m_orig_duration = gx_metrics_histogram("http_http_request_duration_seconds", "Duration of HTTP requests in "
-					       "seconds (the original backend's name)", rms, orig_buckets,
-					       GX_ARRAY_LEN(orig_buckets));
+	m_gone = gx_metrics_counter("gx_http_client_gone_total", "Replies dropped because the client had gone", NULL);
+	m_orig_requests = gx_metrics_counter("http_http_requests_total",
+					     "Counter for total requests received "
+					     "(the original backend's name)",
+					     rms);
+	m_orig_duration = gx_metrics_histogram("http_http_request_duration_seconds",
+					       "Duration of HTTP requests in "
+					       "seconds (the original backend's name)",
+					       rms, orig_buckets, GX_ARRAY_LEN(orig_buckets));
 }
 
 /* The original's route label: the route template with every {param} segment as "#val" (the original replaced
@@ -80,6 +82,7 @@ bool gx_http_request_id_ok(const char *id)
 
 const char *gx_http_reason_phrase(int status)
 {
+	/* clang-format off */
 	switch (status) {
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
@@ -100,10 +103,10 @@ const char *gx_http_reason_phrase(int status)
 	case 504: return "Gateway Timeout";
 	default: return status >= 500 ? "Internal Server Error" : "Bad Request";
 	}
+	/* clang-format on */
 }
 
-cJSON *gx_http_error_body(int status, const char *code, const char *message, const char *request_id,
-			  cJSON *details)
+cJSON *gx_http_error_body(int status, const char *code, const char *message, const char *request_id, cJSON *details)
 {
 	cJSON *root = cJSON_CreateObject();
 
@@ -165,8 +168,10 @@ static void access_log(const struct gx_req *req, int status, size_t bytes, doubl
 {
 	const char *route = req->route ? req->route->path : "unmatched";
 	char st[8], ms[32], nb[24];
-	const char *kv[] = { "method", req->method, "path", req->raw_path ? req->raw_path : "", "route", route,
-			     "status", st, "durationMs", ms, "bytes", nb, "ip", req->ip, NULL };
+	const char *kv[] = { "method",     req->method, "path",   req->raw_path ? req->raw_path : "",
+			     "route",      route,       "status", st,
+			     "durationMs", ms,          "bytes",  nb,
+			     "ip",         req->ip,     NULL };
 	const char *labels[] = { route, req->method, st };
 	enum gx_log_level level = GX_LOG_INFO;
 
@@ -176,7 +181,8 @@ static void access_log(const struct gx_req *req, int status, size_t bytes, doubl
 	gx_metrics_add(m_requests, labels, 1);
 	gx_metrics_observe(m_duration, labels, secs);
 	if (!req->route || strcmp(req->route->path, "/metrics") != 0) {
-		char oroute[256], ost[4] = { status >= 200 && status < 500 ? (char)('0' + status / 100) : '5', 'X', 'X' };
+		char oroute[256],
+			ost[4] = { status >= 200 && status < 500 ? (char)('0' + status / 100) : '5', 'X', 'X' };
 		const char *olabels[] = { oroute, req->method, ost };
 
 		orig_route(req, oroute, sizeof(oroute));
@@ -411,8 +417,15 @@ static void reply_error_details(struct gx_req *req, int status, const char *code
 				const char *cause, const char *sqlstate)
 {
 	if (status >= 500) {
-		const char *kv[] = { "route", req->route ? req->route->path : "unmatched", "method", req->method,
-				     "code", code, sqlstate ? "sqlstate" : NULL, sqlstate, NULL };
+		const char *kv[] = { "route",
+				     req->route ? req->route->path : "unmatched",
+				     "method",
+				     req->method,
+				     "code",
+				     code,
+				     sqlstate ? "sqlstate" : NULL,
+				     sqlstate,
+				     NULL };
 		gx_log_write(GX_LOG_ERROR, req->id, kv, "%s", cause ? cause : msg);
 	}
 	gx_reply_json(req, status, gx_http_error_body(status, code, msg, req->id, details));

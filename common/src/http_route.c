@@ -9,13 +9,13 @@
 #include "gx/util.h"
 
 struct seg {
-	char *text;      /* literal text, or the parameter name */
+	char *text; /* literal text, or the parameter name */
 	bool param;
 };
 
 struct croute {
 	const struct gx_route *route;
-	const char *method;  /* canonical upper-case method */
+	const char *method; /* canonical upper-case method */
 	size_t nseg;
 	struct seg seg[GX_HTTP_MAX_SEGMENTS];
 };
@@ -234,8 +234,8 @@ static void allow_add(char *allow, size_t cap, const char *method)
 	snprintf(allow + len, cap - len, "%s%s", len ? ", " : "", method);
 }
 
-enum gx_http_match_result gx_http_router_match(const struct gx_http_router *r, const char *method,
-					       const char *raw_path, struct gx_http_match *m)
+enum gx_http_match_result gx_http_router_match(const struct gx_http_router *r, const char *method, const char *raw_path,
+					       struct gx_http_match *m)
 {
 	const char *start[GX_HTTP_MAX_SEGMENTS];
 	size_t len[GX_HTTP_MAX_SEGMENTS];

@@ -36,7 +36,9 @@ static const char SQL_BEGIN[] =
 	"  AND h.\"tenantId\" = $1 AND h.\"callerId\" = $2 AND h.\"idempotencyKey\" = $3";
 
 /* A record nobody holds: expired, or IN_FLIGHT for over 60 s (its request died). */
-#define DEAD_COND(t) t ".\"expiresAt\" <= now() OR (" t ".\"state\" = 'IN_FLIGHT' AND " t ".\"updatedAt\" < now() - interval '60 seconds')"
+#define DEAD_COND(t) \
+	t ".\"expiresAt\" <= now() OR (" t ".\"state\" = 'IN_FLIGHT' AND " t \
+	  ".\"updatedAt\" < now() - interval '60 seconds')"
 
 /* Read-only: a dead record reads as NEW, no row means NEW too. */
 static const char SQL_LOOKUP[] =
@@ -57,8 +59,7 @@ static const char SQL_DROP_DEAD[] =
 
 static const char SQL_CLAIM[] = SQL_INSERT_COMPLETE;
 
-static const char SQL_STORE[] =
-	SQL_INSERT_COMPLETE
+static const char SQL_STORE[] = SQL_INSERT_COMPLETE
 	" ON CONFLICT (\"tenantId\", \"callerId\", \"idempotencyKey\") DO UPDATE"
 	"  SET \"method\" = EXCLUDED.\"method\", \"path\" = EXCLUDED.\"path\", \"bodyHash\" = EXCLUDED.\"bodyHash\","
 	"   \"state\" = 'COMPLETE', \"statusCode\" = EXCLUDED.\"statusCode\","
@@ -125,8 +126,9 @@ static void on_begin(PGresult *res, const struct gx_pg_error *err, void *arg)
 		hit.state = b->lookup ? GX_IDEM_NEW : GX_IDEM_IN_FLIGHT;
 	} else if (strcmp(gx_pg_val(res, 0, "outcome"), "NEW") == 0) {
 		hit.state = GX_IDEM_NEW;
-	} else if (strcmp(gx_pg_val(res, 0, "method"), b->method) != 0 || strcmp(gx_pg_val(res, 0, "path"), b->path) != 0
-		   || strcmp(gx_pg_val(res, 0, "bodyHash"), b->hash) != 0) {
+	} else if (strcmp(gx_pg_val(res, 0, "method"), b->method) != 0 ||
+		   strcmp(gx_pg_val(res, 0, "path"), b->path) != 0 ||
+		   strcmp(gx_pg_val(res, 0, "bodyHash"), b->hash) != 0) {
 		hit.state = GX_IDEM_MISMATCH;
 	} else if (strcmp(gx_pg_val(res, 0, "outcome"), "COMPLETE") != 0) {
 		hit.state = GX_IDEM_IN_FLIGHT;
@@ -135,13 +137,15 @@ static void on_begin(PGresult *res, const struct gx_pg_error *err, void *arg)
 		size_t hlen = strlen(hex);
 		hit.state = GX_IDEM_REPLAY;
 		hit.status = atoi(gx_pg_val(res, 0, "statusCode"));
-		hit.headers_json = gx_pg_isnull(res, 0, "responseHeaders") ? "{}" : gx_pg_val(res, 0, "responseHeaders");
+		hit.headers_json =
+			gx_pg_isnull(res, 0, "responseHeaders") ? "{}" : gx_pg_val(res, 0, "responseHeaders");
 		if (hlen >= 2 && hex[0] == '\\' && hex[1] == 'x' && (hlen - 2) % 2 == 0) {
 			hit.body_len = (hlen - 2) / 2;
 			body = gx_xmalloc(hit.body_len + 1);
 			if (gx_hex_decode(hex + 2, hit.body_len, body) < 0) {
 				struct gx_pg_error e = { .kind = GX_PG_ERR_QUERY };
-				snprintf(e.message, sizeof(e.message), "stored idempotent response body is not hex bytea");
+				snprintf(e.message, sizeof(e.message),
+					 "stored idempotent response body is not hex bytea");
 				gx_log_error("%s", e.message);
 				b->cb(NULL, &e, b->arg);
 				goto out;
@@ -149,7 +153,8 @@ static void on_begin(PGresult *res, const struct gx_pg_error *err, void *arg)
 			hit.body = body;
 		} else if (hlen) {
 			struct gx_pg_error e = { .kind = GX_PG_ERR_QUERY };
-			snprintf(e.message, sizeof(e.message), "stored idempotent response body has an unexpected format");
+			snprintf(e.message, sizeof(e.message),
+				 "stored idempotent response body has an unexpected format");
 			gx_log_error("%s", e.message);
 			b->cb(NULL, &e, b->arg);
 			goto out;
@@ -226,8 +231,8 @@ static char *bytea_hex(const void *body, size_t len)
 
 /* The 10 parameters of SQL_INSERT_COMPLETE into owned[] / params[]. */
 static void complete_params(char **owned, const char **params, const char *scoped_key, const char *method,
-			    const char *path, const char *hash, int status, const char *headers_json,
-			    const void *body, size_t len, const char *command_id)
+			    const char *path, const char *hash, int status, const char *headers_json, const void *body,
+			    size_t len, const char *command_id)
 {
 	struct key_parts k;
 
@@ -251,8 +256,8 @@ void gx_idem_claim_stmts(struct gx_idem_claim *s, const char *scoped_key, const 
 			 size_t len, const char *command_id)
 {
 	memset(s, 0, sizeof(*s));
-	complete_params(s->owned, s->params, scoped_key, method, path, body_sha256_hex, status, headers_json, body,
-			len, command_id);
+	complete_params(s->owned, s->params, scoped_key, method, path, body_sha256_hex, status, headers_json, body, len,
+			command_id);
 	s->stmts[0] = (struct gx_pg_stmt){ SQL_DROP_DEAD, 3, s->params };
 	s->stmts[1] = (struct gx_pg_stmt){ SQL_CLAIM, 10, s->params };
 }
@@ -353,8 +358,8 @@ int gx_idem_store(struct gx_pg_pool *pool, const char *scoped_key, const char *m
 	struct gx_pg_stmt st = { SQL_STORE, 10, params };
 	int rc;
 
-	if (!pool || !scoped_key || !method || !path || !body_sha256_hex || (len && !body) || status < 100
-	    || status > 599) {
+	if (!pool || !scoped_key || !method || !path || !body_sha256_hex || (len && !body) || status < 100 ||
+	    status > 599) {
 		gx_log_error("gx_idem_store: bad arguments");
 		return -1;
 	}

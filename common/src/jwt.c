@@ -93,8 +93,7 @@ static long b64url_decode(const char *s, size_t n, unsigned char *out, size_t ca
 
 /* ---- signing ------------------------------------------------------------------------------------------------ */
 
-static int jwt_mac(const unsigned char *key, size_t keylen, const char *input, size_t n,
-		   unsigned char mac[JWT_MAC_LEN])
+static int jwt_mac(const unsigned char *key, size_t keylen, const char *input, size_t n, unsigned char mac[JWT_MAC_LEN])
 {
 	int rc = mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), key, keylen,
 				 (const unsigned char *)input, n, mac);
@@ -132,12 +131,11 @@ char *gx_jwt_sign(const struct gx_jwt_claims *c, const unsigned char *key, size_
 	p = cJSON_CreateObject();
 	/* profileId repeats sub under the original backend's claim name, for clients that decode their token */
 	if (!p || !cJSON_AddStringToObject(p, "sub", c->sub) || !cJSON_AddStringToObject(p, "profileId", c->sub) ||
-	    !cJSON_AddStringToObject(p, "role", c->role) ||
-	    !cJSON_AddStringToObject(p, "tenantId", c->tenant_id) || !cJSON_AddStringToObject(p, "jti", c->jti) ||
-	    (c->fam[0] && !cJSON_AddStringToObject(p, "fam", c->fam)) || !cJSON_AddStringToObject(p, "iss", c->iss) ||
-	    !cJSON_AddStringToObject(p, "aud", c->aud) || !cJSON_AddNumberToObject(p, "iat", (double)c->iat) ||
-	    !cJSON_AddNumberToObject(p, "exp", (double)c->exp) || (c->pwc && !cJSON_AddTrueToObject(p, "pwc")) ||
-	    !(json = cJSON_PrintUnformatted(p))) {
+	    !cJSON_AddStringToObject(p, "role", c->role) || !cJSON_AddStringToObject(p, "tenantId", c->tenant_id) ||
+	    !cJSON_AddStringToObject(p, "jti", c->jti) || (c->fam[0] && !cJSON_AddStringToObject(p, "fam", c->fam)) ||
+	    !cJSON_AddStringToObject(p, "iss", c->iss) || !cJSON_AddStringToObject(p, "aud", c->aud) ||
+	    !cJSON_AddNumberToObject(p, "iat", (double)c->iat) || !cJSON_AddNumberToObject(p, "exp", (double)c->exp) ||
+	    (c->pwc && !cJSON_AddTrueToObject(p, "pwc")) || !(json = cJSON_PrintUnformatted(p))) {
 		gx_log_error("jwt sign: out of memory building the payload");
 		goto out;
 	}
@@ -231,8 +229,7 @@ static const char *get_aud(const cJSON *p, const char *want, struct gx_jwt_claim
 	if (cJSON_IsArray(aud)) {
 		if (cJSON_GetArraySize(aud) == 0)
 			return "TOKEN_MISSING_CLAIM";
-		cJSON_ArrayForEach(e, aud)
-		{
+		cJSON_ArrayForEach(e, aud) {
 			if (!cJSON_IsString(e))
 				return "TOKEN_MALFORMED";
 			if (!first)
@@ -367,8 +364,8 @@ static struct jwt_cache_slot *cache_slot(const char *token, size_t len)
 }
 
 /* Fill *out from the cache when token is there for this configuration and still passes the clock checks. */
-static bool cache_lookup(const char *token, size_t len, const unsigned char cfg[32], long long now,
-			 long long leeway, struct gx_jwt_claims *out)
+static bool cache_lookup(const char *token, size_t len, const unsigned char cfg[32], long long now, long long leeway,
+			 struct gx_jwt_claims *out)
 {
 	struct jwt_cache_slot *s = cache_slot(token, len);
 
@@ -404,8 +401,7 @@ static void cache_store(const char *token, size_t len, const unsigned char cfg[3
 
 /* The checks every signed token passes, ours or the original backend's: three parts, the header, the HMAC in
  * constant time, a JSON object payload (*pay, caller frees). Returns NULL or the reason. */
-static const char *signed_payload(const char *token, size_t len, const unsigned char *key, size_t keylen,
-				  cJSON **pay)
+static const char *signed_payload(const char *token, size_t len, const unsigned char *key, size_t keylen, cJSON **pay)
 {
 	unsigned char mac[JWT_MAC_LEN], sig[JWT_PART_MAX];
 	const char *d1, *d2, *r = "TOKEN_MALFORMED";

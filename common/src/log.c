@@ -81,8 +81,7 @@ static size_t put_raw(char *buf, size_t pos, size_t cap, const char *s)
 	return pos + n;
 }
 
-void gx_log_vwrite(enum gx_log_level level, const char *request_id, const char *const *kv, const char *fmt,
-		   va_list ap)
+void gx_log_vwrite(enum gx_log_level level, const char *request_id, const char *const *kv, const char *fmt, va_list ap)
 {
 	char line[LINE_MAX_BYTES], msg[4096], ts[96];
 	struct timespec now;
@@ -94,8 +93,8 @@ void gx_log_vwrite(enum gx_log_level level, const char *request_id, const char *
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
-	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 
 	pos = put_raw(line, pos, cap, "{\"ts\":\"");

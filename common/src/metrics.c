@@ -22,12 +22,12 @@
 static const double latency_buckets[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 
 struct series {
-	struct series *next;            /* hash chain; immutable once published */
-	char **values;                  /* label values, nlabels entries */
-	_Atomic uint64_t value;         /* counter/gauge: double bits */
-	_Atomic uint64_t count;         /* histogram: observations */
-	_Atomic uint64_t sum;           /* histogram: double bits */
-	_Atomic uint64_t buckets[];     /* histogram: per-bucket (non-cumulative) counts, nbuckets + 1 (+Inf) */
+	struct series *next;        /* hash chain; immutable once published */
+	char **values;              /* label values, nlabels entries */
+	_Atomic uint64_t value;     /* counter/gauge: double bits */
+	_Atomic uint64_t count;     /* histogram: observations */
+	_Atomic uint64_t sum;       /* histogram: double bits */
+	_Atomic uint64_t buckets[]; /* histogram: per-bucket (non-cumulative) counts, nbuckets + 1 (+Inf) */
 };
 
 struct gx_metric {
@@ -39,8 +39,8 @@ struct gx_metric {
 	double buckets[GX_METRICS_MAX_BUCKETS];
 	size_t nbuckets;
 	_Atomic(struct series *) slots[HASH_SLOTS];
-	size_t nseries;                 /* under reg_lock */
-	bool overflow_logged;           /* under reg_lock */
+	size_t nseries;       /* under reg_lock */
+	bool overflow_logged; /* under reg_lock */
 };
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -211,9 +211,10 @@ static int verify_applied(const struct applied_set *set)
 		}
 		gx_migrate_checksum(f, sum);
 		if (strcmp(sum, a->checksum) != 0) {
-			gx_log_error("migration %s was changed after it was applied (recorded sha256 %s, now %s): "
-				     "refusing to migrate; restore the file and add a new migration instead",
-				     f->name, a->checksum, sum);
+			gx_log_error(
+				"migration %s was changed after it was applied (recorded sha256 %s, now %s): "
+				"refusing to migrate; restore the file and add a new migration instead",
+				f->name, a->checksum, sum);
 			return -1;
 		}
 	}
@@ -262,7 +263,7 @@ static int apply_one(PGconn *conn, const struct gx_migrate_file *f)
 		goto fail;
 	{
 		char v[16], d[24];
-		const char *kv[] = {"version", v, "file", f->name, "durationMs", d, NULL};
+		const char *kv[] = { "version", v, "file", f->name, "durationMs", d, NULL };
 
 		snprintf(v, sizeof(v), "%d", f->version);
 		snprintf(d, sizeof(d), "%" PRId64, ms);
@@ -297,8 +298,8 @@ static int maybe_baseline(PGconn *conn, struct applied_set *set)
 int gx_migrate_up(PGconn *conn, int *applied)
 {
 	char key[24];
-	const char *params[1] = {key};
-	struct applied_set set = {NULL, 0};
+	const char *params[1] = { key };
+	struct applied_set set = { NULL, 0 };
 	bool locked = false;
 	int count = 0, rc = -1;
 
@@ -333,7 +334,7 @@ int gx_migrate_up(PGconn *conn, int *applied)
 	rc = 0;
 	{
 		char n[16], v[16];
-		const char *kv[] = {"applied", n, "version", v, NULL};
+		const char *kv[] = { "applied", n, "version", v, NULL };
 
 		snprintf(n, sizeof(n), "%d", count);
 		snprintf(v, sizeof(v), "%d", gx_migrate_expected_version());
@@ -350,7 +351,7 @@ out:
 
 int gx_migrate_status(PGconn *conn, FILE *out, int *pending, int *changed)
 {
-	struct applied_set set = {NULL, 0};
+	struct applied_set set = { NULL, 0 };
 	bool exists;
 	int npending = 0, nchanged = 0, at = 0;
 	char sum[65];

@@ -26,7 +26,6 @@
 
 static char *g_tenant;
 
-
 struct waitlist;
 
 struct ob_ctx {
@@ -390,7 +389,8 @@ static void on_existing(PGresult *res, const struct gx_pg_error *err, void *arg)
 	free(c->body);
 	snprintf(c->id, sizeof(c->id), "%s", gx_pg_val(res, 0, "id"));
 	c->body = accepted_body(c->id, gx_pg_val(res, 0, "commandType"),
-				gx_pg_isnull(res, 0, "aggregateId") ? NULL : gx_pg_val(res, 0, "aggregateId"), &c->body_len);
+				gx_pg_isnull(res, 0, "aggregateId") ? NULL : gx_pg_val(res, 0, "aggregateId"),
+				&c->body_len);
 	if (c->wait_s > 0) {
 		start_wait(c);
 		check(c);
@@ -414,15 +414,15 @@ static void on_txn(PGresult *const *res GX_UNUSED, int nres GX_UNUSED, const str
 		ctx_free(c);
 		return;
 	}
-	if (err->kind == GX_PG_ERR_QUERY && strcmp(err->sqlstate, "23505") == 0
-	    && strcmp(err->constraint, GX_IDEM_PKEY) == 0 && gx_req_idem_deferred(c->req)) {
+	if (err->kind == GX_PG_ERR_QUERY && strcmp(err->sqlstate, "23505") == 0 &&
+	    strcmp(err->constraint, GX_IDEM_PKEY) == 0 && gx_req_idem_deferred(c->req)) {
 		/* another request with this Idempotency-Key committed first: answer what it stored */
 		gx_req_idem_resolve(c->req);
 		ctx_free(c);
 		return;
 	}
-	if (err->kind == GX_PG_ERR_QUERY && strcmp(err->sqlstate, "23505") == 0
-	    && strcmp(err->constraint, GX_OUTBOX_STORE_UNIQUE_REQUEST) == 0) {
+	if (err->kind == GX_PG_ERR_QUERY && strcmp(err->sqlstate, "23505") == 0 &&
+	    strcmp(err->constraint, GX_OUTBOX_STORE_UNIQUE_REQUEST) == 0) {
 		const char *params[2] = { tenant(), c->request_id };
 		/* a retry of a request whose command exists: answer that command */
 		if (gx_pg_query(c->pool, gx_outbox_store_existing_sql, 2, params, on_existing, c) < 0) {
@@ -431,9 +431,9 @@ static void on_txn(PGresult *const *res GX_UNUSED, int nres GX_UNUSED, const str
 		}
 		return;
 	}
-	if (err->kind == GX_PG_ERR_QUERY && err->constraint[0]
-	    && (strcmp(err->sqlstate, "23505") == 0 || strcmp(err->sqlstate, "23503") == 0
-		|| strcmp(err->sqlstate, "23P01") == 0)) {
+	if (err->kind == GX_PG_ERR_QUERY && err->constraint[0] &&
+	    (strcmp(err->sqlstate, "23505") == 0 || strcmp(err->sqlstate, "23503") == 0 ||
+	     strcmp(err->sqlstate, "23P01") == 0)) {
 		for (size_t i = 0; i < c->nconflicts; i++) {
 			if (strcmp(c->conflicts[i].constraint, err->constraint) == 0) {
 				gx_reply_error(c->req, c->conflicts[i].status, c->conflicts[i].code, "%s",
@@ -467,8 +467,8 @@ static cJSON *payload_with_meta(const struct gx_req *req, const cJSON *payload)
 	return p;
 }
 
-void gx_outbox_submit(struct gx_req *req, const struct gx_pg_stmt *domain_stmts, int n,
-		      const struct gx_outbox_cmd *cmd, const struct gx_conflict *conflicts, size_t nconflicts)
+void gx_outbox_submit(struct gx_req *req, const struct gx_pg_stmt *domain_stmts, int n, const struct gx_outbox_cmd *cmd,
+		      const struct gx_conflict *conflicts, size_t nconflicts)
 {
 	struct ob_ctx *c;
 	const char *scoped = gx_req_idempotency_key(req);

@@ -12,8 +12,8 @@
 #include "gx/requeue.h"
 #include "gx/util.h"
 
-const char *const gx_outbox_store_status_names[] = { "PENDING", "LOCKED", "SUBMITTED", "COMMITTED", "PROJECTED",
-						     "FAILED", NULL };
+const char *const gx_outbox_store_status_names[] = { "PENDING",   "LOCKED", "SUBMITTED", "COMMITTED",
+						     "PROJECTED", "FAILED", NULL };
 
 const char *gx_outbox_store_public_status(const char *status)
 {
@@ -46,12 +46,14 @@ const char gx_outbox_store_lag_sql[] =
 	" FROM \"OutboxCommand\" WHERE \"status\" = 'COMMITTED'";
 
 /* The selection of table alias t: the given ids ($2), or FAILED commands matching the filter $3..$6. */
+/* clang-format off */
 #define SELECTION(t) \
 	" " t ".\"tenantId\" = $1 AND (($2::text[] IS NOT NULL AND " t ".\"id\" = ANY($2::text[])) OR ($2::text[] IS NULL" \
 	" AND " t ".\"status\" = 'FAILED' AND ($3::text IS NULL OR " t ".\"commandType\"::text = $3)" \
 	" AND ($4::text IS NULL OR " t ".\"errorCode\" = $4)" \
 	" AND ($5::bigint IS NULL OR " t ".\"createdAt\" <= now() - $5::bigint * interval '1 second')" \
 	" AND ($6::bigint IS NULL OR " t ".\"createdAt\" >= now() - $6::bigint * interval '1 second')))"
+/* clang-format on */
 
 const char gx_outbox_store_requeue_sql[] =
 	"WITH p AS (SELECT s.\"id\", s.\"errorCode\", s.\"error\", s.\"attempts\", s.\"createdAt\" FROM \"OutboxCommand\" s"
@@ -86,6 +88,7 @@ const char gx_outbox_store_requeue_sql[] =
 	" AND ($5::bigint IS NULL OR \"createdAt\" >= now() - $5::bigint * interval '1 second')" \
 	" AND ($6::text IS NULL OR \"errorCode\" = $6)"
 
+/* clang-format off */
 #define ITEM_JSON(t) \
 	"json_build_object('commandId', " t ".\"id\", 'commandType', " t ".\"commandType\", 'status', " t ".\"status\"," \
 	" 'service', " t ".\"service\", 'attempts', " t ".\"attempts\", 'errorCode', " t ".\"errorCode\"," \
@@ -93,6 +96,7 @@ const char gx_outbox_store_requeue_sql[] =
 	" 'blockNumber', " t ".\"commitBlock\", 'createdAt', " GX_SQL_ISO_TS(t ".\"createdAt\"") "," \
 	" 'updatedAt', " GX_SQL_ISO_TS(t ".\"updatedAt\"") ", 'nextAttemptAt', " GX_SQL_ISO_TS(t ".\"nextAttemptAt\"") "," \
 	" 'requeueable', " GX_REQUEUE_OK(t ".\"status\"", t ".\"errorCode\"") ")"
+/* clang-format on */
 
 const char gx_outbox_store_list_sql[] =
 	"WITH f AS (SELECT * FROM \"OutboxCommand\" WHERE" FILTER_WHERE ")"
@@ -163,13 +167,16 @@ char *gx_outbox_store_probe_sql(const struct gx_outbox_store_probe *p)
 	char *w, *s;
 
 	if (p->ask == GX_OUTBOX_STORE_COUNTS)
-		return gx_xasprintf("(SELECT coalesce(json_object_agg(s, n), '{}')::text FROM (SELECT \"status\"::text AS s,"
-				    " count(*) AS n FROM \"OutboxCommand\" WHERE \"tenantId\" = %s GROUP BY 1) x)",
-				    p->tenant);
+		return gx_xasprintf(
+			"(SELECT coalesce(json_object_agg(s, n), '{}')::text FROM (SELECT \"status\"::text AS s,"
+			" count(*) AS n FROM \"OutboxCommand\" WHERE \"tenantId\" = %s GROUP BY 1) x)",
+			p->tenant);
 	w = probe_where(p);
 	if (p->ask == GX_OUTBOX_STORE_NEWEST)
-		s = gx_xasprintf("(SELECT c.\"commandType\"::text FROM \"OutboxCommand\" c WHERE %s"
-				 " ORDER BY c.\"createdAt\" DESC, c.\"id\" DESC LIMIT 1)", w);
+		s = gx_xasprintf(
+			"(SELECT c.\"commandType\"::text FROM \"OutboxCommand\" c WHERE %s"
+			" ORDER BY c.\"createdAt\" DESC, c.\"id\" DESC LIMIT 1)",
+			w);
 	else
 		s = gx_xasprintf("EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE %s)", w);
 	free(w);
@@ -186,7 +193,8 @@ static char *sql_build(const struct gx_outbox_store_sql *s)
 		char *sub;
 
 		if (n >= GX_OUTBOX_STORE_MAX_PROBES) {
-			gx_log_fatal("outbox store: a statement template has more than %d probes", GX_OUTBOX_STORE_MAX_PROBES);
+			gx_log_fatal("outbox store: a statement template has more than %d probes",
+				     GX_OUTBOX_STORE_MAX_PROBES);
 			abort();
 		}
 		sub = gx_outbox_store_probe_sql(&s->probes[n++]);
@@ -275,6 +283,7 @@ void gx_outbox_store_arr_free(struct gx_outbox_store_arr *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* clang-format off */
 const struct gx_pgs_stmt gx_outbox_store_sub_stmts[GX_OUTBOX_STORE_NSUB] = {
 	/* The oldest open command of each aggregate when it is PENDING and due (a newer command never overtakes an
 	 * older open one), plus in-flight rows whose lease ran out (a dead replica's). Row locks with SKIP LOCKED make
@@ -351,6 +360,7 @@ const struct gx_pgs_stmt gx_outbox_store_sub_stmts[GX_OUTBOX_STORE_NSUB] = {
 		"SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(\"createdAt\")), 0)::float8"
 		" FROM \"OutboxCommand\" WHERE \"status\" = 'PENDING'" },
 };
+/* clang-format on */
 
 const char gx_outbox_store_sql_projected[] =
 	"WITH u AS (UPDATE \"OutboxCommand\" SET \"status\" = 'PROJECTED', \"projectedAt\" = now(),"
@@ -358,6 +368,5 @@ const char gx_outbox_store_sql_projected[] =
 	" \"committedAt\" = COALESCE(\"committedAt\", now())"
 	" WHERE \"fabricTxId\" = ANY($1::text[]) AND \"status\" <> 'PROJECTED' RETURNING \"id\")"
 	" SELECT count(pg_notify('gx_command_status', \"id\")) FROM u";
-
 
 /* ---- end of the submitter's part ---- */

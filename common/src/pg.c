@@ -128,7 +128,6 @@ static void pool_submit(struct gx_pg_pool *pool, struct gx_pg_op *op)
 		arm_wait_timer(pool);
 }
 
-
 /* ---- public API ----------------------------------------------------------------------------------------- */
 
 struct gx_pg_pool *gx_pg_pool_new(struct event_base *base, const char *conninfo, const struct gx_pg_pool_opts *o)

@@ -197,7 +197,6 @@ void gx_pg_on_idle_ev(evutil_socket_t fd GX_UNUSED, short what GX_UNUSED, void *
 		gx_pg_conn_reconnect(c);
 }
 
-
 /* ---- listener ------------------------------------------------------------------------------------------- */
 
 void gx_pg_listener_send(struct gx_pg_conn *c)
@@ -240,7 +239,6 @@ void gx_pg_listener_send(struct gx_pg_conn *c)
 	gx_pg_conn_flush(c);
 }
 
-
 struct gx_pg_conn *gx_pg_conn_new(struct gx_pg_pool *pool, bool listener)
 {
 	struct gx_pg_conn *c = gx_xcalloc(1, sizeof(*c));
@@ -267,4 +265,3 @@ void gx_pg_conn_free(struct gx_pg_conn *c)
 	event_free(c->timer);
 	free(c);
 }
-

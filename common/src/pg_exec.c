@@ -22,7 +22,6 @@ void gx_pg_arm_deadline(struct gx_pg_conn *c)
 	evtimer_add(c->timer, &tv);
 }
 
-
 void gx_pg_conn_run(struct gx_pg_conn *c, struct gx_pg_op *op)
 {
 	static const struct gx_pg_stmt_copy begin = { (char *)"BEGIN", 0, NULL };
@@ -47,8 +46,7 @@ void gx_pg_conn_run(struct gx_pg_conn *c, struct gx_pg_op *op)
 	gx_pg_conn_flush(c);
 	return;
 fail:
-	gx_log_error("postgres send failed: %.*s", (int)strcspn(PQerrorMessage(c->pg), "\n"),
-		     PQerrorMessage(c->pg));
+	gx_log_error("postgres send failed: %.*s", (int)strcspn(PQerrorMessage(c->pg), "\n"), PQerrorMessage(c->pg));
 	gx_pg_conn_lost(c, GX_PG_ERR_CONNECTION, PQerrorMessage(c->pg));
 }
 
@@ -106,8 +104,8 @@ static void op_done_on_conn(struct gx_pg_conn *c)
 	event_del(c->ev);
 	gx_pg_prep_prune(c, false); /* prepares that failed or were skipped by an aborted pipeline */
 	if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->pg)) {
-		gx_log_error("postgres: cannot leave pipeline mode: %.*s",
-			     (int)strcspn(PQerrorMessage(c->pg), "\n"), PQerrorMessage(c->pg));
+		gx_log_error("postgres: cannot leave pipeline mode: %.*s", (int)strcspn(PQerrorMessage(c->pg), "\n"),
+			     PQerrorMessage(c->pg));
 		c->broken = true;
 	}
 	gx_pg_op_complete(op);
@@ -279,4 +277,3 @@ void gx_pg_conn_lost(struct gx_pg_conn *c, enum gx_pg_err_kind kind, const char 
 		gx_log_warn("postgres connection lost: %s", buf);
 	gx_pg_conn_reconnect(c);
 }
-

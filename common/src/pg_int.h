@@ -31,8 +31,8 @@
 #define BACKOFF_MAX_MS 5000
 #define QUERY_DEADLINE_SLACK_MS 5000
 #define QUERY_DEADLINE_NO_TIMEOUT_MS 300000
-#define PREP_MAX 256     /* prepared statements per connection (cached and stale together) */
-#define PREP_BUCKETS 64  /* hash buckets of the per-connection statement cache */
+#define PREP_MAX 256    /* prepared statements per connection (cached and stale together) */
+#define PREP_BUCKETS 64 /* hash buckets of the per-connection statement cache */
 
 enum conn_state {
 	CS_DOWN,       /* no PGconn; the timer fires the next connect attempt */
@@ -59,8 +59,8 @@ enum op_kind {
 struct gx_pg_prep {
 	struct gx_pg_prep *next;
 	uint32_t hash;
-	bool ready;   /* the server confirmed the prepare; until then it is only queued by the running op */
-	bool stale;   /* the server holds it but it must not be used again (0A000): moved to the stale list */
+	bool ready; /* the server confirmed the prepare; until then it is only queued by the running op */
+	bool stale; /* the server holds it but it must not be used again (0A000): moved to the stale list */
 	char name[16];
 	char sql[];
 };
@@ -94,11 +94,11 @@ struct gx_pg_op {
 	gx_pg_txn_cb tcb;
 	gx_pg_conn_cb ccb;
 	void *arg;
-	int64_t deadline_us;     /* acquire deadline while waiting in the queue */
-	PGresult **res;          /* one slot per statement */
+	int64_t deadline_us;         /* acquire deadline while waiting in the queue */
+	PGresult **res;              /* one slot per statement */
 	struct gx_pg_pipe_ent *pipe; /* what gx_pg_conn_run queued (nstmts * 2 + 2 slots) */
 	int npipe;
-	int cur;                 /* pipe entry being read */
+	int cur; /* pipe entry being read */
 	bool failed;
 	struct gx_pg_error err;
 	struct gx_pg_conn *conn; /* OP_ACQUIRE: the connection handed out */
@@ -121,8 +121,8 @@ struct gx_pg_conn {
 	struct gx_pg_prep *prep[PREP_BUCKETS]; /* prepared statements of the current PGconn */
 	int nprep;
 	struct gx_pg_prep *stale; /* dropped from the cache, still held by the server: DEALLOCATE before idling */
-	int nstale;        /* counted with nprep against PREP_MAX */
-	unsigned prep_seq; /* next statement name number */
+	int nstale;               /* counted with nprep against PREP_MAX */
+	unsigned prep_seq;        /* next statement name number */
 };
 
 struct gx_pg_listen_sub {

@@ -17,14 +17,14 @@ struct gx_pgs {
 	char *app;
 	const struct gx_pgs_stmt *stmts;
 	size_t nstmts;
-	bool *prepared;		/* prepared[i]: stmts[i] exists on pg; cleared with the connection */
+	bool *prepared; /* prepared[i]: stmts[i] exists on pg; cleared with the connection */
 	PGconn *pg;
 	long long backoff_ms, backoff_max_ms;
 	int64_t next_connect_ms;
 };
 
-struct gx_pgs *gx_pgs_new(const char *conninfo, const char *application_name, const struct gx_pgs_stmt *stmts,
-			  size_t n, long long backoff_max_ms)
+struct gx_pgs *gx_pgs_new(const char *conninfo, const char *application_name, const struct gx_pgs_stmt *stmts, size_t n,
+			  long long backoff_max_ms)
 {
 	struct gx_pgs *db = gx_xcalloc(1, sizeof(*db));
 

@@ -13,7 +13,7 @@
 struct rand_state {
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
-	pid_t pid;   /* process that seeded drbg; a different getpid() means we are in a forked child */
+	pid_t pid; /* process that seeded drbg; a different getpid() means we are in a forked child */
 	bool ready;
 };
 

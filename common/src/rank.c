@@ -43,8 +43,7 @@ const char *gx_rank_below(const char *role)
 	}
 }
 
-int gx_rank_require(struct gx_req *req, const char *target_id, const char *target_role, bool self_ok,
-		    const char *what)
+int gx_rank_require(struct gx_req *req, const char *target_id, const char *target_role, bool self_ok, const char *what)
 {
 	const struct gx_jwt_claims *c = gx_req_claims(req);
 

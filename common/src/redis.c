@@ -57,16 +57,16 @@ struct rcmd {
 
 struct gx_redis {
 	struct event_base *base;
-	char *host;     /* NULL for unix sockets */
+	char *host; /* NULL for unix sockets */
 	int port;
-	char *path;     /* unix socket path */
+	char *path; /* unix socket path */
 	char *user;
 	char *password;
 	int db;
 	redisAsyncContext *ac;
 	bool connected;
 	bool closing;
-	bool dropping;  /* the watchdog is freeing the context: it schedules the reconnect itself */
+	bool dropping; /* the watchdog is freeing the context: it schedules the reconnect itself */
 	int backoff_ms;
 	bool fail_logged;
 	int64_t connect_started_us;
@@ -280,7 +280,8 @@ static void redis_connect(struct gx_redis *r)
 
 	if (!ac || ac->err) {
 		if (!r->fail_logged)
-			gx_log_warn("redis connect failed, retrying with backoff: %s", ac ? ac->errstr : "out of memory");
+			gx_log_warn("redis connect failed, retrying with backoff: %s",
+				    ac ? ac->errstr : "out of memory");
 		r->fail_logged = true;
 		if (ac)
 			redisAsyncFree(ac);
@@ -344,7 +345,8 @@ static int pct_decode(char *s)
 	for (; *s; s++) {
 		if (*s == '%') {
 			unsigned char b;
-			if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]) || gx_hex_decode(s + 1, 1, &b) < 0)
+			if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]) ||
+			    gx_hex_decode(s + 1, 1, &b) < 0)
 				return -1;
 			*o++ = (char)b;
 			s += 2;

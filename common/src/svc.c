@@ -26,8 +26,7 @@ long long gx_svc_query_int(const struct gx_req *req, const char *name, long long
 	return gx_valid_query_int(gx_req_query(req, name), name, min, max, def, v);
 }
 
-int gx_svc_paging(const struct gx_req *req, long long max, long long def, struct gx_valid_page *pg,
-		  struct gx_verr *v)
+int gx_svc_paging(const struct gx_req *req, long long max, long long def, struct gx_valid_page *pg, struct gx_verr *v)
 {
 	return gx_valid_paging(gx_req_query(req, "limit"), gx_req_query(req, "offset"), max, def, pg, v);
 }

@@ -74,8 +74,7 @@ bool gx_verr_has(const struct gx_verr *v, const char *field)
 {
 	const cJSON *e;
 
-	cJSON_ArrayForEach(e, v->details)
-	{
+	cJSON_ArrayForEach(e, v->details) {
 		const cJSON *f = cJSON_GetObjectItemCaseSensitive(e, "field");
 		if (cJSON_IsString(f) && strcmp(f->valuestring, field) == 0)
 			return true;
@@ -363,8 +362,7 @@ static const cJSON *field_get(const cJSON *obj, const char *field)
 	return cJSON_IsNull(it) ? NULL : it;
 }
 
-const char *gx_valid_str(const cJSON *obj, const char *field, bool required, size_t min, size_t max,
-			 struct gx_verr *v)
+const char *gx_valid_str(const cJSON *obj, const char *field, bool required, size_t min, size_t max, struct gx_verr *v)
 {
 	const cJSON *it = field_get(obj, field);
 	long n;
@@ -393,8 +391,8 @@ const char *gx_valid_str(const cJSON *obj, const char *field, bool required, siz
 	return it->valuestring;
 }
 
-long long gx_valid_int(const cJSON *obj, const char *field, bool required, long long min, long long max,
-		       long long def, struct gx_verr *v)
+long long gx_valid_int(const cJSON *obj, const char *field, bool required, long long min, long long max, long long def,
+		       struct gx_verr *v)
 {
 	const cJSON *it = field_get(obj, field);
 	long long i;

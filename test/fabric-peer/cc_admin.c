@@ -352,8 +352,8 @@ int cc_tax_velocity(struct cc_ctx *c)
 		goto out;
 	}
 	if (c->now_ms - a.last_debit_ms < days * MS_PER_DAY) {
-		st = cc_fail(c, CC_CONFLICT, "account %s is not eligible for velocity tax: dormant %lld of %lld days", id,
-			     dormant, days);
+		st = cc_fail(c, CC_CONFLICT, "account %s is not eligible for velocity tax: dormant %lld of %lld days",
+			     id, dormant, days);
 		goto out;
 	}
 	tax = muldiv(a.balance, rate, GX_FEE_MAX_BPS);

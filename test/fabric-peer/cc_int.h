@@ -28,11 +28,11 @@
 /* One invocation. args point into the caller's argv (borrowed for the call). */
 struct cc_ctx {
 	struct cc_stub *stub;
-	int nargs;		 /* number of function arguments (argv[1..]) */
+	int nargs;               /* number of function arguments (argv[1..]) */
 	const char *const *args; /* function arguments */
-	long long now_ms;	 /* transaction time */
-	char *payload;		 /* result JSON on success (owned until handed to the peer) */
-	char *message;		 /* error text on failure */
+	long long now_ms;        /* transaction time */
+	char *payload;           /* result JSON on success (owned until handed to the peer) */
+	char *message;           /* error text on failure */
 };
 
 /* Record an error message and return status. */

@@ -8,7 +8,7 @@
 
 /* Role levels: a creator at level L may call every function requiring a level <= L. */
 enum cc_level {
-	CC_ANY,	    /* read-only functions: any identity of the channel */
+	CC_ANY,     /* read-only functions: any identity of the channel */
 	CC_PARTNER, /* gx_partner_api, gx_admin, gx_super_admin */
 	CC_ADMIN,   /* gx_admin, gx_super_admin */
 	CC_SUPER,   /* gx_super_admin */

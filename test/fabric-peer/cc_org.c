@@ -174,8 +174,9 @@ int cc_org_define_rule(struct cc_ctx *c)
 	ids = cJSON_GetObjectItemCaseSensitive(rule, "approverIDs");
 	if (!cJSON_IsObject(rule) || gx_fee_parse_u64(cc_jstr(rule, "amountThreshold"), &thr) < 0 ||
 	    !cJSON_IsNumber(req) || !cJSON_IsArray(ids)) {
-		st = cc_fail(c, CC_BAD, "rule must be {\"amountThreshold\":\"<qirat>\",\"requiredApprovals\":n,"
-					"\"approverIDs\":[...]}");
+		st = cc_fail(c, CC_BAD,
+			     "rule must be {\"amountThreshold\":\"<qirat>\",\"requiredApprovals\":n,"
+			     "\"approverIDs\":[...]}");
 		goto out;
 	}
 	n = cJSON_GetArraySize(ids);

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 struct peer_buf {
-	unsigned char *data;	/* owned; NULL until the first put */
+	unsigned char *data; /* owned; NULL until the first put */
 	size_t len;
 	size_t cap;
 };

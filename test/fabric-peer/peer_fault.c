@@ -12,7 +12,7 @@
 #define MAX_RULES 32
 
 struct rule {
-	enum peer_fault_kind kind;	/* NONE for a delay rule */
+	enum peer_fault_kind kind; /* NONE for a delay rule */
 	char method[32];
 	int count;
 	int delay_ms;
@@ -21,7 +21,7 @@ struct rule {
 struct peer_fault {
 	char *path;
 	pthread_mutex_t lock;
-	struct stat seen;		/* identity of the last loaded file version */
+	struct stat seen; /* identity of the last loaded file version */
 	bool loaded;
 	struct rule rules[MAX_RULES];
 	int nrules;
@@ -73,7 +73,8 @@ static void load(struct peer_fault *f)
 		else if (strcmp(kind, "delay") == 0 && n == 4)
 			r.kind = PEER_FAULT_NONE;
 		else {
-			gx_log_warn("fault file '%s': ignoring bad line '%.*s'", f->path, (int)strcspn(line, "\n"), line);
+			gx_log_warn("fault file '%s': ignoring bad line '%.*s'", f->path, (int)strcspn(line, "\n"),
+				    line);
 			continue;
 		}
 		if (f->nrules < MAX_RULES)

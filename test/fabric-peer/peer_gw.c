@@ -37,7 +37,7 @@ struct proposal {
 	Protos__ChaincodeProposalPayload *cpp;
 	Protos__ChaincodeInvocationSpec *cis;
 	struct peer_msp_ident ident;
-	char err[512];			/* Fabric-like reason when the proposal is rejected */
+	char err[512]; /* Fabric-like reason when the proposal is rejected */
 };
 
 static void proposal_release(struct proposal *pr)
@@ -81,14 +81,17 @@ static int proposal_check(struct peer *p, const Protos__SignedProposal *sp, stru
 	if (pr->prop)
 		pr->hdr = common__header__unpack(NULL, pr->prop->header.len, pr->prop->header.data);
 	if (pr->hdr) {
-		pr->ch = common__channel_header__unpack(NULL, pr->hdr->channel_header.len, pr->hdr->channel_header.data);
+		pr->ch =
+			common__channel_header__unpack(NULL, pr->hdr->channel_header.len, pr->hdr->channel_header.data);
 		pr->sh = common__signature_header__unpack(NULL, pr->hdr->signature_header.len,
 							  pr->hdr->signature_header.data);
 	}
 	if (pr->ch)
-		pr->ext = protos__chaincode_header_extension__unpack(NULL, pr->ch->extension.len, pr->ch->extension.data);
+		pr->ext =
+			protos__chaincode_header_extension__unpack(NULL, pr->ch->extension.len, pr->ch->extension.data);
 	if (pr->prop)
-		pr->cpp = protos__chaincode_proposal_payload__unpack(NULL, pr->prop->payload.len, pr->prop->payload.data);
+		pr->cpp =
+			protos__chaincode_proposal_payload__unpack(NULL, pr->prop->payload.len, pr->prop->payload.data);
 	if (pr->cpp)
 		pr->cis = protos__chaincode_invocation_spec__unpack(NULL, pr->cpp->input.len, pr->cpp->input.data);
 	if (!pr->prop || !pr->hdr || !pr->ch || !pr->sh || !pr->ext || !pr->cpp || !pr->cis) {
@@ -105,7 +108,8 @@ static int proposal_check(struct peer *p, const Protos__SignedProposal *sp, stru
 		return -1;
 	}
 	if (!pr->ch->channel_id || strcmp(pr->ch->channel_id, p->cfg.channel) != 0) {
-		snprintf(pr->err, sizeof(pr->err), "channel '%s' not found", pr->ch->channel_id ? pr->ch->channel_id : "");
+		snprintf(pr->err, sizeof(pr->err), "channel '%s' not found",
+			 pr->ch->channel_id ? pr->ch->channel_id : "");
 		return -1;
 	}
 	if (!pr->ext->chaincode_id || !pr->ext->chaincode_id->name || !*pr->ext->chaincode_id->name) {
@@ -119,7 +123,8 @@ static int proposal_check(struct peer *p, const Protos__SignedProposal *sp, stru
 			 pr->ext->chaincode_id->name, p->cfg.channel, pr->ext->chaincode_id->name);
 		return -1;
 	}
-	if (!pr->cis->chaincode_spec || !pr->cis->chaincode_spec->input || pr->cis->chaincode_spec->input->n_args == 0) {
+	if (!pr->cis->chaincode_spec || !pr->cis->chaincode_spec->input ||
+	    pr->cis->chaincode_spec->input->n_args == 0) {
 		snprintf(pr->err, sizeof(pr->err), "chaincode invocation spec has no input arguments");
 		return -1;
 	}
@@ -429,19 +434,19 @@ static struct peer_tx *decode_envelope(struct peer *p, const Common__Envelope *e
 	if (!out) {
 		out = gx_xcalloc(1, sizeof(*out));
 		out->tx_id = gx_xstrdup(ch->tx_id);
-		code = tx ? 21 : 2;	/* BAD_RESPONSE_PAYLOAD, BAD_PAYLOAD */
+		code = tx ? 21 : 2; /* BAD_RESPONSE_PAYLOAD, BAD_PAYLOAD */
 		goto out;
 	}
 	if (strcmp(txid, ch->tx_id) != 0) {
-		code = 8;	/* BAD_PROPOSAL_TXID */
+		code = 8; /* BAD_PROPOSAL_TXID */
 		goto out;
 	}
-	code = 10;	/* ENDORSEMENT_POLICY_FAILURE unless our endorsement verifies */
+	code = 10; /* ENDORSEMENT_POLICY_FAILURE unless our endorsement verifies */
 	if (cap->action->n_endorsements == 1) {
 		const Protos__Endorsement *e = cap->action->endorsements[0];
 
-		endorsement_mac(p, cap->action->proposal_response_payload.data, cap->action->proposal_response_payload.len,
-				e->endorser.data, e->endorser.len, mac);
+		endorsement_mac(p, cap->action->proposal_response_payload.data,
+				cap->action->proposal_response_payload.len, e->endorser.data, e->endorser.len, mac);
 		if (e->signature.len == 32 && gx_ct_equal(mac, e->signature.data, 32))
 			code = 0;
 	}
@@ -483,9 +488,11 @@ static void handle_submit(struct peer *p, struct peer_call *c)
 		peer_rpc_finish(c, GRPC_STATUS_FAILED_PRECONDITION, info, NULL, 0, NULL);
 		goto out;
 	}
-	pl = common__payload__unpack(NULL, sr->prepared_transaction->payload.len, sr->prepared_transaction->payload.data);
+	pl = common__payload__unpack(NULL, sr->prepared_transaction->payload.len,
+				     sr->prepared_transaction->payload.data);
 	if (pl && pl->header) {
-		ch = common__channel_header__unpack(NULL, pl->header->channel_header.len, pl->header->channel_header.data);
+		ch = common__channel_header__unpack(NULL, pl->header->channel_header.len,
+						    pl->header->channel_header.data);
 		sh = common__signature_header__unpack(NULL, pl->header->signature_header.len,
 						      pl->header->signature_header.data);
 	}
@@ -548,7 +555,8 @@ static void handle_commit_status(struct peer *p, struct peer_call *c)
 	    r->identity.len == 0) {
 		log_reject(c, "malformed commit status request");
 		peer_rpc_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
-				"a signed request with transaction id, channel and identity is required", NULL, 0, NULL);
+				"a signed request with transaction id, channel and identity is required", NULL, 0,
+				NULL);
 		goto out;
 	}
 	mr = peer_msp_verify(p->msp, r->identity.data, r->identity.len, sr->request.data, sr->request.len,
@@ -649,8 +657,8 @@ static void handle_events(struct peer *p, struct peer_call *c)
 		r = gateway__chaincode_events_request__unpack(NULL, sr->request.len, sr->request.data);
 	if (!r || !r->channel_id || !r->chaincode_id || r->identity.len == 0) {
 		log_reject(c, "malformed chaincode events request");
-		peer_rpc_finish(c, GRPC_STATUS_INVALID_ARGUMENT, "a signed chaincode events request is required", NULL, 0,
-				NULL);
+		peer_rpc_finish(c, GRPC_STATUS_INVALID_ARGUMENT, "a signed chaincode events request is required", NULL,
+				0, NULL);
 		goto out;
 	}
 	mr = peer_msp_verify(p->msp, r->identity.data, r->identity.len, sr->request.data, sr->request.len,
@@ -676,8 +684,8 @@ static void handle_events(struct peer *p, struct peer_call *c)
 		default:
 			log_reject(c, "unsupported start position");
 			peer_rpc_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
-					"invalid start position type: only specified and next_commit are supported", NULL, 0,
-					NULL);
+					"invalid start position type: only specified and next_commit are supported",
+					NULL, 0, NULL);
 			goto out;
 		}
 	}
@@ -702,8 +710,8 @@ static void handle_events(struct peer *p, struct peer_call *c)
 			break;
 	}
 	if (peer_fault_drop_gen(p->fault) != s.drop_gen && !peer_rpc_cancelled(c))
-		peer_rpc_finish(c, GRPC_STATUS_UNAVAILABLE, "event stream dropped by the peer (fault injection)", NULL, 0,
-				NULL);
+		peer_rpc_finish(c, GRPC_STATUS_UNAVAILABLE, "event stream dropped by the peer (fault injection)", NULL,
+				0, NULL);
 	else
 		finish_interrupted(p, c);
 out:
@@ -737,7 +745,8 @@ void peer_gw_handle(struct peer *p, struct peer_call *c)
 	}
 	if (f == PEER_FAULT_TOO_MANY) {
 		peer_rpc_finish(c, GRPC_STATUS_UNKNOWN,
-				"too many requests for /gateway.Gateway, exceeding concurrency limit (500)", NULL, 0, NULL);
+				"too many requests for /gateway.Gateway, exceeding concurrency limit (500)", NULL, 0,
+				NULL);
 		return;
 	}
 	if (strcmp(m, "Endorse") == 0)

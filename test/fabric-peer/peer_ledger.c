@@ -13,15 +13,15 @@
 #include "peer_buf.h"
 #include "peer_ledger.h"
 
-#define REC_MAGIC 0x31425847u	/* "GXB1" */
+#define REC_MAGIC 0x31425847u /* "GXB1" */
 
 /* ---- a small chained hash map from string keys to entries ------------------------------------------------ */
 
 struct hent {
 	char *key;
-	char *val;		/* state: value bytes; index: unused */
+	char *val; /* state: value bytes; index: unused */
 	size_t len;
-	struct peer_ver ver;	/* state: version; index: (block, code in tx) */
+	struct peer_ver ver; /* state: version; index: (block, code in tx) */
 	struct hent *next;
 };
 
@@ -113,26 +113,26 @@ static void hmap_release(struct hmap *m)
 struct blk {
 	uint64_t number;
 	int64_t time_ms;
-	struct peer_event *events;	/* events of valid transactions, in tx order */
+	struct peer_event *events; /* events of valid transactions, in tx order */
 	size_t nevents;
 };
 
 struct peer_ledger {
 	pthread_mutex_t lock;
-	pthread_cond_t changed;		/* a block was committed, or closing */
-	pthread_cond_t queued;		/* wakes the cutter */
+	pthread_cond_t changed; /* a block was committed, or closing */
+	pthread_cond_t queued;  /* wakes the cutter */
 	int fd;
 	char *path;
 	int block_size;
 	int block_timeout_ms;
 	struct hmap state;
-	struct hmap index;		/* tx id -> (block, code) of its first occurrence */
+	struct hmap index; /* tx id -> (block, code) of its first occurrence */
 	struct blk *blocks;
 	size_t nblocks;
 	size_t capblocks;
 	struct peer_tx *qhead, *qtail;
 	size_t qlen;
-	int64_t qfirst_us;		/* monotonic time the oldest queued tx arrived */
+	int64_t qfirst_us; /* monotonic time the oldest queued tx arrived */
 	bool closing;
 	pthread_t cutter;
 };
@@ -254,9 +254,9 @@ static int replay_block(struct peer_ledger *l, const unsigned char *p, size_t n)
 		struct peer_write *w = NULL;
 		int rc = -1;
 
-		if (peer_rd_bytes(&r, &txid, &txid_len) < 0 || peer_rd_u8(&r, &code) < 0 || peer_rd_u8(&r, &has_ev) < 0 ||
-		    peer_rd_bytes(&r, &evn, &evn_len) < 0 || peer_rd_bytes(&r, &evp, &evp_len) < 0 ||
-		    peer_rd_u32(&r, &nw) < 0 || nw > r.left)
+		if (peer_rd_bytes(&r, &txid, &txid_len) < 0 || peer_rd_u8(&r, &code) < 0 ||
+		    peer_rd_u8(&r, &has_ev) < 0 || peer_rd_bytes(&r, &evn, &evn_len) < 0 ||
+		    peer_rd_bytes(&r, &evp, &evp_len) < 0 || peer_rd_u32(&r, &nw) < 0 || nw > r.left)
 			return -1;
 		w = gx_xcalloc(nw ? nw : 1, sizeof(*w));
 		uint32_t i;
@@ -390,14 +390,14 @@ static void commit_block(struct peer_ledger *l, size_t n)
 			l->qtail = NULL;
 		l->qlen--;
 		if (hmap_get(&l->index, tx->tx_id) || hmap_get(&seen, tx->tx_id))
-			tx->code = 9;	/* DUPLICATE_TXID */
+			tx->code = 9; /* DUPLICATE_TXID */
 		for (size_t i = 0; tx->code == 0 && i < tx->nreads; i++) {
 			struct hent *e = hmap_get(&l->state, tx->reads[i].key);
 			const struct peer_read *rd = &tx->reads[i];
 
 			if ((e != NULL) != rd->exists ||
 			    (e && (e->ver.block != rd->ver.block || e->ver.tx != rd->ver.tx)))
-				tx->code = 11;	/* MVCC_READ_CONFLICT */
+				tx->code = 11; /* MVCC_READ_CONFLICT */
 		}
 		hmap_put(&seen, tx->tx_id);
 		peer_buf_put_bytes(&body, tx->tx_id, strlen(tx->tx_id));
@@ -494,7 +494,7 @@ struct peer_ledger *peer_ledger_open(const char *dir, int block_size, int block_
 	if (replay_file(l) < 0)
 		goto fail;
 	if (l->nblocks == 0)
-		commit_block(l, 0);	/* genesis */
+		commit_block(l, 0); /* genesis */
 	gx_log_info("ledger ready: height %zu, %zu keys, %zu transactions", l->nblocks, l->state.n, l->index.n);
 	if (pthread_create(&l->cutter, NULL, cutter_main, l) != 0) {
 		gx_log_error("cannot start the block cutter thread");

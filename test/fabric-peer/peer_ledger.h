@@ -24,30 +24,30 @@ struct peer_ver {
 };
 
 struct peer_read {
-	char *key;		/* owned */
-	bool exists;		/* false: the key was absent at simulation */
+	char *key;   /* owned */
+	bool exists; /* false: the key was absent at simulation */
 	struct peer_ver ver;
 };
 
 struct peer_write {
-	char *key;		/* owned */
-	char *val;		/* owned, NUL-terminated for convenience; NULL for a delete */
+	char *key; /* owned */
+	char *val; /* owned, NUL-terminated for convenience; NULL for a delete */
 	size_t len;
 };
 
 /* One transaction as ordered: everything is owned by the struct (free with peer_tx_free()). */
 struct peer_tx {
 	char *tx_id;
-	int code;			/* TxValidationCode; non-zero before commit marks a tx found invalid at
-					 * submit (kept unless it is a duplicate) */
-	char *event_name;		/* NULL when the transaction set no event */
+	int code;         /* TxValidationCode; non-zero before commit marks a tx found invalid at
+			   * submit (kept unless it is a duplicate) */
+	char *event_name; /* NULL when the transaction set no event */
 	char *event_payload;
 	size_t event_len;
 	struct peer_read *reads;
 	size_t nreads;
 	struct peer_write *writes;
 	size_t nwrites;
-	struct peer_tx *next;		/* pending queue link */
+	struct peer_tx *next; /* pending queue link */
 };
 
 /* A chaincode event of a valid transaction, copied out for a stream (free with peer_event_free_all()). */

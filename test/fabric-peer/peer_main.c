@@ -47,8 +47,9 @@ static const struct opt OPTS[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: gx-fabric-peer [options]\n"
-		   "       gx-fabric-peer print-proposal <msp-id> <cert> <key> <channel> <chaincode> <fn> [args...]\n");
+	fprintf(f,
+		"usage: gx-fabric-peer [options]\n"
+		"       gx-fabric-peer print-proposal <msp-id> <cert> <key> <channel> <chaincode> <fn> [args...]\n");
 	for (size_t i = 0; i < GX_ARRAY_LEN(OPTS); i++)
 		fprintf(f, "  %-20s %-22s %s\n", OPTS[i].flag, OPTS[i].env, OPTS[i].help);
 }
@@ -222,15 +223,34 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* every thread inherits the mask; signal_main waits for them */
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits the mask; signal_main waits for them */
 
 	char bs[16], bt[16];
 	snprintf(bs, sizeof(bs), "%d", p.cfg.block_size);
 	snprintf(bt, sizeof(bt), "%d", p.cfg.block_timeout_ms);
-	const char *kv[] = { "listen", p.cfg.listen, "ledgerDir", p.cfg.ledger_dir, "caCert", p.cfg.ca_cert,
-			     "tls", p.cfg.tls_cert ? "true" : "false", "mtls", p.cfg.tls_client_ca ? "true" : "false",
-			     "blockSize", bs, "blockTimeoutMs", bt, "mspId", p.cfg.msp_id, "channel", p.cfg.channel,
-			     "chaincode", p.cfg.chaincode, "faultFile", p.cfg.fault_file ? p.cfg.fault_file : "", NULL };
+	const char *kv[] = { "listen",
+			     p.cfg.listen,
+			     "ledgerDir",
+			     p.cfg.ledger_dir,
+			     "caCert",
+			     p.cfg.ca_cert,
+			     "tls",
+			     p.cfg.tls_cert ? "true" : "false",
+			     "mtls",
+			     p.cfg.tls_client_ca ? "true" : "false",
+			     "blockSize",
+			     bs,
+			     "blockTimeoutMs",
+			     bt,
+			     "mspId",
+			     p.cfg.msp_id,
+			     "channel",
+			     p.cfg.channel,
+			     "chaincode",
+			     p.cfg.chaincode,
+			     "faultFile",
+			     p.cfg.fault_file ? p.cfg.fault_file : "",
+			     NULL };
 	gx_log_kv(GX_LOG_INFO, kv, "configuration");
 
 	grpc_init();

@@ -22,11 +22,11 @@
 static const unsigned char ATTR_OID[] = { 0x2a, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x01 };
 
 struct msp_entry {
-	unsigned char key[32];		/* SHA-256 of the creator bytes */
+	unsigned char key[32]; /* SHA-256 of the creator bytes */
 	enum peer_msp_result result;
 	mbedtls_x509_crt crt;
-	EVP_PKEY *pub;			/* the certificate's public key for libcrypto (read-only once filled) */
-	mbedtls_mpi half_n;		/* n/2 of P-256, for the low-S rule */
+	EVP_PKEY *pub;      /* the certificate's public key for libcrypto (read-only once filled) */
+	mbedtls_mpi half_n; /* n/2 of P-256, for the low-S rule */
 	char *msp_id;
 	char *role;
 	char *subject;
@@ -37,7 +37,7 @@ struct peer_msp {
 	mbedtls_x509_crt ca;
 	char *msp_id;
 	pthread_mutex_t lock;
-	struct msp_entry *cache;	/* never shrinks: a test peer sees a handful of identities */
+	struct msp_entry *cache; /* never shrinks: a test peer sees a handful of identities */
 };
 
 struct peer_msp *peer_msp_new(const char *ca_path, const char *msp_id)

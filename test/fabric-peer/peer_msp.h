@@ -10,11 +10,11 @@
 
 enum peer_msp_result {
 	PEER_MSP_OK,
-	PEER_MSP_MALFORMED,	/* creator bytes are not a SerializedIdentity with a PEM certificate */
-	PEER_MSP_UNKNOWN_ORG,	/* mspid is not ours */
-	PEER_MSP_UNTRUSTED,	/* certificate does not chain to the CA, or is expired / not yet valid */
-	PEER_MSP_BAD_SIGNATURE,	/* signature malformed or does not verify */
-	PEER_MSP_HIGH_S,	/* s > n/2 */
+	PEER_MSP_MALFORMED,     /* creator bytes are not a SerializedIdentity with a PEM certificate */
+	PEER_MSP_UNKNOWN_ORG,   /* mspid is not ours */
+	PEER_MSP_UNTRUSTED,     /* certificate does not chain to the CA, or is expired / not yet valid */
+	PEER_MSP_BAD_SIGNATURE, /* signature malformed or does not verify */
+	PEER_MSP_HIGH_S,        /* s > n/2 */
 };
 
 struct peer_msp;
@@ -22,8 +22,8 @@ struct peer_msp;
 /* What a verified creator is; strings borrowed from the msp's cache, valid until peer_msp_free(). */
 struct peer_msp_ident {
 	const char *msp_id;
-	const char *role;	/* value of the gxc_role attribute, "" when absent */
-	const char *subject;	/* certificate subject, for logs */
+	const char *role;    /* value of the gxc_role attribute, "" when absent */
+	const char *subject; /* certificate subject, for logs */
 };
 
 /* Load the CA certificate(s) from ca_path (PEM). msp_id is copied. NULL (logged) on failure. Caller owns the

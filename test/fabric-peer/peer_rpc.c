@@ -27,18 +27,18 @@
 
 struct peer_rpc {
 	grpc_server *server;
-	grpc_completion_queue *cq;	/* _for_next: new calls and the shutdown notification */
+	grpc_completion_queue *cq; /* _for_next: new calls and the shutdown notification */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
-	int active;			/* calls being handled */
-	int threads;			/* call threads alive (handling or idle) */
-	int nidle;			/* threads waiting for a call and not yet handed one */
-	struct peer_call *queue;	/* calls handed to idle threads, not yet taken */
-	pthread_cond_t work;		/* queue grew, or quitting */
-	pthread_cond_t gone;		/* threads reached 0 */
-	bool quit;			/* idle threads exit */
+	int active;              /* calls being handled */
+	int threads;             /* call threads alive (handling or idle) */
+	int nidle;               /* threads waiting for a call and not yet handed one */
+	struct peer_call *queue; /* calls handed to idle threads, not yet taken */
+	pthread_cond_t work;     /* queue grew, or quitting */
+	pthread_cond_t gone;     /* threads reached 0 */
+	bool quit;               /* idle threads exit */
 	bool shutdown_requested;
-	int shutdown_tag;		/* address used as the shutdown tag */
+	int shutdown_tag; /* address used as the shutdown tag */
 };
 
 struct peer_call {
@@ -47,15 +47,15 @@ struct peer_call {
 	grpc_call *call;
 	grpc_call_details details;
 	grpc_metadata_array md;
-	grpc_completion_queue *cq;	/* pluck queue bound to this call */
+	grpc_completion_queue *cq; /* pluck queue bound to this call */
 	unsigned char *req;
 	size_t req_len;
 	char method[64];
-	int cancelled;			/* out-param of RECV_CLOSE_ON_SERVER */
-	bool closed;			/* RECV_CLOSE_ON_SERVER completed */
+	int cancelled; /* out-param of RECV_CLOSE_ON_SERVER */
+	bool closed;   /* RECV_CLOSE_ON_SERVER completed */
 	bool finished;
-	int tag_io, tag_close;		/* addresses used as tags */
-	struct peer_call *next;		/* hand-off queue link */
+	int tag_io, tag_close;  /* addresses used as tags */
+	struct peer_call *next; /* hand-off queue link */
 };
 
 static struct peer_call *call_new(struct peer *p)
@@ -109,7 +109,8 @@ const char *peer_rpc_method(struct peer_call *c)
 bool peer_rpc_cancelled(struct peer_call *c)
 {
 	if (!c->closed) {
-		grpc_event ev = grpc_completion_queue_pluck(c->cq, &c->tag_close, gpr_time_0(GPR_CLOCK_MONOTONIC), NULL);
+		grpc_event ev =
+			grpc_completion_queue_pluck(c->cq, &c->tag_close, gpr_time_0(GPR_CLOCK_MONOTONIC), NULL);
 
 		if (ev.type == GRPC_OP_COMPLETE)
 			c->closed = true;
@@ -286,7 +287,7 @@ static void *call_main(void *arg)
 		while (!rpc->queue && !rpc->quit)
 			if (pthread_cond_timedwait(&rpc->work, &rpc->lock, &ts) != 0)
 				break;
-		if (rpc->queue) {	/* the acceptor counted us out of idle when it queued this */
+		if (rpc->queue) { /* the acceptor counted us out of idle when it queued this */
 			c = rpc->queue;
 			rpc->queue = c->next;
 		} else {
@@ -393,7 +394,7 @@ static void accept_loop(struct peer *p)
 		}
 		struct peer_call *c = ev.tag;
 
-		if (!ev.success) {	/* the server is shutting down: the slot is not refilled */
+		if (!ev.success) { /* the server is shutting down: the slot is not refilled */
 			call_free(c);
 			continue;
 		}
@@ -402,7 +403,7 @@ static void accept_loop(struct peer *p)
 		bool stopping = rpc->shutdown_requested;
 		bool handed = false;
 
-		if (rpc->nidle > 0) {	/* LIFO is fine: calls are independent */
+		if (rpc->nidle > 0) { /* LIFO is fine: calls are independent */
 			rpc->nidle--;
 			c->next = rpc->queue;
 			rpc->queue = c;
@@ -447,7 +448,7 @@ int peer_rpc_serve(struct peer *p)
 	args[1].type = GRPC_ARG_INTEGER;
 	args[1].key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
 	args[1].value.integer = 100 * 1024 * 1024;
-	args[2].type = GRPC_ARG_INTEGER;	/* the peer's keepalive enforcement: client pings >= 60 s apart */
+	args[2].type = GRPC_ARG_INTEGER; /* the peer's keepalive enforcement: client pings >= 60 s apart */
 	args[2].key = (char *)GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS;
 	args[2].value.integer = 60000;
 	args[3].type = GRPC_ARG_INTEGER;
@@ -485,7 +486,7 @@ out_wait:
 	pthread_mutex_lock(&rpc.lock);
 	while (rpc.active > 0)
 		pthread_cond_wait(&rpc.idle, &rpc.lock);
-	rpc.quit = true;	/* idle threads leave; rpc lives on this stack */
+	rpc.quit = true; /* idle threads leave; rpc lives on this stack */
 	pthread_cond_broadcast(&rpc.work);
 	while (rpc.threads > 0)
 		pthread_cond_wait(&rpc.gone, &rpc.lock);

@@ -167,7 +167,8 @@ struct peer_tx *peer_stub_decode_results(const unsigned char *p, size_t n, const
 
 		if (peer_rd_dup(&r, &rd->key, NULL) < 0)
 			goto fail;
-		if (peer_rd_u8(&r, &flag) < 0 || peer_rd_u64(&r, &rd->ver.block) < 0 || peer_rd_u32(&r, &rd->ver.tx) < 0)
+		if (peer_rd_u8(&r, &flag) < 0 || peer_rd_u64(&r, &rd->ver.block) < 0 ||
+		    peer_rd_u32(&r, &rd->ver.tx) < 0)
 			goto fail_one_read;
 		rd->exists = flag != 0;
 	}
@@ -189,8 +190,8 @@ struct peer_tx *peer_stub_decode_results(const unsigned char *p, size_t n, const
 	}
 	if (peer_rd_u8(&r, &flag) < 0)
 		goto fail;
-	if (flag && (peer_rd_dup(&r, &tx->event_name, NULL) < 0 ||
-		     peer_rd_dup(&r, &tx->event_payload, &tx->event_len) < 0))
+	if (flag &&
+	    (peer_rd_dup(&r, &tx->event_name, NULL) < 0 || peer_rd_dup(&r, &tx->event_payload, &tx->event_len) < 0))
 		goto fail;
 	if (r.left != 0)
 		goto fail;

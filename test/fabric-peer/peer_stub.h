@@ -13,16 +13,16 @@
 #include "peer_ledger.h"
 
 struct cc_stub {
-	struct peer_ledger *ledger;	/* borrowed; locked by the caller during cc_invoke */
-	const char *tx_id;		/* borrowed, as are msp and role */
+	struct peer_ledger *ledger; /* borrowed; locked by the caller during cc_invoke */
+	const char *tx_id;          /* borrowed, as are msp and role */
 	long long time_ms;
 	const char *msp;
 	const char *role;
-	struct peer_read *reads;	/* owned */
+	struct peer_read *reads; /* owned */
 	size_t nreads;
-	struct peer_write *writes;	/* owned; at most one entry per key */
+	struct peer_write *writes; /* owned; at most one entry per key */
 	size_t nwrites;
-	char *event_name;		/* owned, NULL when none */
+	char *event_name; /* owned, NULL when none */
 	char *event_payload;
 };
 

@@ -22,8 +22,9 @@ int peer_tool_print_proposal(int argc, char **argv)
 	char *ph, *sh;
 
 	if (argc < 7) {
-		fprintf(stderr, "usage: gx-fabric-peer print-proposal <msp-id> <cert> <key> <channel> <chaincode> "
-				"<Contract:Function> [args...]\n");
+		fprintf(stderr,
+			"usage: gx-fabric-peer print-proposal <msp-id> <cert> <key> <channel> <chaincode> "
+			"<Contract:Function> [args...]\n");
 		return 2;
 	}
 	id = gx_fabric_id_load(argv[1], argv[2], argv[3]);

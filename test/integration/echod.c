@@ -120,9 +120,10 @@ static void on_transfer(PGresult *res, const struct gx_pg_error *err, void *arg)
 
 static void h_transfers(struct gx_req *req)
 {
-	static const char sql[] = "INSERT INTO echod_exec (sub, to_id, amount, memo) "
-				  "SELECT $1, $2, $3::bigint, $4 FROM pg_sleep(0.3) "
-				  "RETURNING id, memo, amount";
+	static const char sql[] =
+		"INSERT INTO echod_exec (sub, to_id, amount, memo) "
+		"SELECT $1, $2, $3::bigint, $4 FROM pg_sleep(0.3) "
+		"RETURNING id, memo, amount";
 	const cJSON *body = gx_req_body(req);
 	struct gx_verr *v = gx_verr_new();
 	const char *to = gx_valid_str(body, "to", true, 1, 64, v);

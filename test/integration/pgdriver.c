@@ -57,8 +57,11 @@ static void done_one(void)
 
 static struct gx_pg_pool *mkpool(const char *conninfo, int size, int max_waiters, int acquire_ms, int stmt_ms)
 {
-	struct gx_pg_pool_opts o = { .size = size, .max_waiters = max_waiters, .acquire_timeout_ms = acquire_ms,
-				     .connect_timeout_ms = 3000, .statement_timeout_ms = stmt_ms,
+	struct gx_pg_pool_opts o = { .size = size,
+				     .max_waiters = max_waiters,
+				     .acquire_timeout_ms = acquire_ms,
+				     .connect_timeout_ms = 3000,
+				     .statement_timeout_ms = stmt_ms,
 				     .application_name = "gx-pgdriver" };
 	return gx_pg_pool_new(base, conninfo, &o);
 }
@@ -122,7 +125,8 @@ static void scenario_counts(const char *name, const char *conninfo, int size, in
 	gx_pg_pool_stats(pool, &open, &busy, &waiting);
 	event_base_dispatch(base);
 	printf("{\"drv\":\"%s\",\"ok\":%d,\"bad\":%d,\"unavailable\":%d,\"other\":%d,\"waitingAtStart\":%d,"
-	       "\"open\":%d}\n", name, n_ok, n_bad, n_unavail, n_other, waiting, open);
+	       "\"open\":%d}\n",
+	       name, n_ok, n_bad, n_unavail, n_other, waiting, open);
 }
 
 /* ---- txn scenario: a chain of steps ---- */
@@ -138,7 +142,8 @@ static void print_err(const char *what, const struct gx_pg_error *err)
 		return;
 	}
 	printf("{\"drv\":\"txn\",\"step\":\"%s\",\"ok\":false,\"kind\":\"%s\",\"sqlstate\":\"%s\",\"constraint\":\"%s\","
-	       "\"stmtIndex\":%d}\n", what, kind_name(err->kind), err->sqlstate, err->constraint, err->stmt_index);
+	       "\"stmtIndex\":%d}\n",
+	       what, kind_name(err->kind), err->sqlstate, err->constraint, err->stmt_index);
 }
 
 static void on_txn(PGresult *const *res, int nres, const struct gx_pg_error *err, void *arg)
@@ -187,13 +192,16 @@ static void txn_next(void)
 	struct gx_pg_stmt ok[2] = { { ins, 2, p1 }, { ins, 2, p2 } };
 	struct gx_pg_stmt bad[3] = { { ins, 2, p3 }, { ins, 2, p4 }, { ins, 2, p5 } };
 	static const char *probe = "SELECT $1::int + 1 AS n /* prep-probe */";
-	static const char *probe_count = "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE "
-					 "'%prep' || '-probe%'";
+	static const char *probe_count =
+		"SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE "
+		"'%prep' || '-probe%'";
 	static const char *bad_col = "SELECT no_such_column AS n FROM \"Item\"";
-	static const char *stale = "SELECT a.id AS n FROM \"Item\" a LEFT JOIN \"Item\" b ON b.id = -a.id "
-				   "FOR UPDATE OF b /* prep-stale */";
-	static const char *stale_count = "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE "
-					 "'%prep' || '-stale%'";
+	static const char *stale =
+		"SELECT a.id AS n FROM \"Item\" a LEFT JOIN \"Item\" b ON b.id = -a.id "
+		"FOR UPDATE OF b /* prep-stale */";
+	static const char *stale_count =
+		"SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE "
+		"'%prep' || '-stale%'";
 	static const char *p41[] = { "41" }, *p9[] = { "9" }, *p7[] = { "7", "g" };
 	struct gx_pg_stmt bad_txn[2] = { { ins, 2, p7 }, { bad_col, 0, NULL } };
 
@@ -220,7 +228,8 @@ static void txn_next(void)
 	case 6:
 		gx_pg_release(held); /* still inside the transaction: the pool must roll it back */
 		held = NULL;
-		gx_pg_query(pool, "SELECT count(*) AS n FROM \"Item\" WHERE id = 6", 0, NULL, on_q, "after-dirty-release");
+		gx_pg_query(pool, "SELECT count(*) AS n FROM \"Item\" WHERE id = 6", 0, NULL, on_q,
+			    "after-dirty-release");
 		break;
 	case 7:
 		gx_pg_query(pool, "SELEC 1", 0, NULL, on_q, "syntax");
@@ -333,7 +342,8 @@ static void on_soak_q(PGresult *res, const struct gx_pg_error *err, void *arg GX
 {
 	if (err) {
 		soak_fail++;
-		printf("{\"drv\":\"soak\",\"t\":%lld,\"ok\":false,\"kind\":\"%s\"}\n", elapsed_ms(), kind_name(err->kind));
+		printf("{\"drv\":\"soak\",\"t\":%lld,\"ok\":false,\"kind\":\"%s\"}\n", elapsed_ms(),
+		       kind_name(err->kind));
 	} else {
 		soak_ok++;
 		printf("{\"drv\":\"soak\",\"t\":%lld,\"ok\":%s}\n", elapsed_ms(),
@@ -398,9 +408,9 @@ static void on_set(const redisReply *reply GX_UNUSED, const char *err GX_UNUSED,
 static void on_rl(const struct gx_ratelimit_result *r, void *arg)
 {
 	printf("{\"drv\":\"%s\",\"t\":%lld,\"op\":\"rl\",\"allowed\":%s,\"degraded\":%s,\"limit\":%lld,"
-	       "\"remaining\":%lld,\"reset\":%lld,\"retryAfter\":%lld}\n", (const char *)arg, elapsed_ms(),
-	       r->allowed ? "true" : "false", r->degraded ? "true" : "false", r->limit, r->remaining, r->reset_s,
-	       r->retry_after_s);
+	       "\"remaining\":%lld,\"reset\":%lld,\"retryAfter\":%lld}\n",
+	       (const char *)arg, elapsed_ms(), r->allowed ? "true" : "false", r->degraded ? "true" : "false", r->limit,
+	       r->remaining, r->reset_s, r->retry_after_s);
 	fflush(stdout);
 	if (strcmp(arg, "gcra") == 0)
 		done_one();
@@ -572,8 +582,7 @@ int main(int argc, char **argv)
 		int rc = scenario_idem(ci, argc - 3, argv + 3);
 		if (rc)
 			return rc;
-	}
-	else {
+	} else {
 		fprintf(stderr, "unknown scenario %s\n", s);
 		return 2;
 	}

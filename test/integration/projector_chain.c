@@ -6,10 +6,11 @@
  * stdin: one JSON object per line, either a transaction
  *   {"as":"partner"|"admin"|"super-admin","fn":"Contract:Function","args":["a","b"]}
  * ({"eval":true,...} evaluates instead, after every transaction started so far committed, and prints
- * {"i":N,"ok":true,"payload":<the chaincode's JSON answer>}), or a barrier {"wait":true}: wait until every transaction started so far has committed. Transactions between two
- * barriers run concurrently (at most `window` in flight, default 1000); an MVCC conflict is retried with a new
- * proposal. {"pace_ms":M} waits until M ms after the previous pace line (or the start), for fixed-rate runs.
- * stdout: one line per transaction, in completion order (t0: wall ms when first sent, t: when its commit was seen):
+ * {"i":N,"ok":true,"payload":<the chaincode's JSON answer>}), or a barrier {"wait":true}: wait until every transaction
+ * started so far has committed. Transactions between two barriers run concurrently (at most `window` in flight, default
+ * 1000); an MVCC conflict is retried with a new proposal. {"pace_ms":M} waits until M ms after the previous pace line
+ * (or the start), for fixed-rate runs. stdout: one line per transaction, in completion order (t0: wall ms when first
+ * sent, t: when its commit was seen):
  *   {"i":<input line>,"tx":"<tx id>","ok":true,"block":N,"t0":ms,"t":ms}   or   {"i":N,"ok":false,"error":"..."}
  * and finally {"done":true,"ok":N,"failed":M,"seconds":S}. Exit status 0 when nothing failed. */
 #include <stdio.h>
@@ -87,7 +88,7 @@ static int start(struct job *j)
 {
 	struct gx_fabric_client *c = clients[j->who];
 	struct gx_fabric_proposal *p = gx_fabric_msg_proposal_new(gx_fabric_client_id(c), "gxchannel", "gxtv3", j->fn,
-								   (const char *const *)j->args, j->nargs);
+								  (const char *const *)j->args, j->nargs);
 	int rc;
 
 	if (!p)
@@ -125,9 +126,13 @@ int main(int argc, char **argv)
 		char *cert = gx_xasprintf("%s/users/%s/cert.pem", argv[2], who[i]);
 		char *key = gx_xasprintf("%s/users/%s/key.pem", argv[2], who[i]);
 		struct gx_fabric_id *id = gx_fabric_id_load("Org1MSP", cert, key);
-		struct gx_fabric_client_opts o = { .endpoint = argv[1], .channel_id = "gxchannel", .chaincode_id = "gxtv3",
-						   .wait_for_ready = true, .commit_timeout_ms = 120000,
-						   .endorse_timeout_ms = 60000, .submit_timeout_ms = 60000 };
+		struct gx_fabric_client_opts o = { .endpoint = argv[1],
+						   .channel_id = "gxchannel",
+						   .chaincode_id = "gxtv3",
+						   .wait_for_ready = true,
+						   .commit_timeout_ms = 120000,
+						   .endorse_timeout_ms = 60000,
+						   .submit_timeout_ms = 60000 };
 
 		free(cert);
 		free(key);
@@ -186,10 +191,10 @@ int main(int argc, char **argv)
 
 			while (in_flight > 0)
 				poll_all();
-			if (gx_fabric_client_evaluate_sync(clients[j->who], j->fn, (const char *const *)j->args, j->nargs,
-							   &res) == 0)
-				printf("{\"i\":%d,\"ok\":true,\"payload\":%.*s}\n", lineno, (int)res.response.payload.len,
-				       (const char *)res.response.payload.data);
+			if (gx_fabric_client_evaluate_sync(clients[j->who], j->fn, (const char *const *)j->args,
+							   j->nargs, &res) == 0)
+				printf("{\"i\":%d,\"ok\":true,\"payload\":%.*s}\n", lineno,
+				       (int)res.response.payload.len, (const char *)res.response.payload.data);
 			else
 				printf("{\"i\":%d,\"ok\":false,\"error\":\"evaluate failed\"}\n", lineno);
 			gx_fabric_client_result_release(&res);

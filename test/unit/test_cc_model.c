@@ -249,7 +249,8 @@ GX_TEST(dispatch_and_roles)
 	reset();
 	GX_CHECK(call(SUPER, "NoContract:Nothing", NULL) == 400 && msg_has("unknown function"));
 	GX_CHECK(call(SUPER, "AdminContract:BootstrapSystem", "extra", NULL) == 400 && msg_has("expects 0 arguments"));
-	GX_CHECK(call(PARTNER, "AdminContract:BootstrapSystem", NULL) == 403 && msg_has("requires role gx_super_admin"));
+	GX_CHECK(call(PARTNER, "AdminContract:BootstrapSystem", NULL) == 403 &&
+		 msg_has("requires role gx_super_admin"));
 	GX_CHECK(call(ADMIN, "AdminContract:BootstrapSystem", NULL) == 403);
 	GX_CHECK(call("", "IdentityContract:CreateUser", "u", HASH_A, "NG", "1", NULL) == 403);
 	GX_CHECK(call("gx_unknown", "IdentityContract:CreateUser", "u", HASH_A, "NG", "1", NULL) == 403);
@@ -429,8 +430,7 @@ GX_TEST(organization_multisig)
 	GX_CHECK(call(PARTNER, "OrganizationContract:EndorseMembership", "org1", "alice", NULL) == 200);
 	GX_CHECK(cJSON_IsFalse(cJSON_GetObjectItem(last_ev, "allEndorsed")));
 	GX_CHECK(call(PARTNER, "OrganizationContract:EndorseMembership", "org1", "alice", NULL) == 409);
-	GX_CHECK(call(PARTNER, "OrganizationContract:ActivateOrganization", "org1", NULL) == 409 &&
-		 msg_has("1 of 2"));
+	GX_CHECK(call(PARTNER, "OrganizationContract:ActivateOrganization", "org1", NULL) == 409 && msg_has("1 of 2"));
 	GX_CHECK(call(PARTNER, "OrganizationContract:EndorseMembership", "org1", "bob", NULL) == 200);
 	GX_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(last_ev, "allEndorsed")));
 	GX_CHECK(call(PARTNER, "OrganizationContract:DefineAuthRule", "org1",
@@ -534,11 +534,13 @@ GX_TEST(loans)
 GX_TEST(governance)
 {
 	setup();
-	GX_CHECK(call(SUPER, "AdminContract:UpdateSystemParameter", "governanceVotingPeriodSeconds", "60", NULL) == 200);
+	GX_CHECK(call(SUPER, "AdminContract:UpdateSystemParameter", "governanceVotingPeriodSeconds", "60", NULL) ==
+		 200);
 	GX_CHECK(call(PARTNER, "GovernanceContract:SubmitProposal", "p1", "alice", "noSuchParam", "1", "t", "", NULL) ==
 		 400);
 	GX_CHECK(call(PARTNER, "GovernanceContract:SubmitProposal", "p1", "alice", "transactionFeeBps", "10001", "t",
-		      "", NULL) == 400 && msg_has("out of range"));
+		      "", NULL) == 400 &&
+		 msg_has("out of range"));
 	GX_CHECK(call(PARTNER, "GovernanceContract:SubmitProposal", "p1", "alice", "transactionFeeBps", "25", "", "",
 		      NULL) == 400);
 	GX_CHECK(call(PARTNER, "GovernanceContract:SubmitProposal", "p1", "zed", "transactionFeeBps", "25", "t", "",
@@ -601,15 +603,18 @@ GX_TEST(admin_countries_params)
 
 	reset();
 	GX_CHECK(call(SUPER, "AdminContract:InitializeCountryData", "[{\"countryCode\":\"NG\",\"ppb\":1000000000}]",
-		      NULL) == 409 && msg_has("not bootstrapped"));
+		      NULL) == 409 &&
+		 msg_has("not bootstrapped"));
 	GX_CHECK(call(SUPER, "AdminContract:BootstrapSystem", NULL) == 200);
 	GX_CHECK(call(ADMIN, "AdminContract:InitializeCountryData", "[]", NULL) == 403);
 	GX_CHECK(call(SUPER, "AdminContract:InitializeCountryData", "[]", NULL) == 400);
 	GX_CHECK(call(SUPER, "AdminContract:InitializeCountryData",
 		      "[{\"countryCode\":\"NG\",\"ppb\":500000000},{\"countryCode\":\"NG\",\"ppb\":500000000}]",
-		      NULL) == 400 && msg_has("duplicate"));
+		      NULL) == 400 &&
+		 msg_has("duplicate"));
 	GX_CHECK(call(SUPER, "AdminContract:InitializeCountryData", "[{\"countryCode\":\"NG\",\"ppb\":500000000}]",
-		      NULL) == 400 && msg_has("sum"));
+		      NULL) == 400 &&
+		 msg_has("sum"));
 	GX_CHECK(call(SUPER, "AdminContract:InitializeCountryData", "[{\"countryCode\":\"ng\",\"ppb\":1000000000}]",
 		      NULL) == 400);
 	GX_CHECK(call(SUPER, "AdminContract:InitializeCountryData",
@@ -676,7 +681,8 @@ GX_TEST(velocity_tax)
 	/* the timer restarted */
 	GX_CHECK(call(ADMIN, "TaxAndFeeContract:ApplyVelocityTax", "alice", NULL) == 409);
 	/* sending restarts the timer too */
-	GX_CHECK(call(SUPER, "AdminContract:UpdateSystemParameter", "velocityTaxMinimumBalance", "1000000", NULL) == 200);
+	GX_CHECK(call(SUPER, "AdminContract:UpdateSystemParameter", "velocityTaxMinimumBalance", "1000000", NULL) ==
+		 200);
 	GX_CHECK(call(PARTNER, "TokenomicsContract:Transfer", "bob", "carol", "1", "", NULL) == 200);
 	GX_CHECK(call(ADMIN, "TaxAndFeeContract:ApplyVelocityTax", "bob", NULL) == 409 && msg_has("dormant 0"));
 	GX_CHECK(call(SUPER, "AdminContract:UpdateSystemParameter", "velocityTaxDormancyDays", "0", NULL) == 200);
@@ -686,8 +692,15 @@ GX_TEST(velocity_tax)
 
 GX_TEST(fee_parity)
 {
-	static const char *amounts[] = { "0", "1", "999999", "1000000", "1000001", "123456789", "10000000000",
-					 "99999999999999", "18446744073699551615" };
+	static const char *amounts[] = { "0",
+					 "1",
+					 "999999",
+					 "1000000",
+					 "1000001",
+					 "123456789",
+					 "10000000000",
+					 "99999999999999",
+					 "18446744073699551615" };
 	struct gx_fee_params fp;
 	struct gx_fee_result fr;
 

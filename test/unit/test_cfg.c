@@ -175,13 +175,14 @@ GX_TEST(all_problems_in_one_line)
 	setenv("T_NAME", "waytoolongname", 1);
 	setenv("T_WORKERS", "1\n2", 1);
 	GX_CHECK(gx_cfg_load(tkeys, NKEYS, &c, err, sizeof(err)) == -1);
-	GX_CHECK_STR(err, "invalid configuration: T_PORT='70000' is out of range 1..65535; "
-			  "T_SECRET='***' is too short (at least 32 bytes); "
-			  "T_TIMEOUT='5x' is not a duration (e.g. 500ms, 5s, 2m); "
-			  "T_FLAG='maybe' is not a boolean (true/false); "
-			  "T_LEVEL='verbose' is not one of trace|debug|info|warn; "
-			  "T_NAME='waytoolongname' is too long (at most 8 bytes); "
-			  "T_WORKERS='1?2' is not an integer");
+	GX_CHECK_STR(err,
+		     "invalid configuration: T_PORT='70000' is out of range 1..65535; "
+		     "T_SECRET='***' is too short (at least 32 bytes); "
+		     "T_TIMEOUT='5x' is not a duration (e.g. 500ms, 5s, 2m); "
+		     "T_FLAG='maybe' is not a boolean (true/false); "
+		     "T_LEVEL='verbose' is not one of trace|debug|info|warn; "
+		     "T_NAME='waytoolongname' is too long (at most 8 bytes); "
+		     "T_WORKERS='1?2' is not an integer");
 	GX_CHECK(strstr(err, "hunter2") == NULL);
 	GX_CHECK(strchr(err, '\n') == NULL);
 	/* a small buffer truncates but stays terminated */
@@ -249,8 +250,9 @@ GX_TEST(load_or_exit_logs)
 	setenv("T_PORT", "abc", 1);
 	GX_CHECK(run_captured(child_load, out, sizeof(out)) == 2);
 	GX_CHECK(strstr(out, "\"level\":\"fatal\"") != NULL);
-	GX_CHECK(strstr(out, "\"msg\":\"invalid configuration: T_PORT='abc' is not an integer; "
-			     "T_SECRET is required\"") != NULL);
+	GX_CHECK(strstr(out,
+			"\"msg\":\"invalid configuration: T_PORT='abc' is not an integer; "
+			"T_SECRET is required\"") != NULL);
 	GX_CHECK(strchr(out, '\n') == out + strlen(out) - 1); /* exactly one line */
 
 	clear_env();
@@ -318,14 +320,14 @@ static char *libpq_value(const char *conninfo, const char *keyword)
 	return v ? v : gx_xstrdup("(unset)");
 }
 
-#define CHECK_URL(url, want)                                                                                      \
-	do {                                                                                                      \
-		char err_[256];                                                                                   \
-		char *ci_ = url_conninfo(url, err_, sizeof(err_));                                                \
-		GX_CHECK_STR(ci_, want);                                                                          \
-		if (!ci_)                                                                                         \
-			printf("#   error: %s\n", err_);                                                      \
-		free(ci_);                                                                                        \
+#define CHECK_URL(url, want) \
+	do { \
+		char err_[256]; \
+		char *ci_ = url_conninfo(url, err_, sizeof(err_)); \
+		GX_CHECK_STR(ci_, want); \
+		if (!ci_) \
+			printf("#   error: %s\n", err_); \
+		free(ci_); \
 	} while (0)
 
 GX_TEST(database_url_shapes)
@@ -377,14 +379,14 @@ GX_TEST(database_url_passwords)
 	free(ci);
 }
 
-#define CHECK_URL_BAD(url, want_err)                                                                              \
-	do {                                                                                                      \
-		char err_[256];                                                                                   \
-		char *ci_ = url_conninfo(url, err_, sizeof(err_));                                                \
-		GX_CHECK(ci_ == NULL);                                                                            \
-		GX_CHECK_STR(err_, want_err);                                                                     \
-		GX_CHECK(strstr(err_, "s3cr3t") == NULL);                                                         \
-		free(ci_);                                                                                        \
+#define CHECK_URL_BAD(url, want_err) \
+	do { \
+		char err_[256]; \
+		char *ci_ = url_conninfo(url, err_, sizeof(err_)); \
+		GX_CHECK(ci_ == NULL); \
+		GX_CHECK_STR(err_, want_err); \
+		GX_CHECK(strstr(err_, "s3cr3t") == NULL); \
+		free(ci_); \
 	} while (0)
 
 GX_TEST(database_url_errors)

@@ -15,6 +15,7 @@ struct sample {
 	const char *args[GX_CHAINCODE_MAX_ARGS];
 };
 
+/* clang-format off */
 static const struct sample samples[] = {
 	{ "CREATE_USER", "{\"userId\":\"u1\",\"biometricHash\":\"ab\",\"nationality\":\"NG\",\"age\":34}",
 	  "IdentityContract:CreateUser", GX_CC_ID_PARTNER, "wallet:u1", 4, { "u1", "ab", "NG", "34" } },
@@ -82,6 +83,7 @@ static const struct sample samples[] = {
 	{ "APPLY_VELOCITY_TAX", "{\"accountId\":\"u1\",\"taxRateBps\":300}", "TaxAndFeeContract:ApplyVelocityTax",
 	  GX_CC_ID_ADMIN, "wallet:u1", 1, { "u1" } },
 };
+/* clang-format on */
 
 static void check_sample(const struct sample *s)
 {
@@ -174,11 +176,13 @@ GX_TEST(malformed_payloads_fail_cleanly)
 	expect_fail("TRANSFER_TOKENS", "{\"fromUserId\":\"a\",\"toUserId\":\"b\",\"amount\":\"1\",\"remark\":5}",
 		    "field 'remark' must be a string");
 	expect_fail("DISTRIBUTE_GENESIS", "{\"userId\":\"u1\",\"userType\":\"individual\"}", "'countryCode'");
-	expect_fail("PROPOSE_ORGANIZATION", "{\"orgId\":\"o\",\"orgName\":\"n\",\"orgType\":\"BUSINESS\","
-					    "\"stakeholderIds\":\"a,b\"}",
+	expect_fail("PROPOSE_ORGANIZATION",
+		    "{\"orgId\":\"o\",\"orgName\":\"n\",\"orgType\":\"BUSINESS\","
+		    "\"stakeholderIds\":\"a,b\"}",
 		    "field 'stakeholderIds' must be an array");
-	expect_fail("PROPOSE_ORGANIZATION", "{\"orgId\":\"o\",\"orgName\":\"n\",\"orgType\":\"BUSINESS\","
-					    "\"stakeholderIds\":[\"a\",1]}",
+	expect_fail("PROPOSE_ORGANIZATION",
+		    "{\"orgId\":\"o\",\"orgName\":\"n\",\"orgType\":\"BUSINESS\","
+		    "\"stakeholderIds\":[\"a\",1]}",
 		    "field 'stakeholderIds' must be an array");
 	expect_fail("DEFINE_AUTH_RULE", "{\"orgId\":\"o\",\"rule\":{}}", "field 'requiredApprovals'");
 	expect_fail("DEFINE_AUTH_RULE", "{\"orgId\":\"o\",\"requiredApprovals\":1}", "field 'approverIds'");
@@ -194,7 +198,8 @@ GX_TEST(malformed_payloads_fail_cleanly)
 	expect_fail("INITIALIZE_COUNTRY_DATA",
 		    "{\"countriesData\":[{\"code\":\"IN\",\"percentage\":\"0.5\"},{\"percentage\":\"0.5\"}]}",
 		    "countriesData[1]: 'countryCode'");
-	expect_fail("INITIALIZE_COUNTRY_DATA", "{\"countriesData\":[{\"code\":\"IN\",\"percentage\":\"0.1234567891\"}]}",
+	expect_fail("INITIALIZE_COUNTRY_DATA",
+		    "{\"countriesData\":[{\"code\":\"IN\",\"percentage\":\"0.1234567891\"}]}",
 		    "fraction between 0 and 1");
 	expect_fail("INITIALIZE_COUNTRY_DATA", "{\"countriesData\":[\"IN\"]}", "countriesData[0]");
 	expect_fail("UPDATE_SYSTEM_PARAMETER", "{\"paramId\":\"x\",\"newValue\":\"1\"}", "field 'paramKey'");

@@ -221,8 +221,8 @@ static void handle(grpc_call *call, const char *method, const ProtobufCBinaryDat
 		reply(call, &out, 0, "", NULL);
 		gateway__submit_request__free_unpacked(r, NULL);
 	} else if (!strcmp(method, "/gateway.Gateway/CommitStatus")) {
-		Gateway__SignedCommitStatusRequest *r = gateway__signed_commit_status_request__unpack(NULL, req->len,
-												      req->data);
+		Gateway__SignedCommitStatusRequest *r =
+			gateway__signed_commit_status_request__unpack(NULL, req->len, req->data);
 		Gateway__CommitStatusResponse cs = GATEWAY__COMMIT_STATUS_RESPONSE__INIT;
 		if (!r || !sig_ok(&r->request, &r->signature))
 			atomic_fetch_add(&bad_signatures, 1);

@@ -104,17 +104,16 @@ static bool grpc_retryable(int code, const char *msg, const char *detail)
 
 GX_TEST(classifies_grpc_errors)
 {
-	GX_CHECK(grpc_retryable(14, "no connection", NULL));		/* UNAVAILABLE */
-	GX_CHECK(grpc_retryable(4, "deadline", NULL));			/* DEADLINE_EXCEEDED */
-	GX_CHECK(grpc_retryable(8, "exhausted", NULL));			/* RESOURCE_EXHAUSTED */
-	GX_CHECK(grpc_retryable(2, "too many requests for /gateway.Gateway, exceeding concurrency limit (500)",
-				NULL));
+	GX_CHECK(grpc_retryable(14, "no connection", NULL)); /* UNAVAILABLE */
+	GX_CHECK(grpc_retryable(4, "deadline", NULL));       /* DEADLINE_EXCEEDED */
+	GX_CHECK(grpc_retryable(8, "exhausted", NULL));      /* RESOURCE_EXHAUSTED */
+	GX_CHECK(grpc_retryable(2, "too many requests for /gateway.Gateway, exceeding concurrency limit (500)", NULL));
 	GX_CHECK(grpc_retryable(10, "failed to endorse transaction", "stream terminated"));
 	GX_CHECK(!grpc_retryable(10, "failed to endorse transaction", "chaincode response 500, boom"));
 	GX_CHECK(!grpc_retryable(2, "evaluate call to endorser returned error: chaincode response 404, nope", NULL));
-	GX_CHECK(!grpc_retryable(3, "bad proposal", NULL));		/* INVALID_ARGUMENT */
-	GX_CHECK(!grpc_retryable(7, "access denied", NULL));		/* PERMISSION_DENIED */
-	GX_CHECK(!grpc_retryable(9, "no plan", NULL));			/* FAILED_PRECONDITION */
+	GX_CHECK(!grpc_retryable(3, "bad proposal", NULL));  /* INVALID_ARGUMENT */
+	GX_CHECK(!grpc_retryable(7, "access denied", NULL)); /* PERMISSION_DENIED */
+	GX_CHECK(!grpc_retryable(9, "no plan", NULL));       /* FAILED_PRECONDITION */
 	GX_CHECK(!grpc_retryable(10, "failed to endorse", "duplicate transaction found [abc]"));
 }
 

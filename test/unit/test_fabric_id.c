@@ -54,15 +54,16 @@ static int make_keys(void)
 		return -1;
 	/* key.pem: PKCS#8 P-256; sec1.pem: same key as SEC1; cert.pem: self-signed; other.pem: a second key;
 	 * rsa.pem + rsacert.pem: RSA identity */
-	return sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem 2>/dev/null && "
-		  "openssl ec -in key.pem -out sec1.pem 2>/dev/null && "
-		  "openssl req -new -x509 -key key.pem -out cert.pem -days 2 -subj /CN=user1 2>/dev/null && "
-		  "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out other.pem 2>/dev/null && "
-		  "openssl req -new -x509 -key other.pem -out othercert.pem -days 2 -subj /CN=user2 2>/dev/null && "
-		  "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa.pem 2>/dev/null && "
-		  "openssl req -new -x509 -key rsa.pem -out rsacert.pem -days 2 -subj /CN=rsa 2>/dev/null && "
-		  "echo garbage > garbage.pem",
-		  dir);
+	return sh(
+		"openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem 2>/dev/null && "
+		"openssl ec -in key.pem -out sec1.pem 2>/dev/null && "
+		"openssl req -new -x509 -key key.pem -out cert.pem -days 2 -subj /CN=user1 2>/dev/null && "
+		"openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out other.pem 2>/dev/null && "
+		"openssl req -new -x509 -key other.pem -out othercert.pem -days 2 -subj /CN=user2 2>/dev/null && "
+		"openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa.pem 2>/dev/null && "
+		"openssl req -new -x509 -key rsa.pem -out rsacert.pem -days 2 -subj /CN=rsa 2>/dev/null && "
+		"echo garbage > garbage.pem",
+		dir);
 }
 
 GX_TEST(loads_pkcs8_and_sec1)

@@ -124,8 +124,8 @@ static void check_proposal(const struct gx_fabric_proposal *p, const char *fn, c
 GX_TEST(proposal_fields_txid_and_signature)
 {
 	const char *args[] = { "wallet-1", "" };
-	struct gx_fabric_proposal *p = gx_fabric_msg_proposal_new(id, "gxchannel", "gxtv3",
-								  "TokenomicsContract:Transfer", args, 2);
+	struct gx_fabric_proposal *p =
+		gx_fabric_msg_proposal_new(id, "gxchannel", "gxtv3", "TokenomicsContract:Transfer", args, 2);
 	struct gx_fabric_proposal *q = gx_fabric_msg_proposal_new(id, "gxchannel", "gxtv3", "A:b", args, 2);
 	ProtobufCBinaryData b, s;
 
@@ -255,7 +255,8 @@ GX_TEST(submit_commit_and_events_requests)
 		GX_CHECK_STR(er->chaincode_id, "gxtv3");
 		GX_CHECK_STR(er->after_transaction_id, "tx9");
 		GX_CHECK(er->identity.len == creator_len && !memcmp(er->identity.data, creator, creator_len));
-		GX_CHECK(er->start_position && er->start_position->type_case == ORDERER__SEEK_POSITION__TYPE_SPECIFIED &&
+		GX_CHECK(er->start_position &&
+			 er->start_position->type_case == ORDERER__SEEK_POSITION__TYPE_SPECIFIED &&
 			 er->start_position->specified->number == 42);
 		gateway__chaincode_events_request__free_unpacked(er, NULL);
 	}

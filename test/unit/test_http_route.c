@@ -173,16 +173,18 @@ GX_TEST(error_body_format)
 	cJSON_AddItemToArray(details, d);
 	body = gx_http_error_body(400, "VALIDATION_FAILED", "bad \"input\"", "rid-1", details);
 	text = cJSON_PrintUnformatted(body);
-	GX_CHECK_STR(text, "{\"error\":\"Bad Request\",\"message\":\"bad \\\"input\\\"\","
-			   "\"code\":\"VALIDATION_FAILED\",\"statusCode\":400,\"requestId\":\"rid-1\","
-			   "\"details\":[{\"field\":\"amount\",\"issue\":\"must be > 0\"}]}");
+	GX_CHECK_STR(text,
+		     "{\"error\":\"Bad Request\",\"message\":\"bad \\\"input\\\"\","
+		     "\"code\":\"VALIDATION_FAILED\",\"statusCode\":400,\"requestId\":\"rid-1\","
+		     "\"details\":[{\"field\":\"amount\",\"issue\":\"must be > 0\"}]}");
 	cJSON_free(text);
 	cJSON_Delete(body);
 
 	body = gx_http_error_body(404, "NOT_FOUND", "no route", "r", NULL);
 	text = cJSON_PrintUnformatted(body);
-	GX_CHECK_STR(text, "{\"error\":\"Not Found\",\"message\":\"no route\",\"code\":\"NOT_FOUND\","
-			   "\"statusCode\":404,\"requestId\":\"r\"}");
+	GX_CHECK_STR(text,
+		     "{\"error\":\"Not Found\",\"message\":\"no route\",\"code\":\"NOT_FOUND\","
+		     "\"statusCode\":404,\"requestId\":\"r\"}");
 	cJSON_free(text);
 	cJSON_Delete(body);
 }

@@ -66,8 +66,8 @@ static const char *verify_reason(const char *tok, const char *aud, long long now
 	return reason;
 }
 
-#define GOOD_PAYLOAD                                                                                              \
-	"{\"sub\":\"u1\",\"role\":\"ADMIN\",\"tenantId\":\"default\",\"jti\":\"j1\",\"iss\":\"gx-identity\","       \
+#define GOOD_PAYLOAD \
+	"{\"sub\":\"u1\",\"role\":\"ADMIN\",\"tenantId\":\"default\",\"jti\":\"j1\",\"iss\":\"gx-identity\"," \
 	"\"aud\":\"gx-api\",\"iat\":1700000000,\"exp\":1700000900}"
 
 GX_TEST(round_trip)
@@ -168,11 +168,16 @@ GX_TEST(tampering_and_wrong_key)
 GX_TEST(alg_confusion)
 {
 	static const char *const bad_headers[] = {
-		"{\"alg\":\"none\",\"typ\":\"JWT\"}",  "{\"alg\":\"hs256\",\"typ\":\"JWT\"}",
-		"{\"alg\":\"Hs256\"}",                 "{\"alg\":\"HS256 \"}",
-		"{\"alg\":\"HS512\"}",                 "{\"alg\":\"RS256\",\"typ\":\"JWT\"}",
-		"{\"alg\":\"ES256\"}",                 "{\"typ\":\"JWT\"}",
-		"{\"alg\":null}",                      "{\"alg\":[\"HS256\"]}",
+		"{\"alg\":\"none\",\"typ\":\"JWT\"}",
+		"{\"alg\":\"hs256\",\"typ\":\"JWT\"}",
+		"{\"alg\":\"Hs256\"}",
+		"{\"alg\":\"HS256 \"}",
+		"{\"alg\":\"HS512\"}",
+		"{\"alg\":\"RS256\",\"typ\":\"JWT\"}",
+		"{\"alg\":\"ES256\"}",
+		"{\"typ\":\"JWT\"}",
+		"{\"alg\":null}",
+		"{\"alg\":[\"HS256\"]}",
 		"{\"alg\":\"HS256\",\"crit\":[\"exp\"]}",
 	};
 	char *tok;
@@ -601,29 +606,37 @@ GX_TEST(cache_per_thread)
 GX_TEST(original_tokens)
 {
 	static const char hdr[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-	static const char pay[] = "{\"profileId\":\"p-1\",\"email\":\"a@b.co\",\"status\":\"VERIFIED\",\"iat\":1700000000,"
-				  "\"exp\":1700086400,\"aud\":\"gx-api\",\"iss\":\"gx-identity-service\"}";
-	static const char refresh[] = "{\"profileId\":\"p-1\",\"email\":null,\"status\":\"VERIFIED\",\"iat\":1700000000,"
-				      "\"exp\":1700604800,\"aud\":\"gx-api-refresh\",\"iss\":\"gx-identity-service\"}";
-	static const char noexp[] = "{\"profileId\":\"p-1\",\"iat\":1700000000,\"aud\":\"gx-api\","
-				    "\"iss\":\"gx-identity-service\"}";
-	static const char otheriss[] = "{\"profileId\":\"p-1\",\"iat\":1700000000,\"exp\":1700086400,"
-				       "\"aud\":\"gx-api\",\"iss\":\"someone-else\"}";
+	static const char pay[] =
+		"{\"profileId\":\"p-1\",\"email\":\"a@b.co\",\"status\":\"VERIFIED\",\"iat\":1700000000,"
+		"\"exp\":1700086400,\"aud\":\"gx-api\",\"iss\":\"gx-identity-service\"}";
+	static const char refresh[] =
+		"{\"profileId\":\"p-1\",\"email\":null,\"status\":\"VERIFIED\",\"iat\":1700000000,"
+		"\"exp\":1700604800,\"aud\":\"gx-api-refresh\",\"iss\":\"gx-identity-service\"}";
+	static const char noexp[] =
+		"{\"profileId\":\"p-1\",\"iat\":1700000000,\"aud\":\"gx-api\","
+		"\"iss\":\"gx-identity-service\"}";
+	static const char otheriss[] =
+		"{\"profileId\":\"p-1\",\"iat\":1700000000,\"exp\":1700086400,"
+		"\"aud\":\"gx-api\",\"iss\":\"someone-else\"}";
 	struct gx_jwt_claims c, c2;
 	const char *reason = NULL;
 	char *tok = forge(hdr, pay, key, KEYLEN), *tok2 = forge(hdr, refresh, key, KEYLEN);
 	char *bad;
 
-	GX_CHECK(gx_jwt_verify_original(tok, key, KEYLEN, GX_JWT_ORIGINAL_ACCESS_AUD, 1700000100, 30, &c, &reason) == 0);
+	GX_CHECK(gx_jwt_verify_original(tok, key, KEYLEN, GX_JWT_ORIGINAL_ACCESS_AUD, 1700000100, 30, &c, &reason) ==
+		 0);
 	GX_CHECK_STR(c.sub, "p-1");
 	GX_CHECK_STR(c.role, "USER");
 	GX_CHECK(strlen(c.jti) == 36 && strlen(c.fam) == 36 && strcmp(c.jti, c.fam) != 0);
-	GX_CHECK(gx_jwt_verify_original(tok, key, KEYLEN, GX_JWT_ORIGINAL_ACCESS_AUD, 1700000200, 30, &c2, &reason) == 0);
+	GX_CHECK(gx_jwt_verify_original(tok, key, KEYLEN, GX_JWT_ORIGINAL_ACCESS_AUD, 1700000200, 30, &c2, &reason) ==
+		 0);
 	GX_CHECK_STR(c2.jti, c.jti); /* stable: the same token can be revoked */
 	/* the refresh token is not an access token, and the reverse */
-	GX_CHECK(gx_jwt_verify_original(tok2, key, KEYLEN, GX_JWT_ORIGINAL_ACCESS_AUD, 1700000100, 30, &c, &reason) < 0);
+	GX_CHECK(gx_jwt_verify_original(tok2, key, KEYLEN, GX_JWT_ORIGINAL_ACCESS_AUD, 1700000100, 30, &c, &reason) <
+		 0);
 	GX_CHECK_STR(reason, "TOKEN_WRONG_AUDIENCE");
-	GX_CHECK(gx_jwt_verify_original(tok2, key, KEYLEN, GX_JWT_ORIGINAL_REFRESH_AUD, 1700000100, 30, &c, &reason) == 0);
+	GX_CHECK(gx_jwt_verify_original(tok2, key, KEYLEN, GX_JWT_ORIGINAL_REFRESH_AUD, 1700000100, 30, &c, &reason) ==
+		 0);
 	GX_CHECK(strcmp(c.jti, c2.jti) != 0);
 	/* expired, wrong key, no exp, another issuer */
 	GX_CHECK(gx_jwt_verify_original(tok, key, KEYLEN, NULL, 1700086400 + 30, 30, &c, &reason) < 0);

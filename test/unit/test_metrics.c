@@ -72,7 +72,7 @@ GX_TEST(histogram_buckets_are_cumulative)
 	gx_metrics_observe(h, v, 0.0005); /* le 0.001 */
 	gx_metrics_observe(h, v, 0.02);   /* le 0.025 */
 	gx_metrics_observe(h, v, 0.02);
-	gx_metrics_observe(h, v, 42);     /* only +Inf */
+	gx_metrics_observe(h, v, 42); /* only +Inf */
 	text = render();
 	GX_CHECK(has_line(text, "# TYPE t_latency_seconds histogram"));
 	GX_CHECK(has_line(text, "t_latency_seconds_bucket{route=\"/x\",le=\"0.001\"} 1"));
@@ -123,7 +123,7 @@ GX_TEST(registration_rules)
 	struct gx_metric *c = gx_metrics_counter("t_reg_total", "x", l1);
 
 	GX_CHECK(c != NULL);
-	GX_CHECK(gx_metrics_counter("t_reg_total", "x", l1) == c);   /* same shape: the same family */
+	GX_CHECK(gx_metrics_counter("t_reg_total", "x", l1) == c);    /* same shape: the same family */
 	GX_CHECK(gx_metrics_counter("t_reg_total", "x", l2) == NULL); /* other labels */
 	GX_CHECK(gx_metrics_gauge("t_reg_total", "x", l1) == NULL);   /* other type */
 	GX_CHECK(gx_metrics_counter("9bad", "x", NULL) == NULL);

@@ -28,7 +28,7 @@ GX_TEST(table_is_ordered_and_consistent)
 
 GX_TEST(checksum_is_sha256_hex)
 {
-	struct gx_migrate_file abc = {1, "0001_x.sql", "abc", 3};
+	struct gx_migrate_file abc = { 1, "0001_x.sql", "abc", 3 };
 	size_t n;
 	const struct gx_migrate_file *f = gx_migrate_files(&n);
 	char a[65], b[65];
@@ -62,7 +62,7 @@ GX_TEST(version_result_rejects_bad_shapes)
 
 GX_TEST(version_result_reads_the_number)
 {
-	PGresAttDesc col = {.name = (char *)"coalesce", .format = 0, .typid = 23, .typlen = 4, .atttypmod = -1};
+	PGresAttDesc col = { .name = (char *)"coalesce", .format = 0, .typid = 23, .typlen = 4, .atttypmod = -1 };
 	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
 	int v = -1;
 

@@ -20,48 +20,64 @@ GX_TEST(status_names)
 /* In flight: accepted and not yet projected (the read model answers once PROJECTED). */
 GX_TEST(probe_in_flight)
 {
-	const struct gx_outbox_store_probe p = { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_IN_FLIGHT, "$1",
-						 "$3::\"CommandType\"", NULL,
+	const struct gx_outbox_store_probe p = { GX_OUTBOX_STORE_EXISTS,
+						 GX_OUTBOX_STORE_IN_FLIGHT,
+						 "$1",
+						 "$3::\"CommandType\"",
+						 NULL,
 						 { { "orgId", "$2", false }, { "userId", "$4", true } } };
 	char *s = gx_outbox_store_probe_sql(&p);
 
-	GX_CHECK_STR(s, "EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\" IN"
-			" ($3::\"CommandType\") AND c.\"payload\"->>'orgId' = $2 AND ($4::text IS NULL OR"
-			" c.\"payload\"->>'userId' = $4) AND c.\"status\" NOT IN ('FAILED', 'PROJECTED'))");
+	GX_CHECK_STR(s,
+		     "EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\" IN"
+		     " ($3::\"CommandType\") AND c.\"payload\"->>'orgId' = $2 AND ($4::text IS NULL OR"
+		     " c.\"payload\"->>'userId' = $4) AND c.\"status\" NOT IN ('FAILED', 'PROJECTED'))");
 	free(s);
 }
 
 /* Live: genesis (and the other once-only commands) counts a PROJECTED command too, only FAILED frees the target. */
 GX_TEST(probe_live_genesis)
 {
-	const struct gx_outbox_store_probe p = { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1",
-						 "'DISTRIBUTE_GENESIS'", NULL,
+	const struct gx_outbox_store_probe p = { GX_OUTBOX_STORE_EXISTS,
+						 GX_OUTBOX_STORE_LIVE,
+						 "$1",
+						 "'DISTRIBUTE_GENESIS'",
+						 NULL,
 						 { { "userId", "w.\"primaryAccountId\"", false } } };
 	char *s = gx_outbox_store_probe_sql(&p);
 
-	GX_CHECK_STR(s, "EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\" IN"
-			" ('DISTRIBUTE_GENESIS') AND c.\"payload\"->>'userId' = w.\"primaryAccountId\""
-			" AND c.\"status\" <> 'FAILED')");
+	GX_CHECK_STR(s,
+		     "EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\" IN"
+		     " ('DISTRIBUTE_GENESIS') AND c.\"payload\"->>'userId' = w.\"primaryAccountId\""
+		     " AND c.\"status\" <> 'FAILED')");
 	free(s);
 }
 
 GX_TEST(probe_newest_aggregate_counts)
 {
-	const struct gx_outbox_store_probe newest = { GX_OUTBOX_STORE_NEWEST, GX_OUTBOX_STORE_IN_FLIGHT, "$1",
-						      "'PAUSE_SYSTEM', 'RESUME_SYSTEM'", NULL, { { NULL } } };
-	const struct gx_outbox_store_probe agg = { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$2", "'CREATE_USER'",
-						   "$1", { { NULL } } };
-	const struct gx_outbox_store_probe counts = { GX_OUTBOX_STORE_COUNTS, GX_OUTBOX_STORE_LIVE, "$1", NULL, NULL,
+	const struct gx_outbox_store_probe newest = { GX_OUTBOX_STORE_NEWEST,
+						      GX_OUTBOX_STORE_IN_FLIGHT,
+						      "$1",
+						      "'PAUSE_SYSTEM', 'RESUME_SYSTEM'",
+						      NULL,
 						      { { NULL } } };
+	const struct gx_outbox_store_probe agg = {
+		GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$2", "'CREATE_USER'", "$1", { { NULL } }
+	};
+	const struct gx_outbox_store_probe counts = {
+		GX_OUTBOX_STORE_COUNTS, GX_OUTBOX_STORE_LIVE, "$1", NULL, NULL, { { NULL } }
+	};
 	char *s = gx_outbox_store_probe_sql(&newest);
 
-	GX_CHECK_STR(s, "(SELECT c.\"commandType\"::text FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND"
-			" c.\"commandType\" IN ('PAUSE_SYSTEM', 'RESUME_SYSTEM') AND c.\"status\" NOT IN ('FAILED',"
-			" 'PROJECTED') ORDER BY c.\"createdAt\" DESC, c.\"id\" DESC LIMIT 1)");
+	GX_CHECK_STR(s,
+		     "(SELECT c.\"commandType\"::text FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND"
+		     " c.\"commandType\" IN ('PAUSE_SYSTEM', 'RESUME_SYSTEM') AND c.\"status\" NOT IN ('FAILED',"
+		     " 'PROJECTED') ORDER BY c.\"createdAt\" DESC, c.\"id\" DESC LIMIT 1)");
 	free(s);
 	s = gx_outbox_store_probe_sql(&agg);
-	GX_CHECK_STR(s, "EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $2 AND c.\"commandType\" IN"
-			" ('CREATE_USER') AND c.\"aggregateId\" = $1 AND c.\"status\" <> 'FAILED')");
+	GX_CHECK_STR(s,
+		     "EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $2 AND c.\"commandType\" IN"
+		     " ('CREATE_USER') AND c.\"aggregateId\" = $1 AND c.\"status\" <> 'FAILED')");
 	free(s);
 	s = gx_outbox_store_probe_sql(&counts);
 	GX_CHECK(strstr(s, "json_object_agg") && strstr(s, "\"tenantId\" = $1 GROUP BY 1"));
@@ -73,15 +89,20 @@ GX_TEST(statement_template)
 	static struct gx_outbox_store_sql sql = {
 		.tmpl = "SELECT %s AS a, %s AS b, 1",
 		.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'CAST_VOTE'", NULL, { { NULL } } },
-			    { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_IN_FLIGHT, "$1", "'APPROVE_LOAN'", NULL,
+			    { GX_OUTBOX_STORE_EXISTS,
+			      GX_OUTBOX_STORE_IN_FLIGHT,
+			      "$1",
+			      "'APPROVE_LOAN'",
+			      NULL,
 			      { { NULL } } } }
 	};
 	const char *t = gx_outbox_store_sql_text(&sql);
 
-	GX_CHECK_STR(t, "SELECT EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\""
-			" IN ('CAST_VOTE') AND c.\"status\" <> 'FAILED') AS a, EXISTS (SELECT 1 FROM \"OutboxCommand\" c"
-			" WHERE c.\"tenantId\" = $1 AND c.\"commandType\" IN ('APPROVE_LOAN') AND c.\"status\" NOT IN"
-			" ('FAILED', 'PROJECTED')) AS b, 1");
+	GX_CHECK_STR(t,
+		     "SELECT EXISTS (SELECT 1 FROM \"OutboxCommand\" c WHERE c.\"tenantId\" = $1 AND c.\"commandType\""
+		     " IN ('CAST_VOTE') AND c.\"status\" <> 'FAILED') AS a, EXISTS (SELECT 1 FROM \"OutboxCommand\" c"
+		     " WHERE c.\"tenantId\" = $1 AND c.\"commandType\" IN ('APPROVE_LOAN') AND c.\"status\" NOT IN"
+		     " ('FAILED', 'PROJECTED')) AS b, 1");
 	GX_CHECK(gx_outbox_store_sql_text(&sql) == t); /* built once */
 }
 

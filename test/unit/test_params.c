@@ -57,8 +57,8 @@ GX_TEST(documented_ranges)
 		}
 		GX_CHECK_STR(r->key, DOC[i].key);
 		if (r->min != DOC[i].min || r->max != DOC[i].max) {
-			printf("#   %s: %" PRIu64 "..%" PRIu64 ", documented %" PRIu64 "..%" PRIu64 "\n", r->key, r->min,
-			       r->max, DOC[i].min, DOC[i].max);
+			printf("#   %s: %" PRIu64 "..%" PRIu64 ", documented %" PRIu64 "..%" PRIu64 "\n", r->key,
+			       r->min, r->max, DOC[i].min, DOC[i].max);
 			GX_CHECK(r->min == DOC[i].min && r->max == DOC[i].max);
 		}
 		GX_CHECK(r->min <= DOC[i].def && DOC[i].def <= r->max);
@@ -82,8 +82,8 @@ GX_TEST(unknown_keys)
 	GX_CHECK(gx_params_find("nope") == NULL);
 	GX_CHECK(gx_params_find("transactionfeebps") == NULL); /* case-sensitive */
 	GX_CHECK(gx_params_find("TransactionFeeBps") == NULL);
-	GX_CHECK(gx_params_find("transactionFee") == NULL);      /* a prefix is not a key */
-	GX_CHECK(gx_params_find("transactionFeeBpsX") == NULL);  /* nor a longer name */
+	GX_CHECK(gx_params_find("transactionFee") == NULL);     /* a prefix is not a key */
+	GX_CHECK(gx_params_find("transactionFeeBpsX") == NULL); /* nor a longer name */
 	GX_CHECK(gx_params_find("transactionFeeBps ") == NULL);
 	GX_CHECK(gx_params_find(" transactionFeeBps") == NULL);
 	GX_CHECK(gx_params_find("paramKey") == NULL);

@@ -121,7 +121,8 @@ static void quality(void)
 	GX_CHECK(strstr(issue, "dictionary") != NULL);
 	GX_CHECK(gx_password_check("12345678", NULL, NULL, NULL, issue, sizeof(issue)) == GX_PASSWORD_WEAK);
 	GX_CHECK(gx_password_check("aaaaaaaa", NULL, NULL, NULL, issue, sizeof(issue)) == GX_PASSWORD_WEAK);
-	GX_CHECK(gx_password_check("x-LOVELACE-9137", NULL, "Ada", "Lovelace", issue, sizeof(issue)) == GX_PASSWORD_WEAK);
+	GX_CHECK(gx_password_check("x-LOVELACE-9137", NULL, "Ada", "Lovelace", issue, sizeof(issue)) ==
+		 GX_PASSWORD_WEAK);
 	GX_CHECK_STR(issue, "must not contain the last name");
 	GX_CHECK(gx_password_check("grace.hopper-77", "Grace.Hopper@example.com", NULL, NULL, issue, sizeof(issue)) ==
 		 GX_PASSWORD_WEAK);

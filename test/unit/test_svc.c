@@ -38,10 +38,10 @@ GX_TEST(total)
 	GX_CHECK(total_of("total", "42", 1) == 42);
 	GX_CHECK(total_of("total", "0", 1) == 0);
 	GX_CHECK(total_of("total", "9223372036854775807", 1) == 9223372036854775807LL);
-	GX_CHECK(total_of("total", "42", 0) == 0);                   /* no row */
-	GX_CHECK(total_of("total", NULL, 1) == 0);                   /* SQL NULL */
-	GX_CHECK(total_of("count", "42", 1) == 0);                   /* no "total" column */
-	GX_CHECK(total_of("total", "", 1) == 0);                     /* not an integer */
+	GX_CHECK(total_of("total", "42", 0) == 0); /* no row */
+	GX_CHECK(total_of("total", NULL, 1) == 0); /* SQL NULL */
+	GX_CHECK(total_of("count", "42", 1) == 0); /* no "total" column */
+	GX_CHECK(total_of("total", "", 1) == 0);   /* not an integer */
 	GX_CHECK(total_of("total", "12abc", 1) == 0);
 	GX_CHECK(total_of("total", "1.5", 1) == 0);
 	GX_CHECK(total_of("total", "99999999999999999999", 1) == 0); /* overflow is not clamped */

@@ -22,8 +22,9 @@ GX_TEST(collector_details)
 	GX_CHECK(!gx_verr_has(v, "phone"));
 	d = gx_verr_details_json(v);
 	s = cJSON_PrintUnformatted(d);
-	GX_CHECK_STR(s, "[{\"field\":\"amount\",\"issue\":\"must be > 0\"},"
-			"{\"field\":\"email\",\"issue\":\"is required\"}]");
+	GX_CHECK_STR(s,
+		     "[{\"field\":\"amount\",\"issue\":\"must be > 0\"},"
+		     "{\"field\":\"email\",\"issue\":\"is required\"}]");
 	free(s);
 	cJSON_Delete(d);
 	for (int i = 0; i < 100; i++)
@@ -151,17 +152,17 @@ GX_TEST(utf8_bounded)
 	} cases[] = {
 		{ "", 0, true },
 		{ "caf\xc3\xa9", 5, true },
-		{ "\xef\xbf\xbd", 3, true },         /* U+FFFD */
-		{ "\xf4\x8f\xbf\xbf", 4, true },     /* U+10FFFF */
-		{ "a\0b", 3, true },                 /* U+0000 is well-formed; callers that store text reject it */
-		{ "\xc0\xaf", 2, false },            /* overlong '/' (2 bytes) */
-		{ "\xe0\x80\xaf", 3, false },        /* overlong '/' (3 bytes) */
-		{ "\xf0\x80\x80\xaf", 4, false },    /* overlong '/' (4 bytes) */
-		{ "\xed\xa0\x80", 3, false },        /* U+D800, a surrogate */
-		{ "\xed\xbf\xbf", 3, false },        /* U+DFFF, a surrogate */
-		{ "\xf4\x90\x80\x80", 4, false },    /* above U+10FFFF */
+		{ "\xef\xbf\xbd", 3, true },      /* U+FFFD */
+		{ "\xf4\x8f\xbf\xbf", 4, true },  /* U+10FFFF */
+		{ "a\0b", 3, true },              /* U+0000 is well-formed; callers that store text reject it */
+		{ "\xc0\xaf", 2, false },         /* overlong '/' (2 bytes) */
+		{ "\xe0\x80\xaf", 3, false },     /* overlong '/' (3 bytes) */
+		{ "\xf0\x80\x80\xaf", 4, false }, /* overlong '/' (4 bytes) */
+		{ "\xed\xa0\x80", 3, false },     /* U+D800, a surrogate */
+		{ "\xed\xbf\xbf", 3, false },     /* U+DFFF, a surrogate */
+		{ "\xf4\x90\x80\x80", 4, false }, /* above U+10FFFF */
 		{ "\xf5\x80\x80\x80", 4, false },
-		{ "\xe2\x82\xac", 2, false },        /* euro sign cut by n */
+		{ "\xe2\x82\xac", 2, false }, /* euro sign cut by n */
 		{ "\xc3", 1, false },
 		{ "\x80", 1, false },
 		{ "\xfe", 1, false },
@@ -243,9 +244,10 @@ GX_TEST(enum_and_id)
 
 GX_TEST(json_getters)
 {
-	cJSON *o = cJSON_Parse("{\"name\":\"Ann\",\"num\":42,\"frac\":1.5,\"big\":1e20,\"s\":\"7\",\"t\":true,"
-			       "\"nul\":null,\"long\":\"abcdef\",\"amt\":\"12.5\",\"zero\":0,\"neg\":\"-1\","
-			       "\"utf\":\"\xc3\xa9\xc3\xa9\"}");
+	cJSON *o = cJSON_Parse(
+		"{\"name\":\"Ann\",\"num\":42,\"frac\":1.5,\"big\":1e20,\"s\":\"7\",\"t\":true,"
+		"\"nul\":null,\"long\":\"abcdef\",\"amt\":\"12.5\",\"zero\":0,\"neg\":\"-1\","
+		"\"utf\":\"\xc3\xa9\xc3\xa9\"}");
 	struct gx_verr *v = gx_verr_new();
 	uint64_t q = 99;
 	cJSON *d;
@@ -276,17 +278,18 @@ GX_TEST(json_getters)
 	GX_CHECK(gx_verr_count(v) == 11);
 	d = gx_verr_details_json(v);
 	s = cJSON_PrintUnformatted(d);
-	GX_CHECK_STR(s, "[{\"field\":\"missing\",\"issue\":\"is required\"},"
-			"{\"field\":\"num\",\"issue\":\"must be a string\"},"
-			"{\"field\":\"long\",\"issue\":\"must be 1..5 characters long\"},"
-			"{\"field\":\"frac\",\"issue\":\"must be an integer\"},"
-			"{\"field\":\"big\",\"issue\":\"must be an integer\"},"
-			"{\"field\":\"s\",\"issue\":\"must be an integer\"},"
-			"{\"field\":\"num\",\"issue\":\"must be between 0 and 41\"},"
-			"{\"field\":\"num\",\"issue\":\"must be true or false\"},"
-			"{\"field\":\"zero\",\"issue\":\"must be > 0\"},"
-			"{\"field\":\"neg\",\"issue\":\"must not be negative\"},"
-			"{\"field\":\"nul\",\"issue\":\"is required\"}]");
+	GX_CHECK_STR(s,
+		     "[{\"field\":\"missing\",\"issue\":\"is required\"},"
+		     "{\"field\":\"num\",\"issue\":\"must be a string\"},"
+		     "{\"field\":\"long\",\"issue\":\"must be 1..5 characters long\"},"
+		     "{\"field\":\"frac\",\"issue\":\"must be an integer\"},"
+		     "{\"field\":\"big\",\"issue\":\"must be an integer\"},"
+		     "{\"field\":\"s\",\"issue\":\"must be an integer\"},"
+		     "{\"field\":\"num\",\"issue\":\"must be between 0 and 41\"},"
+		     "{\"field\":\"num\",\"issue\":\"must be true or false\"},"
+		     "{\"field\":\"zero\",\"issue\":\"must be > 0\"},"
+		     "{\"field\":\"neg\",\"issue\":\"must not be negative\"},"
+		     "{\"field\":\"nul\",\"issue\":\"is required\"}]");
 	free(s);
 	cJSON_Delete(d);
 	/* a non-object body means every field is missing */
@@ -396,8 +399,9 @@ GX_TEST(query_int)
 	GX_CHECK(gx_verr_count(v) == 2 && gx_verr_has(v, "page") && gx_verr_has(v, "days") && !gx_verr_has(v, "ok"));
 	d = gx_verr_details_json(v);
 	s = cJSON_PrintUnformatted(d);
-	GX_CHECK_STR(s, "[{\"field\":\"page\",\"issue\":\"must be an integer from 1 to 50\"},"
-			"{\"field\":\"days\",\"issue\":\"must be an integer from -10 to 10\"}]");
+	GX_CHECK_STR(s,
+		     "[{\"field\":\"page\",\"issue\":\"must be an integer from 1 to 50\"},"
+		     "{\"field\":\"days\",\"issue\":\"must be an integer from -10 to 10\"}]");
 	free(s);
 	cJSON_Delete(d);
 	gx_verr_free(v);

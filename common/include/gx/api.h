@@ -60,30 +60,30 @@ const char *gx_api_tenant_env(void);
 
 /* The shared configuration every daemon loads (read-only once loaded). Strings are never NULL. */
 struct gx_api_config {
-	long long port;              /* PORT (APIs) or METRICS_PORT (workers) */
-	char *bind;                  /* BIND */
-	long long http_threads;      /* HTTP_THREADS, 0 = number of CPUs */
-	char *log_level;             /* LOG_LEVEL */
-	char *database_url;          /* DATABASE_URL as given (SECRET); use pg_conninfo */
-	char *pg_conninfo;           /* libpq conninfo built by gx_cfg_pg_conninfo (owned by the main) */
-	long long pg_pool_size;      /* PG_POOL_SIZE, per worker thread */
-	char *redis_url;             /* REDIS_URL (APIs) */
-	char *jwt_secret;            /* JWT_SECRET (APIs; >= 32 bytes) */
-	char *jwt_issuer;            /* JWT_ISSUER */
-	char *cors_origins;          /* CORS_ORIGINS */
-	char *trusted_proxies;       /* TRUSTED_PROXIES */
-	long long request_timeout_ms;/* REQUEST_TIMEOUT */
-	long long drain_timeout_ms;  /* DRAIN_TIMEOUT */
-	long long drain_delay_ms;    /* DRAIN_DELAY */
-	long long startup_wait_ms;   /* STARTUP_WAIT: wait for PostgreSQL at start, then exit 3; 0 = do not wait */
-	long long max_body;          /* MAX_BODY_BYTES */
-	long long rl_rate, rl_burst; /* RATE_LIMIT_PER_MIN, RATE_LIMIT_BURST */
+	long long port;               /* PORT (APIs) or METRICS_PORT (workers) */
+	char *bind;                   /* BIND */
+	long long http_threads;       /* HTTP_THREADS, 0 = number of CPUs */
+	char *log_level;              /* LOG_LEVEL */
+	char *database_url;           /* DATABASE_URL as given (SECRET); use pg_conninfo */
+	char *pg_conninfo;            /* libpq conninfo built by gx_cfg_pg_conninfo (owned by the main) */
+	long long pg_pool_size;       /* PG_POOL_SIZE, per worker thread */
+	char *redis_url;              /* REDIS_URL (APIs) */
+	char *jwt_secret;             /* JWT_SECRET (APIs; >= 32 bytes) */
+	char *jwt_issuer;             /* JWT_ISSUER */
+	char *cors_origins;           /* CORS_ORIGINS */
+	char *trusted_proxies;        /* TRUSTED_PROXIES */
+	long long request_timeout_ms; /* REQUEST_TIMEOUT */
+	long long drain_timeout_ms;   /* DRAIN_TIMEOUT */
+	long long drain_delay_ms;     /* DRAIN_DELAY */
+	long long startup_wait_ms;    /* STARTUP_WAIT: wait for PostgreSQL at start, then exit 3; 0 = do not wait */
+	long long max_body;           /* MAX_BODY_BYTES */
+	long long rl_rate, rl_burst;  /* RATE_LIMIT_PER_MIN, RATE_LIMIT_BURST */
 	long long rl_strict_rate, rl_strict_burst; /* RATE_LIMIT_STRICT_PER_MIN, RATE_LIMIT_STRICT_BURST */
-	char *tenant_id;             /* TENANT_ID: never empty (default GX_API_TENANT_DEFAULT) */
-	char *env;                   /* GX_ENV: development | production */
-	bool hsts;                   /* HSTS */
-	long long projection_lag_ms; /* PROJECTION_LAG_THRESHOLD (APIs): /readyz checks.projectionLag */
-	long long original_tokens_until; /* ORIGINAL_TOKENS_UNTIL (APIs): cut-over, Unix seconds, 0 = off */
+	char *tenant_id;                           /* TENANT_ID: never empty (default GX_API_TENANT_DEFAULT) */
+	char *env;                                 /* GX_ENV: development | production */
+	bool hsts;                                 /* HSTS */
+	long long projection_lag_ms;               /* PROJECTION_LAG_THRESHOLD (APIs): /readyz checks.projectionLag */
+	long long original_tokens_until;           /* ORIGINAL_TOKENS_UNTIL (APIs): cut-over, Unix seconds, 0 = off */
 };
 
 /* The OpenAPI document of an API binary: its directory's openapi.json, embedded by the Makefile. */
@@ -100,13 +100,13 @@ extern const char gx_openapi_doc[];
  *
  * All pointers borrowed for the process lifetime. */
 struct gx_api_service {
-	const char *name;                    /* "svc-identity": must be in gx_daemons */
-	const struct gx_route *routes;       /* the service's own routes (shared ones are added) */
+	const char *name;              /* "svc-identity": must be in gx_daemons */
+	const struct gx_route *routes; /* the service's own routes (shared ones are added) */
 	size_t nroutes;
-	const char *openapi_json;            /* the OpenAPI 3 document, or NULL */
-	const struct gx_cfg_key *keys;       /* the service's own config rows, or NULL */
+	const char *openapi_json;      /* the OpenAPI 3 document, or NULL */
+	const struct gx_cfg_key *keys; /* the service's own config rows, or NULL */
 	size_t nkeys;
-	void *cfg;                           /* struct the rows fill (offsets into it) */
+	void *cfg; /* struct the rows fill (offsets into it) */
 	/* The service state (gx_req_app) when gx_api_main builds it: app_size zeroed bytes, a struct whose first
 	 * member is `const char *tenant`, set to the loaded TENANT_ID (borrowed, never empty); freed after fini.
 	 * 0: init builds the state itself, or there is none. */
@@ -115,11 +115,11 @@ struct gx_api_service {
 	 * and set *app. Returns 0, or -1 (logged) to exit 1. May be NULL. Runs on the main thread before any worker
 	 * starts. */
 	int (*init)(const struct gx_api_config *shared, void *cfg, void **app);
-	void (*fini)(void *app);             /* after the server stopped, before the state is freed; may be NULL */
-	gx_http_ready_fn ready;              /* may be NULL */
-	gx_http_worker_init_fn worker_init;  /* may be NULL */
-	gx_http_worker_free_fn worker_free;  /* may be NULL */
-	void (*on_drain)(void *app);         /* may be NULL */
+	void (*fini)(void *app);            /* after the server stopped, before the state is freed; may be NULL */
+	gx_http_ready_fn ready;             /* may be NULL */
+	gx_http_worker_init_fn worker_init; /* may be NULL */
+	gx_http_worker_free_fn worker_free; /* may be NULL */
+	void (*on_drain)(void *app);        /* may be NULL */
 };
 
 /* Run an API daemon. Returns the process exit code (0 after a clean drain; exits 2 itself on bad configuration). */
@@ -128,7 +128,7 @@ int gx_api_main(int argc, char **argv, const struct gx_api_service *svc);
 /* What a worker's main.c hands to gx_api_worker_main. The worker's own processing is started by init (its threads
  * or loops), told to stop by on_drain (called on SIGTERM) and joined by fini. */
 struct gx_worker_service {
-	const char *name;                    /* "outbox-submitter": must be in gx_daemons */
+	const char *name; /* "outbox-submitter": must be in gx_daemons */
 	const struct gx_cfg_key *keys;
 	size_t nkeys;
 	void *cfg;

@@ -39,14 +39,14 @@ enum gx_cfg_flags {
 };
 
 struct gx_cfg_key {
-	const char *name;      /* environment variable */
+	const char *name; /* environment variable */
 	enum gx_cfg_type type;
-	const char *def;       /* default as it would be written in the environment; NULL = none */
-	long long min, max;    /* INT/MS range (ignored when min == max == 0); STR length bounds */
-	size_t offset;         /* offsetof(struct <svc>_cfg, field) */
-	unsigned flags;        /* enum gx_cfg_flags */
-	const char *choices;   /* ENUM only: "a|b|c" */
-	const char *help;      /* one line for --help */
+	const char *def;     /* default as it would be written in the environment; NULL = none */
+	long long min, max;  /* INT/MS range (ignored when min == max == 0); STR length bounds */
+	size_t offset;       /* offsetof(struct <svc>_cfg, field) */
+	unsigned flags;      /* enum gx_cfg_flags */
+	const char *choices; /* ENUM only: "a|b|c" */
+	const char *help;    /* one line for --help */
 };
 
 /* Read every row of keys (borrowed, n rows) from the environment into dst (the caller's struct; every field named

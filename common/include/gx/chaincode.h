@@ -21,14 +21,14 @@
 /* Which client certificate submits a command; the certificate carries gxc_role. */
 enum gx_cc_identity {
 	GX_CC_ID_SUPER_ADMIN, /* gxc_role=gx_super_admin */
-	GX_CC_ID_ADMIN,	      /* gxc_role=gx_admin */
+	GX_CC_ID_ADMIN,       /* gxc_role=gx_admin */
 	GX_CC_ID_PARTNER,     /* gxc_role=gx_partner_api */
 };
 
 /* A mapped call. All strings are owned by the struct; release with gx_cc_call_release(). */
 struct gx_cc_call {
-	char *function;			      /* "Contract:Function", e.g. "TokenomicsContract:Transfer" */
-	char *argv[GX_CHAINCODE_MAX_ARGS];    /* argc arguments, in order */
+	char *function;                    /* "Contract:Function", e.g. "TokenomicsContract:Transfer" */
+	char *argv[GX_CHAINCODE_MAX_ARGS]; /* argc arguments, in order */
 	size_t argc;
 	enum gx_cc_identity identity;
 	char *aggregate; /* e.g. "wallet:<userId>", "org:<orgId>", "system" */

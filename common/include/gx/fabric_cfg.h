@@ -20,16 +20,16 @@
 
 /* Loaded by the rows below; strings never NULL once loaded ("" = unset where a row is optional). */
 struct gx_fabric_cfg {
-	char *peer_endpoint;	/* FABRIC_PEER_ENDPOINT host:port */
-	char *tls_ca_file;	/* FABRIC_TLS_CA_FILE; "" = plaintext */
-	char *tls_cert_file;	/* FABRIC_TLS_CERT_FILE (mTLS) */
-	char *tls_key_file;	/* FABRIC_TLS_KEY_FILE */
-	char *tls_server_name;	/* FABRIC_TLS_SERVER_NAME; "" = the endpoint host */
-	char *msp_id;		/* FABRIC_MSP_ID */
-	char *channel;		/* FABRIC_CHANNEL */
-	char *chaincode;	/* FABRIC_CHAINCODE */
+	char *peer_endpoint;            /* FABRIC_PEER_ENDPOINT host:port */
+	char *tls_ca_file;              /* FABRIC_TLS_CA_FILE; "" = plaintext */
+	char *tls_cert_file;            /* FABRIC_TLS_CERT_FILE (mTLS) */
+	char *tls_key_file;             /* FABRIC_TLS_KEY_FILE */
+	char *tls_server_name;          /* FABRIC_TLS_SERVER_NAME; "" = the endpoint host */
+	char *msp_id;                   /* FABRIC_MSP_ID */
+	char *channel;                  /* FABRIC_CHANNEL */
+	char *chaincode;                /* FABRIC_CHAINCODE */
 	char *cert[GX_FABRIC_CFG_NIDS]; /* FABRIC_CERT_SUPER_ADMIN, FABRIC_CERT_ADMIN, FABRIC_CERT_PARTNER (paths) */
-	char *key[GX_FABRIC_CFG_NIDS];	/* FABRIC_KEY_SUPER_ADMIN, FABRIC_KEY_ADMIN, FABRIC_KEY_PARTNER (paths) */
+	char *key[GX_FABRIC_CFG_NIDS];  /* FABRIC_KEY_SUPER_ADMIN, FABRIC_KEY_ADMIN, FABRIC_KEY_PARTNER (paths) */
 };
 
 /* Which identities a worker needs: all three (the submitter signs as each) or the partner one (the projector reads

@@ -48,20 +48,20 @@
 
 /* Connection options. Strings are borrowed for the duration of gx_fabric_client_new() only. */
 struct gx_fabric_client_opts {
-	const char *endpoint;	  /* "host:port" (required) */
-	const char *channel_id;	  /* e.g. "gxchannel" (required) */
-	const char *chaincode_id; /* chaincode name, e.g. "gxtv3" (required) */
-	const char *tls_ca_file;  /* PEM root certificate(s) of the peer's TLS CA; NULL = plaintext */
+	const char *endpoint;      /* "host:port" (required) */
+	const char *channel_id;    /* e.g. "gxchannel" (required) */
+	const char *chaincode_id;  /* chaincode name, e.g. "gxtv3" (required) */
+	const char *tls_ca_file;   /* PEM root certificate(s) of the peer's TLS CA; NULL = plaintext */
 	const char *tls_cert_file; /* client TLS certificate for mutual TLS (with tls_key_file); NULL = none */
 	const char *tls_key_file;
-	const char *server_name;  /* expected TLS server name (grpc.ssl_target_name_override); NULL = endpoint host */
-	bool wait_for_ready;	  /* while disconnected, queue calls until their deadline instead of failing fast */
-	int keepalive_ms;	  /* 0 = 60000; raised to 60000 (the peer's minimum ping interval) */
-	int reconnect_max_ms;	  /* maximum reconnect backoff; 0 = 30000 */
-	int evaluate_timeout_ms;  /* deadlines; 0 = 5000 */
-	int endorse_timeout_ms;	  /* 0 = 15000 */
-	int submit_timeout_ms;	  /* 0 = 5000 */
-	int commit_timeout_ms;	  /* CommitStatus blocks until commit; 0 = 60000 */
+	const char *server_name; /* expected TLS server name (grpc.ssl_target_name_override); NULL = endpoint host */
+	bool wait_for_ready;     /* while disconnected, queue calls until their deadline instead of failing fast */
+	int keepalive_ms;        /* 0 = 60000; raised to 60000 (the peer's minimum ping interval) */
+	int reconnect_max_ms;    /* maximum reconnect backoff; 0 = 30000 */
+	int evaluate_timeout_ms; /* deadlines; 0 = 5000 */
+	int endorse_timeout_ms;  /* 0 = 15000 */
+	int submit_timeout_ms;   /* 0 = 5000 */
+	int commit_timeout_ms;   /* CommitStatus blocks until commit; 0 = 60000 */
 };
 
 enum gx_fabric_op {
@@ -116,8 +116,8 @@ struct gx_fabric_client;
 
 /* Create a client (calls grpc_init()). The identity is borrowed and must outlive the client. Returns NULL (logged)
  * on bad options or unreadable TLS files. Caller owns; free with gx_fabric_client_free(). */
-struct gx_fabric_client *gx_fabric_client_new(const struct gx_fabric_client_opts *opts, struct gx_fabric_id *id)
-	GX_MUSTCHECK;
+struct gx_fabric_client *gx_fabric_client_new(const struct gx_fabric_client_opts *opts,
+					      struct gx_fabric_id *id) GX_MUSTCHECK;
 
 /* Cancel every operation in flight, run their callbacks (with CANCELLED) on the calling thread, and free the client.
  * The poll thread must have stopped. NULL is a no-op. */

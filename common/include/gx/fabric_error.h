@@ -56,12 +56,12 @@ enum gx_fabric_tx_code {
 };
 
 enum gx_fabric_error_kind {
-	GX_FABRIC_ERR_NONE = 0,	 /* success */
-	GX_FABRIC_ERR_GRPC,	 /* the call ended with a non-OK gRPC status (grpc_code, message, details) */
+	GX_FABRIC_ERR_NONE = 0,   /* success */
+	GX_FABRIC_ERR_GRPC,       /* the call ended with a non-OK gRPC status (grpc_code, message, details) */
 	GX_FABRIC_ERR_TX_INVALID, /* committed in block `block` but invalid: tx_code != VALID */
-	GX_FABRIC_ERR_CHAINCODE, /* gRPC OK but the chaincode answered status >= 400 (chaincode_status, message) */
-	GX_FABRIC_ERR_PROTOCOL,	 /* the peer's answer could not be decoded or does not match the request */
-	GX_FABRIC_ERR_LOCAL,	 /* building, signing or starting the call failed on our side */
+	GX_FABRIC_ERR_CHAINCODE,  /* gRPC OK but the chaincode answered status >= 400 (chaincode_status, message) */
+	GX_FABRIC_ERR_PROTOCOL,   /* the peer's answer could not be decoded or does not match the request */
+	GX_FABRIC_ERR_LOCAL,      /* building, signing or starting the call failed on our side */
 };
 
 /* One google.rpc.Status detail of type gateway.ErrorDetail: a remote endpoint that failed. Strings owned. */
@@ -75,11 +75,11 @@ struct gx_fabric_error_detail {
  * gx_fabric_error_release(). */
 struct gx_fabric_error {
 	enum gx_fabric_error_kind kind;
-	int grpc_code;	      /* grpc_status_code for GX_FABRIC_ERR_GRPC, else 0 */
-	int tx_code;	      /* enum gx_fabric_tx_code for GX_FABRIC_ERR_TX_INVALID, else 0 */
+	int grpc_code;        /* grpc_status_code for GX_FABRIC_ERR_GRPC, else 0 */
+	int tx_code;          /* enum gx_fabric_tx_code for GX_FABRIC_ERR_TX_INVALID, else 0 */
 	int chaincode_status; /* for GX_FABRIC_ERR_CHAINCODE, else 0 */
-	uint64_t block;	      /* block of an invalid transaction */
-	char *message;	      /* gRPC status message or a description; may be NULL */
+	uint64_t block;       /* block of an invalid transaction */
+	char *message;        /* gRPC status message or a description; may be NULL */
 	size_t n_details;
 	struct gx_fabric_error_detail *details;
 };

@@ -39,7 +39,7 @@ struct gx_fabric_proposal {
 	char tx_id[GX_FABRIC_TXID_SIZE];
 	char *channel_id;
 	char *chaincode_id;
-	struct gx_fabric_msg_buf bytes;	    /* serialized protos.Proposal (proposal_bytes) */
+	struct gx_fabric_msg_buf bytes;     /* serialized protos.Proposal (proposal_bytes) */
 	struct gx_fabric_msg_buf signature; /* DER low-S ECDSA over SHA-256(bytes) */
 };
 
@@ -54,8 +54,8 @@ struct gx_fabric_proposal *gx_fabric_msg_proposal_new(struct gx_fabric_id *id, c
 
 /* Rebuild a proposal from stored proposal_bytes and signature (borrowed, copied): tx id, channel and chaincode are
  * read back from the bytes. Returns NULL and sets err when the bytes are not a proposal. Caller owns the result. */
-struct gx_fabric_proposal *gx_fabric_msg_proposal_parse(const void *bytes, size_t len, const void *sig,
-							size_t sig_len, struct gx_fabric_error *err) GX_MUSTCHECK;
+struct gx_fabric_proposal *gx_fabric_msg_proposal_parse(const void *bytes, size_t len, const void *sig, size_t sig_len,
+							struct gx_fabric_error *err) GX_MUSTCHECK;
 
 /* Free a proposal; NULL is a no-op. */
 void gx_fabric_msg_proposal_free(struct gx_fabric_proposal *p);
@@ -82,8 +82,8 @@ int gx_fabric_msg_commit_status_request(struct gx_fabric_id *id, const char *tx_
  * (SeekPosition specified) and, when after_tx_id is non-NULL and non-empty, after that transaction (it must be the
  * tx id of an event actually received). Caller owns out. Returns 0 or -1 (logged). */
 int gx_fabric_msg_events_request(struct gx_fabric_id *id, const char *channel_id, const char *chaincode_id,
-				 uint64_t start_block, const char *after_tx_id, struct gx_fabric_msg_buf *out)
-	GX_MUSTCHECK;
+				 uint64_t start_block, const char *after_tx_id,
+				 struct gx_fabric_msg_buf *out) GX_MUSTCHECK;
 
 /* A chaincode response (protos.Response). Owned by the struct. */
 struct gx_fabric_msg_response {
@@ -100,9 +100,9 @@ int gx_fabric_msg_parse_evaluate(const void *buf, size_t len, struct gx_fabric_m
 
 /* Decoded gateway.EndorseResponse. Owned by the struct. */
 struct gx_fabric_msg_endorsed {
-	struct gx_fabric_msg_buf payload; /* prepared_transaction.payload exactly as received: sign these bytes */
-	char *channel_id;		  /* from the payload's channel header */
-	char *tx_id;			  /* idem */
+	struct gx_fabric_msg_buf payload;     /* prepared_transaction.payload exactly as received: sign these bytes */
+	char *channel_id;                     /* from the payload's channel header */
+	char *tx_id;                          /* idem */
 	struct gx_fabric_msg_response result; /* the chaincode's response inside the endorsed transaction */
 };
 

@@ -26,14 +26,14 @@
 #define GX_FEE_PARAM_MAX "transactionFeeMaxQirat"
 
 struct gx_fee_params {
-	uint32_t bps;	    /* basis points, 0..10000 */
+	uint32_t bps;       /* basis points, 0..10000 */
 	uint64_t threshold; /* amounts <= threshold pay no fee */
 	uint64_t max_fee;   /* cap on the fee; 0 = no cap */
 };
 
 struct gx_fee_result {
 	uint64_t fee;
-	uint64_t total;	      /* amount + fee */
+	uint64_t total;       /* amount + fee */
 	const char *tier;     /* "EXEMPT", "STANDARD" or "CAPPED"; static string */
 	uint32_t bps_applied; /* 0 when EXEMPT, else the bps parameter */
 };

@@ -106,7 +106,7 @@ struct gx_route {
 	const char *path;
 	gx_http_handler handler;
 	enum gx_auth_policy auth;
-	unsigned flags;     /* enum gx_route_flags */
+	unsigned flags; /* enum gx_route_flags */
 };
 
 /* Readiness check a service adds to /readyz (beyond DB, schema and Redis). Fill reason and return false when not
@@ -120,39 +120,39 @@ typedef void (*gx_http_worker_free_fn)(void *worker_state);
 
 /* What a daemon hands to gx_http_run. All pointers borrowed for the server's lifetime. */
 struct gx_http_def {
-	const char *service;          /* "svc-identity" */
+	const char *service; /* "svc-identity" */
 	const struct gx_route *routes;
 	size_t nroutes;
-	void *app;                    /* service state, read-only once serving */
-	gx_http_ready_fn ready;       /* may be NULL */
+	void *app;                          /* service state, read-only once serving */
+	gx_http_ready_fn ready;             /* may be NULL */
 	gx_http_worker_init_fn worker_init; /* may be NULL */
 	gx_http_worker_free_fn worker_free; /* may be NULL */
-	bool needs_pg;                /* false for workers' metrics/health servers */
+	bool needs_pg;                      /* false for workers' metrics/health servers */
 	bool needs_redis;
-	void (*on_drain)(void *app);  /* may be NULL: called once on the main thread when SIGTERM starts the drain */
+	void (*on_drain)(void *app); /* may be NULL: called once on the main thread when SIGTERM starts the drain */
 };
 
 /* Runtime settings (from the daemon's config table, see gx/api.h). */
 struct gx_http_opts {
-	const char *bind;             /* "0.0.0.0" */
+	const char *bind; /* "0.0.0.0" */
 	int port;
-	int threads;                  /* worker threads (default: number of CPUs) */
-	size_t max_body;              /* bytes, default 1 MiB */
-	int request_timeout_ms;       /* idle timeout and per-request receive deadline (see slow clients above) */
-	int drain_timeout_ms;         /* SIGTERM: finish in-flight requests within this, then exit */
-	int drain_delay_ms;           /* SIGTERM: keep serving with /readyz 503 this long before closing listeners */
-	const char *cors_origins;     /* comma list or "*" or "" (off) */
-	const char *trusted_proxies;  /* comma list of IPs whose X-Forwarded-For is trusted */
+	int threads;                 /* worker threads (default: number of CPUs) */
+	size_t max_body;             /* bytes, default 1 MiB */
+	int request_timeout_ms;      /* idle timeout and per-request receive deadline (see slow clients above) */
+	int drain_timeout_ms;        /* SIGTERM: finish in-flight requests within this, then exit */
+	int drain_delay_ms;          /* SIGTERM: keep serving with /readyz 503 this long before closing listeners */
+	const char *cors_origins;    /* comma list or "*" or "" (off) */
+	const char *trusted_proxies; /* comma list of IPs whose X-Forwarded-For is trusted */
 	const char *pg_conninfo;
-	int pg_pool_size;             /* per worker */
+	int pg_pool_size; /* per worker */
 	const char *redis_url;
 	const unsigned char *jwt_key; /* JWT_SECRET bytes */
 	size_t jwt_key_len;
 	const char *jwt_issuer;
-	long long rl_rate, rl_burst;             /* per IP / per user, per minute */
+	long long rl_rate, rl_burst; /* per IP / per user, per minute */
 	long long rl_strict_rate, rl_strict_burst;
 	bool hsts;
-	const char *tenant_id;        /* TENANT_ID (never NULL or empty): first part of scoped idempotency keys */
+	const char *tenant_id;           /* TENANT_ID (never NULL or empty): first part of scoped idempotency keys */
 	long long original_tokens_until; /* ORIGINAL_TOKENS_UNTIL: Unix time until which the original backend's
 					  * access tokens are accepted (role USER); 0 = never */
 };
@@ -163,17 +163,17 @@ int gx_http_run(const struct gx_http_def *def, const struct gx_http_opts *opts);
 
 /* ---- request accessors (all borrowed, valid until the reply) ---- */
 const char *gx_req_method(const struct gx_req *req);
-const char *gx_req_path(const struct gx_req *req);            /* decoded path without query */
+const char *gx_req_path(const struct gx_req *req);                    /* decoded path without query */
 const char *gx_req_param(const struct gx_req *req, const char *name); /* {name} from the route, NULL if absent */
 const char *gx_req_query(const struct gx_req *req, const char *name); /* decoded query value, NULL if absent */
 const char *gx_req_header(const struct gx_req *req, const char *name);
 const char *gx_req_id(const struct gx_req *req);
 const char *gx_req_client_ip(const struct gx_req *req);
-cJSON *gx_req_body(const struct gx_req *req);                 /* parsed JSON object, NULL when no body */
+cJSON *gx_req_body(const struct gx_req *req); /* parsed JSON object, NULL when no body */
 const unsigned char *gx_req_raw_body(const struct gx_req *req, size_t *len);
 /* Claims of the verified access token, NULL on a public route without token. */
 const struct gx_jwt_claims *gx_req_claims(const struct gx_req *req);
-bool gx_req_is_admin(const struct gx_req *req);               /* ADMIN or SUPER_ADMIN */
+bool gx_req_is_admin(const struct gx_req *req); /* ADMIN or SUPER_ADMIN */
 /* True when the caller is profile_id itself or an admin (object-level check, design.md §4). */
 bool gx_req_may_access(const struct gx_req *req, const char *profile_id);
 struct gx_pg_pool *gx_req_pg(const struct gx_req *req);
@@ -181,7 +181,7 @@ struct gx_redis *gx_req_redis(const struct gx_req *req);
 void *gx_req_app(const struct gx_req *req);
 /* The tenant of this deployment (gx_http_opts.tenant_id: TENANT_ID, never empty). */
 const char *gx_req_tenant(const struct gx_req *req);
-void *gx_req_worker(const struct gx_req *req);                /* per-worker state from worker_init */
+void *gx_req_worker(const struct gx_req *req); /* per-worker state from worker_init */
 struct event_base *gx_req_base(const struct gx_req *req);
 /* Idempotency key of this request after scoping (tenant + caller + key), or NULL; used to derive outbox requestId. */
 const char *gx_req_idempotency_key(const struct gx_req *req);

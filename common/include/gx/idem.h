@@ -37,9 +37,9 @@ enum gx_idem_state {
 /* Result of gx_idem_begin. Pointers are borrowed and valid during the callback only. */
 struct gx_idem_hit {
 	enum gx_idem_state state;
-	int status;                 /* REPLAY: HTTP status */
-	const char *headers_json;   /* REPLAY: JSON object text ("{}" when none were stored) */
-	const unsigned char *body;  /* REPLAY: body bytes (not NUL-terminated; may be NULL when len is 0) */
+	int status;                /* REPLAY: HTTP status */
+	const char *headers_json;  /* REPLAY: JSON object text ("{}" when none were stored) */
+	const unsigned char *body; /* REPLAY: body bytes (not NUL-terminated; may be NULL when len is 0) */
 	size_t body_len;
 };
 

@@ -1,9 +1,10 @@
 /* JSON Web Tokens, HS256 only (RFC 7519, checked per RFC 8725 and design.md §4).
  *
  * Tokens carry the claims in struct gx_jwt_claims as JSON members sub, role, tenantId, jti, fam (refresh tokens
- * only), iss, aud, iat, exp, pwc (optional boolean); signed tokens also repeat sub as profileId (the original backend's claim name). Access and refresh tokens differ in aud, so verifying with the access audience rejects
- * a refresh token and the reverse. The header is always {"alg":"HS256","typ":"JWT"}; on verification anything but
- * alg exactly "HS256" is refused before the signature is looked at, and a "crit" header is refused outright.
+ * only), iss, aud, iat, exp, pwc (optional boolean); signed tokens also repeat sub as profileId (the original backend's
+ * claim name). Access and refresh tokens differ in aud, so verifying with the access audience rejects a refresh token
+ * and the reverse. The header is always {"alg":"HS256","typ":"JWT"}; on verification anything but alg exactly "HS256"
+ * is refused before the signature is looked at, and a "crit" header is refused outright.
  *
  * gx_jwt_sign and gx_jwt_verify are safe from any thread. They do not log: failures are the client's. gx_jwt_sign
  * is pure; gx_jwt_verify keeps a small cache of tokens it verified, one per thread (see below), and is otherwise
@@ -30,7 +31,7 @@ struct gx_jwt_claims {
 	char iss[64];
 	char aud[32];
 	long long iat, exp; /* seconds since the epoch */
-	bool pwc;           /* "pwc": true: the password must be changed first (an admin reset it); omitted when false */
+	bool pwc; /* "pwc": true: the password must be changed first (an admin reset it); omitted when false */
 };
 
 /* Sign claims c (borrowed) with key (borrowed, keylen bytes). Returns "header.payload.signature" (caller owns, free

@@ -37,8 +37,8 @@ void gx_log_set_request_id(const char *request_id);
 
 void gx_log_write(enum gx_log_level level, const char *request_id, const char *const *kv, const char *fmt, ...)
 	GX_PRINTF(4, 5);
-void gx_log_vwrite(enum gx_log_level level, const char *request_id, const char *const *kv, const char *fmt,
-		   va_list ap) GX_PRINTF(4, 0);
+void gx_log_vwrite(enum gx_log_level level, const char *request_id, const char *const *kv, const char *fmt, va_list ap)
+	GX_PRINTF(4, 0);
 
 #define gx_log_trace(...) gx_log_write(GX_LOG_TRACE, NULL, NULL, __VA_ARGS__)
 #define gx_log_debug(...) gx_log_write(GX_LOG_DEBUG, NULL, NULL, __VA_ARGS__)

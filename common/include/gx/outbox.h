@@ -11,9 +11,9 @@
  *
  * Prefer: wait=N (1..30 s, larger values are capped) on a write or on GET /api/v1/commands/{id}: the reply waits
  * until the command is PROJECTED or FAILED, so the next read shows the write (LISTEN gx_command_status, which the
- * submitter and projector NOTIFY with the command id, plus a re-check at the deadline) and is 200 with the status document (FAILED too:
- * read "status" and "lastError"), or the normal answer (202 for writes) when still pending at the deadline.
- * Preference-Applied: wait=N is sent when waiting was done.
+ * submitter and projector NOTIFY with the command id, plus a re-check at the deadline) and is 200 with the status
+ * document (FAILED too: read "status" and "lastError"), or the normal answer (202 for writes) when still pending at the
+ * deadline. Preference-Applied: wait=N is sent when waiting was done.
  *
  * Visibility: the creator's profile id is kept in payload._meta.createdBy. A command is readable by its creator and
  * admins; a command created without a token (e.g. registration) by anyone who has its (random UUID v4) id. Others
@@ -50,8 +50,8 @@ struct gx_conflict {
 /* Run the write transaction and answer the request (always: this ends req). domain_stmts[0..n) (n may be 0) and
  * conflicts[0..nconflicts) are borrowed for the call (copied). Other database failures answer via
  * gx_reply_pg_error (503/500). */
-void gx_outbox_submit(struct gx_req *req, const struct gx_pg_stmt *domain_stmts, int n,
-		      const struct gx_outbox_cmd *cmd, const struct gx_conflict *conflicts, size_t nconflicts);
+void gx_outbox_submit(struct gx_req *req, const struct gx_pg_stmt *domain_stmts, int n, const struct gx_outbox_cmd *cmd,
+		      const struct gx_conflict *conflicts, size_t nconflicts);
 
 /* Handler of GET /api/v1/commands/{commandId} (route parameter "commandId"): 200 {"commandId","commandType",
  * "status" (PENDING|SUBMITTED|COMMITTED|PROJECTED|FAILED),"attempts","lastError":{"code","message"}|null,

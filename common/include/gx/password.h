@@ -36,8 +36,9 @@ int gx_password_burn_init(int cost);
  * not called (the dummy hash is then made on first use). */
 void gx_password_burn(const char *pw);
 
-/* Length rule for new passwords: 8..72 bytes (the cheap part of gx_password_check, for request validation). Returns true, or false with *issue set to a static client-safe sentence.
- * (A JSON "\u0000" cannot reach here: the body parser refuses embedded NULs, and a C string ends at the first.) */
+/* Length rule for new passwords: 8..72 bytes (the cheap part of gx_password_check, for request validation). Returns
+ * true, or false with *issue set to a static client-safe sentence. (A JSON "\u0000" cannot reach here: the body parser
+ * refuses embedded NULs, and a C string ends at the first.) */
 bool gx_password_acceptable(const char *pw, const char **issue);
 
 /* ---- password quality (Debian's cracklib) ---- */

@@ -40,18 +40,18 @@ enum gx_pg_err_kind {
 
 struct gx_pg_error {
 	enum gx_pg_err_kind kind;
-	char sqlstate[6];     /* "" when not from the server */
-	char constraint[64];  /* violated constraint name when the server reports one, else "" */
-	int stmt_index;       /* with gx_pg_txn: index of the failing statement, else 0 */
-	char message[256];    /* server or client message, for logs (never shown raw to API clients) */
+	char sqlstate[6];    /* "" when not from the server */
+	char constraint[64]; /* violated constraint name when the server reports one, else "" */
+	int stmt_index;      /* with gx_pg_txn: index of the failing statement, else 0 */
+	char message[256];   /* server or client message, for logs (never shown raw to API clients) */
 };
 
 struct gx_pg_pool_opts {
-	int size;                /* connections in this pool (>= 1) */
-	int max_waiters;         /* requests that may queue for a connection before UNAVAILABLE (default 1024) */
-	int acquire_timeout_ms;  /* default 2000 */
-	int connect_timeout_ms;  /* default 5000 */
-	int statement_timeout_ms;/* sent as options=-c statement_timeout=..; default 10000 (0), negative: none */
+	int size;                 /* connections in this pool (>= 1) */
+	int max_waiters;          /* requests that may queue for a connection before UNAVAILABLE (default 1024) */
+	int acquire_timeout_ms;   /* default 2000 */
+	int connect_timeout_ms;   /* default 5000 */
+	int statement_timeout_ms; /* sent as options=-c statement_timeout=..; default 10000 (0), negative: none */
 	const char *application_name;
 };
 

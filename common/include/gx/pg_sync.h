@@ -24,8 +24,8 @@ struct gx_pgs;
 /* A session (not yet connected) for conninfo (copied) under application_name (copied), with the statement table
  * stmts[0..n) (borrowed; static storage). Reconnects back off from 200 ms, doubling up to backoff_max_ms. Caller
  * owns the result; gx_pgs_free() it. */
-struct gx_pgs *gx_pgs_new(const char *conninfo, const char *application_name, const struct gx_pgs_stmt *stmts,
-			  size_t n, long long backoff_max_ms);
+struct gx_pgs *gx_pgs_new(const char *conninfo, const char *application_name, const struct gx_pgs_stmt *stmts, size_t n,
+			  long long backoff_max_ms);
 
 /* Close the connection and free the session. NULL is a no-op. */
 void gx_pgs_free(struct gx_pgs *db);

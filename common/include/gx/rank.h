@@ -16,9 +16,9 @@ struct gx_req;
 int gx_rank_of(const char *role);
 
 enum gx_rank_verdict {
-	GX_RANK_OK,       /* actor outranks target, or acts on itself where that is allowed */
-	GX_RANK_SELF,     /* actor is target and the route does not allow it */
-	GX_RANK_TOO_LOW,  /* target's rank is equal to or above the actor's */
+	GX_RANK_OK,      /* actor outranks target, or acts on itself where that is allowed */
+	GX_RANK_SELF,    /* actor is target and the route does not allow it */
+	GX_RANK_TOO_LOW, /* target's rank is equal to or above the actor's */
 };
 
 /* May the actor (actor_role, actor_id) act on the target (target_role, target_id)? self_ok: the route allows an
@@ -34,7 +34,6 @@ const char *gx_rank_below(const char *role);
 /* Judge the caller of req against the target. On a refusal replies 403 SELF_ACTION ("you cannot <what> your own
  * account") or 403 RANK_TOO_LOW ("an ADMIN cannot <what> an account of rank ADMIN") and returns -1; returns 0 when
  * the caller may act. what: a verb phrase such as "freeze the wallet of". A request without claims is refused. */
-int gx_rank_require(struct gx_req *req, const char *target_id, const char *target_role, bool self_ok,
-		    const char *what);
+int gx_rank_require(struct gx_req *req, const char *target_id, const char *target_role, bool self_ok, const char *what);
 
 #endif

@@ -31,10 +31,10 @@ int gx_redis_cmd(struct gx_redis *r, gx_redis_cb cb, void *arg, int argc, const 
  * per `period_ms` sustained, for key. */
 struct gx_ratelimit_result {
 	bool allowed;
-	bool degraded;       /* Redis unavailable: the request was allowed (fail open) */
-	long long limit;     /* for RateLimit-Limit */
-	long long remaining; /* for RateLimit-Remaining */
-	long long reset_s;   /* for RateLimit-Reset */
+	bool degraded;           /* Redis unavailable: the request was allowed (fail open) */
+	long long limit;         /* for RateLimit-Limit */
+	long long remaining;     /* for RateLimit-Remaining */
+	long long reset_s;       /* for RateLimit-Reset */
 	long long retry_after_s; /* for Retry-After when !allowed */
 };
 typedef void (*gx_ratelimit_cb)(const struct gx_ratelimit_result *res, void *arg);

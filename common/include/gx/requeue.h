@@ -21,6 +21,7 @@
 
 /* SQL text expression: NULL when a failure with error code `code` (an SQL expression) may be re-queued, else why
  * not (one phrase, e.g. "the chaincode refused the command: a business refusal is final"). */
+/* clang-format off */
 #define GX_REQUEUE_REFUSAL(code) \
 	"(CASE WHEN " code " IN (" GX_REQUEUE_CODES ") THEN NULL" \
 	" WHEN " code " IS NULL THEN 'no failure reason is stored'" \
@@ -29,11 +30,11 @@
 	" WHEN starts_with(" code ", 'TX_') THEN 'the transaction was committed invalid'" \
 	" WHEN starts_with(" code ", 'FABRIC_') THEN 'the gateway refused the request'" \
 	" ELSE 'not a retryable failure' END)"
+/* clang-format on */
 
 /* SQL boolean expression: the command with status `status` and error code `code` (SQL expressions) may be
  * re-queued now. */
-#define GX_REQUEUE_OK(status, code) \
-	"(" status "::text = 'FAILED' AND coalesce(" code ", '') IN (" GX_REQUEUE_CODES "))"
+#define GX_REQUEUE_OK(status, code) "(" status "::text = 'FAILED' AND coalesce(" code ", '') IN (" GX_REQUEUE_CODES "))"
 
 /* The re-queue statement (gx_outbox_store_requeue_sql), one transaction. It re-queues the oldest re-queueable
  * commands of the selection and reports the others.

@@ -24,8 +24,7 @@ struct gx_pg_error;
 long long gx_svc_query_int(const struct gx_req *req, const char *name, long long min, long long max, long long def,
 			   struct gx_verr *v);
 /* ?limit (1..max, default def) and ?offset of req into *pg: 0, or -1 with issues added to v (gx_valid_paging). */
-int gx_svc_paging(const struct gx_req *req, long long max, long long def, struct gx_valid_page *pg,
-		  struct gx_verr *v);
+int gx_svc_paging(const struct gx_req *req, long long max, long long def, struct gx_valid_page *pg, struct gx_verr *v);
 /* The end of a handler's validation: when v holds issues, answer 400 VALIDATION_FAILED with them (ends req) and
  * return true; else return false. Takes ownership of v (freed either way). */
 bool gx_svc_invalid(struct gx_req *req, struct gx_verr *v);

@@ -71,12 +71,11 @@ bool gx_valid_id(const char *s);
 
 /* String field of min..max code points, well-formed UTF-8. Returns the string (borrowed from obj, valid while obj
  * lives), or NULL when missing (an issue only if required) or invalid. */
-const char *gx_valid_str(const cJSON *obj, const char *field, bool required, size_t min, size_t max,
-			 struct gx_verr *v);
+const char *gx_valid_str(const cJSON *obj, const char *field, bool required, size_t min, size_t max, struct gx_verr *v);
 /* Integer field: a JSON number with an integral value in [min, max] (strings are not converted). Returns the value,
  * or def when missing or invalid. */
-long long gx_valid_int(const cJSON *obj, const char *field, bool required, long long min, long long max,
-		       long long def, struct gx_verr *v);
+long long gx_valid_int(const cJSON *obj, const char *field, bool required, long long min, long long max, long long def,
+		       struct gx_verr *v);
 /* Boolean field: JSON true/false only. Returns the value, or def when missing or invalid. */
 bool gx_valid_bool(const cJSON *obj, const char *field, bool required, bool def, struct gx_verr *v);
 /* Coin amount field (string or number, exact, see gx/money.h) that must be > 0. Returns true with *qirat set, or
