@@ -6,10 +6,13 @@
 
 int main(int argc, char **argv)
 {
-	return gx_api_main(argc, argv,
-			   &(const struct gx_api_service){ .name = "svc-admin",
-							   .routes = adm_routes,
-							   .nroutes = adm_routes_len,
-							   .openapi_json = gx_openapi_doc,
-							   .app_size = sizeof(struct adm_app) });
+	const struct gx_api_service svc = {
+		.name = "svc-admin",
+		.routes = adm_routes,
+		.nroutes = adm_routes_len,
+		.openapi_json = gx_openapi_doc,
+		.app_size = sizeof(struct adm_app),
+	};
+
+	return gx_api_main(argc, argv, &svc);
 }

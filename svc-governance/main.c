@@ -6,10 +6,13 @@
 
 int main(int argc, char **argv)
 {
-	return gx_api_main(argc, argv,
-			   &(const struct gx_api_service){ .name = "svc-governance",
-							   .routes = gov_routes,
-							   .nroutes = gov_routes_len,
-							   .openapi_json = gx_openapi_doc,
-							   .app_size = sizeof(struct gov_app) });
+	const struct gx_api_service svc = {
+		.name = "svc-governance",
+		.routes = gov_routes,
+		.nroutes = gov_routes_len,
+		.openapi_json = gx_openapi_doc,
+		.app_size = sizeof(struct gov_app),
+	};
+
+	return gx_api_main(argc, argv, &svc);
 }

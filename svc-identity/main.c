@@ -87,16 +87,19 @@ static void idy_worker_free(void *state)
 
 int main(int argc, char **argv)
 {
-	return gx_api_main(argc, argv,
-			   &(const struct gx_api_service){ .name = "svc-identity",
-							   .routes = idy_routes,
-							   .nroutes = idy_nroutes,
-							   .openapi_json = gx_openapi_doc,
-							   .keys = idy_keys,
-							   .nkeys = GX_ARRAY_LEN(idy_keys),
-							   .cfg = &cfg,
-							   .init = idy_init,
-							   .fini = idy_fini,
-							   .worker_init = idy_worker_init,
-							   .worker_free = idy_worker_free });
+	const struct gx_api_service svc = {
+		.name = "svc-identity",
+		.routes = idy_routes,
+		.nroutes = idy_nroutes,
+		.openapi_json = gx_openapi_doc,
+		.keys = idy_keys,
+		.nkeys = GX_ARRAY_LEN(idy_keys),
+		.cfg = &cfg,
+		.init = idy_init,
+		.fini = idy_fini,
+		.worker_init = idy_worker_init,
+		.worker_free = idy_worker_free,
+	};
+
+	return gx_api_main(argc, argv, &svc);
 }

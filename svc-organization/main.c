@@ -6,10 +6,13 @@
 
 int main(int argc, char **argv)
 {
-	return gx_api_main(argc, argv,
-			   &(const struct gx_api_service){ .name = "svc-organization",
-							   .routes = org_routes,
-							   .nroutes = org_routes_len,
-							   .openapi_json = gx_openapi_doc,
-							   .app_size = sizeof(struct org_app) });
+	const struct gx_api_service svc = {
+		.name = "svc-organization",
+		.routes = org_routes,
+		.nroutes = org_routes_len,
+		.openapi_json = gx_openapi_doc,
+		.app_size = sizeof(struct org_app),
+	};
+
+	return gx_api_main(argc, argv, &svc);
 }

@@ -30,16 +30,19 @@ static void *tax_worker_init(void *app GX_UNUSED, struct event_base *base GX_UNU
 
 int main(int argc, char **argv)
 {
-	return gx_api_main(argc, argv,
-			   &(const struct gx_api_service){ .name = "svc-tax",
-							   .routes = tax_routes,
-							   .nroutes = tax_routes_len,
-							   .openapi_json = gx_openapi_doc,
-							   .keys = keys,
-							   .nkeys = GX_ARRAY_LEN(keys),
-							   .cfg = &cfg,
-							   .app_size = sizeof(struct tax_app),
-							   .init = tax_init,
-							   .worker_init = tax_worker_init,
-							   .worker_free = free });
+	const struct gx_api_service svc = {
+		.name = "svc-tax",
+		.routes = tax_routes,
+		.nroutes = tax_routes_len,
+		.openapi_json = gx_openapi_doc,
+		.keys = keys,
+		.nkeys = GX_ARRAY_LEN(keys),
+		.cfg = &cfg,
+		.app_size = sizeof(struct tax_app),
+		.init = tax_init,
+		.worker_init = tax_worker_init,
+		.worker_free = free,
+	};
+
+	return gx_api_main(argc, argv, &svc);
 }

@@ -24,14 +24,17 @@ static int tok_init(const struct gx_api_config *shared GX_UNUSED, void *c, void 
 
 int main(int argc, char **argv)
 {
-	return gx_api_main(argc, argv,
-			   &(const struct gx_api_service){ .name = "svc-tokenomics",
-							   .routes = tok_routes,
-							   .nroutes = tok_routes_len,
-							   .openapi_json = gx_openapi_doc,
-							   .keys = keys,
-							   .nkeys = GX_ARRAY_LEN(keys),
-							   .cfg = &cfg,
-							   .app_size = sizeof(struct tok_app),
-							   .init = tok_init });
+	const struct gx_api_service svc = {
+		.name = "svc-tokenomics",
+		.routes = tok_routes,
+		.nroutes = tok_routes_len,
+		.openapi_json = gx_openapi_doc,
+		.keys = keys,
+		.nkeys = GX_ARRAY_LEN(keys),
+		.cfg = &cfg,
+		.app_size = sizeof(struct tok_app),
+		.init = tok_init,
+	};
+
+	return gx_api_main(argc, argv, &svc);
 }

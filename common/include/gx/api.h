@@ -93,11 +93,19 @@ extern const char gx_openapi_doc[];
  *
  *   int main(int argc, char **argv)
  *   {
- *           return gx_api_main(argc, argv, &(const struct gx_api_service){ .name = "svc-loanpool",
- *                              .routes = loan_routes, .nroutes = loan_routes_len, .openapi_json = gx_openapi_doc,
- *                              .app_size = sizeof(struct loan_app) });
+ *           const struct gx_api_service svc = {
+ *                   .name = "svc-loanpool",
+ *                   .routes = loan_routes,
+ *                   .nroutes = loan_routes_len,
+ *                   .openapi_json = gx_openapi_doc,
+ *                   .app_size = sizeof(struct loan_app),
+ *           };
+ *
+ *           return gx_api_main(argc, argv, &svc);
  *   }
  *
+ * The row lives in main's frame (the route count is a link-time constant, not a constant expression), which
+ * outlives the server.
  * All pointers borrowed for the process lifetime. */
 struct gx_api_service {
 	const char *name;              /* "svc-identity": must be in gx_daemons */
