@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local stack for development (make up / make down): PostgreSQL, Redis, the Fabric stand-in and every built daemon,
-# all under ./run (gitignored). Logs in run/logs/<name>.log, environment in run/env, pids in run/pids.
+# all under $GX_RUN (./run by default, gitignored): logs in <run>/logs/<name>.log, environment in <run>/env, pids in
+# <run>/pids. Every message names the real path.
 #   test/lib/stack.sh up       deps + release build, start what is not running, print the status table
 #   test/lib/stack.sh down     stop daemons (SIGTERM, SIGKILL after 10 s), Redis and PostgreSQL
 #   test/lib/stack.sh status   print the status table; exit 0 when everything built is running and ready
@@ -76,7 +77,7 @@ start_pg() {
 		d=$(mktemp -d "${TMPDIR:-/tmp}/gx-stack-pg.XXXXXX") || die "cannot create a PostgreSQL directory"
 		chmod 755 "$d"
 		ln -s "$d" "$RUN/pg"
-		say "note: the postgres user cannot enter $RUN; its data lives in $d (linked as run/pg)"
+		say "note: the postgres user cannot enter $RUN; its data lives in $d (linked as $RUN/pg)"
 	fi
 	mkdir -p "$RUN/pg"
 	local pd
@@ -88,16 +89,16 @@ start_pg() {
 		chown postgres:postgres "$pd" "$pd/postgres.log"
 	fi
 	if [ ! -f "$RUN/pg/data/PG_VERSION" ]; then
-		say "initdb in run/pg/data"
+		say "initdb in $RUN/pg/data"
 		(cd / && as_pg "$PGBIN/initdb" -D "$pd/data" -U postgres --auth=trust -E UTF8 --no-locale) \
-			>"$LOGS/initdb.log" 2>&1 || die "initdb failed, see run/logs/initdb.log"
+			>"$LOGS/initdb.log" 2>&1 || die "initdb failed, see $LOGS/initdb.log"
 	fi
 	if pg_running; then
 		say "PostgreSQL already running on 127.0.0.1:$PG_PORT"
 	else
 		(cd / && as_pg "$PGBIN/pg_ctl" -D "$pd/data" -l "$pd/postgres.log" -w -t 60 \
 			-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $pd" start) >/dev/null \
-			|| die "PostgreSQL did not start on port $PG_PORT, see run/logs/postgres.log"
+			|| die "PostgreSQL did not start on port $PG_PORT, see $LOGS/postgres.log"
 	fi
 	if [ -z "$(psql -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atc \
 		"select 1 from pg_database where datname = 'gx_protocol'")" ]; then
@@ -114,12 +115,12 @@ start_redis() {
 	fi
 	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN/redis" --save '' --appendonly no \
 		--daemonize yes --pidfile "$RUN/redis/redis.pid" --logfile "$LOGS/redis.log" \
-		|| die "Redis did not start, see run/logs/redis.log"
+		|| die "Redis did not start, see $LOGS/redis.log"
 	for _ in $(seq 50); do
 		redis_running && return 0
 		sleep 0.1
 	done
-	die "Redis did not answer PING on port $REDIS_PORT, see run/logs/redis.log"
+	die "Redis did not answer PING on port $REDIS_PORT, see $LOGS/redis.log"
 }
 
 # ---- Fabric stand-in ------------------------------------------------------------------------------------
@@ -134,7 +135,7 @@ start_peer() {
 		say "note: gx-fabric-peer is not built; the Fabric stand-in is not started"
 		return 0
 	fi
-	test/fabric-peer/mkdevca.sh "$RUN/devca" >>"$LOGS/devca.log" 2>&1 || die "mkdevca.sh failed, see run/logs/devca.log"
+	test/fabric-peer/mkdevca.sh "$RUN/devca" >>"$LOGS/devca.log" 2>&1 || die "mkdevca.sh failed, see $LOGS/devca.log"
 	mkdir -p "$RUN/peer"
 	local u=$RUN/devca/users
 	{
@@ -162,11 +163,11 @@ start_peer() {
 	) &
 	echo $! >"$PIDS/gx-fabric-peer.pid"
 	for _ in $(seq 100); do
-		peer_listening && { say "Fabric stand-in listening on 127.0.0.1:$PEER_PORT (run/logs/gx-fabric-peer.log)"; return 0; }
+		peer_listening && { say "Fabric stand-in listening on 127.0.0.1:$PEER_PORT ($LOGS/gx-fabric-peer.log)"; return 0; }
 		pid_alive "$PIDS/gx-fabric-peer.pid" "$BIN/gx-fabric-peer" || break
 		sleep 0.1
 	done
-	die "the Fabric stand-in did not start, see run/logs/gx-fabric-peer.log"
+	die "the Fabric stand-in did not start, see $LOGS/gx-fabric-peer.log"
 }
 
 write_env() {
@@ -196,8 +197,8 @@ migrate() {
 		DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/gx_protocol" "$BIN/gxctl" migrate up
 		echo "== gxctl seed"
 		DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/gx_protocol" "$BIN/gxctl" seed
-	} >>"$LOGS/gxctl.log" 2>&1 </dev/null || die "migrations failed, see run/logs/gxctl.log"
-	say "migrations and seed applied (run/logs/gxctl.log)"
+	} >>"$LOGS/gxctl.log" 2>&1 </dev/null || die "migrations failed, see $LOGS/gxctl.log"
+	say "migrations and seed applied ($LOGS/gxctl.log)"
 }
 
 start_daemon() { # name port
@@ -240,7 +241,7 @@ status_table() {
 	printf '%-18s %s\n' postgresql "$state"
 	if redis_running; then state="running on 127.0.0.1:$REDIS_PORT"; else state=stopped; rc=1; fi
 	printf '%-18s %s\n' redis "$state"
-	echo "logs: run/logs/<name>.log   env: run/env"
+	echo "logs: $LOGS/<name>.log   env: $RUN/env"
 	return $rc
 }
 
@@ -248,9 +249,9 @@ cmd_up() {
 	mkdir -p "$LOGS" "$PIDS"
 	if [ -z "${GX_NO_BUILD:-}" ]; then
 		test/lib/deps.sh
-		say "building (release), output in run/logs/build.log"
+		say "building (release), output in $LOGS/build.log"
 		make -j2 -k BUILDROOT="$BR" bins >"$LOGS/build.log" 2>&1 ||
-			say "warning: the release build failed (run/logs/build.log); starting what is built"
+			say "warning: the release build failed ($LOGS/build.log); starting what is built"
 	fi
 	load_env
 	start_pg
@@ -285,7 +286,7 @@ cmd_up() {
 			port=${entry##*:}
 			[ -x "$BIN/$name" ] || continue
 			[ "$(http_code "http://127.0.0.1:$port/readyz")" = 200 ] && continue
-			echo "---- last lines of run/logs/$name.log"
+			echo "---- last lines of $LOGS/$name.log"
 			tail -n 15 "$LOGS/$name.log" 2>/dev/null || true
 		done
 		say "not everything is ready (make down stops what runs)"

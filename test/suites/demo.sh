@@ -62,6 +62,13 @@ else
 	tail -n 20 "$GX_RUN"/logs/*.log 2>/dev/null
 	finish
 fi
+# what up prints names this stack's own directory, not the default ./run
+if grep -q "^logs: $GX_RUN/logs/<name>.log   env: $GX_RUN/env\$" "$GX_RUN/up.out" && ! grep -q '[^/]run/logs' "$GX_RUN/up.out"; then
+	ok "demo: stack.sh up prints the paths under GX_RUN"
+else
+	notok "demo: stack.sh up prints paths that are not under GX_RUN"
+	grep -n 'logs' "$GX_RUN/up.out"
+fi
 
 for run in 1 2; do
 	t0=$SECONDS
