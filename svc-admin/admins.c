@@ -14,12 +14,11 @@ static struct gx_outbox_store_sql sql_user = {
 	.tmpl = "SELECT p.\"profileId\", p.\"role\"::text AS \"role\", p.\"fabricUserId\", p.\"onchainStatus\","
 		" %s AS \"pending\""
 		" FROM \"UserProfile\" p WHERE p.\"tenantId\" = $1 AND p.\"profileId\" = $2 AND p.\"deletedAt\" IS NULL",
-	.probes = { { GX_OUTBOX_STORE_EXISTS,
-		      GX_OUTBOX_STORE_IN_FLIGHT,
-		      "$1",
-		      "'APPOINT_ADMIN'",
-		      NULL,
-		      { { "userId", "p.\"fabricUserId\"", false } } } }
+	.probes = { { .ask = GX_OUTBOX_STORE_EXISTS,
+		      .rule = GX_OUTBOX_STORE_IN_FLIGHT,
+		      .tenant = "$1",
+		      .types = "'APPOINT_ADMIN'",
+		      .fields = { { "userId", "p.\"fabricUserId\"", false } } } }
 };
 
 struct appoint {

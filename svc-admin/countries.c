@@ -58,12 +58,11 @@ static const char SQL_TREASURY_STATE[] =
 	"WITH s AS (%s) SELECT s.*, EXISTS (SELECT 1 FROM \"Country\" WHERE \"countryCode\" = $2) AS \"known\","
 	" (SELECT \"status\" FROM \"TreasuryAccount\" WHERE \"tenantId\" = $1 AND \"countryCode\" = $2) AS \"status\","
 	" %s AS \"requested\" FROM s";
-static const struct gx_outbox_store_probe TREASURY_REQUESTED = { GX_OUTBOX_STORE_EXISTS,
-								 GX_OUTBOX_STORE_LIVE,
-								 "$1",
-								 "'ACTIVATE_TREASURY'",
-								 NULL,
-								 { { "countryCode", "$2", false } } };
+static const struct gx_outbox_store_probe TREASURY_REQUESTED = { .ask = GX_OUTBOX_STORE_EXISTS,
+								 .rule = GX_OUTBOX_STORE_LIVE,
+								 .tenant = "$1",
+								 .types = "'ACTIVATE_TREASURY'",
+								 .fields = { { "countryCode", "$2", false } } };
 
 /* The statements above embed the system state (adm_sql_system_state()) and a probe; built once on first use
  * (handlers run on several threads, so under a once-guard). */

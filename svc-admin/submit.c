@@ -30,11 +30,18 @@ static struct gx_outbox_store_sql sql_system_state = { .tmpl =
 	" LEFT JOIN LATERAL (SELECT e.\"txTimestamp\" FROM \"EventLog\" e"
 	"   WHERE e.\"tenantId\" = $1 AND e.\"eventName\" = 'SystemBootstrapped'"
 	"   ORDER BY e.\"blockNumber\", e.\"eventIndex\" LIMIT 1) b ON true",
-	.probes = { { GX_OUTBOX_STORE_NEWEST, GX_OUTBOX_STORE_IN_FLIGHT, "$1", "'PAUSE_SYSTEM', 'RESUME_SYSTEM'", NULL,
-		      { { NULL } } },
-		    { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'BOOTSTRAP_SYSTEM'", NULL, { { NULL } } },
-		    { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'INITIALIZE_COUNTRY_DATA', 'INITIALIZE_COUNTRY'",
-		      NULL, { { NULL } } } } };
+	.probes = { { .ask = GX_OUTBOX_STORE_NEWEST,
+		      .rule = GX_OUTBOX_STORE_IN_FLIGHT,
+		      .tenant = "$1",
+		      .types = "'PAUSE_SYSTEM', 'RESUME_SYSTEM'" },
+		    { .ask = GX_OUTBOX_STORE_EXISTS,
+		      .rule = GX_OUTBOX_STORE_LIVE,
+		      .tenant = "$1",
+		      .types = "'BOOTSTRAP_SYSTEM'" },
+		    { .ask = GX_OUTBOX_STORE_EXISTS,
+		      .rule = GX_OUTBOX_STORE_LIVE,
+		      .tenant = "$1",
+		      .types = "'INITIALIZE_COUNTRY_DATA', 'INITIALIZE_COUNTRY'" } } };
 
 const char *adm_sql_system_state(void)
 {

@@ -34,7 +34,7 @@ static struct gx_outbox_store_sql sql_counters = {
 		"   AS \"totalSupply\","
 		" %s AS \"commands\","
 		" " GX_SQL_ISO_TS("now()") " AS \"computedAt\"",
-			.probes = { { GX_OUTBOX_STORE_COUNTS, GX_OUTBOX_STORE_LIVE, "$1", NULL, NULL, { { NULL } } } }
+			.probes = { { .ask = GX_OUTBOX_STORE_COUNTS, .rule = GX_OUTBOX_STORE_LIVE, .tenant = "$1" } }
 	};
 
 enum sys_op_kind { OP_BOOTSTRAP, OP_PAUSE, OP_RESUME };

@@ -53,12 +53,11 @@ static struct gx_outbox_store_sql sql_execute = {
 		" (SELECT count(*) FROM \"UserProfile\" WHERE \"tenantId\" = $1 AND \"onchainStatus\" IS NOT NULL) AS \"users\","
 		" %s AS \"inflight\""
 		" FROM \"Proposal\" p WHERE p.\"proposalId\" = $2 AND p.\"tenantId\" = $1",
-	.probes = { { GX_OUTBOX_STORE_EXISTS,
-		      GX_OUTBOX_STORE_IN_FLIGHT,
-		      "$1",
-		      "'EXECUTE_PROPOSAL'",
-		      NULL,
-		      { { "proposalId", "$2", false } } } }
+	.probes = { { .ask = GX_OUTBOX_STORE_EXISTS,
+		      .rule = GX_OUTBOX_STORE_IN_FLIGHT,
+		      .tenant = "$1",
+		      .types = "'EXECUTE_PROPOSAL'",
+		      .fields = { { "proposalId", "$2", false } } } }
 };
 
 static const char *const TYPES[] = { "PARAMETER_CHANGE", "FEATURE_ADDITION", "SYSTEM_UPGRADE", "POLICY_CHANGE", NULL };

@@ -20,12 +20,10 @@
 /* A CAST_VOTE command of voter $3 for proposal $2 that has not failed ($1 is the tenant): a vote counts once. */
 #define LIVE_VOTE_COMMAND \
 	{ \
-		GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'CAST_VOTE'", NULL, \
-		{ \
+		.ask = GX_OUTBOX_STORE_EXISTS, .rule = GX_OUTBOX_STORE_LIVE, .tenant = "$1", .types = "'CAST_VOTE'", \
+		.fields = { \
 			{ "proposalId", "$2", false }, \
-			{ \
-				"voterId", "$3", false \
-			} \
+			{ "voterId", "$3", false } \
 		} \
 	}
 

@@ -20,7 +20,11 @@ static struct gx_outbox_store_sql sql_state = {
 	.tmpl = "SELECT \"nationalityCountryCode\", to_char(\"dateOfBirth\", 'YYYY-MM-DD') AS \"dateOfBirth\","
 		" \"biometricHash\", \"role\"::text AS \"role\", \"onchainStatus\" IS NOT NULL OR %s AS \"registered\""
 		" FROM \"UserProfile\" WHERE \"profileId\" = $1 AND \"tenantId\" = $2 AND \"deletedAt\" IS NULL",
-	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$2", "'CREATE_USER'", "$1", { { NULL } } } }
+	.probes = { { .ask = GX_OUTBOX_STORE_EXISTS,
+		      .rule = GX_OUTBOX_STORE_LIVE,
+		      .tenant = "$2",
+		      .types = "'CREATE_USER'",
+		      .aggregate = "$1" } }
 };
 
 static const char SQL_FILL[] =

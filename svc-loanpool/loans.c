@@ -50,12 +50,11 @@ static struct gx_outbox_store_sql sql_loan = {
 		" (SELECT w.\"balanceQirat\"::text FROM \"Wallet\" w WHERE w.\"tenantId\" = $1 AND w.\"profileId\" = l.\"borrowerId\""
 		"  AND w.\"deletedAt\" IS NULL ORDER BY w.\"createdAt\", w.\"walletId\" LIMIT 1) AS \"walletQirat\""
 		" FROM \"Loan\" l WHERE l.\"loanId\" = $2 AND l.\"tenantId\" = $1",
-	.probes = { { GX_OUTBOX_STORE_EXISTS,
-		      GX_OUTBOX_STORE_IN_FLIGHT,
-		      "$1",
-		      "$3::\"CommandType\"",
-		      NULL,
-		      { { "loanId", "$2", false } } } }
+	.probes = { { .ask = GX_OUTBOX_STORE_EXISTS,
+		      .rule = GX_OUTBOX_STORE_IN_FLIGHT,
+		      .tenant = "$1",
+		      .types = "$3::\"CommandType\"",
+		      .fields = { { "loanId", "$2", false } } } }
 };
 
 /* One page of a borrower's loans, newest first; "total" on every row (the page may be empty: then loanId is

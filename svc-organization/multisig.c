@@ -33,12 +33,11 @@ static struct gx_outbox_store_sql sql_approve = {
 		" COALESCE(m.\"approvers\", '[]')::text AS \"approvals\","
 		" %s AS \"inflight\""
 		" FROM \"MultiSigTransaction\" m WHERE m.\"txId\" = $2 AND m.\"tenantId\" = $1",
-	.probes = { { GX_OUTBOX_STORE_EXISTS,
-		      GX_OUTBOX_STORE_IN_FLIGHT,
-		      "$1",
-		      "'APPROVE_MULTISIG_TX'",
-		      NULL,
-		      { { "pendingTxId", "$2", false }, { "userId", "$3", false } } } }
+	.probes = { { .ask = GX_OUTBOX_STORE_EXISTS,
+		      .rule = GX_OUTBOX_STORE_IN_FLIGHT,
+		      .tenant = "$1",
+		      .types = "'APPROVE_MULTISIG_TX'",
+		      .fields = { { "pendingTxId", "$2", false }, { "userId", "$3", false } } } }
 };
 
 /* One page of the organization's PENDING transactions (newest first) with the total; the first row carries

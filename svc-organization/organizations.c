@@ -26,8 +26,11 @@ static struct gx_outbox_store_sql sql_org = { .tmpl =
 	" " GX_SQL_ISO_TS("\"activatedAt\"") " AS \"activatedAt\", " GX_SQL_ISO_TS("\"updatedAt\"") " AS \"updatedAt\","
 	" %s AS \"inflight\""
 	" FROM \"Organization\" WHERE \"orgId\" = $2 AND \"tenantId\" = $1",
-	.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_IN_FLIGHT, "$1", "$3::\"CommandType\"", NULL,
-		      { { "orgId", "$2", false }, { "userId", "$4", true } } } } };
+	.probes = { { .ask = GX_OUTBOX_STORE_EXISTS,
+		      .rule = GX_OUTBOX_STORE_IN_FLIGHT,
+		      .tenant = "$1",
+		      .types = "$3::\"CommandType\"",
+		      .fields = { { "orgId", "$2", false }, { "userId", "$4", true } } } } };
 
 static const char *const ORG_TYPES_API[] = { "business", "nonprofit", "government", NULL };
 static const char *const ORG_TYPES_CHAIN[] = { "BUSINESS", "NONPROFIT", "GOVERNMENT", NULL };

@@ -28,12 +28,11 @@ static struct gx_outbox_store_sql sql_stakeholders = {
 		" FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY AS u(id, n)"
 		" LEFT JOIN \"UserProfile\" p ON p.\"profileId\" = u.id AND p.\"tenantId\" = $1 AND p.\"deletedAt\" IS NULL"
 		" ORDER BY u.n",
-	.probes = { { GX_OUTBOX_STORE_EXISTS,
-		      GX_OUTBOX_STORE_LIVE,
-		      "$1",
-		      "'PROPOSE_ORGANIZATION'",
-		      NULL,
-		      { { "orgId", "$3", false } } } }
+	.probes = { { .ask = GX_OUTBOX_STORE_EXISTS,
+		      .rule = GX_OUTBOX_STORE_LIVE,
+		      .tenant = "$1",
+		      .types = "'PROPOSE_ORGANIZATION'",
+		      .fields = { { "orgId", "$3", false } } } }
 };
 
 /* orgType spellings: ours (lower case), the chain's, and the original's DTO (NGO); any case. */

@@ -24,12 +24,11 @@ static struct gx_outbox_store_sql sql_genesis_state = {
 		" LEFT JOIN LATERAL (SELECT * FROM \"Wallet\" x WHERE x.\"tenantId\" = $1 AND x.\"profileId\" = p.\"profileId\""
 		"   AND x.\"deletedAt\" IS NULL ORDER BY x.\"createdAt\", x.\"walletId\" LIMIT 1) w ON true"
 		" WHERE p.\"tenantId\" = $1 AND p.\"profileId\" = $2 AND p.\"deletedAt\" IS NULL",
-	.probes = { { GX_OUTBOX_STORE_EXISTS,
-		      GX_OUTBOX_STORE_LIVE,
-		      "$1",
-		      "'DISTRIBUTE_GENESIS'",
-		      NULL,
-		      { { "userId", "w.\"primaryAccountId\"", false } } } }
+	.probes = { { .ask = GX_OUTBOX_STORE_EXISTS,
+		      .rule = GX_OUTBOX_STORE_LIVE,
+		      .tenant = "$1",
+		      .types = "'DISTRIBUTE_GENESIS'",
+		      .fields = { { "userId", "w.\"primaryAccountId\"", false } } } }
 };
 
 struct genesis {

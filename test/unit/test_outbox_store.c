@@ -20,12 +20,11 @@ GX_TEST(status_names)
 /* In flight: accepted and not yet projected (the read model answers once PROJECTED). */
 GX_TEST(probe_in_flight)
 {
-	const struct gx_outbox_store_probe p = { GX_OUTBOX_STORE_EXISTS,
-						 GX_OUTBOX_STORE_IN_FLIGHT,
-						 "$1",
-						 "$3::\"CommandType\"",
-						 NULL,
-						 { { "orgId", "$2", false }, { "userId", "$4", true } } };
+	const struct gx_outbox_store_probe p = { .ask = GX_OUTBOX_STORE_EXISTS,
+						 .rule = GX_OUTBOX_STORE_IN_FLIGHT,
+						 .tenant = "$1",
+						 .types = "$3::\"CommandType\"",
+						 .fields = { { "orgId", "$2", false }, { "userId", "$4", true } } };
 	char *s = gx_outbox_store_probe_sql(&p);
 
 	GX_CHECK_STR(s,
@@ -38,12 +37,11 @@ GX_TEST(probe_in_flight)
 /* Live: genesis (and the other once-only commands) counts a PROJECTED command too, only FAILED frees the target. */
 GX_TEST(probe_live_genesis)
 {
-	const struct gx_outbox_store_probe p = { GX_OUTBOX_STORE_EXISTS,
-						 GX_OUTBOX_STORE_LIVE,
-						 "$1",
-						 "'DISTRIBUTE_GENESIS'",
-						 NULL,
-						 { { "userId", "w.\"primaryAccountId\"", false } } };
+	const struct gx_outbox_store_probe p = { .ask = GX_OUTBOX_STORE_EXISTS,
+						 .rule = GX_OUTBOX_STORE_LIVE,
+						 .tenant = "$1",
+						 .types = "'DISTRIBUTE_GENESIS'",
+						 .fields = { { "userId", "w.\"primaryAccountId\"", false } } };
 	char *s = gx_outbox_store_probe_sql(&p);
 
 	GX_CHECK_STR(s,
@@ -55,18 +53,18 @@ GX_TEST(probe_live_genesis)
 
 GX_TEST(probe_newest_aggregate_counts)
 {
-	const struct gx_outbox_store_probe newest = { GX_OUTBOX_STORE_NEWEST,
-						      GX_OUTBOX_STORE_IN_FLIGHT,
-						      "$1",
-						      "'PAUSE_SYSTEM', 'RESUME_SYSTEM'",
-						      NULL,
-						      { { NULL } } };
-	const struct gx_outbox_store_probe agg = {
-		GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$2", "'CREATE_USER'", "$1", { { NULL } }
-	};
-	const struct gx_outbox_store_probe counts = {
-		GX_OUTBOX_STORE_COUNTS, GX_OUTBOX_STORE_LIVE, "$1", NULL, NULL, { { NULL } }
-	};
+	const struct gx_outbox_store_probe newest = { .ask = GX_OUTBOX_STORE_NEWEST,
+						      .rule = GX_OUTBOX_STORE_IN_FLIGHT,
+						      .tenant = "$1",
+						      .types = "'PAUSE_SYSTEM', 'RESUME_SYSTEM'" };
+	const struct gx_outbox_store_probe agg = { .ask = GX_OUTBOX_STORE_EXISTS,
+						   .rule = GX_OUTBOX_STORE_LIVE,
+						   .tenant = "$2",
+						   .types = "'CREATE_USER'",
+						   .aggregate = "$1" };
+	const struct gx_outbox_store_probe counts = { .ask = GX_OUTBOX_STORE_COUNTS,
+						      .rule = GX_OUTBOX_STORE_LIVE,
+						      .tenant = "$1" };
 	char *s = gx_outbox_store_probe_sql(&newest);
 
 	GX_CHECK_STR(s,
@@ -86,16 +84,15 @@ GX_TEST(probe_newest_aggregate_counts)
 
 GX_TEST(statement_template)
 {
-	static struct gx_outbox_store_sql sql = {
-		.tmpl = "SELECT %s AS a, %s AS b, 1",
-		.probes = { { GX_OUTBOX_STORE_EXISTS, GX_OUTBOX_STORE_LIVE, "$1", "'CAST_VOTE'", NULL, { { NULL } } },
-			    { GX_OUTBOX_STORE_EXISTS,
-			      GX_OUTBOX_STORE_IN_FLIGHT,
-			      "$1",
-			      "'APPROVE_LOAN'",
-			      NULL,
-			      { { NULL } } } }
-	};
+	static struct gx_outbox_store_sql sql = { .tmpl = "SELECT %s AS a, %s AS b, 1",
+						  .probes = { { .ask = GX_OUTBOX_STORE_EXISTS,
+								.rule = GX_OUTBOX_STORE_LIVE,
+								.tenant = "$1",
+								.types = "'CAST_VOTE'" },
+							      { .ask = GX_OUTBOX_STORE_EXISTS,
+								.rule = GX_OUTBOX_STORE_IN_FLIGHT,
+								.tenant = "$1",
+								.types = "'APPROVE_LOAN'" } } };
 	const char *t = gx_outbox_store_sql_text(&sql);
 
 	GX_CHECK_STR(t,

@@ -96,7 +96,10 @@ struct gx_outbox_store_field {
 
 #define GX_OUTBOX_STORE_MAX_FIELDS 2
 
-/* Every text is a static SQL fragment (borrowed for the process). */
+/* Every text is a static SQL fragment (borrowed for the process). Written with designated initializers, e.g.
+ *   { .ask = GX_OUTBOX_STORE_EXISTS, .rule = GX_OUTBOX_STORE_IN_FLIGHT, .tenant = "$1",
+ *     .types = "'EXECUTE_PROPOSAL'", .fields = { { "proposalId", "$2", false } } }
+ * (members left out are NULL: no aggregate, no field). */
 struct gx_outbox_store_probe {
 	enum gx_outbox_store_ask ask;
 	enum gx_outbox_store_rule rule;
