@@ -1,6 +1,7 @@
 /* Environment configuration driven by per-daemon tables, and the DATABASE_URL -> libpq conninfo conversion. */
 #include "gx/cfg.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -339,41 +340,6 @@ void gx_cfg_print_help(FILE *f, const struct gx_cfg_key *keys, size_t n, const c
 
 /* ---- database connection string ----------------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode n bytes of s into a new string (caller frees); NULL on a bad escape or an encoded NUL. */
-static char *pct_decode(const char *s, size_t n)
-{
-	char *out = gx_xmalloc(n + 1);
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '%') {
-			out[o++] = s[i];
-			continue;
-		}
-		/* %00 would cut the value short inside libpq */
-		if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0 ||
-		    (s[i + 1] == '0' && s[i + 2] == '0')) {
-			free(out);
-			return NULL;
-		}
-		out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-		i += 2;
-	}
-	out[o] = '\0';
-	return out;
-}
-
 /* Append " key='value'" with ' and \ escaped, as libpq's conninfo syntax wants. */
 static void ci_add(struct sbuf *b, const char *key, const char *val)
 {
@@ -392,11 +358,13 @@ static bool port_ok(const char *s)
 	return parse_ll(s, &v) && v >= 1 && v <= 65535;
 }
 
-/* Query parameters passed through to libpq as they are. */
+/* Query parameters passed through to libpq as they are; with user, password, host, port and dbname, also the order
+ * of the keywords in the resulting conninfo. */
 static const char *const url_params[] = {
 	"sslmode",     "application_name", "connect_timeout", "options", "target_session_attrs",
 	"sslrootcert", "sslcert",          "sslkey"
 };
+static const char *const url_parts[] = { "user", "password", "host", "port", "dbname" };
 static const char *const sslmodes[] = { "disable", "allow", "prefer", "require", "verify-ca", "verify-full" };
 
 static bool in_list(const char *s, const char *const *list, size_t n)
@@ -407,96 +375,129 @@ static bool in_list(const char *s, const char *const *list, size_t n)
 	return false;
 }
 
-/* One "key=value" of the query string into b. Returns NULL, or a static reason. */
-static const char *url_param(const char *s, size_t n, struct sbuf *b)
+/* Whether n bytes of s hold only well-formed percent-escapes, none of them %00 (it would cut a value short inside
+ * libpq). Checked per part of the URL so the error can name the part: libpq's own messages quote the whole URL,
+ * password included, and are never shown. */
+static bool pct_ok(const char *s, size_t n)
 {
-	const char *eq = memchr(s, '=', n), *why = NULL;
-	char *key = NULL, *val = NULL;
-	long long v;
-
-	if (!eq)
-		return "has a query parameter without '='";
-	key = pct_decode(s, (size_t)(eq - s));
-	val = pct_decode(eq + 1, n - (size_t)(eq - s) - 1);
-	if (!key || !val)
-		why = "has a bad percent-escape in its query";
-	else if (strcmp(key, "schema") == 0)
-		why = strcmp(val, "public") == 0 ? NULL : "names a schema other than public";
-	else if (strcmp(key, "connection_limit") == 0 || strcmp(key, "pool_timeout") == 0)
-		why = NULL; /* Prisma pool settings: meaningless to libpq */
-	else if (!in_list(key, url_params, GX_ARRAY_LEN(url_params)))
-		why = "has an unsupported query parameter";
-	else if (strcmp(key, "sslmode") == 0 && !in_list(val, sslmodes, GX_ARRAY_LEN(sslmodes)))
-		why = "has an invalid sslmode";
-	else if (strcmp(key, "connect_timeout") == 0 && (!parse_ll(val, &v) || v < 0 || v > 3600))
-		why = "has an invalid connect_timeout";
-	else
-		ci_add(b, key, val);
-	free(key);
-	free(val);
-	return why;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '%')
+			continue;
+		if (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) || !isxdigit((unsigned char)s[i + 2]) ||
+		    (s[i + 1] == '0' && s[i + 2] == '0'))
+			return false;
+		i += 2;
+	}
+	return true;
 }
 
-/* host, [v6] host and port of the authority (after any userinfo). Returns NULL, or a static reason. */
-static const char *url_hostport(const char *s, size_t n, struct sbuf *b)
+/* Whether the n-byte host list s has a ':' with no port after it ("h:", "[::1]:,h2"): libpq would silently use
+ * the default port there. */
+static bool empty_port(const char *s, size_t n)
 {
-	const char *colon, *why = NULL;
-	char *host = NULL, *port = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == ':' && (i + 1 == n || s[i + 1] == ','))
+			return true;
+	return false;
+}
 
-	if (n && s[0] == '[') {
-		const char *rb = memchr(s, ']', n);
-		if (!rb || rb == s + 1)
-			return "has a bad [IPv6] host";
-		host = gx_xstrndup(s + 1, (size_t)(rb - s - 1));
-		colon = rb + 1 < s + n ? rb + 1 : NULL;
-		if (colon && *colon != ':') {
-			free(host);
-			return "has a bad [IPv6] host";
+/* Every element of libpq's comma-separated port list is empty (that host's default) or 1..65535. */
+static bool ports_ok(const char *ports)
+{
+	char one[16];
+
+	for (const char *p = ports; p && *p;) {
+		size_t n = strcspn(p, ",");
+		if (n >= sizeof(one))
+			return false;
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if (n && !port_ok(one))
+			return false;
+		p += n + (p[n] == ',');
+	}
+	return true;
+}
+
+/* The query string s (after the '?') onto u as libpq should read it: the parameters of url_params only, Prisma's
+ * pool settings and schema=public left out, a '=' inside a value percent-encoded (libpq refuses a second raw '=').
+ * Keys are matched as written. Returns NULL, or a static reason. */
+static const char *url_query(const char *s, struct sbuf *u)
+{
+	const char *why = NULL;
+	char sep = '?';
+
+	while (*s && !why) {
+		size_t n = strcspn(s, "&");
+		char *kv = gx_xstrndup(s, n), *eq = strchr(kv, '=');
+
+		s += n + (s[n] == '&');
+		if (eq)
+			*eq++ = '\0'; /* kv: the key, eq: the value */
+		if (!n)
+			; /* "a=1&&b=2" */
+		else if (!eq)
+			why = "has a query parameter without '='";
+		else if (!pct_ok(kv, n))
+			why = "has a bad percent-escape in its query";
+		else if (strcmp(kv, "schema") == 0)
+			why = strcmp(eq, "public") == 0 ? NULL : "names a schema other than public";
+		else if (strcmp(kv, "connection_limit") == 0 || strcmp(kv, "pool_timeout") == 0)
+			; /* Prisma pool settings: meaningless to libpq */
+		else if (!in_list(kv, url_params, GX_ARRAY_LEN(url_params)))
+			why = "has an unsupported query parameter";
+		else {
+			sb_add(u, "%c%s=", sep, kv);
+			for (const char *c = eq; *c; c++) {
+				if (*c == '=')
+					sb_add(u, "%%3D");
+				else
+					sb_add(u, "%c", *c);
+			}
+			sep = '&';
 		}
-	} else {
-		colon = memchr(s, ':', n);
-		host = pct_decode(s, colon ? (size_t)(colon - s) : n);
-		if (!host)
-			return "has a bad percent-escape in its host";
+		free(kv);
 	}
-	if (colon) {
-		port = gx_xstrndup(colon + 1, n - (size_t)(colon + 1 - s));
-		if (!port_ok(port))
-			why = "has an invalid port";
-	}
-	if (!why) {
-		ci_add(b, "host", host);
-		ci_add(b, "port", port);
-	}
-	free(host);
-	free(port);
 	return why;
 }
 
-/* user[:password] of the authority. Returns NULL, or a static reason that never quotes the password. */
-static const char *url_userinfo(const char *s, size_t n, struct sbuf *b)
+static const char *opt_val(const PQconninfoOption *opts, const char *keyword)
 {
-	const char *colon = memchr(s, ':', n), *why = NULL;
-	char *user = pct_decode(s, colon ? (size_t)(colon - s) : n);
-	char *pw = colon ? pct_decode(colon + 1, n - (size_t)(colon + 1 - s)) : NULL;
-
-	if (!user || (colon && !pw))
-		why = "has a bad percent-escape in its user or password";
-	else {
-		ci_add(b, "user", user);
-		ci_add(b, "password", pw);
-	}
-	free(user);
-	if (pw)
-		explicit_bzero(pw, strlen(pw));
-	free(pw);
-	return why;
+	for (const PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, keyword) == 0)
+			return o->val;
+	return NULL;
 }
 
+/* The options libpq parsed from the URL into b, checked and in the order of url_parts and url_params. */
+static const char *url_options(const PQconninfoOption *opts, struct sbuf *b)
+{
+	const char *v;
+	long long t;
+
+	if (!ports_ok(opt_val(opts, "port")))
+		return "has an invalid port";
+	if ((v = opt_val(opts, "sslmode")) && !in_list(v, sslmodes, GX_ARRAY_LEN(sslmodes)))
+		return "has an invalid sslmode";
+	if ((v = opt_val(opts, "connect_timeout")) && (!parse_ll(v, &t) || t < 0 || t > 3600))
+		return "has an invalid connect_timeout";
+	for (size_t i = 0; i < GX_ARRAY_LEN(url_parts); i++)
+		ci_add(b, url_parts[i], opt_val(opts, url_parts[i]));
+	for (size_t i = 0; i < GX_ARRAY_LEN(url_params); i++)
+		ci_add(b, url_params[i], opt_val(opts, url_params[i]));
+	return NULL;
+}
+
+/* DATABASE_URL into keyword='value' form in b. libpq parses the URL (percent-decoding, [v6] hosts, host lists);
+ * this function only finds the parts to check them and hands libpq a copy it reads the way this project always
+ * did: scheme case-insensitive, the last '@' before the first '/' or '?' ending the userinfo (earlier ones
+ * percent-encoded), the query reduced by url_query. Returns NULL, or a static reason that never quotes the URL. */
 static const char *url_to_conninfo(const char *url, struct sbuf *b)
 {
-	const char *p, *auth_end, *at = NULL, *q, *why;
-	char *db;
+	struct sbuf u = { 0 };
+	const char *p, *auth_end, *host, *at = NULL, *q, *db, *db_end, *why = NULL;
+	char *pqerr = NULL;
+	PQconninfoOption *opts = NULL;
 
 	if (strncasecmp(url, "postgresql://", 13) == 0)
 		p = url + 13;
@@ -507,28 +508,51 @@ static const char *url_to_conninfo(const char *url, struct sbuf *b)
 	auth_end = p + strcspn(p, "/?");
 	for (const char *c = p; c < auth_end; c++)
 		if (*c == '@')
-			at = c; /* the last '@': a raw '@' in the password still parses */
-	if (at && (why = url_userinfo(p, (size_t)(at - p), b)))
-		return why;
-	if ((why = url_hostport(at ? at + 1 : p, (size_t)(auth_end - (at ? at + 1 : p)), b)))
-		return why;
-	p = auth_end;
-	q = strchr(p, '?');
-	if (*p == '/') {
-		db = pct_decode(p + 1, (size_t)((q ? q : p + strlen(p)) - p - 1));
-		if (!db)
-			return "has a bad percent-escape in its database name";
-		ci_add(b, "dbname", db);
-		free(db);
+			at = c;
+	host = at ? at + 1 : p;
+	q = strchr(auth_end, '?');
+	db = auth_end + (*auth_end == '/');
+	db_end = q ? q : db + strlen(db);
+	if (at && !pct_ok(p, (size_t)(at - p)))
+		return "has a bad percent-escape in its user or password";
+	if (!pct_ok(host, (size_t)(auth_end - host)))
+		return "has a bad percent-escape in its host";
+	if (empty_port(host, (size_t)(auth_end - host)))
+		return "has an invalid port";
+	if (!pct_ok(db, (size_t)(db_end - db)))
+		return "has a bad percent-escape in its database name";
+
+	sb_add(&u, "postgresql://");
+	for (const char *c = p; c < auth_end; c++) {
+		if (*c == '@' && c != at)
+			sb_add(&u, "%%40");
+		else
+			sb_add(&u, "%c", *c);
 	}
-	for (p = q ? q + 1 : NULL; p && *p;) {
-		const char *amp = strchr(p, '&');
-		size_t len = amp ? (size_t)(amp - p) : strlen(p);
-		if (len && (why = url_param(p, len, b)))
-			return why;
-		p = amp ? amp + 1 : NULL;
+	/* always a '/', so that libpq's search for the userinfo's '@' stops before the query */
+	sb_add(&u, "/%.*s", (int)(db_end - db), db);
+	if (q && (why = url_query(q + 1, &u)))
+		goto done;
+	opts = PQconninfoParse(u.s, &pqerr);
+	if (!opts)
+		why = memchr(host, '[', (size_t)(auth_end - host)) ? "has a bad [IPv6] host"
+								   : "is not a URL libpq accepts";
+	else
+		why = url_options(opts, b);
+done:
+	if (opts) {
+		for (PQconninfoOption *o = opts; o->keyword; o++)
+			if (o->val && strcmp(o->keyword, "password") == 0)
+				explicit_bzero(o->val, strlen(o->val));
+		PQconninfoFree(opts);
 	}
-	return NULL;
+	if (pqerr) {
+		explicit_bzero(pqerr, strlen(pqerr));
+		PQfreemem(pqerr);
+	}
+	explicit_bzero(u.s, u.len);
+	free(u.s);
+	return why;
 }
 
 static const char *env_nonempty(const char *name)

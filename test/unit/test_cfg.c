@@ -379,6 +379,33 @@ GX_TEST(database_url_passwords)
 	free(ci);
 }
 
+/* Shapes libpq's own URI parser brings: host lists (each with or without a port, [v6] among them) and a
+ * percent-encoded IPv6 zone. */
+GX_TEST(database_url_libpq_shapes)
+{
+	char err[256], *ci, *v;
+
+	CHECK_URL("postgres://u:pw@h1:5432,h2:5433/d",
+		  "user='u' password='pw' host='h1,h2' port='5432,5433' dbname='d'");
+	CHECK_URL("postgresql://u@[::1]:5433,[2001:db8::7],h3/d?target_session_attrs=read-write",
+		  "user='u' host='::1,2001:db8::7,h3' port='5433,,' dbname='d' target_session_attrs='read-write'");
+	CHECK_URL("postgres://h1,h2:6432/d", "host='h1,h2' port=',6432' dbname='d'");
+	CHECK_URL("postgres://u@[fe80::1%25eth0]:5432/d", "user='u' host='fe80::1%eth0' port='5432' dbname='d'");
+	/* a raw '=' inside a value and a raw '@' in the query, as before */
+	CHECK_URL("postgres://u@h/d?options=-csearch_path=gx",
+		  "user='u' host='h' dbname='d' options='-csearch_path=gx'");
+	CHECK_URL("postgres://h?application_name=a@b", "host='h' application_name='a@b'");
+	/* what libpq reads back from a host list */
+	ci = url_conninfo("postgres://u:p%40ss@h1:5432,h2/d", err, sizeof(err));
+	v = ci ? libpq_value(ci, "host") : NULL;
+	GX_CHECK_STR(v, "h1,h2");
+	free(v);
+	v = ci ? libpq_value(ci, "password") : NULL;
+	GX_CHECK_STR(v, "p@ss");
+	free(v);
+	free(ci);
+}
+
 #define CHECK_URL_BAD(url, want_err) \
 	do { \
 		char err_[256]; \
@@ -408,6 +435,18 @@ GX_TEST(database_url_errors)
 	CHECK_URL_BAD("postgres://u:s3cr3t@h/d?foo=bar", "DATABASE_URL has an unsupported query parameter");
 	CHECK_URL_BAD("postgres://u:s3cr3t@h/d?schema=other", "DATABASE_URL names a schema other than public");
 	CHECK_URL_BAD("postgres://u:s3cr3t@h/d?sslmode", "DATABASE_URL has a query parameter without '='");
+	/* every port of a host list is checked, and a ':' without a port is refused there too */
+	CHECK_URL_BAD("postgres://u:s3cr3t@h1:5432,h2:70000/d", "DATABASE_URL has an invalid port");
+	CHECK_URL_BAD("postgres://u:s3cr3t@h1:,h2/d", "DATABASE_URL has an invalid port");
+	CHECK_URL_BAD("postgres://u:s3cr3t@[::1]:,h2/d", "DATABASE_URL has an invalid port");
+	CHECK_URL_BAD("postgres://u:s3cr3t@h1,[::1/d", "DATABASE_URL has a bad [IPv6] host");
+	CHECK_URL_BAD("postgres://u:s3cr3t@[]/d", "DATABASE_URL has a bad [IPv6] host");
+	CHECK_URL_BAD("postgres://u:s3cr3t@h%zz/d", "DATABASE_URL has a bad percent-escape in its host");
+	CHECK_URL_BAD("postgres://u:s3cr3t@h/d?sslmode=req%zz", "DATABASE_URL has a bad percent-escape in its query");
+	/* libpq would read these as the connection's host, user or password: only url_params pass */
+	CHECK_URL_BAD("postgres://u:s3cr3t@h/d?host=evil", "DATABASE_URL has an unsupported query parameter");
+	CHECK_URL_BAD("postgres://u@h/d?password=s3cr3t", "DATABASE_URL has an unsupported query parameter");
+	CHECK_URL_BAD("postgres://u:s3cr3t@h/d?ssl=true", "DATABASE_URL has an unsupported query parameter");
 }
 
 GX_TEST(database_fallbacks)
@@ -476,6 +515,7 @@ int main(void)
 	GX_RUN(help_table);
 	GX_RUN(database_url_shapes);
 	GX_RUN(database_url_passwords);
+	GX_RUN(database_url_libpq_shapes);
 	GX_RUN(database_url_errors);
 	GX_RUN(database_fallbacks);
 	GX_RUN(conninfo_masking);

@@ -68,11 +68,14 @@ void gx_cfg_print_help(FILE *f, const struct gx_cfg_key *keys, size_t n, const c
 void gx_cfg_free(const struct gx_cfg_key *keys, size_t n, void *dst);
 
 /* libpq connection string for the database (design.md §2), from, in order:
- *   - DATABASE_URL: postgres:// or postgresql://[user[:password]@][host|[v6]][:port][/dbname][?params], with
- *     percent-decoding of every part (so passwords may contain '/', '=', '@', ':' when encoded; a raw '@' or ':'
- *     in the password also works). Params: sslmode, application_name, connect_timeout, options, target_session_attrs,
- *     sslrootcert, sslcert, sslkey; Prisma's schema=public, connection_limit and pool_timeout are accepted and
- *     ignored (another schema is refused);
+ *   - DATABASE_URL: postgres:// or postgresql:// (any case)[user[:password]@][host|[v6]][:port][,host[:port]...]
+ *     [/dbname][?params], parsed by libpq's PQconninfoParse: percent-decoding of every part (so passwords may
+ *     contain '/', '=', '@', ':' when encoded; a raw '@' or ':' in the password also works), a host list gives
+ *     host='h1,h2' port='p1,p2' (an empty element: that host's default). Every port must be 1..65535. Params:
+ *     sslmode, application_name, connect_timeout, options, target_session_attrs, sslrootcert, sslcert, sslkey
+ *     (names as written, not percent-encoded); Prisma's schema=public, connection_limit and pool_timeout are
+ *     accepted and ignored (another schema is refused); any other, including host, user or password, is refused.
+ *     The keywords come out in the order user, password, host, port, dbname, then the params in the order above;
  *   - DATABASE_HOST / DATABASE_PORT / DATABASE_NAME / DATABASE_USER / DATABASE_PASSWORD (any subset);
  *   - nothing: returns "" and libpq uses its own PG* variables.
  * Values are single-quoted with ' and \ escaped: "host='db' port='5432' dbname='gx_protocol' user='gx'
