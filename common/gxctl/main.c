@@ -20,7 +20,9 @@ static const struct gxctl_verb verbs[] = {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: gxctl <verb> [args]   (gxctl <verb> --help for details)\n\nverbs:\n");
+	fprintf(out,
+		"usage: gxctl <verb> [args]   (gxctl <verb> --help for details)\n"
+		"       gxctl --help | --version\n\nverbs:\n");
 	for (size_t i = 0; i < GX_ARRAY_LEN(verbs); i++)
 		fprintf(out, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(out,
@@ -48,6 +50,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		usage(stdout);
+		return GXCTL_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("gxctl %s\n", GX_VERSION); /* the daemons' --version line (api_cfg.c) */
 		return GXCTL_OK;
 	}
 	for (size_t i = 0; i < GX_ARRAY_LEN(verbs); i++)

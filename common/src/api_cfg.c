@@ -31,6 +31,9 @@ static const struct gx_cfg_key common_keys[] = {
 	  "retrying (/readyz 503 until it answers)" },
 	{ "TENANT_ID", GX_CFG_STR, GX_API_TENANT_DEFAULT, 1, 64, OFF(tenant_id), 0, NULL, "tenant of this deployment" },
 	{ "GX_ENV", GX_CFG_ENUM, "development", 0, 0, OFF(env), 0, "development|production", "environment" },
+	{ "SHARE_PORT", GX_CFG_BOOL, "false", 0, 0, OFF(share_port), 0, NULL,
+	  "listen even when another process already serves the port (both get connections), for a zero-downtime "
+	  "restart on one host; false = exit 1 with one error line" },
 };
 
 static const struct gx_cfg_key api_keys[] = {
@@ -206,6 +209,7 @@ void gx_api_http_opts(struct gx_http_opts *o, const struct gx_api_config *c)
 	o->rl_strict_rate = c->rl_strict_rate;
 	o->rl_strict_burst = c->rl_strict_burst;
 	o->hsts = c->hsts;
+	o->share_port = c->share_port;
 	o->tenant_id = c->tenant_id;
 	o->original_tokens_until = c->original_tokens_until;
 }

@@ -1,5 +1,5 @@
-/* HTTP server: worker threads with their own event_base/evhttp/SO_REUSEPORT listener, request entry (request id,
- * security headers, CORS, routing, body checks), and the SIGTERM drain. */
+/* HTTP server: the port probe, worker threads with their own event_base/evhttp/SO_REUSEPORT listener, request
+ * entry (request id, security headers, CORS, routing, body checks), and the SIGTERM drain. */
 #include "http_int.h"
 
 #include <arpa/inet.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -275,6 +276,54 @@ static void on_request(struct evhttp_request *ev, void *arg)
 	gx_http_pipeline_start(req);
 }
 
+/* ---- the port probe ---- */
+
+static int listen_addr(const struct gx_http_opts *o, struct sockaddr_storage *ss, int *sslen, char *addr,
+		       size_t addrlen)
+{
+	snprintf(addr, addrlen, strchr(o->bind, ':') ? "[%s]:%d" : "%s:%d", o->bind, o->port);
+	*sslen = sizeof(*ss);
+	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)ss, sslen) < 0) {
+		gx_log_error("cannot parse listen address '%s'", addr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Unless SHARE_PORT is set, make sure no other process listens on the port: the workers' SO_REUSEPORT listeners
+ * would silently share it with that process (design.md §8). A probe bound without SO_REUSEPORT fails with EADDRINUSE
+ * exactly when someone listens there (SO_REUSEADDR keeps sockets left in TIME_WAIT from counting). Returns 0 when the
+ * port is ours to bind, -1 (logged) otherwise. */
+static int probe_port(const struct gx_http_opts *o)
+{
+	struct sockaddr_storage ss;
+	int sslen, fd, one = 1, rc = -1;
+	char addr[80];
+
+	if (o->share_port)
+		return 0;
+	if (listen_addr(o, &ss, &sslen, addr, sizeof(addr)) < 0)
+		return -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		gx_log_error("cannot create a socket for %s: %s", addr, strerror(errno));
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		gx_log_error("cannot set SO_REUSEADDR on %s: %s", addr, strerror(errno));
+	else if (bind(fd, (struct sockaddr *)&ss, (socklen_t)sslen) == 0)
+		rc = 0;
+	else if (errno == EADDRINUSE)
+		gx_log_error(
+			"port %d on %s is already served by another process: exiting (set SHARE_PORT=true to "
+			"share it, e.g. for a zero-downtime restart)",
+			o->port, o->bind);
+	else
+		gx_log_error("cannot listen on %s: %s", addr, strerror(errno));
+	close(fd);
+	return rc;
+}
+
 /* ---- workers ---- */
 
 static void on_beat(evutil_socket_t fd, short what, void *arg)
@@ -309,7 +358,7 @@ static int worker_setup(struct http_worker *w)
 	const struct gx_http_opts *o = w->srv->opts;
 	struct evconnlistener *lis;
 	struct sockaddr_storage ss;
-	int sslen = sizeof(ss);
+	int sslen;
 	char addr[80];
 	struct timeval tv = { o->request_timeout_ms / 1000, (o->request_timeout_ms % 1000) * 1000 };
 	struct timeval beat = { BEAT_INTERVAL_MS / 1000, 0 };
@@ -320,11 +369,8 @@ static int worker_setup(struct http_worker *w)
 		gx_log_error("cannot create event base or evhttp for worker %d", w->index);
 		return -1;
 	}
-	snprintf(addr, sizeof(addr), strchr(o->bind, ':') ? "[%s]:%d" : "%s:%d", o->bind, o->port);
-	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen) < 0) {
-		gx_log_error("cannot parse listen address '%s'", addr);
+	if (listen_addr(o, &ss, &sslen, addr, sizeof(addr)) < 0)
 		return -1;
-	}
 	lis = evconnlistener_new_bind(w->base, NULL, NULL,
 				      LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
 					      LEV_OPT_CLOSE_ON_EXEC,
@@ -531,6 +577,8 @@ int gx_http_run(const struct gx_http_def *def, const struct gx_http_opts *opts)
 	if (srv.nworkers < 1)
 		srv.nworkers = 1;
 	srv.workers = gx_xcalloc((size_t)srv.nworkers, sizeof(*srv.workers));
+	if (probe_port(opts) < 0)
+		goto out;
 	srv.main_base = event_base_new();
 	if (!srv.main_base) {
 		gx_log_error("cannot create the main event base");

@@ -38,8 +38,16 @@ class GxctlAdminTest(ServiceTestCase):
             self.assertEqual(rc, 0, verb)
             self.assertIn("usage: gxctl " + verb, out)
         rc, out, _ = self.run_gxctl("--help")
-        for verb in ("create-super-admin", "commands", "projector", "token"):
+        for verb in ("create-super-admin", "commands", "projector", "token", "--version"):
             self.assertIn(verb, out)
+        # the daemons' --version line: "<name> <version>", exit 0
+        rc, out, err = self.run_gxctl("--version")
+        self.assertEqual((rc, err), (0, ""), out)
+        self.assertRegex(out, r"^gxctl \d+\.\d+\.\d+\S*\n$")
+        if gxtest.have_binary("svc-tax"):
+            daemon = subprocess.run([os.path.join(gxtest.bin_dir(), "svc-tax"), "--version"], stdout=subprocess.PIPE,
+                                    timeout=30).stdout.decode()
+            self.assertEqual(out.split(" ", 1)[1], daemon.split(" ", 1)[1])
         for args in (("create-super-admin",), ("create-super-admin", "--email"), ("commands",),
                      ("commands", "frob"), ("commands", "requeue"), ("commands", "list", "--limit", "0"),
                      ("commands", "requeue", "x", "--failed"), ("projector",), ("projector", "rebuild"),

@@ -82,6 +82,7 @@ struct gx_api_config {
 	char *tenant_id;                           /* TENANT_ID: never empty (default GX_API_TENANT_DEFAULT) */
 	char *env;                                 /* GX_ENV: development | production */
 	bool hsts;                                 /* HSTS */
+	bool share_port;                           /* SHARE_PORT: share the port with another process listening on it */
 	long long projection_lag_ms;               /* PROJECTION_LAG_THRESHOLD (APIs): /readyz checks.projectionLag */
 	long long original_tokens_until;           /* ORIGINAL_TOKENS_UNTIL (APIs): cut-over, Unix seconds, 0 = off */
 };

@@ -6,7 +6,8 @@
  * the handler must not touch req again.
  *
  * Threads: the server runs `threads` worker threads, each with its own event_base, evhttp, listening socket (all
- * bound with SO_REUSEPORT to the same port), PostgreSQL pool and Redis client. A handler runs on its worker's
+ * bound with SO_REUSEPORT to the same port; unless share_port is set, a port another process already listens on
+ * stops the start, see gx_http_run), PostgreSQL pool and Redis client. A handler runs on its worker's
  * thread and uses that worker's pool (gx_req_pg) and Redis (gx_req_redis); everything it starts completes on the
  * same thread. Service state (gx_req_app) is shared read-only across workers; mutable service state must be per
  * worker (see gx_http_def.worker_init).
@@ -152,13 +153,15 @@ struct gx_http_opts {
 	long long rl_rate, rl_burst; /* per IP / per user, per minute */
 	long long rl_strict_rate, rl_strict_burst;
 	bool hsts;
+	bool share_port; /* SHARE_PORT: join another process's listeners on the port instead of refusing to start */
 	const char *tenant_id;           /* TENANT_ID (never NULL or empty): first part of scoped idempotency keys */
 	long long original_tokens_until; /* ORIGINAL_TOKENS_UNTIL: Unix time until which the original backend's
 					  * access tokens are accepted (role USER); 0 = never */
 };
 
 /* Run the server until SIGTERM/SIGINT and a completed drain: installs signal handling, starts the workers, blocks.
- * Returns the process exit code (0 after a clean drain, 1 when the listener could not be bound, logged). */
+ * Returns the process exit code (0 after a clean drain, 1 when the listener could not be bound or, unless
+ * opts->share_port, another process already listens on the port: logged). */
 int gx_http_run(const struct gx_http_def *def, const struct gx_http_opts *opts);
 
 /* ---- request accessors (all borrowed, valid until the reply) ---- */
