@@ -252,11 +252,75 @@ int sub_claim(struct sub *s, size_t n)
 	return rows;
 }
 
-/* Connect when due (now: without waiting out the backoff) and set the new session up: LISTEN gx_outbox, and release
- * what an earlier process of this worker left leased. */
+void sub_held_ids(const struct sub *s, struct gx_outbox_store_arr *a)
+{
+	for (size_t i = 0; i < s->njobs; i++)
+		gx_outbox_store_arr_add(a, s->jobs[i]->id);
+	gx_outbox_store_arr_end(a);
+}
+
+static void identity_state(struct sub *s, bool ok, const char *why)
+{
+	pthread_mutex_lock(&s->lock);
+	snprintf(s->id_reason, sizeof(s->id_reason), "%s", ok ? "" : why);
+	pthread_mutex_unlock(&s->lock);
+	atomic_store(&s->id_ok, ok);
+}
+
+/* Take the worker's name for this session (design.md §7): the one it had (or, at the first connect, the first)
+ * and, unless WORKER_ID fixes it, the next free suffix after it. 0 when held; -1 when the session failed or no
+ * name is free (the session is then dropped and the next connect tries again). */
+static int take_identity(struct sub *s)
+{
+	char why[200];
+
+	for (int slot = s->id_slot; slot <= SUB_MAX_ID_SLOTS; slot++) {
+		char *name = slot == 1 ? gx_xstrdup(s->id_base) : gx_xasprintf("%s-%d", s->id_base, slot);
+		const char *p[] = { name };
+		PGresult *r = gx_pgs_exec(s->db, "taking the worker name", GX_OUTBOX_STORE_IDENTITY, 1, p);
+		bool held = r && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+
+		PQclear(r);
+		if (!r) {
+			free(name);
+			return -1;
+		}
+		if (held) {
+			if (strcmp(s->worker_id, name) != 0)
+				gx_log_warn("worker name %s is held by another live process; this one is now %s",
+					    s->worker_id, name);
+			free(s->worker_id);
+			s->worker_id = name;
+			s->id_slot = slot;
+			identity_state(s, true, NULL);
+			return 0;
+		}
+		free(name);
+		if (s->id_fixed)
+			break;
+	}
+	if (s->id_fixed)
+		snprintf(why, sizeof(why), "WORKER_ID %.120s is held by another live submitter", s->id_base);
+	else
+		snprintf(why, sizeof(why), "no free worker name %.120s-<n> up to %d", s->id_base, SUB_MAX_ID_SLOTS);
+	if (atomic_load(&s->id_ok))
+		gx_log_error("%s; not claiming until it is free", why);
+	identity_state(s, false, why);
+	gx_pgs_drop(s->db);
+	return -1;
+}
+
+/* Connect when due (now: without waiting out the backoff) and set the new session up: the worker's name, LISTEN
+ * gx_outbox, and the release of every row leased under the name that this process does not hold: an earlier
+ * process's (a restart), or a claim whose COMMIT answer was lost with the connection. */
 void sub_db_connect(struct sub *s, bool now)
 {
+	struct gx_outbox_store_arr held = { 0 };
+	PGresult *r;
+
 	if ((now ? gx_pgs_connect(s->db) : gx_pgs_ensure(s->db)) != 1)
+		return;
+	if (take_identity(s) < 0)
 		return;
 	if (gx_pgs_command(s->db, "LISTEN gx_outbox") < 0) {
 		gx_pgs_drop(s->db);
@@ -264,15 +328,15 @@ void sub_db_connect(struct sub *s, bool now)
 	}
 	s->wake = true;
 	gx_log_info("database connected; worker %s listening on gx_outbox", s->worker_id);
-	/* Holding no job, any row leased under our worker id is an earlier process's (same WORKER_ID after a crash,
-	 * e.g. a restarted pod): release it, or the lease renewal would keep it alive forever. */
-	if (s->njobs == 0) {
-		const char *p[] = { s->worker_id };
-		PGresult *r = gx_pgs_exec(s->db, "releasing orphaned leases", GX_OUTBOX_STORE_RELEASE_ALL, 1, p);
+	sub_held_ids(s, &held);
+	{
+		const char *p[] = { s->worker_id, held.p };
 
-		if (r && atoi(PQcmdTuples(r)) > 0)
-			gx_log_info("released %s commands leased by an earlier process of worker %s", PQcmdTuples(r),
-				    s->worker_id);
-		PQclear(r);
+		r = gx_pgs_exec(s->db, "releasing leases this process does not hold", GX_OUTBOX_STORE_RELEASE, 2, p);
 	}
+	if (r && PQntuples(r) > 0)
+		gx_log_info("released %d commands leased under worker %s that this process does not hold (first %s)",
+			    PQntuples(r), s->worker_id, PQgetvalue(r, 0, 0));
+	PQclear(r);
+	gx_outbox_store_arr_free(&held);
 }

@@ -17,11 +17,13 @@
 
 #include "gx/chaincode.h"
 #include "gx/fabric_client.h"
+#include "gx/outbox_store.h"
 #include "gx/pg_sync.h"
 #include "gx/rollwin.h"
 #include "submitter.h"
 
 #define MSG_MAX 1000
+#define SUB_MAX_ID_SLOTS 64 /* host-name suffixes tried: -2 .. -64 */
 
 enum job_outcome {
 	OUT_NONE, /* sent, waiting for the Fabric callback */
@@ -63,7 +65,11 @@ struct probe {
 
 struct sub {
 	const struct sub_cfg *cfg;
-	char *worker_id;
+	char *worker_id;   /* the name this session holds (database thread; design.md §7) */
+	char *id_base;     /* WORKER_ID, or the host name when it is empty */
+	bool id_fixed;     /* WORKER_ID was set: it is the only name tried */
+	int id_slot;       /* worker_id is id_base (1) or id_base-<slot> */
+	atomic_bool id_ok; /* false while the configured name is held by another live process (id_reason) */
 	long long drain_ms;
 	struct gx_fabric_id *ids[SUB_NIDS];
 	struct gx_fabric_client *clients[SUB_NIDS];
@@ -73,9 +79,10 @@ struct sub {
 	bool db_started;
 	int efd;
 
-	pthread_mutex_t lock; /* guards the done queue and peer_reason */
+	pthread_mutex_t lock; /* guards the done queue, peer_reason and id_reason */
 	struct job *done_head, **done_tail;
 	char peer_reason[200];
+	char id_reason[200];
 	atomic_bool draining;
 	_Atomic int64_t drain_start_ms;
 	atomic_bool peer_ok;
@@ -117,8 +124,11 @@ char *sub_submission_json(const struct gx_fabric_proposal *p);
 /* Claim up to n commands, persist their proposals and send them. Returns the rows claimed, -1 on a database
  * failure (logged, rolled back). */
 int sub_claim(struct sub *s, size_t n);
-/* Connect when due and set the new session up (LISTEN, orphaned leases). */
+/* Connect when due and set the new session up: the worker's name, LISTEN, and the release of every row leased
+ * under that name that s does not hold. */
 void sub_db_connect(struct sub *s, bool now);
+/* The ids of every command s holds, as one array literal (the renewal's and the release's parameter). */
+void sub_held_ids(const struct sub *s, struct gx_outbox_store_arr *a);
 
 /* deliver.c */
 /* A new job for command id, listed in s->jobs (owned there until sub_job_free). */
