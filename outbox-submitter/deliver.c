@@ -79,11 +79,16 @@ static void on_result(struct gx_fabric_result *r, void *arg)
 /* Start the transact of p for j (p is consumed). */
 void sub_job_send(struct sub *s, struct job *j, struct gx_fabric_proposal *p)
 {
+	int rc;
+
 	memcpy(j->tx_id, p->tx_id, sizeof(j->tx_id));
 	j->outcome = OUT_NONE;
 	j->sent_us = gx_mono_us();
 	j->op_active = true;
-	if (gx_fabric_client_transact(s->clients[j->call.identity], p, on_result, j, &j->op_id) < 0) {
+	gx_log_set_ctx(&j->log); /* the client's own lines while starting the call are about this command */
+	rc = gx_fabric_client_transact(s->clients[j->call.identity], p, on_result, j, &j->op_id);
+	gx_log_set_ctx(NULL);
+	if (rc < 0) {
 		j->op_active = false;
 		j->delay_ms = s->cfg->backoff_base_ms;
 		job_settle(j, OUT_RETRY, "FABRIC_LOCAL", gx_xstrdup("could not start the Fabric call"));
@@ -203,8 +208,10 @@ static void classify(struct sub *s, struct job *j)
 			    j->tx_id);
 		gx_fabric_client_result_release(&j->res);
 		j->op_active = true;
-		if (gx_fabric_client_commit_status(s->clients[j->call.identity], j->tx_id, 0, on_result, j,
-						   &j->op_id) == 0)
+		gx_log_set_ctx(&j->log);
+		cc = gx_fabric_client_commit_status(s->clients[j->call.identity], j->tx_id, 0, on_result, j, &j->op_id);
+		gx_log_set_ctx(NULL);
+		if (cc == 0)
 			return;
 		j->op_active = false;
 		j->delay_ms = backoff_ms(c, j->attempts);
