@@ -11,8 +11,8 @@ import secrets
 import uuid
 
 import gxtest
-from gxtest.chain import wait_sql
 from gxtest.services import NO_LIMITS, ServiceTestCase, wait_projected
+from gxtest.sql import q
 
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
@@ -103,6 +103,28 @@ class TraceTest(ServiceTestCase):
         raw = base64.b64decode(prop)
         for needle in (trace.encode(), bytes.fromhex(trace), rid.encode(), span.encode(), parent.encode()):
             self.assertNotIn(needle, raw)
+
+    def test_poison_event_line_carries_the_command_ids(self):
+        # CREATE_USER for an account no UserProfile names: its UserCreated event is poison (docs/projector.md)
+        cid, account = str(uuid.uuid4()), "ghost-" + secrets.token_hex(4)
+        rid, trace = "poison-" + secrets.token_hex(6), secrets.token_hex(16)
+        payload = json.dumps({"userId": account, "biometricHash": secrets.token_hex(32), "nationality": "US",
+                              "age": 30})
+        self.stack.psql('INSERT INTO "OutboxCommand" ("id", "tenantId", "service", "commandType", "requestId",'
+                        ' "payload", "aggregateId", "httpRequestId", "traceId") VALUES (%s, \'default\', \'test\','
+                        ' \'CREATE_USER\', %s, %s::jsonb, %s, %s, %s); NOTIFY gx_outbox, %s'
+                        % (q(cid), q(cid), q(payload), q("wallet:" + account), q(rid), q(trace), q(cid)))
+        wait_projected(self.stack, cid, timeout=60)
+        self.chain.projector.wait_for_log(r'"msg":"projector: poison event[^"]*", *"requestId":"%s"' % rid,
+                                          timeout=30)
+        poison = [o for o in lines(self.chain.projector) if "poison event" in o.get("msg", "")
+                  and o.get("commandId") == cid]
+        self.assertEqual(len(poison), 1, poison)
+        p = poison[0]
+        self.assertEqual((p["level"], p["requestId"], p["traceId"]), ("warn", rid, trace))
+        self.assertTrue(is_int(p["block"]) and is_int(p["index"]), p)
+        for o in self.about(self.chain.submitters[0], cid, "committed"):
+            self.assertEqual((o.get("requestId"), o.get("traceId")), (rid, trace), o)
 
     def test_invalid_traceparent_starts_a_new_trace(self):
         tid, pid = secrets.token_hex(16), secrets.token_hex(8)
