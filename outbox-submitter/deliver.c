@@ -14,12 +14,15 @@
 #include "gx/util.h"
 #include "submitter_int.h"
 
-struct job *sub_job_new(struct sub *s, const char *id)
+struct job *sub_job_new(struct sub *s, const char *id, const char *request_id, const char *trace_id)
 {
 	struct job *j = gx_xcalloc(1, sizeof(*j));
 
 	j->s = s;
 	j->id = gx_xstrdup(id);
+	j->request_id = gx_xstrdup(request_id);
+	j->trace_id = gx_xstrdup(trace_id);
+	j->log = (struct gx_log_ctx){ j->request_id, j->trace_id, NULL };
 	if (s->njobs == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 256;
 		s->jobs = gx_xrealloc(s->jobs, s->cap * sizeof(*s->jobs));
@@ -40,6 +43,8 @@ void sub_job_free(struct sub *s, struct job *j)
 	gx_fabric_client_result_release(&j->res);
 	gx_fabric_msg_proposal_free(j->prop);
 	free(j->id);
+	free(j->request_id);
+	free(j->trace_id);
 	free(j->code);
 	free(j->msg);
 	free(j);
@@ -74,11 +79,16 @@ static void on_result(struct gx_fabric_result *r, void *arg)
 /* Start the transact of p for j (p is consumed). */
 void sub_job_send(struct sub *s, struct job *j, struct gx_fabric_proposal *p)
 {
+	int rc;
+
 	memcpy(j->tx_id, p->tx_id, sizeof(j->tx_id));
 	j->outcome = OUT_NONE;
 	j->sent_us = gx_mono_us();
 	j->op_active = true;
-	if (gx_fabric_client_transact(s->clients[j->call.identity], p, on_result, j, &j->op_id) < 0) {
+	gx_log_set_ctx(&j->log); /* the client's own lines while starting the call are about this command */
+	rc = gx_fabric_client_transact(s->clients[j->call.identity], p, on_result, j, &j->op_id);
+	gx_log_set_ctx(NULL);
+	if (rc < 0) {
 		j->op_active = false;
 		j->delay_ms = s->cfg->backoff_base_ms;
 		job_settle(j, OUT_RETRY, "FABRIC_LOCAL", gx_xstrdup("could not start the Fabric call"));
@@ -194,11 +204,14 @@ static void classify(struct sub *s, struct job *j)
 		atomic_store(&s->peer_ok, true);
 	} else if (gx_fabric_error_is_duplicate(e)) {
 		/* our own tx id is already on the ledger (a retry after an unknown outcome): ask how it ended */
-		gx_log_debug("command %s: tx %s already submitted; asking its commit status", j->id, j->tx_id);
+		sub_job_log(GX_LOG_DEBUG, j, "command %s: tx %s already submitted; asking its commit status", j->id,
+			    j->tx_id);
 		gx_fabric_client_result_release(&j->res);
 		j->op_active = true;
-		if (gx_fabric_client_commit_status(s->clients[j->call.identity], j->tx_id, 0, on_result, j,
-						   &j->op_id) == 0)
+		gx_log_set_ctx(&j->log);
+		cc = gx_fabric_client_commit_status(s->clients[j->call.identity], j->tx_id, 0, on_result, j, &j->op_id);
+		gx_log_set_ctx(NULL);
+		if (cc == 0)
 			return;
 		j->op_active = false;
 		j->delay_ms = backoff_ms(c, j->attempts);
@@ -206,8 +219,8 @@ static void classify(struct sub *s, struct job *j)
 	} else if (gx_fabric_error_needs_new_txid(e) && j->mvcc < c->mvcc_max) {
 		j->mvcc++;
 		sub_count("conflict", 1);
-		gx_log_debug("command %s: %s on tx %s; re-endorsing (%d)", j->id, gx_fabric_error_tx_name(e->tx_code),
-			     j->tx_id, j->mvcc);
+		sub_job_log(GX_LOG_DEBUG, j, "command %s: %s on tx %s; re-endorsing (%d)", j->id,
+			    gx_fabric_error_tx_name(e->tx_code), j->tx_id, j->mvcc);
 		j->prop = gx_fabric_msg_proposal_new(s->ids[j->call.identity], c->fabric.channel, c->fabric.chaincode,
 						     j->call.function, (const char *const *)j->call.argv, j->call.argc);
 		if (j->prop) {

@@ -18,6 +18,7 @@
 #include "gx/chaincode.h"
 #include "gx/fabric_client.h"
 #include "gx/outbox_store.h"
+#include "gx/log.h"
 #include "gx/pg_sync.h"
 #include "gx/rollwin.h"
 #include "submitter.h"
@@ -41,6 +42,8 @@ struct job {
 	struct job *next; /* done queue link */
 	size_t slot;      /* index in s->jobs */
 	char *id;
+	char *request_id, *trace_id; /* of the API request that enqueued it ("" when unknown) */
+	struct gx_log_ctx log;       /* request_id and trace_id, for every line about the command */
 	struct gx_cc_call call;
 	int attempts; /* counted attempts including the current send */
 	int mvcc;     /* re-endorsements after MVCC conflicts */
@@ -131,13 +134,18 @@ void sub_db_connect(struct sub *s, bool now);
 void sub_held_ids(const struct sub *s, struct gx_outbox_store_arr *a);
 
 /* deliver.c */
-/* A new job for command id, listed in s->jobs (owned there until sub_job_free). */
-struct job *sub_job_new(struct sub *s, const char *id);
+/* A new job for command id, enqueued by the request with X-Request-Id request_id and trace id trace_id ("" when
+ * unknown; all copied), listed in s->jobs (owned there until sub_job_free). */
+struct job *sub_job_new(struct sub *s, const char *id, const char *request_id, const char *trace_id);
 void sub_job_free(struct sub *s, struct job *j);
 /* Start the transact of p for j (p is consumed); a call that cannot start becomes a retry. */
 void sub_job_send(struct sub *s, struct job *j, struct gx_fabric_proposal *p);
 /* Take every queued Fabric result and classify it into an outcome. */
 void sub_take_done(struct sub *s);
+
+/* A line about job j's command: its request id and trace id as the context, its id as "commandId" (design.md §8). */
+#define sub_job_log(level, j, ...) \
+	gx_log_write((level), &(j)->log, GX_LOG_FIELDS(GX_LOG_STR("commandId", (j)->id)), __VA_ARGS__)
 
 /* settle.c */
 /* Write every settled outcome (retried after FLUSH_RETRY_MS when the database fails). */

@@ -170,10 +170,7 @@ void gx_api_load_config(const char *name, struct gx_api_keyset *k, struct gx_api
 		exit(2);
 	}
 	masked = gx_cfg_conninfo_masked(c->pg_conninfo);
-	{
-		const char *kv[] = { "conninfo", masked, NULL };
-		gx_log_kv(GX_LOG_INFO, kv, "database");
-	}
+	gx_log_kv(GX_LOG_INFO, GX_LOG_FIELDS(GX_LOG_STR("conninfo", masked)), "database");
 	free(masked);
 	if (strcmp(c->env, "production") == 0 && strcmp(c->cors_origins ? c->cors_origins : "", "*") == 0)
 		gx_log_warn("CORS_ORIGINS='*' in production: any web origin may call this API");

@@ -14,6 +14,8 @@
 #include "gx/http.h"
 #include "gx/idem.h"
 #include "gx/jwt.h"
+#include "gx/log.h"
+#include "gx/trace.h"
 
 /* A request's state with its Idempotency-Key; the transitions are in http_idem.c. */
 enum gx_req_idem {
@@ -129,6 +131,8 @@ struct gx_req {
 	struct evkeyvalq query;
 	bool query_parsed;
 	char id[72];
+	struct gx_trace trace; /* W3C trace of the request and this hop's span (gx/trace.h) */
+	struct gx_log_ctx log; /* id and trace for log lines about the request (points into this struct) */
 	char ip[64];
 	cJSON *body;              /* owned */
 	const unsigned char *raw; /* borrowed from evhttp's input buffer (pulled up) */

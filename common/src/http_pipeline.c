@@ -267,7 +267,7 @@ static void on_revoked(const redisReply *reply, const char *err, void *arg)
 		return;
 	if (err || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
 		count_degraded("revocation");
-		gx_log_write(GX_LOG_WARN, req->id, NULL, "revocation check from postgresql: redis %s",
+		gx_log_write(GX_LOG_WARN, &req->log, NULL, "revocation check from postgresql: redis %s",
 			     err ? err : "bad reply");
 		epoch_from_pg(req);
 		return;
@@ -470,10 +470,10 @@ static void step_idempotency(struct gx_req *req)
 
 void gx_http_run_handler(struct gx_req *req)
 {
-	gx_log_set_request_id(req->id);
+	gx_log_set_ctx(&req->log);
 	req->route->handler(req);
 	/* req may be gone now */
-	gx_log_set_request_id(NULL);
+	gx_log_set_ctx(NULL);
 }
 
 void gx_http_pipeline_start(struct gx_req *req)

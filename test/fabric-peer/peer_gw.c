@@ -310,9 +310,8 @@ static unsigned char *prepare_envelope(struct peer *p, struct proposal *pr, stru
 
 static void log_reject(struct peer_call *c, const char *why)
 {
-	const char *kv[] = { "method", peer_rpc_method(c), "reason", why, NULL };
-
-	gx_log_kv(GX_LOG_INFO, kv, "request rejected");
+	gx_log_kv(GX_LOG_INFO, GX_LOG_FIELDS(GX_LOG_STR("method", peer_rpc_method(c)), GX_LOG_STR("reason", why)),
+		  "request rejected");
 }
 
 /* Endorse and Evaluate share everything up to the answer. */

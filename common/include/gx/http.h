@@ -171,6 +171,8 @@ const char *gx_req_param(const struct gx_req *req, const char *name); /* {name} 
 const char *gx_req_query(const struct gx_req *req, const char *name); /* decoded query value, NULL if absent */
 const char *gx_req_header(const struct gx_req *req, const char *name);
 const char *gx_req_id(const struct gx_req *req);
+/* The request's W3C trace id (32 hex; continued from its traceparent or new), "" when none could be made. */
+const char *gx_req_trace_id(const struct gx_req *req);
 const char *gx_req_client_ip(const struct gx_req *req);
 cJSON *gx_req_body(const struct gx_req *req); /* parsed JSON object, NULL when no body */
 const unsigned char *gx_req_raw_body(const struct gx_req *req, size_t *len);
