@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gx/cc_error.h"
 #include "gx/fabric_error.h"
 #include "gx/log.h"
 #include "gx/metrics.h"
@@ -230,8 +231,11 @@ static void classify(struct sub *s, struct job *j)
 			job_settle(j, OUT_RETRY, "FABRIC_LOCAL", gx_xstrdup("could not build a proposal"));
 		}
 	} else if ((cc = gx_fabric_error_chaincode_response(e)) > 0) {
-		snprintf(code, sizeof(code), "CHAINCODE_%d", cc);
-		job_settle(j, OUT_FAILED, code, chaincode_message(e));
+		char *m = chaincode_message(e);
+
+		/* by the contract's message, not the status (a contractapi chaincode answers 500 for all) */
+		snprintf(code, sizeof(code), "CHAINCODE_%d", gx_cc_error_class(m, cc));
+		job_settle(j, OUT_FAILED, code, m);
 	} else if (atomic_load(&s->draining) && e->kind == GX_FABRIC_ERR_GRPC && e->grpc_code == 1 /* CANCELLED */) {
 		job_settle(j, OUT_RELEASE, NULL, NULL);
 	} else if (gx_fabric_error_retryable(e)) {
