@@ -3,7 +3,7 @@
 # the pinned swagger-ui-dist (package-lock.json), then copies of its bundle, its stylesheet and its LICENSE and
 # NOTICE. Install scripts stay off: the package's one dependency is an analytics hook whose postinstall would call
 # out. Quiet and quick when node_modules already matches the lock file.
-#   usage: install.sh DEST      (make docs-assets: DEST = build/docs-assets; the image: /usr/share/gx-backend/docs)
+#   usage: install.sh DEST      (make docs-assets: build/docs-assets; make images: common/docs-ui/dist, copied into the image)
 set -eu
 [ $# -eq 1 ] || { echo "usage: install.sh DEST" >&2; exit 2; }
 dest=$1

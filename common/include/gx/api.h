@@ -88,7 +88,7 @@ struct gx_api_config {
 	char *docs_assets; /* DOCS_ASSETS (APIs): the /docs page's Swagger UI files, "" = no page */
 };
 
-/* Where the image installs the /docs page's Swagger UI files (k8s/images/rootfs.sh, common/docs-ui/install.sh). */
+/* Where the image installs the /docs page's Swagger UI files (k8s/images/Containerfile, common/docs-ui/install.sh). */
 #define GX_API_DOCS_ASSETS_DEFAULT "/usr/share/gx-backend/docs"
 
 /* The OpenAPI document of an API binary: its directory's openapi.json, embedded by the Makefile. */
