@@ -1,6 +1,6 @@
 /* The API daemons' main (gx_api_main), the daemon/port table, and the shared routes: health, liveness, readiness
- * (database, schema, projection lag), metrics, the OpenAPI document and command status. The shared configuration
- * is in api_cfg.c, the workers' main in api_worker.c. */
+ * (database, schema, projection lag), metrics, the OpenAPI document, its reference page (api_docs.c) and command
+ * status. The shared configuration is in api_cfg.c, the workers' main in api_worker.c. */
 #include "api_int.h"
 
 #include <stdio.h>
@@ -289,6 +289,9 @@ static const struct gx_route shared_routes[] = {
 	{ "GET", "/readyz", h_readyz, GX_AUTH_PUBLIC, GX_API_SHARED_FLAGS },
 	{ "GET", "/metrics", gx_api_h_metrics, GX_AUTH_PUBLIC, GX_API_SHARED_FLAGS },
 	{ "GET", "/openapi.json", h_openapi, GX_AUTH_PUBLIC, GX_API_SHARED_FLAGS },
+	/* rate limited like any route: not a probe, and the bundle is large */
+	{ "GET", "/docs", gx_api_h_docs, GX_AUTH_PUBLIC, GX_ROUTE_QUIET | GX_ROUTE_NO_IDEMP },
+	{ "GET", "/docs/{asset}", gx_api_h_docs_asset, GX_AUTH_PUBLIC, GX_ROUTE_QUIET | GX_ROUTE_NO_IDEMP },
 	/* public: the outbox module lets the creator and admins read a command, and anyone with the id of a command
 	 * created without a token (ids are random UUIDs); others get 404 */
 	{ "GET", "/api/v1/commands/{commandId}", gx_outbox_status_handler, GX_AUTH_PUBLIC, 0 },
@@ -336,6 +339,7 @@ int gx_api_main(int argc, char **argv, const struct gx_api_service *svc)
 	gx_api_load_config(svc->name, &k, &cfg, svc->keys, svc->nkeys, svc->cfg);
 	gx_metrics_build_info(svc->name, GX_VERSION);
 	gx_api_process.openapi = svc->openapi_json;
+	gx_api_docs_load(cfg.docs_assets, svc->name);
 	gx_api_process.lag_threshold_ms = cfg.projection_lag_ms;
 	gx_metrics_process_prefix("http_");
 	gx_outbox_configure(cfg.tenant_id);
@@ -363,6 +367,7 @@ int gx_api_main(int argc, char **argv, const struct gx_api_service *svc)
 		svc->fini(app);
 	free((void *)def.routes);
 out:
+	gx_api_docs_free();
 	if (svc->app_size)
 		free(app);
 	if (svc->nkeys)

@@ -395,7 +395,11 @@ void *gx_req_data(const struct gx_req *req)
 
 void gx_reply_header(struct gx_req *req, const char *name, const char *value)
 {
-	if (evhttp_add_header(evhttp_request_get_output_headers(req->ev), name, value) < 0) {
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req->ev);
+
+	while (evhttp_remove_header(out, name) == 0)
+		;
+	if (evhttp_add_header(out, name, value) < 0) {
 		gx_log_error("cannot add response header '%s': invalid characters", name);
 		return;
 	}

@@ -16,10 +16,12 @@ args=(-f k8s/images/Containerfile --ignorefile k8s/images/containerignore -t "$i
 
 if command -v podman >/dev/null 2>&1; then
 	tool=podman
+	common/docs-ui/install.sh common/docs-ui/dist # the /docs page's files, copied into the image
 	podman build --isolation chroot "${args[@]}" .
 	bytes=$(podman image inspect --format '{{.Size}}' "$image:$tag")
 elif command -v buildah >/dev/null 2>&1; then
 	tool=buildah
+	common/docs-ui/install.sh common/docs-ui/dist # the /docs page's files, copied into the image
 	buildah bud --isolation chroot "${args[@]}" .
 	bytes=$(buildah inspect --type image --format '{{.Size}}' "$image:$tag" 2>/dev/null ||
 		buildah images --noheading --format '{{.Size}}' "$image:$tag")

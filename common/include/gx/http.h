@@ -199,7 +199,8 @@ void gx_req_set_data(struct gx_req *req, void *data, void (*free_fn)(void *));
 void *gx_req_data(const struct gx_req *req);
 
 /* ---- replies: each ends the request ---- */
-/* Extra response header for the coming reply (copied). */
+/* Response header for the coming reply (copied); replaces every header of that name set before, e.g. the default
+ * Cache-Control or Content-Security-Policy every answer starts with. */
 void gx_reply_header(struct gx_req *req, const char *name, const char *value);
 /* JSON reply; takes ownership of body (may be NULL for an empty body). */
 void gx_reply_json(struct gx_req *req, int status, cJSON *body);
