@@ -285,6 +285,16 @@ class PartnerKeyOtherApiTest(PartnerKeyBase):
                      "wallets.transactions", 403, "INSUFFICIENT_SCOPE")
 
 
+class PartnerScopeTableTest(ServiceTestCase):
+    """Every scope of gx_apikey_scopes names a route its API serves to PARTNER_API: each API logs the scopes that do
+    not when it starts (common/src/api.c), and none may."""
+
+    def test_every_api_serves_its_scopes(self):
+        for name in gxtest.API_DAEMONS:
+            d = self.stack.start_daemon(name, env=NO_LIMITS)
+            self.assertNotIn("partner scope", d.log_text(), name)
+
+
 class PartnerKeyRedisDownTest(PartnerKeyBase):
     """Redis down: keys still work from PostgreSQL, revocation still holds on every replica within a second (fail
     closed), the per-key limit fails open (counted). PostgreSQL down as well: a key not cached is 503."""
