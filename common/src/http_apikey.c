@@ -259,8 +259,12 @@ void gx_http_apikey_audit(struct gx_req *req, int status)
 	labels[0] = outcome;
 	gx_metrics_add(m_uses, labels, 1);
 	/* a text that is no key's shape names no key: counted, not audited */
-	if (!req->apikey_id[0] || !req->w->pg)
+	if (!req->apikey_id[0])
 		return;
+	if (!req->w->pg || req->w->stopping) { /* the loop is gone: nothing would run the insert */
+		gx_metrics_add(m_audit_failed, NULL, 1);
+		return;
+	}
 	if (req->apikey_scope >= 0)
 		snprintf(op, sizeof(op), "%s", gx_apikey_scopes[req->apikey_scope].name);
 	else
