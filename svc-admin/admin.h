@@ -46,6 +46,11 @@ void commands_list(struct gx_req *req);
 void commands_show(struct gx_req *req);
 void commands_requeue(struct gx_req *req);
 void commands_requeue_batch(struct gx_req *req);
+/* partner_keys.c: partner API keys (docs/partners.md) */
+void partner_keys_create(struct gx_req *req);
+void partner_keys_list(struct gx_req *req);
+void partner_keys_rotate(struct gx_req *req);
+void partner_keys_revoke(struct gx_req *req);
 
 /* routes.c */
 extern const struct gx_route adm_routes[];

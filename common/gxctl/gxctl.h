@@ -31,6 +31,7 @@ int gxctl_create_super_admin(int argc, char **argv); /* super_admin.c */
 int gxctl_commands(int argc, char **argv);           /* commands.c: list|show|requeue */
 int gxctl_projector(int argc, char **argv);          /* projector.c: rebuild */
 int gxctl_token(int argc, char **argv);              /* token.c: mint (development only) */
+int gxctl_partner_key(int argc, char **argv);        /* partner_key.c: create|revoke */
 
 /* True when argv[1..argc-1] asks for help (-h or --help). */
 int gxctl_wants_help(int argc, char **argv);

@@ -16,6 +16,7 @@ static const struct gxctl_verb verbs[] = {
 	{ "commands", "outbox commands: list | show ID | requeue (FAILED -> PENDING, audited)", gxctl_commands },
 	{ "projector", "projector rebuild: clear read models and replay the chain from block 0", gxctl_projector },
 	{ "token", "token mint: access token for local development (refused in production)", gxctl_token },
+	{ "partner-key", "partner API keys: create | revoke KEY_ID (break-glass, audited)", gxctl_partner_key },
 };
 
 static void usage(FILE *out)

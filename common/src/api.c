@@ -11,6 +11,7 @@
 #include <malloc.h>
 #include <libpq-fe.h>
 
+#include "gx/apikey.h"
 #include "gx/log.h"
 #include "gx/metrics.h"
 #include "gx/migrate.h"
@@ -308,6 +309,26 @@ static struct gx_route *merge_routes(const struct gx_route *own, size_t nown, si
 	return r;
 }
 
+/* Every partner scope of this service (gx/apikey.h) should name one of its routes open to PARTNER_API: one that does
+ * not (a renamed or removed route) is logged at start, as no key can use it (test_partner_keys.py starts every API
+ * and asserts that none logs it). Not fatal: test daemons serve other tables under a service's name. */
+static void check_scopes(const char *service, const struct gx_route *r, size_t n)
+{
+	for (size_t i = 0; i < gx_apikey_scopes_len; i++) {
+		const struct gx_apikey_scope *s = &gx_apikey_scopes[i];
+		bool found = false;
+
+		if (strcmp(s->service, "*") != 0 && strcmp(s->service, service) != 0)
+			continue;
+		for (size_t j = 0; j < n && !found; j++)
+			found = strcmp(r[j].method, s->method) == 0 && strcmp(r[j].path, s->path) == 0 &&
+				r[j].auth <= GX_AUTH_PARTNER;
+		if (!found)
+			gx_log_warn("partner scope %s names %s %s, which %s does not serve to PARTNER_API", s->name,
+				    s->method, s->path, service);
+	}
+}
+
 const struct gx_daemon_info *gx_api_startup(const char *name)
 {
 	const struct gx_daemon_info *d = gx_daemon_lookup(name);
@@ -355,6 +376,7 @@ int gx_api_main(int argc, char **argv, const struct gx_api_service *svc)
 	gx_api_http_opts(&opts, &cfg);
 	def.service = svc->name;
 	def.routes = merge_routes(svc->routes, svc->nroutes, GX_ARRAY_LEN(shared_routes), &def.nroutes);
+	check_scopes(svc->name, def.routes, def.nroutes);
 	def.app = app;
 	def.ready = svc->ready;
 	def.worker_init = svc->worker_init;

@@ -212,6 +212,7 @@ static void send_now(struct gx_req *req, int status, struct evbuffer *buf, size_
 	req->ev = NULL;
 	if (gone)
 		gx_metrics_add(m_gone, NULL, 1);
+	gx_http_apikey_audit(req, status);
 	access_log(req, status, len, (double)(gx_mono_us() - req->start_us) / 1e6);
 	req_free(req);
 }
