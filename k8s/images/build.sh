@@ -8,7 +8,8 @@
 #     localhost/gx-debian-base:bookworm once with debootstrap from the Debian mirror this machine's apt uses (kept
 #     in the image store for the next build).
 #   - The build stage gets this machine's bookworm-security source too when the base has none (SECURITY_URI).
-# Env: IMAGE, TAG, BASE, SECURITY_URI, GX_IMAGE_MAX_MIB (default 40), GX_IMAGES_INSTALL (default 1).
+# Env: IMAGE, TAG, BASE, SECURITY_URI, GX_IMAGE_MAX_MIB (default 40), GX_IMAGES_INSTALL (default 1),
+#      GX_IMAGE_TOOL (auto, podman, buildah; anything else skips the build).
 # Prints "images: built IMAGE:TAG with TOOL: N MiB" on success; the image's OCI labels carry version, git revision
 # and build time.
 set -euo pipefail
@@ -45,17 +46,18 @@ host_apt_uri() {
 	done | head -n 1
 }
 
-if ! command -v podman >/dev/null 2>&1 && ! command -v buildah >/dev/null 2>&1; then
+want=${GX_IMAGE_TOOL:-auto}
+if [ "$want" = auto ] && ! command -v podman >/dev/null 2>&1 && ! command -v buildah >/dev/null 2>&1; then
 	apt_install buildah || true
 fi
-if command -v podman >/dev/null 2>&1; then
+if { [ "$want" = auto ] || [ "$want" = podman ]; } && command -v podman >/dev/null 2>&1; then
 	tool=podman
 	exists() { podman image exists "$1"; }
-elif command -v buildah >/dev/null 2>&1; then
+elif { [ "$want" = auto ] || [ "$want" = buildah ]; } && command -v buildah >/dev/null 2>&1; then
 	tool=buildah
 	exists() { buildah inspect --type image "$1" >/dev/null 2>&1; }
 else
-	echo "images: skipped: neither podman nor buildah is installed and installing buildah failed (apt-get install buildah; see k8s/README.md)"
+	echo "images: skipped: no container build tool (GX_IMAGE_TOOL=$want; podman or buildah, apt-get install buildah; see k8s/README.md)"
 	exit 0
 fi
 
@@ -90,14 +92,22 @@ args=(-f k8s/images/Containerfile --ignorefile k8s/images/containerignore -t "$i
 [ "$base" != "$default_base" ] && args+=(--pull=never)
 
 echo "images: building $image:$tag with $tool (base $base)"
+old_id=$("$tool" inspect --type image --format '{{.FromImageID}}' "$image:$tag" 2>/dev/null ||
+	"$tool" image inspect --format '{{.Id}}' "$image:$tag" 2>/dev/null || true)
 if [ "$tool" = podman ]; then
 	podman build --isolation chroot "${args[@]}" .
 	bytes=$(podman image inspect --format '{{.Size}}' "$image:$tag")
 else
 	buildah bud --isolation chroot "${args[@]}" .
-	bytes=$(buildah inspect --type image --format '{{.Size}}' "$image:$tag" 2>/dev/null ||
-		buildah images --noheading --format '{{.Size}}' "$image:$tag")
+	# the size of the image's root filesystem (buildah reports no byte count)
+	ctr=$(buildah from --pull=false "$image:$tag")
+	bytes=$(du -sb "$(buildah mount "$ctr")" | cut -f1)
+	buildah rm "$ctr" >/dev/null
 fi
+# the image this build replaced under the same tag, now untagged
+new_id=$("$tool" inspect --type image --format '{{.FromImageID}}' "$image:$tag" 2>/dev/null ||
+	"$tool" image inspect --format '{{.Id}}' "$image:$tag" 2>/dev/null || true)
+[ -n "$old_id" ] && [ "$old_id" != "$new_id" ] && "$tool" rmi "$old_id" >/dev/null 2>&1 || true
 mib=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')
 echo "images: built $image:$tag with $tool: $mib MiB (goal <= $max_mib MiB)"
 awk -v b="$bytes" -v m="$max_mib" 'BEGIN { exit !(b <= m * 1048576) }' ||
