@@ -148,6 +148,21 @@ for (const [label, mutate, checkName, msg, base] of CASES) {
 	else notok(`PromQL metric extraction: got ${got}, want ${want}`);
 }
 
+// digest pinning (k8s/README.md): name:tag@sha256:... passes the image checks; a tag that is not the version does not
+{
+	const digest = 'sha256:' + '0123456789abcdef'.repeat(4);
+	const docs = clone(rendered);
+	for (const x of docs.filter((d) => d.kind === 'Deployment' || d.kind === 'Job'))
+		for (const c of [...(x.spec.template.spec.initContainers || []), ...x.spec.template.spec.containers]) c.image = `registry.example/gx-backend:0.1.0@${digest}`;
+	const bad = (await lintSet(clone(docs), clone(baseFacts))).filter((r) => r.errors.length && (r.name.includes('images pinned') || r.name.includes('recommended labels')));
+	if (!bad.length) ok('a tag@digest image passes the image and label checks');
+	else notok(`a tag@digest image fails: ${JSON.stringify(bad)}`);
+	ctr(docs, 'svc-admin').image = `registry.example/gx-backend:0.0.9@${digest}`;
+	const res = await lintSet(docs, clone(baseFacts));
+	if (res.some((r) => r.errors.some((e) => e.includes('image tag 0.0.9 differs')))) ok('lint catches: a tag@digest image whose tag is not the version');
+	else notok('lint misses: a tag@digest image whose tag is not the version');
+}
+
 // the monitoring rules added for issue 23: each mutation of the dashboard, alerts or PrometheusRule must be caught
 const MONITORING_CASES = [
 	['no absent() rule for svc-tax', (m) => {
