@@ -96,6 +96,8 @@ old_id=$("$tool" inspect --type image --format '{{.FromImageID}}' "$image:$tag" 
 	"$tool" image inspect --format '{{.Id}}' "$image:$tag" 2>/dev/null || true)
 if [ "$tool" = podman ]; then
 	podman build --isolation chroot "${args[@]}" .
+	# podman keeps the build stage's steps as untagged images even with --layers=false: drop them
+	podman image prune -f --filter label=gx-backend.build-stage=1 >/dev/null
 	bytes=$(podman image inspect --format '{{.Size}}' "$image:$tag")
 else
 	buildah bud --isolation chroot "${args[@]}" .
