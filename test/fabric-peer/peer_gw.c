@@ -748,6 +748,12 @@ void peer_gw_handle(struct peer *p, struct peer_call *c)
 				NULL);
 		return;
 	}
+	if (f == PEER_FAULT_NO_PLAN) {
+		peer_rpc_finish(c, GRPC_STATUS_FAILED_PRECONDITION,
+				"no peers available to evaluate chaincode gxtv3 in channel gxchannel (fault injection)",
+				NULL, 0, NULL);
+		return;
+	}
 	if (strcmp(m, "Endorse") == 0)
 		handle_proposal(p, c, true);
 	else if (strcmp(m, "Evaluate") == 0)
