@@ -91,10 +91,11 @@ static void metrics_init(void)
 				     "one Fabric round trip: endorse, submit and commit status of one send", NULL,
 				     orig_buckets, GX_ARRAY_LEN(orig_buckets));
 	sub_m.orig_status = gx_metrics_gauge("outbox_worker_status", "1 while the submitter loop runs", NULL);
-	sub_m.no_plan = gx_metrics_gauge("gx_outbox_peer_no_endorsers",
-					 "1 while the peer answers FAILED_PRECONDITION for FABRIC_CHANNEL/FABRIC_CHAINCODE "
-					 "(unknown to it, or no endorsing peers)",
-					 NULL);
+	sub_m.no_plan =
+		gx_metrics_gauge("gx_outbox_peer_no_endorsers",
+				 "1 while the peer answers FAILED_PRECONDITION for FABRIC_CHANNEL/FABRIC_CHAINCODE "
+				 "(unknown to it, or no endorsing peers)",
+				 NULL);
 }
 
 void sub_wake(struct sub *s)
@@ -136,9 +137,10 @@ static void on_probe(struct gx_fabric_result *r, void *arg)
 					 s->cfg->fabric.channel, s->cfg->fabric.chaincode, d);
 
 		if (!atomic_exchange(&s->no_plan, true))
-			gx_log_error("%s; not claiming until the peer serves them (check FABRIC_CHANNEL and "
-				     "FABRIC_CHAINCODE)",
-				     why);
+			gx_log_error(
+				"%s; not claiming until the peer serves them (check FABRIC_CHANNEL and "
+				"FABRIC_CHAINCODE)",
+				why);
 		pthread_mutex_lock(&s->lock);
 		snprintf(s->peer_reason, sizeof(s->peer_reason), "%s", why);
 		pthread_mutex_unlock(&s->lock);

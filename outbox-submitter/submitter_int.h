@@ -104,7 +104,7 @@ struct sub {
 	struct job **jobs;
 	size_t njobs, cap;
 	bool wake, cancelled;
-	double window;      /* adaptive in-flight limit, 1..max_in_flight */
+	double window;       /* adaptive in-flight limit, 1..max_in_flight */
 	size_t nstatus_wait; /* jobs with status_wait set */
 	int64_t last_shrink_ms;
 	int64_t next_poll_ms, next_renew_ms, next_gauge_ms, next_probe_ms, next_flush_ms;
