@@ -754,8 +754,14 @@ GX_TEST(fee_parity)
 /* List*(pageSize, bookmark): byte order of ids, pages joined without gaps or repeats, bookmark "" at the end. */
 GX_TEST(paged_lists)
 {
-	const char *want[] = { "SYSTEM_FEE_POOL", "SYSTEM_GOVT_GENESIS_POOL", "SYSTEM_LOAN_POOL", "SYSTEM_TAX_POOL",
-			       "SYSTEM_USER_GENESIS_POOL", "alice", "bob", "carol" };
+	const char *want[] = { "SYSTEM_FEE_POOL",
+			       "SYSTEM_GOVT_GENESIS_POOL",
+			       "SYSTEM_LOAN_POOL",
+			       "SYSTEM_TAX_POOL",
+			       "SYSTEM_USER_GENESIS_POOL",
+			       "alice",
+			       "bob",
+			       "carol" };
 	char bookmark[160] = "";
 	size_t seen = 0;
 
@@ -771,8 +777,7 @@ GX_TEST(paged_lists)
 		GX_CHECK(call("", "TokenomicsContract:ListAccounts", "3", bookmark, NULL) == 200);
 		recs = cJSON_GetObjectItemCaseSensitive(last, "records");
 		GX_CHECK(cc_jnum(last, "fetchedRecordsCount") == cJSON_GetArraySize(recs));
-		cJSON_ArrayForEach(it, recs)
-		{
+		cJSON_ArrayForEach(it, recs) {
 			GX_CHECK(seen < GX_ARRAY_LEN(want) && !strcmp(cc_jstr(it, "accountID"), want[seen]));
 			seen++;
 		}
