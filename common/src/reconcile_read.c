@@ -289,11 +289,12 @@ static int read_params(struct rc_run *r, const struct rc_kind *k, struct rc_set 
 
 int rc_read_ledger(struct rc_run *r, const struct rc_kind *k, struct rc_set *out)
 {
-	char size[16], *bookmark = gx_xstrdup("");
+	char size[16], *bookmark;
 	int rc = -1;
 
 	if (!k->list_fn)
 		return read_params(r, k, out);
+	bookmark = gx_xstrdup("");
 	snprintf(size, sizeof(size), "%d", r->o->page_size);
 	for (;;) {
 		const char *args[2] = { size, bookmark };

@@ -1,0 +1,132 @@
+"""gxctl reconcile against real PostgreSQL, the Fabric stand-in and a running projector (docs/reconcile.md): clean
+after a demo-like chain (genesis, transfers, freeze, organization with a multi-signature payment, loan, proposals
+with votes, parameters), paged; a hand-edited balance, a deleted wallet-history row and an event the projector
+skipped (checkpoint moved past it) are each reported with the ledger's and the read model's figures; --repair makes
+it clean again; exit codes 0/1/2/3. The chain is driven with the C Fabric client as in test_projector."""
+
+import json
+import time
+
+from test_projector import USERS, ProjectorTestBase, WAIT, scenario, scenario_tail, tx
+
+FAST = ("--recheck-rounds", "1", "--recheck-interval-ms", "200")
+
+
+class ReconcileTest(ProjectorTestBase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.seed_profiles(USERS)
+        res = cls.drive(scenario())
+        time.sleep(3.2)  # the voting window is 3 s
+        res2 = cls.drive(scenario_tail())
+        cls.top = max(cls.max_block(res), cls.max_block(res2))
+        cls.proj = cls.start_projector()
+
+    def setUp(self):
+        self.wait_block(self.top)
+
+    def reconcile(self, *args, rc=0, env=None):
+        """gxctl reconcile --json ...: (exit code, the reports printed, in order)."""
+        e = self.chain.fabric_env()
+        e.update(env or {})
+        r = self.stack.gxctl("reconcile", "--json", *args, env=e, check=False)
+        self.assertEqual(r.returncode, rc, r.stdout[-4000:])
+        self.assertNotIn("Sanitizer", r.stdout)
+        self.assertNotIn("runtime error", r.stdout)
+        reports = []
+        for line in r.stdout.splitlines():
+            if line.startswith("{") and '"outcome"' in line:
+                reports.append(json.loads(line))
+        return r, reports
+
+    def balance(self, acct):
+        out = self.drive([dict(tx("TokenomicsContract:GetBalance", acct), eval=True)])
+        return out[1]["payload"]["balance"]
+
+    def last_block_of(self, key):
+        rows = self.stack.psql('SELECT max("blockNumber") FROM "EventLog" WHERE strpos("payload"::text, \'"%s"\') > 0'
+                               % key)
+        return int(rows[0][0])
+
+    def diffs(self, rep, key):
+        return sorted((d["entity"], d["field"], d["ledger"], d["readModel"]) for d in rep["differences"]
+                      if d["key"] == key)
+
+    def test_01_clean_after_demo(self):
+        _, [rep] = self.reconcile(*FAST)
+        self.assertEqual((rep["outcome"], rep["differenceCount"], rep["inFlightCount"]), ("clean", 0, 0), rep)
+        c = rep["counts"]
+        # 5 users + ghost, org1, 5 pools, 2 treasuries on the ledger; ghost has no wallet
+        self.assertEqual(c["account"]["ledger"], 13)
+        self.assertEqual(c["account"]["readModel"], 12)
+        self.assertEqual((c["organization"]["ledger"], c["multisig"]["ledger"], c["loan"]["ledger"],
+                          c["proposal"]["ledger"]), (1, 1, 1, 2))
+        self.assertEqual(c["organization"], {"ledger": 1, "readModel": 1})
+        self.assertEqual(c["proposal"], {"ledger": 2, "readModel": 2})
+        self.assertEqual(c["parameter"]["ledger"], 19)
+        # paged: 2 records per Evaluate means more calls, same answer
+        _, [small] = self.reconcile("--page-size", "2", "--db-page-size", "3", *FAST)
+        self.assertEqual(small["outcome"], "clean")
+        self.assertGreater(small["ledgerCalls"], rep["ledgerCalls"] + 5)
+        self.assertGreater(small["dbPages"], rep["dbPages"] + 3)
+
+    def test_02_edited_balance(self):
+        ledger = self.balance("u2")
+        self.stack.psql('UPDATE "Wallet" SET "balanceQirat" = "balanceQirat" + 12345 WHERE "primaryAccountId" = \'u2\'')
+        _, [rep] = self.reconcile(*FAST, rc=3)
+        self.assertEqual(rep["outcome"], "differences")
+        self.assertEqual(self.diffs(rep, "u2"), [("account", "balance", ledger, str(int(ledger) + 12345))])
+        [d] = [d for d in rep["differences"] if d["key"] == "u2"]
+        self.assertEqual(d["lastBlock"], self.last_block_of("u2"))
+
+    def test_03_deleted_history_row(self):
+        ledger = self.balance("u3")
+        rows = self.stack.psql('DELETE FROM "Transaction" t USING "Wallet" w WHERE t."walletId" = w."walletId"'
+                               ' AND w."primaryAccountId" = \'u3\' AND t."type" = \'RECEIVED\' RETURNING t."amountQirat"')
+        self.assertEqual(rows, [("1000000",)])  # the executed multi-signature payment from org1
+        _, [rep] = self.reconcile(*FAST, rc=3)
+        self.assertEqual(self.diffs(rep, "u3"), [("account", "history", ledger, str(int(ledger) - 1000000))])
+
+    def test_04_skipped_event(self):
+        for d in self.projectors:
+            d.stop()
+        self.projectors.clear()
+        before = {a: self.balance(a) for a in ("u1", "u4")}
+        out = self.drive([tx("TokenomicsContract:Transfer", "u1", "u4", "100000", "skipped"), WAIT])
+        block = self.max_block(out)
+        # the projector's checkpoint moves past the block without applying it
+        self.stack.psql('UPDATE "ProjectorState" SET "lastBlock" = %d' % block)
+        self.__class__.proj = self.start_projector()
+        time.sleep(0.5)
+        _, [rep] = self.reconcile(*FAST, rc=3)
+        self.assertEqual(rep["checkpoint"], block)
+        u1, u4 = str(int(before["u1"]) - 100000), str(int(before["u4"]) + 100000)
+        self.assertEqual(self.diffs(rep, "u1"), [("account", "balance", u1, before["u1"]),
+                                                 ("account", "history", u1, before["u1"])])
+        self.assertEqual(self.diffs(rep, "u4"), [("account", "balance", u4, before["u4"]),
+                                                 ("account", "history", u4, before["u4"])])
+        for d in rep["differences"]:
+            if d["key"] in ("u1", "u4"):
+                self.assertLess(d["lastBlock"], block)  # the skipped block is not in the EventLog
+
+    def test_05_repair(self):
+        r, reps = self.reconcile("--repair", "--yes", *FAST, rc=0)
+        self.assertEqual([x["outcome"] for x in reps], ["differences", "clean"], r.stdout)
+        self.assertGreaterEqual(reps[0]["differenceCount"], 5)  # u2, u3, u1 x2, u4 x2 (and the fee pool? no fee)
+        audit = self.stack.psql('SELECT "action", "details"->>\'reason\' FROM "AdminAuditLog"'
+                                ' WHERE "action" = \'PROJECTOR_REBUILD\'')
+        self.assertEqual(audit, [("PROJECTOR_REBUILD", "reconcile")])
+        _, [rep] = self.reconcile(*FAST)
+        self.assertEqual(rep["outcome"], "clean")
+
+    def test_06_exit_codes(self):
+        self.reconcile("--page-size", "0", rc=2)
+        self.reconcile("--page-size", "1001", rc=2)
+        self.reconcile("--repair", rc=2)  # destructive: needs --yes
+        self.reconcile("--bogus", "1", rc=2)
+        r, _ = self.reconcile(rc=1, env={"FABRIC_PEER_ENDPOINT": "127.0.0.1:1"})
+        self.assertIn("could not run", r.stdout)
+        r, _ = self.reconcile(rc=1, env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
+        r = self.stack.gxctl("reconcile", "--help")
+        self.assertIn("3 differences found", r.stdout)
