@@ -22,6 +22,9 @@ const struct gx_route adm_routes[] = {
 	{ "GET", "/api/v1/admin/commands/{commandId}", commands_show, GX_AUTH_ADMIN, 0 },
 	{ "POST", "/api/v1/admin/commands/{commandId}/requeue", commands_requeue, GX_AUTH_ADMIN, 0 },
 	{ "POST", "/api/v1/admin/commands/requeue", commands_requeue_batch, GX_AUTH_ADMIN, 0 },
+	/* reconcile.c (docs/reconcile.md); a repair additionally needs SUPER_ADMIN */
+	{ "POST", "/api/v1/admin/reconcile", reconcile_start, GX_AUTH_ADMIN, 0 },
+	{ "GET", "/api/v1/admin/reconcile/{runId}", reconcile_show, GX_AUTH_ADMIN, 0 },
 };
 
 const size_t adm_routes_len = GX_ARRAY_LEN(adm_routes);

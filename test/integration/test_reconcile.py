@@ -6,7 +6,10 @@ it clean again; exit codes 0/1/2/3. The chain is driven with the C Fabric client
 
 import json
 import time
+import uuid
 
+import gxtest
+from gxtest import openapi as oa
 from test_projector import USERS, ProjectorTestBase, WAIT, scenario, scenario_tail, tx
 
 FAST = ("--recheck-rounds", "1", "--recheck-interval-ms", "200")
@@ -130,3 +133,95 @@ class ReconcileTest(ProjectorTestBase):
         r, _ = self.reconcile(rc=1, env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
         r = self.stack.gxctl("reconcile", "--help")
         self.assertIn("3 differences found", r.stdout)
+
+
+class ReconcileAdminTest(ProjectorTestBase):
+    """svc-admin's background runs: POST -> 202 with a runId, 409 while one runs (also from another replica),
+    GET -> status and report, the repair (SUPER_ADMIN only), the gx_reconcile_* metrics, 503 when the replica has
+    no Fabric identity."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.stack.start_redis()
+        cls.seed_profiles(USERS)
+        res = cls.drive(scenario())
+        cls.top = cls.max_block(res)
+        cls.start_projector()
+        env = cls.chain.fabric_env()
+        # slow enough that a run lasts a while (about 8 Evaluate calls at 4/s)
+        env.update({"RECONCILE_PEER_RATE": "4", "RECONCILE_RECHECK_ROUNDS": "1", "RECONCILE_RECHECK_INTERVAL": "200ms"})
+        cls.a = cls.stack.start_daemon("svc-admin", env=env)
+        cls.b = cls.stack.start_daemon("svc-admin", env=env)
+        cls.bare = cls.stack.start_daemon("svc-admin")  # no Fabric identity: the rest of svc-admin still works
+        cls.bare.expect_errors("RECONCILE_UNAVAILABLE")  # a 5xx is logged at error level
+        cls.doc = oa.fetch(cls.a.url)
+        cls.admin = gxtest.mint_token(str(uuid.uuid4()), "ADMIN")
+        cls.super = gxtest.mint_token(str(uuid.uuid4()), "SUPER_ADMIN")
+
+    def call(self, d, method, path, token, body=None, status=None, template=None, code=None):
+        r = gxtest.request(method, d.url + path, headers=gxtest.bearer(token) if token else {}, json_body=body)
+        if status is not None:
+            self.assertEqual(r.status, status, r.text)
+        oa.validate(self.doc, method, template or path, r.status, r)
+        if code:
+            self.assertEqual(r.json()["code"], code)
+        return r.json()
+
+    def wait_run(self, run_id, timeout=90):
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.call(self.a, "GET", "/api/v1/admin/reconcile/" + run_id, self.admin, status=200,
+                            template="/api/v1/admin/reconcile/{runId}")
+            if run["status"] != "RUNNING":
+                return run
+            self.assertLess(time.monotonic(), deadline, run)
+            time.sleep(0.2)
+
+    def metric(self, d, name):
+        body = gxtest.request("GET", d.url + "/metrics").text
+        for line in body.splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    def test_runs(self):
+        self.wait_block(self.top)
+        start = "/api/v1/admin/reconcile"
+        run = self.call(self.a, "POST", start, self.admin, status=202)
+        self.assertEqual((run["status"], run["repair"]), ("RUNNING", False))
+        # one at a time: on this replica and on the other one (the database decides)
+        self.call(self.a, "POST", start, self.admin, status=409, code="RECONCILE_RUNNING")
+        self.call(self.b, "POST", start, self.admin, status=409, code="RECONCILE_RUNNING")
+        done = self.wait_run(run["runId"])
+        self.assertEqual((done["status"], done["outcome"], done["differenceCount"]), ("DONE", "clean", 0), done)
+        self.assertEqual(done["report"]["counts"]["account"]["ledger"], 13)
+        self.assertEqual(self.metric(self.a, "gx_reconcile_differences"), 0)
+        self.assertGreater(self.metric(self.a, "gx_reconcile_last_run_timestamp_seconds"), time.time() - 120)
+        self.assertEqual(self.metric(self.a, 'gx_reconcile_runs_total{outcome="clean"}'), 1)
+
+        # a hand-edited balance: reported with both figures, the metric follows
+        self.stack.psql('UPDATE "Wallet" SET "balanceQirat" = "balanceQirat" + 7 WHERE "primaryAccountId" = \'u1\'')
+        run = self.call(self.b, "POST", start, self.admin, status=202)
+        done = self.wait_run(run["runId"])
+        self.assertEqual((done["outcome"], done["differenceCount"]), ("differences", 1), done)
+        [d] = done["report"]["differences"]
+        self.assertEqual((d["entity"], d["key"], d["field"]), ("account", "u1", "balance"))
+        self.assertEqual(int(d["readModel"]) - int(d["ledger"]), 7)
+        self.assertEqual(self.metric(self.b, "gx_reconcile_differences"), 1)
+
+        # the repair rebuilds the projection: SUPER_ADMIN only
+        self.call(self.a, "POST", start, self.admin, {"repair": True}, status=403, code="FORBIDDEN")
+        self.call(self.a, "POST", start, self.admin, {"repair": "yes"}, status=400, code="VALIDATION_FAILED")
+        run = self.call(self.a, "POST", start, self.super, {"repair": True}, status=202)
+        self.assertTrue(run["repair"])
+        done = self.wait_run(run["runId"], timeout=180)
+        self.assertEqual((done["status"], done["repaired"], done["outcome"]), ("DONE", True, "clean"), done)
+        self.assertEqual(self.metric(self.a, "gx_reconcile_differences"), 0)
+
+    def test_errors(self):
+        self.call(self.a, "GET", "/api/v1/admin/reconcile/" + str(uuid.uuid4()), self.admin, status=404,
+                  template="/api/v1/admin/reconcile/{runId}", code="RUN_NOT_FOUND")
+        self.call(self.a, "POST", "/api/v1/admin/reconcile", None, status=401)
+        self.call(self.a, "POST", "/api/v1/admin/reconcile", gxtest.mint_token(str(uuid.uuid4())), status=403)
+        self.call(self.bare, "POST", "/api/v1/admin/reconcile", self.admin, status=503, code="RECONCILE_UNAVAILABLE")
