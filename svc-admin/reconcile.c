@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gx/cfg.h"
 #include "gx/http.h"
@@ -36,6 +37,8 @@ static const struct gx_cfg_key own_rows[] = {
 	  "reconcile: pause before each re-check round" },
 	{ "RECONCILE_STALE_AFTER", GX_CFG_MS, "60s", 5000, 86400000, OFF(stale_ms), 0, NULL,
 	  "reconcile: a RUNNING run without heartbeat this long is abandoned (its process died)" },
+	{ "RECONCILE_METRICS_INTERVAL", GX_CFG_MS, "30s", 100, 3600000, OFF(metrics_interval_ms), 0, NULL,
+	  "reconcile: how often the gx_reconcile_* gauges are read from the newest finished run of any replica or gxctl" },
 	{ "RECONCILE_REPAIR_TIMEOUT", GX_CFG_MS, "120s", 1000, 86400000, OFF(repair_timeout_ms), 0, NULL,
 	  "reconcile: longest wait for the projector's replay after a repair" },
 };
@@ -65,6 +68,10 @@ struct adm_runner {
 	bool repair;
 	PGconn *hb; /* the run row's session (run thread only) */
 	int64_t last_hb_us;
+	/* the gauges' refresher */
+	pthread_t refresher;
+	pthread_cond_t wake;
+	bool stop;
 };
 
 static struct gx_metric *m_diff, *m_flight, *m_last, *m_runs, *m_duration;
@@ -98,9 +105,14 @@ static void finish(struct adm_runner *rn, const char *tenant, cJSON *report, boo
 	char nd[24] = "", nf[24] = "";
 	char *txt = report ? cJSON_PrintUnformatted(report) : NULL;
 	const cJSON *outcome = cJSON_GetObjectItemCaseSensitive(report, "outcome");
-	const char *params[8] = { rn->run_id, error ? "FAILED" : "DONE", cJSON_IsString(outcome) ? outcome->valuestring
-												: NULL,
-				  NULL, NULL, txt, error, repaired ? "true" : "false" };
+	const char *params[8] = { rn->run_id,
+				  error ? "FAILED" : "DONE",
+				  cJSON_IsString(outcome) ? outcome->valuestring : NULL,
+				  NULL,
+				  NULL,
+				  txt,
+				  error,
+				  repaired ? "true" : "false" };
 	const char *label[1] = { error ? "failed" : params[2] };
 
 	if (report) {
@@ -120,7 +132,9 @@ static void finish(struct adm_runner *rn, const char *tenant, cJSON *report, boo
 	gx_metrics_add(m_runs, label, 1);
 	run_update(rn, sql, 8, params);
 	gx_log_info("reconcile run %s (tenant %s) finished: %s", rn->run_id, tenant,
-		    error ? error : params[2] ? params[2] : "");
+		    error       ? error
+		    : params[2] ? params[2]
+				: "");
 	free(txt);
 }
 
@@ -191,6 +205,77 @@ out:
 	return NULL;
 }
 
+/* Every RECONCILE_METRICS_INTERVAL: the gauges from the newest finished run of the tenant, whoever ran it (another
+ * replica, gxctl reconcile), so every replica exports the same figures. */
+static void refresh(PGconn **conn, bool *down, const struct adm_app *app)
+{
+	static const char sql[] =
+		"SELECT \"differenceCount\", \"inFlightCount\", extract(epoch FROM \"finishedAt\"),"
+		" extract(epoch FROM \"finishedAt\" - \"startedAt\") FROM \"ReconcileRun\" WHERE \"tenantId\" = $1"
+		" AND \"status\" = 'DONE' ORDER BY \"finishedAt\" DESC LIMIT 1";
+	const char *params[1] = { app->tenant };
+	PGresult *res;
+
+	if (*conn && PQstatus(*conn) != CONNECTION_OK) {
+		PQfinish(*conn);
+		*conn = NULL;
+	}
+	if (!*conn) {
+		/* quietly: a database outage is reported by the service's own readiness, once here is enough */
+		*conn = PQconnectdb(app->conninfo);
+		if (PQstatus(*conn) != CONNECTION_OK) {
+			if (!*down)
+				gx_log_warn("reconcile metrics: no database session; retrying every interval");
+			*down = true;
+			PQfinish(*conn);
+			*conn = NULL;
+			return;
+		}
+	}
+	*down = false;
+	res = PQexecParams(*conn, sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		gx_metrics_set(m_diff, NULL, strtod(PQgetvalue(res, 0, 0), NULL));
+		gx_metrics_set(m_flight, NULL, strtod(PQgetvalue(res, 0, 1), NULL));
+		gx_metrics_set(m_last, NULL, strtod(PQgetvalue(res, 0, 2), NULL));
+		gx_metrics_set(m_duration, NULL, strtod(PQgetvalue(res, 0, 3), NULL));
+	} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		gx_log_warn("reconcile metrics: reading the newest run failed: %s", PQresultErrorMessage(res));
+	}
+	PQclear(res);
+}
+
+static void *refresh_thread(void *arg)
+{
+	struct adm_app *app = arg;
+	struct adm_runner *rn = app->runner;
+	PGconn *conn = NULL;
+	bool down = false;
+
+	pthread_mutex_lock(&rn->lock);
+	while (!rn->stop) {
+		struct timespec ts;
+		long long ms = app->cfg->metrics_interval_ms;
+
+		pthread_mutex_unlock(&rn->lock);
+		refresh(&conn, &down, app);
+		pthread_mutex_lock(&rn->lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)(ms / 1000);
+		ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (!rn->stop)
+			pthread_cond_timedwait(&rn->wake, &rn->lock, &ts);
+	}
+	pthread_mutex_unlock(&rn->lock);
+	if (conn)
+		PQfinish(conn);
+	return NULL;
+}
+
 int adm_reconcile_init(struct adm_app *app)
 {
 	const char *outcome[] = { "outcome", NULL };
@@ -199,12 +284,21 @@ int adm_reconcile_init(struct adm_app *app)
 	pthread_mutex_init(&app->runner->lock, NULL);
 	app->runner->joined = true;
 	m_diff = gx_metrics_gauge("gx_reconcile_differences", "differences found by the last reconcile run", NULL);
-	m_flight = gx_metrics_gauge("gx_reconcile_in_flight", "entities still in flight at the end of the last run",
-				    NULL);
+	m_flight =
+		gx_metrics_gauge("gx_reconcile_in_flight", "entities still in flight at the end of the last run", NULL);
 	m_last = gx_metrics_gauge("gx_reconcile_last_run_timestamp_seconds",
 				  "end of the last finished reconcile run (Unix seconds)", NULL);
 	m_duration = gx_metrics_gauge("gx_reconcile_duration_seconds", "duration of the last reconcile run", NULL);
 	m_runs = gx_metrics_counter("gx_reconcile_runs_total", "reconcile runs by outcome", outcome);
+	gx_metrics_set(m_diff, NULL, 0);
+	gx_metrics_set(m_flight, NULL, 0);
+	gx_metrics_set(m_last, NULL, 0);
+	gx_metrics_set(m_duration, NULL, 0);
+	pthread_cond_init(&app->runner->wake, NULL);
+	if (pthread_create(&app->runner->refresher, NULL, refresh_thread, app) != 0) {
+		gx_log_error("reconcile: cannot start the metrics thread");
+		return -1;
+	}
 	return 0;
 }
 
@@ -214,6 +308,12 @@ void adm_reconcile_fini(struct adm_app *app)
 
 	if (!rn)
 		return;
+	pthread_mutex_lock(&rn->lock);
+	rn->stop = true;
+	pthread_cond_signal(&rn->wake);
+	pthread_mutex_unlock(&rn->lock);
+	pthread_join(rn->refresher, NULL);
+	pthread_cond_destroy(&rn->wake);
 	if (!rn->joined)
 		pthread_join(rn->thread, NULL); /* a run is bounded; its row stays RUNNING only if the process dies */
 	pthread_mutex_destroy(&rn->lock);
@@ -350,8 +450,8 @@ static const char SQL_SHOW[] =
 static void on_show(PGresult *res, const struct gx_pg_error *err, void *arg)
 {
 	struct gx_req *req = arg;
-	const char *text[] = { "runId", "status", "requestedBy", "outcome", "error", "startedAt", "heartbeatAt",
-			       "finishedAt" };
+	const char *text[] = { "runId", "status",    "requestedBy", "outcome",
+			       "error", "startedAt", "heartbeatAt", "finishedAt" };
 	cJSON *body;
 
 	if (!gx_svc_found(req, res, err, "RUN_NOT_FOUND", "reconcile run %s was not found", gx_req_param(req, "runId")))

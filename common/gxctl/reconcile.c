@@ -94,6 +94,37 @@ static void print_report(const cJSON *rep, bool json)
 	fflush(stdout);
 }
 
+/* Record a finished run in "ReconcileRun" (svc-admin's gauges show the newest run, whoever ran it). A failure is
+ * reported and does not change the exit code: the report was printed. */
+static void record(PGconn *conn, const char *tenant, const char *actor, const cJSON *rep, bool repair, bool repaired)
+{
+	static const char sql[] =
+		"INSERT INTO \"ReconcileRun\" (\"tenantId\", \"status\", \"requestedBy\", \"repair\", \"repaired\","
+		" \"outcome\", \"differenceCount\", \"inFlightCount\", \"report\", \"startedAt\", \"finishedAt\")"
+		" VALUES ($1, 'DONE', $2, $3::boolean, $4::boolean, $5, $6::int, $7::int, $8::jsonb,"
+		" now() - $9::bigint * interval '1 ms', now())";
+	char nd[24], nf[24], ms[24], *txt = cJSON_PrintUnformatted(rep);
+	const char *params[9] = { tenant,
+				  actor,
+				  repair ? "true" : "false",
+				  repaired ? "true" : "false",
+				  cJSON_GetObjectItemCaseSensitive(rep, "outcome")->valuestring,
+				  nd,
+				  nf,
+				  txt,
+				  ms };
+	PGresult *res;
+
+	snprintf(nd, sizeof(nd), "%.0f", cJSON_GetObjectItemCaseSensitive(rep, "differenceCount")->valuedouble);
+	snprintf(nf, sizeof(nf), "%.0f", cJSON_GetObjectItemCaseSensitive(rep, "inFlightCount")->valuedouble);
+	snprintf(ms, sizeof(ms), "%.0f", cJSON_GetObjectItemCaseSensitive(rep, "durationMs")->valuedouble);
+	res = PQexecParams(conn, sql, 9, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fprintf(stderr, "gxctl: reconcile: the run was not recorded: %s", PQresultErrorMessage(res));
+	PQclear(res);
+	free(txt);
+}
+
 static int exit_of(enum gx_reconcile_outcome o)
 {
 	switch (o) {
@@ -172,32 +203,39 @@ static int run(PGconn *conn, struct gx_fabric_client *fc, struct args *a)
 	const char *user = getenv("USER");
 	cJSON *rep = NULL;
 	enum gx_reconcile_outcome o = gx_reconcile_run(conn, fc, &a->o, &rep, err, sizeof(err));
+	int rc = GXCTL_FAIL;
 
+	actor = gx_xasprintf("gxctl:%s", user && *user ? user : "operator");
 	if (o == GX_RECONCILE_FAILED) {
 		fprintf(stderr, "gxctl: reconcile could not run: %s\n", err);
-		return GXCTL_FAIL;
+		goto out;
 	}
 	print_report(rep, a->json);
+	if (!a->repair || o == GX_RECONCILE_CLEAN) {
+		record(conn, a->o.tenant, actor, rep, a->repair, false);
+		rc = exit_of(o);
+		goto out;
+	}
 	cJSON_Delete(rep);
-	if (!a->repair || o == GX_RECONCILE_CLEAN)
-		return exit_of(o);
-	actor = gx_xasprintf("gxctl:%s", user && *user ? user : "operator");
+	rep = NULL;
 	if (gx_reconcile_repair(conn, a->o.tenant, actor, a->repair_timeout_ms, err, sizeof(err)) < 0) {
 		fprintf(stderr, "gxctl: reconcile repair failed: %s\n", err);
-		free(actor);
-		return GXCTL_FAIL;
+		goto out;
 	}
-	free(actor);
 	if (!a->json)
 		printf("reconcile: projection rebuilt and replayed; checking again\n");
 	o = gx_reconcile_run(conn, fc, &a->o, &rep, err, sizeof(err));
 	if (o == GX_RECONCILE_FAILED) {
 		fprintf(stderr, "gxctl: reconcile could not run after the repair: %s\n", err);
-		return GXCTL_FAIL;
+		goto out;
 	}
 	print_report(rep, a->json);
+	record(conn, a->o.tenant, actor, rep, true, true);
+	rc = exit_of(o);
+out:
 	cJSON_Delete(rep);
-	return exit_of(o);
+	free(actor);
+	return rc;
 }
 
 int gxctl_reconcile(int argc, char **argv)

@@ -153,7 +153,8 @@ class ReconcileAdminTest(ProjectorTestBase):
         env.update({"RECONCILE_PEER_RATE": "4", "RECONCILE_RECHECK_ROUNDS": "1", "RECONCILE_RECHECK_INTERVAL": "200ms"})
         cls.a = cls.stack.start_daemon("svc-admin", env=env)
         cls.b = cls.stack.start_daemon("svc-admin", env=env)
-        cls.bare = cls.stack.start_daemon("svc-admin")  # no Fabric identity: the rest of svc-admin still works
+        # no Fabric identity: the rest of svc-admin still works, and its gauges follow the newest run of anyone
+        cls.bare = cls.stack.start_daemon("svc-admin", env={"RECONCILE_METRICS_INTERVAL": "300ms"})
         cls.bare.expect_errors("RECONCILE_UNAVAILABLE")  # a 5xx is logged at error level
         cls.doc = oa.fetch(cls.a.url)
         cls.admin = gxtest.mint_token(str(uuid.uuid4()), "ADMIN")
@@ -225,3 +226,20 @@ class ReconcileAdminTest(ProjectorTestBase):
         self.call(self.a, "POST", "/api/v1/admin/reconcile", None, status=401)
         self.call(self.a, "POST", "/api/v1/admin/reconcile", gxtest.mint_token(str(uuid.uuid4())), status=403)
         self.call(self.bare, "POST", "/api/v1/admin/reconcile", self.admin, status=503, code="RECONCILE_UNAVAILABLE")
+
+    def test_zz_gauges_follow_gxctl_runs(self):
+        """A run of gxctl is recorded too; every replica's gauges show the newest finished run within an interval."""
+        self.wait_block(self.top)
+        self.stack.psql('UPDATE "Wallet" SET "balanceQirat" = "balanceQirat" + 3 WHERE "primaryAccountId" = \'u3\'')
+        e = self.chain.fabric_env()
+        r = self.stack.gxctl("reconcile", "--recheck-rounds", "0", env=e, check=False)
+        self.assertEqual(r.returncode, 3, r.stdout)
+        self.assertIn("DIFFERENCE account u3 balance", r.stdout)
+        deadline = time.monotonic() + 10
+        while self.metric(self.bare, "gx_reconcile_differences") != 1:
+            self.assertLess(time.monotonic(), deadline, "the bare replica's gauge did not follow")
+            time.sleep(0.1)
+        self.assertGreater(self.metric(self.bare, "gx_reconcile_last_run_timestamp_seconds"), time.time() - 60)
+        rows = self.stack.psql('SELECT "status", "outcome", "differenceCount", "requestedBy" LIKE \'gxctl:%\''
+                               ' FROM "ReconcileRun" ORDER BY "finishedAt" DESC LIMIT 1')
+        self.assertEqual(rows, [("DONE", "differences", "1", "t")])
