@@ -123,6 +123,19 @@ class ReconcileTest(ProjectorTestBase):
         _, [rep] = self.reconcile(*FAST)
         self.assertEqual(rep["outcome"], "clean")
 
+    def test_00_paged_reads_evaluate_only(self):
+        """The stand-in serves the paged reads to Evaluate and refuses to endorse them (read-only, as in Fabric)."""
+        out = self.drive([dict(tx("TokenomicsContract:ListAccounts", "2", ""), eval=True),
+                          dict(tx("TokenomicsContract:ListAccounts", "1000", "SYSTEM_TAX_POOL"), eval=True)])
+        page = out[1]["payload"]
+        self.assertEqual([r["accountID"] for r in page["records"]], ["SYSTEM_FEE_POOL", "SYSTEM_GOVT_GENESIS_POOL"])
+        self.assertEqual((page["fetchedRecordsCount"], page["bookmark"]), (2, "SYSTEM_LOAN_POOL"))
+        self.assertEqual(out[2]["payload"]["records"][0]["accountID"], "SYSTEM_TAX_POOL")
+        self.assertEqual(out[2]["payload"]["bookmark"], "")
+        bad = self.drive([tx("TokenomicsContract:ListAccounts", "2", "")], check=False)
+        self.assertFalse(bad[1].get("ok"), bad)
+        self.assertIn("read-only", json.dumps(bad[1]))
+
     def test_06_exit_codes(self):
         self.reconcile("--page-size", "0", rc=2)
         self.reconcile("--page-size", "1001", rc=2)
