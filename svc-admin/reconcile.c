@@ -49,9 +49,10 @@ size_t adm_cfg_rows(struct gx_cfg_key *out)
 
 	/* optional here: without an identity the reconcile routes answer 503, the rest of svc-admin works */
 	for (size_t i = 0; i < n; i++) {
+		if (!(out[i].flags & GX_CFG_REQUIRED))
+			continue;
 		out[i].flags &= ~(unsigned)GX_CFG_REQUIRED;
-		if (out[i].type == GX_CFG_STR)
-			out[i].min = 0;
+		out[i].min = 0;
 	}
 	memcpy(out + n, own_rows, sizeof(own_rows));
 	return n + GX_ARRAY_LEN(own_rows);
