@@ -361,7 +361,9 @@ static void on_started(PGresult *const *res, int nres, const struct gx_pg_error 
 		gx_reply_pg_error(req, err);
 		return;
 	}
+	pthread_mutex_lock(&rn->lock); /* another worker may be naming it in a 409 */
 	snprintf(rn->run_id, sizeof(rn->run_id), "%s", PQgetvalue(res[nres - 1], 0, 0));
+	pthread_mutex_unlock(&rn->lock);
 	rn->repair = s->repair;
 	rn->last_hb_us = gx_mono_us();
 	if (pthread_create(&rn->thread, NULL, run_thread, app) != 0) {
