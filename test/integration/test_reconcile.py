@@ -120,7 +120,7 @@ class ReconcileTest(ProjectorTestBase):
     def test_05_repair(self):
         r, reps = self.reconcile("--repair", "--yes", *FAST, rc=0)
         self.assertEqual([x["outcome"] for x in reps], ["differences", "clean"], r.stdout)
-        self.assertGreaterEqual(reps[0]["differenceCount"], 5)  # u2, u3, u1 x2, u4 x2 (and the fee pool? no fee)
+        self.assertGreaterEqual(reps[0]["differenceCount"], 5)  # u2; u3; u1 and u4, balance and history each
         audit = self.stack.psql('SELECT "action", "details"->>\'reason\' FROM "AdminAuditLog"'
                                 ' WHERE "action" = \'PROJECTOR_REBUILD\'')
         self.assertEqual(audit, [("PROJECTOR_REBUILD", "reconcile")])
