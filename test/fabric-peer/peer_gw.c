@@ -351,6 +351,12 @@ static void handle_proposal(struct peer *p, struct peer_call *c, bool endorse)
 		goto out;
 	}
 	st = simulate(p, &pr, &stub, &payload, &message);
+	if (endorse && stub.paged && st >= 200 && st < 400) {
+		/* Fabric serves paginated range queries only to read-only (evaluated) transactions */
+		st = 500;
+		free(message);
+		message = gx_xstrdup("paginated queries are supported only in read-only transactions (evaluate)");
+	}
 	if (st < 200 || st >= 400) {
 		detail = gx_xasprintf("chaincode response %d, %s", st, message ? message : "");
 		log_reject(c, detail);
