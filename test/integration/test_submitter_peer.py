@@ -45,8 +45,9 @@ class PeerBehaviourTest(gxtest.GxTestCase):
         self.chain.set_faults("")
 
     def test_only_commit_status_after_submit(self):
-        # the first two CommitStatus calls fail: the transaction was ordered, it must not be endorsed or sent again
-        self.chain.set_faults("unavailable CommitStatus 2\n")
+        # the events stream is down, so CommitStatus is asked, and the first two fail: the transaction was ordered,
+        # it must not be endorsed or sent again
+        self.chain.set_faults("drop_events\nunavailable ChaincodeEvents 100000\nunavailable CommitStatus 2\n")
         cid = enqueue(self.stack, "CREATE_USER", user("cs-a"), "wallet:cs-a")
         wait_sql(self.stack, 'SELECT "status"::text FROM "OutboxCommand" WHERE "id" = %s' % q(cid), [("COMMITTED",)],
                  30)
