@@ -181,6 +181,66 @@ static void shrink_window(struct sub *s)
 	gx_log_info("peer overloaded: in-flight window lowered to %.0f", s->window);
 }
 
+/* Ask the commit status of j's tx id (the transaction may be ordered already); a call that cannot start becomes a
+ * retry. */
+static void ask_status(struct sub *s, struct job *j)
+{
+	int rc;
+
+	j->op_active = true;
+	gx_log_set_ctx(&j->log);
+	rc = gx_fabric_client_commit_status(s->clients[j->call.identity], j->tx_id, 0, on_result, j, &j->op_id);
+	gx_log_set_ctx(NULL);
+	if (rc == 0)
+		return;
+	j->op_active = false;
+	j->delay_ms = backoff_ms(s->cfg, j->attempts);
+	job_settle(j, OUT_RETRY, "FABRIC_LOCAL", gx_xstrdup("could not start CommitStatus"));
+}
+
+/* Submit succeeded and CommitStatus failed (deadline, peer restart): the transaction may be ordered, so nothing but
+ * CommitStatus may follow until its outcome is known; asked again after a backoff, not counted as an attempt. */
+static void wait_status(struct sub *s, struct job *j, const struct gx_fabric_error *e)
+{
+	char *d = gx_fabric_error_describe(e);
+
+	j->status_tries++;
+	j->status_at_ms = gx_now_ms() + backoff_ms(s->cfg, j->status_tries);
+	if (!j->status_wait)
+		s->nstatus_wait++;
+	j->status_wait = true;
+	sub_job_log(GX_LOG_INFO, j, "command %s: tx %s submitted, commit status unknown (%s); asking again in %lld ms",
+		    j->id, j->tx_id, d, (long long)(j->status_at_ms - gx_now_ms()));
+	free(d);
+}
+
+void sub_status_due(struct sub *s, int64_t now)
+{
+	bool draining = atomic_load(&s->draining);
+
+	if (s->nstatus_wait == 0)
+		return;
+	for (size_t i = 0; i < s->njobs; i++) {
+		struct job *j = s->jobs[i];
+
+		if (!j->status_wait || (!draining && now < j->status_at_ms))
+			continue;
+		j->status_wait = false;
+		s->nstatus_wait--;
+		if (draining)
+			job_settle(j, OUT_RELEASE, NULL, NULL); /* the next owner re-sends the same tx id */
+		else
+			ask_status(s, j);
+	}
+}
+
+/* FAILED_PRECONDITION: the gateway could not build an endorsement plan (another organization's peers down, or the
+ * channel or chaincode unknown to the peer). */
+static bool no_plan(const struct gx_fabric_error *e)
+{
+	return e->kind == GX_FABRIC_ERR_GRPC && e->grpc_code == 9 /* FAILED_PRECONDITION */;
+}
+
 /* Decide what a finished Fabric operation means for its command (database thread). */
 static void classify(struct sub *s, struct job *j)
 {
@@ -208,15 +268,8 @@ static void classify(struct sub *s, struct job *j)
 		sub_job_log(GX_LOG_DEBUG, j, "command %s: tx %s already submitted; asking its commit status", j->id,
 			    j->tx_id);
 		gx_fabric_client_result_release(&j->res);
-		j->op_active = true;
-		gx_log_set_ctx(&j->log);
-		cc = gx_fabric_client_commit_status(s->clients[j->call.identity], j->tx_id, 0, on_result, j, &j->op_id);
-		gx_log_set_ctx(NULL);
-		if (cc == 0)
-			return;
-		j->op_active = false;
-		j->delay_ms = backoff_ms(c, j->attempts);
-		job_settle(j, OUT_RETRY, "FABRIC_LOCAL", gx_xstrdup("could not start CommitStatus"));
+		ask_status(s, j);
+		return;
 	} else if (gx_fabric_error_needs_new_txid(e) && j->mvcc < c->mvcc_max) {
 		j->mvcc++;
 		sub_count("conflict", 1);
@@ -238,6 +291,23 @@ static void classify(struct sub *s, struct job *j)
 		job_settle(j, OUT_FAILED, code, m);
 	} else if (atomic_load(&s->draining) && e->kind == GX_FABRIC_ERR_GRPC && e->grpc_code == 1 /* CANCELLED */) {
 		job_settle(j, OUT_RELEASE, NULL, NULL);
+	} else if (j->res.stage == GX_FABRIC_STAGE_COMMIT && e->kind == GX_FABRIC_ERR_GRPC &&
+		   gx_fabric_error_retryable(e)) {
+		wait_status(s, j, e);
+	} else if (no_plan(e) && j->res.stage == GX_FABRIC_STAGE_ENDORSE) {
+		char *d = gx_fabric_error_describe(e);
+
+		error_code(e, code, sizeof(code));
+		s->next_probe_ms = 0; /* readiness learns whether the channel or chaincode is unknown */
+		if (j->attempts >= c->max_retries) {
+			char *m = gx_xasprintf("gave up after %d attempts: %s", j->attempts, d);
+
+			free(d);
+			job_settle(j, OUT_FAILED, code, m);
+		} else {
+			j->delay_ms = backoff_ms(c, j->attempts);
+			job_settle(j, OUT_RETRY, code, d);
+		}
 	} else if (gx_fabric_error_retryable(e)) {
 		bool unreachable = e->kind == GX_FABRIC_ERR_GRPC && e->grpc_code == 14 /* UNAVAILABLE */ &&
 				   j->res.stage == GX_FABRIC_STAGE_ENDORSE;

@@ -58,6 +58,10 @@ struct job {
 	char *code, *msg; /* FAILED/RETRY reason */
 	long long delay_ms;
 	int uncount;
+	/* Submit succeeded but its outcome is unknown: only CommitStatus may follow (docs/outbox-submitter.md) */
+	bool status_wait;
+	int status_tries;
+	int64_t status_at_ms;
 	struct gx_fabric_proposal *prop; /* RESEND only */
 };
 
@@ -89,6 +93,7 @@ struct sub {
 	atomic_bool draining;
 	_Atomic int64_t drain_start_ms;
 	atomic_bool peer_ok;
+	atomic_bool no_plan; /* the last probe got FAILED_PRECONDITION (gx_outbox_peer_no_endorsers) */
 	_Atomic int64_t heartbeat_ms;
 	_Atomic int64_t queue_depth;       /* last PENDING count read, for /health */
 	struct gx_rollwin calls[SUB_NIDS]; /* Fabric operations per identity: noted by the database thread */
@@ -99,7 +104,8 @@ struct sub {
 	struct job **jobs;
 	size_t njobs, cap;
 	bool wake, cancelled;
-	double window; /* adaptive in-flight limit, 1..max_in_flight */
+	double window;       /* adaptive in-flight limit, 1..max_in_flight */
+	size_t nstatus_wait; /* jobs with status_wait set */
 	int64_t last_shrink_ms;
 	int64_t next_poll_ms, next_renew_ms, next_gauge_ms, next_probe_ms, next_flush_ms;
 };
@@ -108,7 +114,7 @@ struct sub {
  * (docs/compat.md). */
 struct sub_metrics {
 	struct gx_metric *processed, *depth, *inflight, *oldest, *submit, *commit;
-	struct gx_metric *orig_processed, *orig_depth, *orig_duration, *orig_status;
+	struct gx_metric *orig_processed, *orig_depth, *orig_duration, *orig_status, *no_plan;
 };
 extern struct sub_metrics sub_m;
 
@@ -142,6 +148,8 @@ void sub_job_free(struct sub *s, struct job *j);
 void sub_job_send(struct sub *s, struct job *j, struct gx_fabric_proposal *p);
 /* Take every queued Fabric result and classify it into an outcome. */
 void sub_take_done(struct sub *s);
+/* Ask CommitStatus again for the submitted jobs whose time has come (on drain: release them instead). */
+void sub_status_due(struct sub *s, int64_t now);
 
 /* A line about job j's command: its request id and trace id as the context, its id as "commandId" (design.md §8). */
 #define sub_job_log(level, j, ...) \
