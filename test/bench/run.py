@@ -487,7 +487,22 @@ def cpu_snapshot(stack, procs):
     return snap
 
 
-def bench_pipeline(stack, chain, api, users, phases, seconds, drain, procs):
+def submitter_calls(sub):
+    """Gateway calls the submitter held at most, and its commits by source (docs/outbox-submitter.md)."""
+    out = {"calls_peak": None, "commits_events": 0.0, "commits_commit_status": 0.0}
+    if sub is None:
+        return out
+    for line in sub.get("/metrics").text.splitlines():
+        if line.startswith("gx_outbox_fabric_calls_peak "):
+            out["calls_peak"] = float(line.split()[1])
+        elif line.startswith('gx_outbox_commits_learnt_total{source="events"} '):
+            out["commits_events"] = float(line.split()[1])
+        elif line.startswith('gx_outbox_commits_learnt_total{source="commit_status"} '):
+            out["commits_commit_status"] = float(line.split()[1])
+    return out
+
+
+def bench_pipeline(stack, chain, api, users, phases, seconds, drain, procs, submitter=None):
     pairs = len(users) // 2
     lines = ["%s %s" % (gxtest.mint_token("p-" + users[i], "USER", ttl=24 * 3600), "p-" + users[pairs + i])
              for i in range(pairs)]
@@ -516,6 +531,9 @@ def bench_pipeline(stack, chain, api, users, phases, seconds, drain, procs):
                                           st["outbox_wait_ms"]["p50"], st["submit_to_commit_ms"]["p50"],
                                           st["mean_attempts"], st["unfinished_after_drain"], st["by_status"]))
         log("    CPU us per projected transfer: %s" % st["cpu_us_per_transfer"])
+        st["gateway"] = submitter_calls(submitter)
+        log("    Gateway calls held at peak (so far): %s; commits learnt: %.0f from events, %.0f by CommitStatus"
+            % (st["gateway"]["calls_peak"], st["gateway"]["commits_events"], st["gateway"]["commits_commit_status"]))
         out.append(st)
     return out
 
@@ -622,7 +640,7 @@ def main():
                      "projector": daemons["projector"].pid, "gx-fabric-peer": chain.peer.pid}
             with RssSampler(watch) as s:
                 doc["pipeline"] = bench_pipeline(stack, chain, api, users, phases, seconds, 30 if a.quick else 45,
-                                                 watch)
+                                                 watch, daemons["outbox-submitter"])
             for n, v in s.peak_kib.items():
                 doc["footprint"]["rss_load_kib"][n] = max(v, doc["footprint"]["rss_load_kib"].get(n, 0))
         problems = [p for p in stack.check_logs() if "Sanitizer" in p or "runtime error" in p]
