@@ -10,6 +10,7 @@
 #include "common/common.pb-c.h"
 #include "gateway/gateway.pb-c.h"
 #include "gx/log.h"
+#include "gx/rand.h"
 #include "gx/util.h"
 #include "msp/identities.pb-c.h"
 #include "peer/chaincode_event.pb-c.h"
@@ -20,12 +21,23 @@
 #include "peer_gw.h"
 #include "peer_ledger.h"
 #include "peer_msp.h"
+#include "peer_sign.h"
 #include "peer_stub.h"
 
 #define POLL_MS 100
 /* CommitStatus waiters only poll to notice a cancelled call (a commit wakes them): thousands may wait at once */
 #define COMMIT_POLL_MS 500
 #define ENDORSE_FAILED "failed to endorse transaction, see attached details for more info"
+#define EVALUATE_ERROR "evaluate call to endorser returned error: "
+
+/* How a proposal fails: before endorsement (the gateway cannot plan it), or at the endorser. */
+enum proposal_fail {
+	PF_NONE,
+	PF_MALFORMED,    /* cannot be unpacked: INVALID_ARGUMENT */
+	PF_NO_CHANNEL,   /* unknown channel: the gateway has no configuration for it */
+	PF_NO_CHAINCODE, /* chaincode not defined on the channel: no endorsement plan */
+	PF_ENDORSER,     /* refused by the endorser's checks (signature, creator, tx id, duplicate) */
+};
 
 /* A decoded and checked SignedProposal. All pointers are owned (free with proposal_release()). */
 struct proposal {
@@ -37,6 +49,7 @@ struct proposal {
 	Protos__ChaincodeProposalPayload *cpp;
 	Protos__ChaincodeInvocationSpec *cis;
 	struct peer_msp_ident ident;
+	enum proposal_fail fail;
 	char err[512]; /* Fabric-like reason when the proposal is rejected */
 };
 
@@ -65,16 +78,20 @@ static void sha256_hex(const void *a, size_t alen, const void *b, size_t blen, c
 	gx_hex_encode(h, 32, out);
 }
 
-/* Decode and check a signed proposal as the endorser does (msgvalidation), then the duplicate tx id rule.
- * Returns 0, or -1 with pr->err set. */
-static int proposal_check(struct peer *p, const Protos__SignedProposal *sp, struct proposal *pr)
+/* Decode a signed proposal, plan it as the gateway does (channel and chaincode known: Endorse asks for an
+ * endorsement plan, Evaluate for the channel's configuration and an evaluator), then check it as the endorser does
+ * (msgvalidation) and apply the duplicate tx id rule. Returns 0, or -1 with pr->fail and pr->err (the real peer's
+ * message) set. */
+static int proposal_check(struct peer *p, const Protos__SignedProposal *sp, struct proposal *pr, bool endorse)
 {
 	char txid[65];
 	enum peer_msp_result mr;
+	const char *cc;
 
 	memset(pr, 0, sizeof(*pr));
+	pr->fail = PF_MALFORMED;
 	if (!sp || sp->proposal_bytes.len == 0) {
-		snprintf(pr->err, sizeof(pr->err), "proposal is empty");
+		snprintf(pr->err, sizeof(pr->err), "the proposed transaction must contain a signed proposal");
 		return -1;
 	}
 	pr->prop = protos__proposal__unpack(NULL, sp->proposal_bytes.len, sp->proposal_bytes.data);
@@ -98,6 +115,36 @@ static int proposal_check(struct peer *p, const Protos__SignedProposal *sp, stru
 		snprintf(pr->err, sizeof(pr->err), "error unmarshalling the proposal: a nested message is malformed");
 		return -1;
 	}
+	cc = pr->cis->chaincode_spec && pr->cis->chaincode_spec->chaincode_id
+		     ? pr->cis->chaincode_spec->chaincode_id->name
+		     : NULL;
+	if (!pr->ch->channel_id || !*pr->ch->channel_id || !cc || !*cc) {
+		snprintf(pr->err, sizeof(pr->err), "%s",
+			 !pr->ch->channel_id || !*pr->ch->channel_id ? "no channel id provided"
+								     : "no chaincode name is provided");
+		return -1;
+	}
+	/* the gateway's endorsement plan (Endorse) or evaluator (Evaluate) */
+	if (strcmp(pr->ch->channel_id, p->cfg.channel) != 0 && !endorse) {
+		pr->fail = PF_NO_CHANNEL;
+		snprintf(pr->err, sizeof(pr->err),
+			 "failed to get config for channel [%s]: could not get last config for channel %s",
+			 pr->ch->channel_id, pr->ch->channel_id);
+		return -1;
+	}
+	if (strcmp(pr->ch->channel_id, p->cfg.channel) != 0 || strcmp(cc, p->cfg.chaincode) != 0) {
+		pr->fail = PF_NO_CHAINCODE;
+		if (endorse)
+			snprintf(pr->err, sizeof(pr->err),
+				 "no combination of peers can be derived which satisfy the endorsement policy: "
+				 "No metadata was found for chaincode %s in channel %s",
+				 cc, pr->ch->channel_id);
+		else
+			snprintf(pr->err, sizeof(pr->err), "no peers available to evaluate chaincode %s in channel %s",
+				 cc, pr->ch->channel_id);
+		return -1;
+	}
+	pr->fail = PF_ENDORSER;
 	if (pr->ch->type != COMMON__HEADER_TYPE__ENDORSER_TRANSACTION) {
 		snprintf(pr->err, sizeof(pr->err), "invalid header type %d", pr->ch->type);
 		return -1;
@@ -179,21 +226,6 @@ static int simulate(struct peer *p, struct proposal *pr, struct cc_stub *stub, c
 	return st;
 }
 
-static void endorsement_mac(const struct peer *p, const void *prp, size_t prp_len, const void *endorser,
-			    size_t endorser_len, unsigned char out[32])
-{
-	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-	mbedtls_md_context_t ctx;
-
-	mbedtls_md_init(&ctx);
-	mbedtls_md_setup(&ctx, md, 1);
-	mbedtls_md_hmac_starts(&ctx, p->endorse_key, sizeof(p->endorse_key));
-	mbedtls_md_hmac_update(&ctx, prp, prp_len);
-	mbedtls_md_hmac_update(&ctx, endorser, endorser_len);
-	mbedtls_md_hmac_finish(&ctx, out);
-	mbedtls_md_free(&ctx);
-}
-
 /* Pack any protobuf-c message into a new heap buffer (caller frees). */
 static unsigned char *pack(const ProtobufCMessage *m, size_t *len)
 {
@@ -203,7 +235,8 @@ static unsigned char *pack(const ProtobufCMessage *m, size_t *len)
 	return b;
 }
 
-/* Build the prepared transaction Envelope (unsigned) as the gateway assembles it. Caller frees the result. */
+/* Build the prepared transaction Envelope (unsigned) as the gateway assembles it, endorsed and signed by this
+ * peer's identity. Caller frees the result; NULL (logged) when signing fails. */
 static unsigned char *prepare_envelope(struct peer *p, struct proposal *pr, struct cc_stub *stub, const char *payload,
 				       size_t *env_len)
 {
@@ -213,7 +246,6 @@ static unsigned char *prepare_envelope(struct peer *p, struct proposal *pr, stru
 	Protos__ChaincodeAction act = PROTOS__CHAINCODE_ACTION__INIT;
 	Protos__ProposalResponsePayload prp = PROTOS__PROPOSAL_RESPONSE_PAYLOAD__INIT;
 	Protos__ChaincodeProposalPayload cpp = PROTOS__CHAINCODE_PROPOSAL_PAYLOAD__INIT;
-	Msp__SerializedIdentity endorser = MSP__SERIALIZED_IDENTITY__INIT;
 	Protos__Endorsement en = PROTOS__ENDORSEMENT__INIT, *ens[1] = { &en };
 	Protos__ChaincodeEndorsedAction ea = PROTOS__CHAINCODE_ENDORSED_ACTION__INIT;
 	Protos__ChaincodeActionPayload cap = PROTOS__CHAINCODE_ACTION_PAYLOAD__INIT;
@@ -222,9 +254,12 @@ static unsigned char *prepare_envelope(struct peer *p, struct proposal *pr, stru
 	Common__Payload pl = COMMON__PAYLOAD__INIT;
 	Common__Envelope env = COMMON__ENVELOPE__INIT;
 	struct peer_buf results = { 0 };
-	unsigned char *evb = NULL, *actb, *cppb, *prpb, *endb, *capb, *txb, *plb, *envb;
+	unsigned char *evb = NULL, *actb, *cppb, *prpb, *endb, *capb = NULL, *txb = NULL, *plb = NULL, *envb;
 	size_t evl = 0, actl, cppl, prpl, endl, capl, txl, pll;
-	unsigned char mac[32], hash[32];
+	unsigned char sig[PEER_SIGN_MAX], hash[32];
+	size_t sigl;
+	const unsigned char *idb;
+	size_t idl;
 	mbedtls_sha256_context sh;
 
 	peer_stub_encode_results(stub, &results);
@@ -265,15 +300,19 @@ static unsigned char *prepare_envelope(struct peer *p, struct proposal *pr, stru
 	prp.extension.len = actl;
 	prpb = pack(&prp.base, &prpl);
 
-	endorser.mspid = (char *)p->cfg.msp_id;
-	endorser.id_bytes.data = (unsigned char *)p->address;
-	endorser.id_bytes.len = strlen(p->address);
-	endb = pack(&endorser.base, &endl);
-	endorsement_mac(p, prpb, prpl, endb, endl, mac);
+	/* the endorser is the peer's serialized identity; it signs proposal response payload || endorser */
+	idb = peer_sign_identity(p->signer, &idl);
+	endb = gx_xmalloc(idl + 1);
+	memcpy(endb, idb, idl);
+	endl = idl;
+	if (peer_sign_sign(p->signer, prpb, prpl, endb, endl, sig, &sigl) < 0) {
+		envb = NULL;
+		goto out;
+	}
 	en.endorser.data = endb;
 	en.endorser.len = endl;
-	en.signature.data = mac;
-	en.signature.len = sizeof(mac);
+	en.signature.data = sig;
+	en.signature.len = sigl;
 	ea.proposal_response_payload.data = prpb;
 	ea.proposal_response_payload.len = prpl;
 	ea.n_endorsements = 1;
@@ -295,10 +334,10 @@ static unsigned char *prepare_envelope(struct peer *p, struct proposal *pr, stru
 	env.payload.data = plb;
 	env.payload.len = pll;
 	envb = pack(&env.base, env_len);
-
 	free(plb);
 	free(txb);
 	free(capb);
+out:
 	free(endb);
 	free(prpb);
 	free(cppb);
@@ -313,6 +352,61 @@ static void log_reject(struct peer_call *c, const char *why)
 	const char *kv[] = { "method", peer_rpc_method(c), "reason", why, NULL };
 
 	gx_log_kv(GX_LOG_INFO, kv, "request rejected");
+}
+
+/* Sleep up to ms in small steps, returning early when the call is cancelled. */
+static void call_delay(struct peer_call *c, int ms)
+{
+	while (ms > 0 && !peer_rpc_cancelled(c)) {
+		int step = ms < 20 ? ms : 20;
+		struct timespec ts = { 0, step * 1000000L };
+
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+/* Answer a proposal that failed proposal_check() as the gateway does for each stage. */
+static void reject_proposal(struct peer_call *c, struct proposal *pr, bool endorse)
+{
+	char *m;
+
+	log_reject(c, pr->err);
+	switch (pr->fail) {
+	case PF_MALFORMED:
+		m = gx_xasprintf("%s%s", endorse ? "" : "failed to unpack transaction proposal: ", pr->err);
+		peer_rpc_finish(c, GRPC_STATUS_INVALID_ARGUMENT, m, NULL, 0, NULL);
+		free(m);
+		break;
+	case PF_NO_CHANNEL: /* Evaluate only: the channel's configuration is not available */
+		peer_rpc_finish(c, GRPC_STATUS_UNAVAILABLE, pr->err, NULL, 0, NULL);
+		break;
+	case PF_NO_CHAINCODE:
+		peer_rpc_finish(c, GRPC_STATUS_FAILED_PRECONDITION, pr->err, NULL, 0, NULL);
+		break;
+	case PF_NONE:
+	case PF_ENDORSER:
+		/* the local endorser returns its error with the response: the gateway does not retry elsewhere */
+		if (endorse) {
+			peer_rpc_finish(c, GRPC_STATUS_ABORTED, ENDORSE_FAILED, NULL, 0, pr->err);
+		} else {
+			m = gx_xasprintf("%s%s", EVALUATE_ERROR, pr->err);
+			peer_rpc_finish(c, GRPC_STATUS_FAILED_PRECONDITION, m, NULL, 0, pr->err);
+			free(m);
+		}
+		break;
+	}
+}
+
+/* The configured simulation time (latency plus random jitter), cut short when the call is cancelled. */
+static void endorse_delay(struct peer *p, struct peer_call *c)
+{
+	int ms = p->cfg.endorse_latency_ms;
+	uint32_t r = 0;
+
+	if (p->cfg.endorse_jitter_ms > 0 && gx_rand_bytes(&r, sizeof(r)) == 0)
+		ms += (int)(r % (uint32_t)(p->cfg.endorse_jitter_ms + 1));
+	call_delay(c, ms);
 }
 
 /* Endorse and Evaluate share everything up to the answer. */
@@ -336,29 +430,21 @@ static void handle_proposal(struct peer *p, struct peer_call *c, bool endorse)
 		vr = gateway__evaluate_request__unpack(NULL, len, req);
 		sp = vr ? vr->proposed_transaction : NULL;
 	}
-	if (!sp) {
-		log_reject(c, "no signed proposal");
-		peer_rpc_finish(c, GRPC_STATUS_INVALID_ARGUMENT, "a signed proposal is required", NULL, 0, NULL);
-		goto out_req;
-	}
-	if (proposal_check(p, sp, &pr) < 0) {
-		log_reject(c, pr.err);
-		if (endorse)
-			peer_rpc_finish(c, GRPC_STATUS_ABORTED, ENDORSE_FAILED, NULL, 0, pr.err);
-		else {
-			detail = gx_xasprintf("evaluate call to endorser returned error: %s", pr.err);
-			peer_rpc_finish(c, GRPC_STATUS_UNKNOWN, detail, NULL, 0, pr.err);
-		}
+	if (proposal_check(p, sp, &pr, endorse) < 0) {
+		reject_proposal(c, &pr, endorse);
 		goto out;
 	}
+	endorse_delay(p, c);
 	st = simulate(p, &pr, &stub, &payload, &message);
 	if (st < 200 || st >= 400) {
-		detail = gx_xasprintf("chaincode response %d, %s", st, message ? message : "");
+		/* a Go contractapi chaincode answers every error with shim.Error: status 500, the message as is */
+		detail = gx_xasprintf("chaincode response %d, %s", p->cfg.error_status_http ? st : 500,
+				      message ? message : "");
 		log_reject(c, detail);
 		if (endorse) {
 			peer_rpc_finish(c, GRPC_STATUS_ABORTED, ENDORSE_FAILED, NULL, 0, detail);
 		} else {
-			char *m = gx_xasprintf("evaluate call to endorser returned error: %s", detail);
+			char *m = gx_xasprintf("%s%s", EVALUATE_ERROR, detail);
 
 			peer_rpc_finish(c, GRPC_STATUS_UNKNOWN, m, NULL, 0, detail);
 			free(m);
@@ -369,9 +455,14 @@ static void handle_proposal(struct peer *p, struct peer_call *c, bool endorse)
 		Gateway__EndorseResponse resp = GATEWAY__ENDORSE_RESPONSE__INIT;
 		size_t envl, rl;
 		unsigned char *envb = prepare_envelope(p, &pr, &stub, payload, &envl);
-		Common__Envelope *env = common__envelope__unpack(NULL, envl, envb);
+		Common__Envelope *env;
 		unsigned char *rb;
 
+		if (!envb) {
+			peer_rpc_finish(c, GRPC_STATUS_INTERNAL, "failed to sign the endorsement", NULL, 0, NULL);
+			goto out;
+		}
+		env = common__envelope__unpack(NULL, envl, envb);
 		resp.prepared_transaction = env;
 		rb = pack(&resp.base, &rl);
 		peer_rpc_finish(c, GRPC_STATUS_OK, "", rb, rl, NULL);
@@ -395,13 +486,36 @@ static void handle_proposal(struct peer *p, struct peer_call *c, bool endorse)
 	}
 out:
 	proposal_release(&pr);
-out_req:
 	peer_stub_release(&stub);
 	free(payload);
 	free(message);
 	free(detail);
 	gateway__endorse_request__free_unpacked(er, NULL);
 	gateway__evaluate_request__free_unpacked(vr, NULL);
+}
+
+/* The committer's endorsement check: the endorser is this peer's identity, a valid member of the MSP, and its
+ * signature over proposal response payload || endorser verifies (low-S enforced by peer_msp_verify). */
+static bool endorsement_valid(struct peer *p, const Protos__ChaincodeEndorsedAction *ea)
+{
+	const Protos__Endorsement *e = ea->endorsements[0];
+	const unsigned char *idb;
+	size_t idl, n;
+	unsigned char *msg;
+	bool ok;
+
+	idb = peer_sign_identity(p->signer, &idl);
+	if (e->endorser.len != idl || memcmp(e->endorser.data, idb, idl) != 0)
+		return false;
+	n = ea->proposal_response_payload.len + e->endorser.len;
+	msg = gx_xmalloc(n + 1);
+	if (ea->proposal_response_payload.len)
+		memcpy(msg, ea->proposal_response_payload.data, ea->proposal_response_payload.len);
+	memcpy(msg + ea->proposal_response_payload.len, e->endorser.data, e->endorser.len);
+	ok = peer_msp_verify(p->msp, e->endorser.data, e->endorser.len, msg, n, e->signature.data, e->signature.len,
+			     NULL) == PEER_MSP_OK;
+	free(msg);
+	return ok;
 }
 
 /* What the committer would decide about an envelope's content before MVCC: a decoded transaction (its code set to
@@ -415,7 +529,6 @@ static struct peer_tx *decode_envelope(struct peer *p, const Common__Envelope *e
 	Protos__ChaincodeAction *act = NULL;
 	struct peer_tx *out = NULL;
 	char txid[65];
-	unsigned char mac[32];
 	int code = 0;
 
 	(void)env;
@@ -441,15 +554,8 @@ static struct peer_tx *decode_envelope(struct peer *p, const Common__Envelope *e
 		code = 8; /* BAD_PROPOSAL_TXID */
 		goto out;
 	}
-	code = 10; /* ENDORSEMENT_POLICY_FAILURE unless our endorsement verifies */
-	if (cap->action->n_endorsements == 1) {
-		const Protos__Endorsement *e = cap->action->endorsements[0];
-
-		endorsement_mac(p, cap->action->proposal_response_payload.data,
-				cap->action->proposal_response_payload.len, e->endorser.data, e->endorser.len, mac);
-		if (e->signature.len == 32 && gx_ct_equal(mac, e->signature.data, 32))
-			code = 0;
-	}
+	/* ENDORSEMENT_POLICY_FAILURE unless the one endorsement is this peer's and its signature verifies */
+	code = cap->action->n_endorsements == 1 && endorsement_valid(p, cap->action) ? 0 : 10;
 out:
 	if (code != 0) {
 		free(out->event_name);
@@ -483,8 +589,12 @@ static void handle_submit(struct peer *p, struct peer_call *c)
 		goto out;
 	}
 	if (!sr->channel_id || strcmp(sr->channel_id, p->cfg.channel) != 0) {
-		log_reject(c, "unknown channel");
-		info = gx_xasprintf("channel '%s' is not known to the gateway", sr->channel_id ? sr->channel_id : "");
+		/* the gateway finds no orderers: it has no configuration for the channel */
+		const char *ch_id = sr->channel_id ? sr->channel_id : "";
+
+		info = gx_xasprintf("failed to get config for channel [%s]: could not get last config for channel %s",
+				    ch_id, ch_id);
+		log_reject(c, info);
 		peer_rpc_finish(c, GRPC_STATUS_FAILED_PRECONDITION, info, NULL, 0, NULL);
 		goto out;
 	}
@@ -539,6 +649,17 @@ static void finish_interrupted(struct peer *p, struct peer_call *c)
 		peer_rpc_finish(c, GRPC_STATUS_CANCELLED, "call cancelled or deadline exceeded", NULL, 0, NULL);
 }
 
+/* CommitStatus and ChaincodeEvents check the caller against the channel's policy first: an unknown channel has
+ * no policy manager. */
+static void reject_channel(struct peer_call *c, const char *channel)
+{
+	char *m = gx_xasprintf("Failed to get policy manager for channel [%s]", channel);
+
+	log_reject(c, m);
+	peer_rpc_finish(c, GRPC_STATUS_PERMISSION_DENIED, m, NULL, 0, NULL);
+	free(m);
+}
+
 static void handle_commit_status(struct peer *p, struct peer_call *c)
 {
 	size_t len;
@@ -559,15 +680,15 @@ static void handle_commit_status(struct peer *p, struct peer_call *c)
 				NULL);
 		goto out;
 	}
+	if (strcmp(r->channel_id, p->cfg.channel) != 0) {
+		reject_channel(c, r->channel_id);
+		goto out;
+	}
 	mr = peer_msp_verify(p->msp, r->identity.data, r->identity.len, sr->request.data, sr->request.len,
 			     sr->signature.data, sr->signature.len, NULL);
 	if (mr != PEER_MSP_OK) {
 		log_reject(c, peer_msp_result_str(mr));
 		peer_rpc_finish(c, GRPC_STATUS_PERMISSION_DENIED, peer_msp_result_str(mr), NULL, 0, NULL);
-		goto out;
-	}
-	if (strcmp(r->channel_id, p->cfg.channel) != 0) {
-		peer_rpc_finish(c, GRPC_STATUS_NOT_FOUND, "channel not found", NULL, 0, NULL);
 		goto out;
 	}
 	if (peer_ledger_wait_tx(p->ledger, r->transaction_id, COMMIT_POLL_MS, call_stop, c, &code, &block) < 0) {
@@ -661,15 +782,15 @@ static void handle_events(struct peer *p, struct peer_call *c)
 				0, NULL);
 		goto out;
 	}
+	if (strcmp(r->channel_id, p->cfg.channel) != 0) {
+		reject_channel(c, r->channel_id);
+		goto out;
+	}
 	mr = peer_msp_verify(p->msp, r->identity.data, r->identity.len, sr->request.data, sr->request.len,
 			     sr->signature.data, sr->signature.len, NULL);
 	if (mr != PEER_MSP_OK) {
 		log_reject(c, peer_msp_result_str(mr));
 		peer_rpc_finish(c, GRPC_STATUS_PERMISSION_DENIED, peer_msp_result_str(mr), NULL, 0, NULL);
-		goto out;
-	}
-	if (strcmp(r->channel_id, p->cfg.channel) != 0) {
-		peer_rpc_finish(c, GRPC_STATUS_NOT_FOUND, "channel not found", NULL, 0, NULL);
 		goto out;
 	}
 	next = peer_ledger_height(p->ledger);
@@ -720,33 +841,54 @@ out:
 	gateway__signed_chaincode_events_request__free_unpacked(sr, NULL);
 }
 
-/* Sleep up to ms in small steps, returning early when the call is cancelled. */
-static void fault_delay(struct peer_call *c, int ms)
+/* Take a slot of the Gateway concurrency limit, as the peer's gRPC interceptor does for every /gateway.Gateway
+ * call (unary calls and open streams alike). Returns false when the limit is reached. */
+static bool gw_acquire(struct peer *p)
 {
-	for (int waited = 0; waited < ms && !peer_rpc_cancelled(c); waited += 20) {
-		struct timespec ts = { 0, 20 * 1000000L };
+	int n = atomic_fetch_add(&p->gw_active, 1) + 1, peak;
 
-		nanosleep(&ts, NULL);
+	if (p->cfg.gateway_concurrency > 0 && n > p->cfg.gateway_concurrency) {
+		atomic_fetch_sub(&p->gw_active, 1);
+		atomic_fetch_add(&p->gw_refused, 1);
+		return false;
 	}
+	atomic_fetch_add(&p->gw_calls, 1);
+	peak = atomic_load(&p->gw_peak);
+	while (n > peak && !atomic_compare_exchange_weak(&p->gw_peak, &peak, n))
+		;
+	return true;
 }
 
-void peer_gw_handle(struct peer *p, struct peer_call *c)
+/* The peer's answer beyond the limit: a plain error, which gRPC reports as UNKNOWN, no details. */
+static void refuse_too_many(struct peer *p, struct peer_call *c, bool log)
+{
+	char *m = gx_xasprintf("too many requests for /gateway.Gateway, exceeding concurrency limit (%d)",
+			       p->cfg.gateway_concurrency > 0 ? p->cfg.gateway_concurrency : 500);
+
+	if (log) {
+		const char *kv[] = { "method", peer_rpc_method(c), NULL };
+
+		gx_log_kv(GX_LOG_WARN, kv, "%s", m);
+	}
+	peer_rpc_finish(c, GRPC_STATUS_UNKNOWN, m, NULL, 0, NULL);
+	free(m);
+}
+
+static void dispatch(struct peer *p, struct peer_call *c)
 {
 	const char *m = peer_rpc_method(c);
 	int delay;
 	enum peer_fault_kind f = peer_fault_take(p->fault, m, &delay);
 
 	if (delay > 0)
-		fault_delay(c, delay);
+		call_delay(c, delay);
 	if (f == PEER_FAULT_UNAVAILABLE) {
 		peer_rpc_finish(c, GRPC_STATUS_UNAVAILABLE, "peer unavailable (fault injection)", NULL, 0,
 				"peer unavailable (fault injection)");
 		return;
 	}
 	if (f == PEER_FAULT_TOO_MANY) {
-		peer_rpc_finish(c, GRPC_STATUS_UNKNOWN,
-				"too many requests for /gateway.Gateway, exceeding concurrency limit (500)", NULL, 0,
-				NULL);
+		refuse_too_many(p, c, false);
 		return;
 	}
 	if (strcmp(m, "Endorse") == 0)
@@ -761,4 +903,14 @@ void peer_gw_handle(struct peer *p, struct peer_call *c)
 		handle_events(p, c);
 	else
 		peer_rpc_finish(c, GRPC_STATUS_UNIMPLEMENTED, "unknown method", NULL, 0, NULL);
+}
+
+void peer_gw_handle(struct peer *p, struct peer_call *c)
+{
+	if (!gw_acquire(p)) {
+		refuse_too_many(p, c, true);
+		return;
+	}
+	dispatch(p, c);
+	atomic_fetch_sub(&p->gw_active, 1);
 }
