@@ -27,6 +27,7 @@ struct peer_cfg {
 	int endorse_jitter_ms;   /* plus a uniform random 0..jitter */
 	bool error_status_http;  /* answer chaincode errors with the model's 4xx instead of contractapi's 500 */
 	const char *stats_file;  /* JSON counters rewritten every second and at exit, NULL for none */
+	char *owned[2];          /* default peer_cert/peer_key paths computed at start (freed at exit) */
 };
 
 struct peer {

@@ -121,8 +121,8 @@ static int parse_args(int argc, char **argv, const char *vals[])
 }
 
 /* <parent of the directory of ca_cert>/rel: the mkdevca.sh layout (<devca>/ca/ca.crt, <devca>/peer/msp/...).
- * Leaked on purpose: configuration strings live as long as the process. */
-static const char *devca_path(const char *ca_cert, const char *rel)
+ * Caller frees. */
+static char *devca_path(const char *ca_cert, const char *rel)
 {
 	const char *file = strrchr(ca_cert, '/'), *dir = NULL;
 
@@ -170,8 +170,8 @@ static int load_config(int argc, char **argv, struct peer_cfg *cfg)
 		fprintf(stderr, "gx-fabric-peer: --ledger-dir and --ca-cert are required\n");
 		return -1;
 	}
-	cfg->peer_cert = v[13] ? v[13] : devca_path(cfg->ca_cert, "peer/msp/cert.pem");
-	cfg->peer_key = v[14] ? v[14] : devca_path(cfg->ca_cert, "peer/msp/key.pem");
+	cfg->peer_cert = v[13] ? v[13] : (cfg->owned[0] = devca_path(cfg->ca_cert, "peer/msp/cert.pem"));
+	cfg->peer_key = v[14] ? v[14] : (cfg->owned[1] = devca_path(cfg->ca_cert, "peer/msp/key.pem"));
 	cfg->gateway_concurrency = 500;
 	if (v[15] && parse_int("--gateway-concurrency", v[15], 0, 1000000, &cfg->gateway_concurrency) < 0)
 		return -1;
@@ -276,8 +276,11 @@ int main(int argc, char **argv)
 	gx_log_init("gx-fabric-peer");
 	if (argc > 1 && strcmp(argv[1], "print-proposal") == 0)
 		return peer_tool_print_proposal(argc - 1, argv + 1);
-	if (load_config(argc, argv, &p.cfg) < 0)
+	if (load_config(argc, argv, &p.cfg) < 0) {
+		free(p.cfg.owned[0]);
+		free(p.cfg.owned[1]);
 		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -353,6 +356,8 @@ out:
 	peer_ledger_close(p.ledger);
 	peer_fault_free(p.fault);
 	peer_sign_free(p.signer);
+	free(p.cfg.owned[0]);
+	free(p.cfg.owned[1]);
 	peer_msp_free(p.msp);
 	free(p.address);
 	grpc_shutdown();
