@@ -48,7 +48,7 @@ static const struct opt OPTS[] = {
 	  " dev CA that holds --ca-cert)" },
 	{ "--peer-key", "PEER_KEY", "PEM P-256 key of that identity (default peer/msp/key.pem beside it)" },
 	{ "--gateway-concurrency", "PEER_GATEWAY_CONCURRENCY",
-	  "concurrent Gateway calls allowed, 0 = no limit (default 500, as core.yaml)" },
+	  "concurrent Gateway calls allowed, 0 = no limit (default 500, a Fabric 2.5 peer's)" },
 	{ "--endorse-latency-ms", "PEER_ENDORSE_LATENCY_MS",
 	  "time added to each Evaluate/Endorse simulation (default 0)" },
 	{ "--endorse-jitter-ms", "PEER_ENDORSE_JITTER_MS", "plus a uniform random 0..N ms (default 0)" },
