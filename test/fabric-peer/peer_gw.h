@@ -18,10 +18,28 @@
 #ifndef PEER_GW_H
 #define PEER_GW_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <protobuf-c/protobuf-c.h>
+
 #include "peer.h"
 #include "peer_rpc.h"
 
 /* Handle one call (runs on the call's thread; ends it with peer_rpc_finish()). */
 void peer_gw_handle(struct peer *p, struct peer_call *c);
+
+/* Evaluate (endorse false) or Endorse (peer_endorse.c). */
+void peer_endorse_handle(struct peer *p, struct peer_call *c, bool endorse);
+
+/* Helpers shared by the gateway's modules. */
+/* hex(SHA-256(a || b)): a tx id from nonce and creator. */
+void peer_gw_txid(const void *a, size_t alen, const void *b, size_t blen, char out[65]);
+/* Pack any protobuf-c message into a new heap buffer (caller frees). */
+unsigned char *peer_gw_pack(const ProtobufCMessage *m, size_t *len);
+/* Log a refused request at info level (the client's error, not the peer's). */
+void peer_gw_log_reject(struct peer_call *c, const char *why);
+/* Sleep up to ms in small steps, returning early when the call is cancelled. */
+void peer_gw_delay(struct peer_call *c, int ms);
 
 #endif
