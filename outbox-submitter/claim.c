@@ -68,7 +68,8 @@ char *sub_submission_json(const struct gx_fabric_proposal *p)
 }
 
 /* Rebuild the stored proposal of a command; NULL when absent or unusable (a new one is then built). */
-static struct gx_fabric_proposal *stored_proposal(const char *id, const char *prop_b64, const char *sig_b64)
+static struct gx_fabric_proposal *stored_proposal(const struct gx_log_ctx *ctx, const char *id, const char *prop_b64,
+						  const char *sig_b64)
 {
 	struct gx_fabric_error err = { 0 };
 	struct gx_fabric_proposal *p = NULL;
@@ -82,8 +83,9 @@ static struct gx_fabric_proposal *stored_proposal(const char *id, const char *pr
 	if (bytes && sig)
 		p = gx_fabric_msg_proposal_parse(bytes, blen, sig, slen, &err);
 	if (!p)
-		gx_log_warn("command %s: stored proposal unusable (%s); building a new one", id,
-			    err.message ? err.message : "bad base64");
+		gx_log_write(GX_LOG_WARN, ctx, GX_LOG_FIELDS(GX_LOG_STR("commandId", id)),
+			     "command %s: stored proposal unusable (%s); building a new one", id,
+			     err.message ? err.message : "bad base64");
 	gx_fabric_error_release(&err);
 	free(bytes);
 	free(sig);
@@ -111,7 +113,7 @@ static void batch_free(struct claim_batch *b)
 	free(b->props);
 }
 
-static void add_unmappable(struct claim_batch *b, const char *id, const char *err)
+static void add_unmappable(struct claim_batch *b, const struct gx_log_ctx *ctx, const char *id, const char *err)
 {
 	char *m = sub_clean_msg(err);
 
@@ -120,7 +122,8 @@ static void add_unmappable(struct claim_batch *b, const char *id, const char *er
 	gx_outbox_store_arr_add(&b->fmsgs, m);
 	free(m);
 	b->nfail++;
-	gx_log_warn("command %s cannot be mapped: %s", id, err);
+	gx_log_write(GX_LOG_WARN, ctx, GX_LOG_FIELDS(GX_LOG_STR("commandId", id)), "command %s cannot be mapped: %s",
+		     id, err);
 }
 
 /* Map claimed row i to its chaincode call and its proposal (the stored one, else a new one) and list it in b. */
@@ -128,6 +131,7 @@ static void add_row(struct sub *s, struct claim_batch *b, const PGresult *r, int
 {
 	const struct sub_cfg *c = s->cfg;
 	const char *id = gx_pg_val(r, i, "id");
+	const struct gx_log_ctx ctx = { gx_pg_val(r, i, "rid"), gx_pg_val(r, i, "tid"), NULL };
 	cJSON *payload = cJSON_Parse(gx_pg_val(r, i, "payload"));
 	struct gx_cc_call call = { 0 };
 	struct gx_fabric_proposal *p;
@@ -137,10 +141,10 @@ static void add_row(struct sub *s, struct claim_batch *b, const PGresult *r, int
 
 	cJSON_Delete(payload);
 	if (rc < 0) {
-		add_unmappable(b, id, err);
+		add_unmappable(b, &ctx, id, err);
 		return;
 	}
-	p = stored_proposal(id, gx_pg_val(r, i, "prop"), gx_pg_val(r, i, "sig"));
+	p = stored_proposal(&ctx, id, gx_pg_val(r, i, "prop"), gx_pg_val(r, i, "sig"));
 	if (!p) {
 		p = gx_fabric_msg_proposal_new(s->ids[call.identity], c->fabric.channel, c->fabric.chaincode,
 					       call.function, (const char *const *)call.argv, call.argc);
@@ -152,7 +156,7 @@ static void add_row(struct sub *s, struct claim_batch *b, const PGresult *r, int
 		}
 		subj = sub_submission_json(p);
 	}
-	j = sub_job_new(s, id);
+	j = sub_job_new(s, id, ctx.request_id, ctx.trace_id);
 	j->call = call;
 	j->attempts = atoi(gx_pg_val(r, i, "attempts")) + 1;
 	j->created_ms = atoll(gx_pg_val(r, i, "created_ms"));

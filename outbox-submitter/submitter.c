@@ -91,6 +91,11 @@ static void metrics_init(void)
 				     "one Fabric round trip: endorse, submit and commit status of one send", NULL,
 				     orig_buckets, GX_ARRAY_LEN(orig_buckets));
 	sub_m.orig_status = gx_metrics_gauge("outbox_worker_status", "1 while the submitter loop runs", NULL);
+	sub_m.no_plan =
+		gx_metrics_gauge("gx_outbox_peer_no_endorsers",
+				 "1 while the peer answers FAILED_PRECONDITION for FABRIC_CHANNEL/FABRIC_CHAINCODE "
+				 "(unknown to it, or no endorsing peers)",
+				 NULL);
 }
 
 void sub_wake(struct sub *s)
@@ -119,14 +124,39 @@ static void on_probe(struct gx_fabric_result *r, void *arg)
 	const struct gx_fabric_error *e = &r->err;
 	bool ok = e->kind == GX_FABRIC_ERR_NONE || gx_fabric_error_chaincode_response(e) > 0;
 
+	bool no_plan = e->kind == GX_FABRIC_ERR_GRPC && e->grpc_code == 9 /* FAILED_PRECONDITION */;
+	struct sub *s = pr->s;
+
 	if (ok) {
-		sub_peer_state(pr->s, true, NULL);
+		sub_peer_state(s, true, NULL);
+	} else if (no_plan) {
+		/* the peer serves no endorsers for our channel and chaincode: misconfiguration, or every endorsing peer
+		 * is down; either way nothing is claimed until it answers, so no command is burned */
+		char *d = gx_fabric_error_describe(e);
+		char *why = gx_xasprintf("FABRIC_CHANNEL '%s' / FABRIC_CHAINCODE '%s' not served by the peer: %s",
+					 s->cfg->fabric.channel, s->cfg->fabric.chaincode, d);
+
+		if (!atomic_exchange(&s->no_plan, true))
+			gx_log_error(
+				"%s; not claiming until the peer serves them (check FABRIC_CHANNEL and "
+				"FABRIC_CHAINCODE)",
+				why);
+		pthread_mutex_lock(&s->lock);
+		snprintf(s->peer_reason, sizeof(s->peer_reason), "%s", why);
+		pthread_mutex_unlock(&s->lock);
+		atomic_store(&s->peer_ok, false);
+		free(why);
+		free(d);
 	} else {
 		char *d = gx_fabric_error_describe(e);
 
-		sub_peer_state(pr->s, false, d);
+		sub_peer_state(s, false, d);
 		free(d);
 	}
+	if (!no_plan && atomic_exchange(&s->no_plan, false))
+		gx_log_info("the peer serves FABRIC_CHANNEL '%s' / FABRIC_CHAINCODE '%s' again", s->cfg->fabric.channel,
+			    s->cfg->fabric.chaincode);
+	gx_metrics_set(sub_m.no_plan, NULL, atomic_load(&s->no_plan) ? 1 : 0);
 	atomic_store(&pr->active, false);
 	sub_wake(pr->s);
 }
@@ -236,6 +266,7 @@ static void *db_main(void *arg)
 		atomic_store(&s->heartbeat_ms, now);
 		sub_db_connect(s, false);
 		sub_take_done(s);
+		sub_status_due(s, now);
 		sub_flush(s);
 		periodic(s, now);
 		room = s->njobs < (size_t)s->window ? (size_t)s->window - s->njobs : 0;

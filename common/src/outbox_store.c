@@ -27,7 +27,8 @@ bool gx_outbox_store_status_final(const char *status)
 
 const char gx_outbox_store_insert_sql[] =
 	"INSERT INTO \"OutboxCommand\" (\"id\", \"tenantId\", \"service\", \"commandType\", \"requestId\", \"payload\","
-	" \"aggregateId\") VALUES ($1, $2, $3, $4::\"CommandType\", $5, $6::jsonb, $7)";
+	" \"aggregateId\", \"httpRequestId\", \"traceId\")"
+	" VALUES ($1, $2, $3, $4::\"CommandType\", $5, $6::jsonb, $7, $8, $9)";
 const char gx_outbox_store_notify_sql[] = "SELECT pg_notify('gx_outbox', $1)";
 const char gx_outbox_store_existing_sql[] =
 	"SELECT \"id\", \"aggregateId\", \"commandType\"::text AS \"commandType\" FROM \"OutboxCommand\""
@@ -297,7 +298,8 @@ const struct gx_pgs_stmt gx_outbox_store_sub_stmts[GX_OUTBOX_STORE_NSUB] = {
 	[GX_OUTBOX_STORE_CLAIM] = { "sub_claim",
 		"SELECT o.\"id\", o.\"commandType\"::text AS ctype, o.\"payload\"::text AS payload, o.\"attempts\","
 		" o.\"payload\"->'_submission'->>'proposal' AS prop, o.\"payload\"->'_submission'->>'signature' AS sig,"
-		" (EXTRACT(EPOCH FROM o.\"createdAt\") * 1000)::bigint AS created_ms"
+		" (EXTRACT(EPOCH FROM o.\"createdAt\") * 1000)::bigint AS created_ms,"
+		" o.\"httpRequestId\" AS rid, o.\"traceId\" AS tid"
 		" FROM \"OutboxCommand\" o"
 		" WHERE o.\"id\" IN ("
 		"  (SELECT p.\"id\" FROM \"OutboxCommand\" p"
@@ -394,7 +396,9 @@ const char gx_outbox_store_sql_projected[] =
 	" u AS (UPDATE \"OutboxCommand\" o SET \"status\" = 'PROJECTED', \"projectedAt\" = now(),"
 	"  \"updatedAt\" = now(), \"commitBlock\" = COALESCE(o.\"commitBlock\", $2::bigint),"
 	"  \"committedAt\" = COALESCE(o.\"committedAt\", now())"
-	"  FROM lk WHERE o.\"id\" = lk.\"id\" AND o.\"status\" <> 'PROJECTED' RETURNING o.\"id\")"
-	" SELECT count(pg_notify('gx_command_status', \"id\")) FROM u";
+	"  FROM lk WHERE o.\"id\" = lk.\"id\" AND o.\"status\" <> 'PROJECTED'"
+	"  RETURNING o.\"id\", o.\"fabricTxId\", o.\"httpRequestId\", o.\"traceId\")"
+	" SELECT \"id\", \"fabricTxId\" AS tx, \"httpRequestId\" AS rid, \"traceId\" AS tid,"
+	" pg_notify('gx_command_status', \"id\") FROM u";
 
 /* ---- end of the submitter's part ---- */

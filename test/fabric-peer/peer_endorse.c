@@ -389,6 +389,12 @@ void peer_endorse_handle(struct peer *p, struct peer_call *c, bool endorse)
 	}
 	endorse_delay(p, c);
 	st = simulate(p, &pr, &stub, &payload, &message);
+	if (endorse && stub.paged && st >= 200 && st < 400) {
+		/* Fabric serves paginated range queries only to read-only (evaluated) transactions */
+		st = 500;
+		free(message);
+		message = gx_xstrdup("paginated queries are supported only in read-only transactions (evaluate)");
+	}
 	if (st < 200 || st >= 400) {
 		/* a Go contractapi chaincode answers every error with shim.Error: status 500, the message as is */
 		detail = gx_xasprintf("chaincode response %d, %s", p->cfg.error_status_http ? st : 500,

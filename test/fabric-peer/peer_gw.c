@@ -51,9 +51,8 @@ unsigned char *peer_gw_pack(const ProtobufCMessage *m, size_t *len)
 
 void peer_gw_log_reject(struct peer_call *c, const char *why)
 {
-	const char *kv[] = { "method", peer_rpc_method(c), "reason", why, NULL };
-
-	gx_log_kv(GX_LOG_INFO, kv, "request rejected");
+	gx_log_kv(GX_LOG_INFO, GX_LOG_FIELDS(GX_LOG_STR("method", peer_rpc_method(c)), GX_LOG_STR("reason", why)),
+		  "request rejected");
 }
 
 /* Sleep up to ms in small steps, returning early when the call is cancelled. */
@@ -439,11 +438,8 @@ static void refuse_too_many(struct peer *p, struct peer_call *c, bool log)
 	char *m = gx_xasprintf("too many requests for /gateway.Gateway, exceeding concurrency limit (%d)",
 			       p->cfg.gateway_concurrency > 0 ? p->cfg.gateway_concurrency : 500);
 
-	if (log) {
-		const char *kv[] = { "method", peer_rpc_method(c), NULL };
-
-		gx_log_kv(GX_LOG_WARN, kv, "%s", m);
-	}
+	if (log)
+		gx_log_kv(GX_LOG_WARN, GX_LOG_FIELDS(GX_LOG_STR("method", peer_rpc_method(c))), "%s", m);
 	peer_rpc_finish(c, GRPC_STATUS_UNKNOWN, m, NULL, 0, NULL);
 	free(m);
 }
@@ -463,6 +459,12 @@ static void dispatch(struct peer *p, struct peer_call *c)
 	}
 	if (f == PEER_FAULT_TOO_MANY) {
 		refuse_too_many(p, c, false);
+		return;
+	}
+	if (f == PEER_FAULT_NO_PLAN) {
+		peer_rpc_finish(c, GRPC_STATUS_FAILED_PRECONDITION,
+				"no peers available to evaluate chaincode gxtv3 in channel gxchannel (fault injection)",
+				NULL, 0, NULL);
 		return;
 	}
 	if (strcmp(m, "Endorse") == 0)

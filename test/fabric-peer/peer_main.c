@@ -232,14 +232,12 @@ static void *stats_main(void *arg)
 
 static void log_stats(struct peer *p)
 {
-	char lim[16], peak[16], calls[24], refused[24];
-	const char *kv[] = { "limit", lim, "peak", peak, "calls", calls, "refused", refused, NULL };
-
-	snprintf(lim, sizeof(lim), "%d", p->cfg.gateway_concurrency);
-	snprintf(peak, sizeof(peak), "%d", atomic_load(&p->gw_peak));
-	snprintf(calls, sizeof(calls), "%llu", (unsigned long long)atomic_load(&p->gw_calls));
-	snprintf(refused, sizeof(refused), "%llu", (unsigned long long)atomic_load(&p->gw_refused));
-	gx_log_kv(GX_LOG_INFO, kv, "gateway concurrency");
+	gx_log_kv(GX_LOG_INFO,
+		  GX_LOG_FIELDS(GX_LOG_INT("limit", p->cfg.gateway_concurrency),
+				GX_LOG_INT("peak", atomic_load(&p->gw_peak)),
+				GX_LOG_INT("calls", (long long)atomic_load(&p->gw_calls)),
+				GX_LOG_INT("refused", (long long)atomic_load(&p->gw_refused))),
+		  "gateway concurrency");
 	write_stats(p);
 }
 
@@ -254,9 +252,9 @@ static void *signal_main(void *arg)
 	sigaddset(&set, SIGINT);
 	while (sigwait(&set, &sig) == 0) {
 		if (sig == SIGTERM || sig == SIGINT) {
-			const char *kv[] = { "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL };
-
-			gx_log_kv(GX_LOG_INFO, kv, "shutting down");
+			gx_log_kv(GX_LOG_INFO,
+				  GX_LOG_FIELDS(GX_LOG_STR("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT")),
+				  "shutting down");
 			peer_rpc_stop(p);
 			break;
 		}
@@ -287,46 +285,20 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits the mask; signal_main waits for them */
 
-	char bs[16], bt[16], gc[16], el[16], ej[16];
-	snprintf(bs, sizeof(bs), "%d", p.cfg.block_size);
-	snprintf(bt, sizeof(bt), "%d", p.cfg.block_timeout_ms);
-	snprintf(gc, sizeof(gc), "%d", p.cfg.gateway_concurrency);
-	snprintf(el, sizeof(el), "%d", p.cfg.endorse_latency_ms);
-	snprintf(ej, sizeof(ej), "%d", p.cfg.endorse_jitter_ms);
-	const char *kv[] = { "listen",
-			     p.cfg.listen,
-			     "ledgerDir",
-			     p.cfg.ledger_dir,
-			     "caCert",
-			     p.cfg.ca_cert,
-			     "tls",
-			     p.cfg.tls_cert ? "true" : "false",
-			     "mtls",
-			     p.cfg.tls_client_ca ? "true" : "false",
-			     "blockSize",
-			     bs,
-			     "blockTimeoutMs",
-			     bt,
-			     "mspId",
-			     p.cfg.msp_id,
-			     "channel",
-			     p.cfg.channel,
-			     "chaincode",
-			     p.cfg.chaincode,
-			     "faultFile",
-			     p.cfg.fault_file ? p.cfg.fault_file : "",
-			     "peerCert",
-			     p.cfg.peer_cert,
-			     "gatewayConcurrency",
-			     gc,
-			     "endorseLatencyMs",
-			     el,
-			     "endorseJitterMs",
-			     ej,
-			     "errorStatus",
-			     p.cfg.error_status_http ? "http" : "contractapi",
-			     NULL };
-	gx_log_kv(GX_LOG_INFO, kv, "configuration");
+	gx_log_kv(GX_LOG_INFO,
+		  GX_LOG_FIELDS(GX_LOG_STR("listen", p.cfg.listen), GX_LOG_STR("ledgerDir", p.cfg.ledger_dir),
+				GX_LOG_STR("caCert", p.cfg.ca_cert), GX_LOG_BOOL("tls", p.cfg.tls_cert != NULL),
+				GX_LOG_BOOL("mtls", p.cfg.tls_client_ca != NULL),
+				GX_LOG_INT("blockSize", p.cfg.block_size),
+				GX_LOG_INT("blockTimeoutMs", p.cfg.block_timeout_ms), GX_LOG_STR("mspId", p.cfg.msp_id),
+				GX_LOG_STR("channel", p.cfg.channel), GX_LOG_STR("chaincode", p.cfg.chaincode),
+				GX_LOG_STR("faultFile", p.cfg.fault_file ? p.cfg.fault_file : ""),
+				GX_LOG_STR("peerCert", p.cfg.peer_cert),
+				GX_LOG_INT("gatewayConcurrency", p.cfg.gateway_concurrency),
+				GX_LOG_INT("endorseLatencyMs", p.cfg.endorse_latency_ms),
+				GX_LOG_INT("endorseJitterMs", p.cfg.endorse_jitter_ms),
+				GX_LOG_STR("errorStatus", p.cfg.error_status_http ? "http" : "contractapi")),
+		  "configuration");
 
 	grpc_init();
 	p.msp = peer_msp_new(p.cfg.ca_cert, p.cfg.msp_id);

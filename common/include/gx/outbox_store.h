@@ -28,12 +28,14 @@ const char *gx_outbox_store_public_status(const char *status);
 bool gx_outbox_store_status_final(const char *status);
 
 /* The write path (gx/outbox.h), statements of the caller's one transaction:
- *   insert: $1 id, $2 tenant, $3 service, $4 command type, $5 request id, $6 payload (JSON text), $7 aggregate id;
+ *   insert: $1 id, $2 tenant, $3 service, $4 command type, $5 request id (the idempotency digest), $6 payload (JSON
+ *           text), $7 aggregate id, $8 the HTTP request's X-Request-Id, $9 its W3C trace id (both may be NULL;
+ *           the workers' log lines about the command carry them, design.md §8);
  *   notify: $1 id (NOTIFY gx_outbox for the submitter).
  * A retried request violates GX_OUTBOX_STORE_UNIQUE_REQUEST; existing ($1 tenant, $2 request id) then gives the
  * command's "id", "aggregateId", "commandType". */
 #define GX_OUTBOX_STORE_UNIQUE_REQUEST "OutboxCommand_tenantId_requestId_key"
-#define GX_OUTBOX_STORE_INSERT_NPARAMS 7
+#define GX_OUTBOX_STORE_INSERT_NPARAMS 9
 extern const char gx_outbox_store_insert_sql[];
 extern const char gx_outbox_store_notify_sql[];
 extern const char gx_outbox_store_existing_sql[];
@@ -152,7 +154,8 @@ void gx_outbox_store_arr_free(struct gx_outbox_store_arr *a);
  * array ones are gx_outbox_store_arr literals of equal length, one element per command. Every statement that
  * changes several rows locks them in "id" order first, the order the projector's mark below uses too. */
 enum gx_outbox_store_sub_q {
-	GX_OUTBOX_STORE_CLAIM,    /* $1 limit, $2 candidates: id, ctype, payload, attempts, prop, sig, created_ms */
+	GX_OUTBOX_STORE_CLAIM,    /* $1 limit, $2 candidates: id, ctype, payload, attempts, prop, sig, created_ms,
+				     rid, tid (the X-Request-Id and trace id of the request, NULL when unknown) */
 	GX_OUTBOX_STORE_PERSIST,  /* $1 worker, $2 lease ms, $3 ids, $4 tx ids, $5 submissions (NULL = keep),
 				     $6 aggregates, $7 attempt increments, $8 claiming: the ids still ours */
 	GX_OUTBOX_STORE_FAIL,     /* $1 worker, $2 ids, $3 codes, $4 messages, $5 claiming: FAILED and notified */
@@ -170,7 +173,8 @@ extern const struct gx_pgs_stmt gx_outbox_store_sub_stmts[GX_OUTBOX_STORE_NSUB];
 
 /* The projector's mark (docs/projector.md): $1 tx ids (text[]), $2 block; the originating commands become
  * PROJECTED (commitBlock and committedAt filled when missing) and are notified on gx_command_status at COMMIT.
- * Returns one row: the count. Static storage, for the projector's own statement table. */
+ * Returns a row per command marked: "id", "tx" (its fabricTxId), "rid" and "tid" (the X-Request-Id and trace id of
+ * the request, NULL when unknown). Static storage, for the projector's own statement table. */
 extern const char gx_outbox_store_sql_projected[];
 
 /* ---- end of the submitter's part ---- */
