@@ -37,6 +37,10 @@ void sub_job_free(struct sub *s, struct job *j)
 {
 	size_t last = s->njobs - 1;
 
+	sub_watch_remove(s, j);
+	sub_unpark(s, j);
+	if (j->status_wait)
+		s->nstatus_wait--;
 	s->jobs[j->slot] = s->jobs[last];
 	s->jobs[j->slot]->slot = j->slot;
 	s->njobs = last;
@@ -77,24 +81,58 @@ static void on_result(struct gx_fabric_result *r, void *arg)
 	sub_wake(s);
 }
 
-/* Start the transact of p for j (p is consumed). */
-void sub_job_send(struct sub *s, struct job *j, struct gx_fabric_proposal *p)
+/* Start Endorse + Submit of p for j with one unit of the call budget held (p is consumed). */
+void sub_job_start(struct sub *s, struct job *j, struct gx_fabric_proposal *p)
 {
 	int rc;
 
-	memcpy(j->tx_id, p->tx_id, sizeof(j->tx_id));
-	j->outcome = OUT_NONE;
 	j->sent_us = gx_mono_us();
 	j->op_active = true;
 	gx_log_set_ctx(&j->log); /* the client's own lines while starting the call are about this command */
-	rc = gx_fabric_client_transact(s->clients[j->call.identity], p, on_result, j, &j->op_id);
+	rc = gx_fabric_client_endorse_submit(s->clients[j->call.identity], p, on_result, j, &j->op_id);
 	gx_log_set_ctx(NULL);
 	if (rc < 0) {
 		j->op_active = false;
+		sub_call_give(s);
 		j->delay_ms = s->cfg->backoff_base_ms;
 		job_settle(j, OUT_RETRY, "FABRIC_LOCAL", gx_xstrdup("could not start the Fabric call"));
 	}
 	gx_fabric_msg_proposal_free(p);
+}
+
+/* Send p for j (p is consumed): at once when the call budget has room, else queued (watch.c). */
+void sub_job_send(struct sub *s, struct job *j, struct gx_fabric_proposal *p)
+{
+	sub_watch_remove(s, j); /* a new proposal (MVCC) has a new tx id */
+	memcpy(j->tx_id, p->tx_id, sizeof(j->tx_id));
+	j->outcome = OUT_NONE;
+	j->seen = j->awaiting = false;
+	sub_watch_add(s, j);
+	if (sub_call_take(s, false))
+		sub_job_start(s, j, p);
+	else
+		sub_park(s, j, p);
+}
+
+void sub_job_release(struct job *j)
+{
+	job_settle(j, OUT_RELEASE, NULL, NULL);
+}
+
+void sub_job_committed(struct sub *s, struct job *j, uint64_t block, const char *source)
+{
+	const char *v[] = { source };
+	double secs = (double)(gx_mono_us() - j->sent_us) / 1e6;
+
+	gx_metrics_observe(sub_m.submit, NULL, secs);
+	gx_metrics_observe(sub_m.orig_duration, NULL, secs);
+	if (s->window < (double)s->cfg->max_in_flight)
+		s->window += 0.2;
+	j->block = block;
+	sub_watch_block(s, block);
+	gx_metrics_add(sub_m.commit_source, v, 1);
+	job_settle(j, OUT_COMMITTED, NULL, NULL);
+	atomic_store(&s->peer_ok, true);
 }
 
 static long long backoff_ms(const struct sub_cfg *c, int attempts)
@@ -181,9 +219,9 @@ static void shrink_window(struct sub *s)
 	gx_log_info("peer overloaded: in-flight window lowered to %.0f", s->window);
 }
 
-/* Ask the commit status of j's tx id (the transaction may be ordered already); a call that cannot start becomes a
- * retry. */
-static void ask_status(struct sub *s, struct job *j)
+/* Ask the commit status of j's tx id (the transaction may be ordered already) with one unit of the call budget
+ * held; a call that cannot start becomes a retry. */
+void sub_job_ask_status(struct sub *s, struct job *j)
 {
 	int rc;
 
@@ -194,8 +232,22 @@ static void ask_status(struct sub *s, struct job *j)
 	if (rc == 0)
 		return;
 	j->op_active = false;
+	sub_call_give(s);
 	j->delay_ms = backoff_ms(s->cfg, j->attempts);
 	job_settle(j, OUT_RETRY, "FABRIC_LOCAL", gx_xstrdup("could not start CommitStatus"));
+}
+
+/* CommitStatus for j now, or as soon as the call budget has room. */
+static void ask_status(struct sub *s, struct job *j)
+{
+	if (sub_call_take(s, false)) {
+		sub_job_ask_status(s, j);
+		return;
+	}
+	j->status_at_ms = 0;
+	if (!j->status_wait)
+		s->nstatus_wait++;
+	j->status_wait = true;
 }
 
 /* Submit succeeded and CommitStatus failed (deadline, peer restart): the transaction may be ordered, so nothing but
@@ -225,12 +277,17 @@ void sub_status_due(struct sub *s, int64_t now)
 
 		if (!j->status_wait || (!draining && now < j->status_at_ms))
 			continue;
+		if (draining) {
+			j->status_wait = false;
+			s->nstatus_wait--;
+			job_settle(j, OUT_RELEASE, NULL, NULL); /* the next owner re-sends the same tx id */
+			continue;
+		}
+		if (!sub_call_take(s, false))
+			break;
 		j->status_wait = false;
 		s->nstatus_wait--;
-		if (draining)
-			job_settle(j, OUT_RELEASE, NULL, NULL); /* the next owner re-sends the same tx id */
-		else
-			ask_status(s, j);
+		sub_job_ask_status(s, j);
 	}
 }
 
@@ -250,19 +307,22 @@ static void classify(struct sub *s, struct job *j)
 	int cc;
 
 	j->op_active = false;
-	gx_rollwin_note(&s->calls[j->call.identity], e->kind == GX_FABRIC_ERR_NONE, gx_now_ms());
-	if (j->res.op == GX_FABRIC_OP_TRANSACT) {
-		double secs = (double)(gx_mono_us() - j->sent_us) / 1e6;
-
-		gx_metrics_observe(sub_m.submit, NULL, secs);
-		gx_metrics_observe(sub_m.orig_duration, NULL, secs);
+	sub_call_give(s);
+	if (j->seen) {
+		/* the events stream showed the transaction valid while this call ran: that is the outcome */
+		sub_job_committed(s, j, j->seen_block, "events");
+		gx_fabric_client_result_release(&j->res);
+		return;
 	}
-	if (e->kind == GX_FABRIC_ERR_NONE) {
-		if (s->window < (double)c->max_in_flight)
-			s->window += 0.2;
-		j->block = j->res.block;
-		job_settle(j, OUT_COMMITTED, NULL, NULL);
+	gx_rollwin_note(&s->calls[j->call.identity], e->kind == GX_FABRIC_ERR_NONE, gx_now_ms());
+	if (e->kind == GX_FABRIC_ERR_NONE && j->res.op == GX_FABRIC_OP_ENDORSE_SUBMIT) {
+		/* ordered: the events stream (or the fallback CommitStatus) tells the outcome (watch.c) */
+		j->awaiting = true;
+		j->await_ms = gx_now_ms();
+		j->await_block = s->watch.last_block;
 		atomic_store(&s->peer_ok, true);
+	} else if (e->kind == GX_FABRIC_ERR_NONE) {
+		sub_job_committed(s, j, j->res.block, "commit_status");
 	} else if (gx_fabric_error_is_duplicate(e)) {
 		/* our own tx id is already on the ledger (a retry after an unknown outcome): ask how it ended */
 		sub_job_log(GX_LOG_DEBUG, j, "command %s: tx %s already submitted; asking its commit status", j->id,

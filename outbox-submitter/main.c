@@ -22,6 +22,12 @@ static const struct gx_cfg_key own_keys[] = {
 	  "Endorse deadline" },
 	{ "FABRIC_COMMIT_TIMEOUT_MS", GX_CFG_MS, "60s", 100, 600000, OFF(commit_timeout_ms), 0, NULL,
 	  "CommitStatus deadline (waits for the block)" },
+	{ "FABRIC_MAX_CALLS", GX_CFG_INT, "400", 1, 100000, OFF(max_calls), 0, NULL,
+	  "concurrent Gateway calls of this replica (Endorse, Submit, CommitStatus, the probe, the events stream); "
+	  "keep the sum over all clients of a peer below its peer.limits.concurrency.gatewayService (500)" },
+	{ "FABRIC_COMMIT_FALLBACK_MS", GX_CFG_MS, "5s", 100, 600000, OFF(commit_fallback_ms), 0, NULL,
+	  "a submitted transaction the events stream has not shown after this long (or two newer blocks) is asked "
+	  "with CommitStatus" },
 	{ "WORKER_ID", GX_CFG_STR, "", 0, 128, OFF(worker_id), 0, NULL,
 	  "lease owner name, held by one live process at a time; empty = the host name (the pod name), or <host>-<n> "
 	  "while another live process holds it" },

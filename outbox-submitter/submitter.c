@@ -62,6 +62,7 @@ static void metrics_init(void)
 {
 	static const char *const outcome[] = { "outcome", NULL };
 	static const char *const status[] = { "status", NULL };
+	static const char *const source[] = { "source", NULL };
 	static const double commit_buckets[] = { 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 600 };
 	static const double orig_buckets[] = { 0.1, 0.5, 1, 2, 5, 10, 30 };
 
@@ -75,8 +76,8 @@ static void metrics_init(void)
 		gx_metrics_gauge("gx_outbox_in_flight", "commands this replica has claimed and not settled", NULL);
 	sub_m.oldest = gx_metrics_gauge("gx_outbox_oldest_pending_seconds", "age of the oldest PENDING command", NULL);
 	sub_m.submit = gx_metrics_histogram("gx_outbox_submit_seconds",
-					    "one Fabric round trip: endorse, submit and commit status of one send",
-					    NULL, commit_buckets, GX_ARRAY_LEN(commit_buckets));
+					    "one send to its commit: endorse, submit and the commit learnt", NULL,
+					    commit_buckets, GX_ARRAY_LEN(commit_buckets));
 	sub_m.commit = gx_metrics_histogram("gx_outbox_commit_seconds", "command creation to COMMITTED", NULL,
 					    commit_buckets, GX_ARRAY_LEN(commit_buckets));
 	sub_m.orig_processed =
@@ -86,11 +87,16 @@ static void metrics_init(void)
 				   status);
 	sub_m.orig_depth =
 		gx_metrics_gauge("outbox_queue_depth", "PENDING commands in the outbox (all replicas)", NULL);
-	sub_m.orig_duration =
-		gx_metrics_histogram("outbox_processing_duration_seconds",
-				     "one Fabric round trip: endorse, submit and commit status of one send", NULL,
-				     orig_buckets, GX_ARRAY_LEN(orig_buckets));
+	sub_m.orig_duration = gx_metrics_histogram("outbox_processing_duration_seconds",
+						   "one send to its commit: endorse, submit and the commit learnt",
+						   NULL, orig_buckets, GX_ARRAY_LEN(orig_buckets));
 	sub_m.orig_status = gx_metrics_gauge("outbox_worker_status", "1 while the submitter loop runs", NULL);
+	sub_m.calls = gx_metrics_gauge("gx_outbox_fabric_calls",
+				       "Gateway calls this replica holds now (FABRIC_MAX_CALLS)", NULL);
+	sub_m.calls_peak = gx_metrics_gauge("gx_outbox_fabric_calls_peak", "the most Gateway calls held at once", NULL);
+	sub_m.commit_source =
+		gx_metrics_counter("gx_outbox_commits_learnt_total",
+				   "commits learnt, by source: events (the stream), commit_status", source);
 	sub_m.no_plan =
 		gx_metrics_gauge("gx_outbox_peer_no_endorsers",
 				 "1 while the peer answers FAILED_PRECONDITION for FABRIC_CHANNEL/FABRIC_CHAINCODE "
@@ -158,7 +164,8 @@ static void on_probe(struct gx_fabric_result *r, void *arg)
 			    s->cfg->fabric.chaincode);
 	gx_metrics_set(sub_m.no_plan, NULL, atomic_load(&s->no_plan) ? 1 : 0);
 	atomic_store(&pr->active, false);
-	sub_wake(pr->s);
+	sub_call_give(s);
+	sub_wake(s);
 }
 
 static void probe_peer(struct sub *s)
@@ -173,8 +180,11 @@ static void probe_peer(struct sub *s)
 	if (!p)
 		return;
 	atomic_store(&s->probe.active, true);
-	if (gx_fabric_client_evaluate(c, p, on_probe, &s->probe, NULL) < 0)
+	sub_call_take(s, true);
+	if (gx_fabric_client_evaluate(c, p, on_probe, &s->probe, NULL) < 0) {
 		atomic_store(&s->probe.active, false);
+		sub_call_give(s);
+	}
 	gx_fabric_msg_proposal_free(p);
 }
 
@@ -244,11 +254,19 @@ static void wait_events(struct sub *s, int timeout_ms)
 	}
 }
 
+/* Drain deadline: cancel every running call; what waits for the events stream goes back to PENDING (the next
+ * owner re-sends the same tx id and CommitStatus tells). */
 static void cancel_all(struct sub *s)
 {
-	for (size_t i = 0; i < s->njobs; i++)
-		if (s->jobs[i]->op_active)
-			gx_fabric_client_cancel(s->clients[s->jobs[i]->call.identity], s->jobs[i]->op_id);
+	for (size_t i = 0; i < s->njobs; i++) {
+		struct job *j = s->jobs[i];
+
+		if (j->op_active)
+			gx_fabric_client_cancel(s->clients[j->call.identity], j->op_id);
+		else if (j->awaiting && j->outcome == OUT_NONE)
+			sub_job_release(j);
+	}
+	sub_watch_stop(s);
 }
 
 static void *db_main(void *arg)
@@ -266,6 +284,7 @@ static void *db_main(void *arg)
 		atomic_store(&s->heartbeat_ms, now);
 		sub_db_connect(s, false);
 		sub_take_done(s);
+		sub_watch_poll(s, now);
 		sub_status_due(s, now);
 		sub_flush(s);
 		periodic(s, now);
@@ -372,6 +391,8 @@ struct sub *sub_start(const struct sub_cfg *cfg, const char *conninfo, long long
 	s->efd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	s->done_tail = &s->done_head;
+	s->watch.tail = &s->watch.head;
+	s->watch.park_tail = &s->watch.park_head;
 	s->probe.s = s;
 	snprintf(s->peer_reason, sizeof(s->peer_reason), "peer not probed yet");
 	atomic_store(&s->heartbeat_ms, gx_now_ms());
@@ -458,6 +479,7 @@ void sub_free(struct sub *s)
 	while (s->njobs > 0)
 		sub_job_free(s, s->jobs[s->njobs - 1]);
 	free(s->jobs);
+	sub_watch_free(s);
 	for (int i = 0; i < SUB_NIDS; i++)
 		gx_fabric_id_free(s->ids[i]);
 	if (s->efd >= 0)

@@ -33,6 +33,8 @@ struct sub_cfg {
 	long long mvcc_max;           /* MVCC_MAX_REENDORSE */
 	long long commit_timeout_ms;  /* FABRIC_COMMIT_TIMEOUT_MS */
 	long long endorse_timeout_ms; /* FABRIC_ENDORSE_TIMEOUT_MS */
+	long long max_calls;          /* FABRIC_MAX_CALLS: concurrent Gateway calls */
+	long long commit_fallback_ms; /* FABRIC_COMMIT_FALLBACK_MS */
 };
 
 struct sub;

@@ -4,6 +4,7 @@
  *   claim.c      claim a batch, map each row to a chaincode call, persist its proposal, the session setup
  *   deliver.c    send, take Fabric results back, classify them into outcomes, backoff and the in-flight window
  *   settle.c     write the outcomes: one table row per outcome (statement, columns, metrics)
+ *   watch.c      commit outcomes from the chaincode events stream, and the budget of concurrent Gateway calls
  * One way: submitter.c -> claim.c, settle.c -> deliver.c. Everything here runs on the database thread unless noted.
  */
 #ifndef SUBMITTER_INT_H
@@ -62,7 +63,39 @@ struct job {
 	bool status_wait;
 	int status_tries;
 	int64_t status_at_ms;
+	/* watch.c: listed by tx id from the send until the job is freed */
+	struct job *hnext;
+	bool hashed;
+	bool awaiting;        /* Submit succeeded: waiting for the events stream */
+	int64_t await_ms;     /* since when */
+	uint64_t await_block; /* the newest block seen then */
+	bool seen;            /* the stream showed the tx valid, in seen_block */
+	uint64_t seen_block;
+	struct gx_fabric_proposal *parked; /* waiting for the call budget (pnext: the queue) */
+	struct job *pnext;
 	struct gx_fabric_proposal *prop; /* RESEND only */
+};
+
+/* One block of the events stream, queued by the poll thread for the database thread. */
+struct watch_block {
+	struct watch_block *next;
+	uint64_t block;
+	size_t n;
+	char tx[]; /* n tx ids of GX_FABRIC_TXID_SIZE bytes each */
+};
+
+struct sub_watch {
+	struct watch_block *head, **tail; /* under sub.lock */
+	atomic_bool open;                 /* the stream runs (its final callback not yet run) */
+	uint64_t stream_id;
+	/* database thread only */
+	bool have_block; /* a block is known (the first commit learnt): the stream can open */
+	uint64_t last_block;
+	int64_t reopen_at_ms, next_scan_ms;
+	struct job **buckets; /* tx id -> job */
+	size_t nbuckets;
+	struct job *park_head, **park_tail; /* sends waiting for the call budget, oldest first */
+	size_t nparked;
 };
 
 struct probe {
@@ -98,6 +131,8 @@ struct sub {
 	_Atomic int64_t queue_depth;       /* last PENDING count read, for /health */
 	struct gx_rollwin calls[SUB_NIDS]; /* Fabric operations per identity: noted by the database thread */
 	struct probe probe;
+	atomic_int ncalls, ncalls_peak; /* Gateway calls held now, and the most at once (watch.c) */
+	struct sub_watch watch;
 
 	/* database thread only */
 	struct gx_pgs *db; /* the session: the outbox store's statements, LISTEN gx_outbox */
@@ -115,6 +150,7 @@ struct sub {
 struct sub_metrics {
 	struct gx_metric *processed, *depth, *inflight, *oldest, *submit, *commit;
 	struct gx_metric *orig_processed, *orig_depth, *orig_duration, *orig_status, *no_plan;
+	struct gx_metric *calls, *calls_peak, *commit_source;
 };
 extern struct sub_metrics sub_m;
 
@@ -144,8 +180,14 @@ void sub_held_ids(const struct sub *s, struct gx_outbox_store_arr *a);
  * unknown; all copied), listed in s->jobs (owned there until sub_job_free). */
 struct job *sub_job_new(struct sub *s, const char *id, const char *request_id, const char *trace_id);
 void sub_job_free(struct sub *s, struct job *j);
-/* Start the transact of p for j (p is consumed); a call that cannot start becomes a retry. */
+/* Send p for j (p is consumed): Endorse + Submit when the call budget has room, else queued until it has; a call
+ * that cannot start becomes a retry. */
 void sub_job_send(struct sub *s, struct job *j, struct gx_fabric_proposal *p);
+/* Start Endorse + Submit (a budget unit is held), CommitStatus (likewise); settle committed or released. */
+void sub_job_start(struct sub *s, struct job *j, struct gx_fabric_proposal *p);
+void sub_job_ask_status(struct sub *s, struct job *j);
+void sub_job_committed(struct sub *s, struct job *j, uint64_t block, const char *source);
+void sub_job_release(struct job *j);
 /* Take every queued Fabric result and classify it into an outcome. */
 void sub_take_done(struct sub *s);
 /* Ask CommitStatus again for the submitted jobs whose time has come (on drain: release them instead). */
@@ -154,6 +196,25 @@ void sub_status_due(struct sub *s, int64_t now);
 /* A line about job j's command: its request id and trace id as the context, its id as "commandId" (design.md §8). */
 #define sub_job_log(level, j, ...) \
 	gx_log_write((level), &(j)->log, GX_LOG_FIELDS(GX_LOG_STR("commandId", (j)->id)), __VA_ARGS__)
+
+/* watch.c */
+/* List j under its tx id / take it out (sub_job_send and sub_job_free do). */
+void sub_watch_add(struct sub *s, struct job *j);
+void sub_watch_remove(struct sub *s, struct job *j);
+/* A block known to be committed (opens the stream from there). */
+void sub_watch_block(struct sub *s, uint64_t block);
+/* Database thread, each loop turn: match the stream's blocks, (re)open it, CommitStatus for what it has not shown in
+ * time, and start queued sends while the budget allows. */
+void sub_watch_poll(struct sub *s, int64_t now);
+/* Cancel the stream (drain); free what the watch holds (after the threads stopped). */
+void sub_watch_stop(struct sub *s);
+void sub_watch_free(struct sub *s);
+/* Take one unit of the call budget (must: even beyond it, for the probe and the stream); give it back. */
+bool sub_call_take(struct sub *s, bool must);
+void sub_call_give(struct sub *s);
+/* Queue j's send of p until the budget has room; drop a queued send (the proposal is freed). */
+void sub_park(struct sub *s, struct job *j, struct gx_fabric_proposal *p);
+void sub_unpark(struct sub *s, struct job *j);
 
 /* settle.c */
 /* Write every settled outcome (retried after FLUSH_RETRY_MS when the database fails). */

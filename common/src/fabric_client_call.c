@@ -182,6 +182,8 @@ static int transact_next(struct gx_fabric_client_op *op)
 		gx_fabric_msg_buf_release(&req);
 		return rc;
 	case GX_FABRIC_STAGE_SUBMIT:
+		if (op->res.op == GX_FABRIC_OP_ENDORSE_SUBMIT)
+			return 1; /* the caller learns the outcome elsewhere (an events stream) */
 		return unary_start(op, GX_FABRIC_STAGE_COMMIT, M_COMMIT, &op->commit_req,
 				   c->timeout_ms[GX_FABRIC_STAGE_COMMIT]);
 	default:
@@ -207,7 +209,8 @@ void gx_fabric_client_unary_done(struct gx_fabric_client_op *op, bool ok)
 	if (!failed)
 		failed = gx_fabric_client_unary_decode(op, &msg) < 0;
 	gx_fabric_msg_buf_release(&msg);
-	if (!failed && op->res.op == GX_FABRIC_OP_TRANSACT && transact_next(op) == 0)
+	if (!failed && (op->res.op == GX_FABRIC_OP_TRANSACT || op->res.op == GX_FABRIC_OP_ENDORSE_SUBMIT) &&
+	    transact_next(op) == 0)
 		return;
 	finish(op);
 }
@@ -324,6 +327,12 @@ int gx_fabric_client_transact(struct gx_fabric_client *c, const struct gx_fabric
 			      void *arg, uint64_t *op_id)
 {
 	return endorse_like(c, GX_FABRIC_OP_TRANSACT, p, cb, arg, op_id);
+}
+
+int gx_fabric_client_endorse_submit(struct gx_fabric_client *c, const struct gx_fabric_proposal *p,
+				    gx_fabric_client_cb cb, void *arg, uint64_t *op_id)
+{
+	return endorse_like(c, GX_FABRIC_OP_ENDORSE_SUBMIT, p, cb, arg, op_id);
 }
 
 int gx_fabric_client_submit(struct gx_fabric_client *c, const char *tx_id, const void *payload, size_t payload_len,

@@ -7,8 +7,12 @@ whose DOCS_ASSETS lacks them answers 503 DOCS_UNAVAILABLE in the one error body 
 in a real browser is test/suites/openapi.sh.
 
 DocumentSecurityTest: for every operation of every live document, a request without a token is refused with
-401 TOKEN_MISSING exactly when the document says the operation needs one (a non-empty `security`), and every answer
-is one the document lists."""
+401 TOKEN_MISSING exactly when the document says the operation needs one (a `security` without the empty
+requirement `{}`), and every answer is one the document lists. The operations that list `partnerKey` are exactly the
+partner operations of the scope table (common/src/apikey.c, docs/partners.md); on each, a malformed, unknown or
+revoked key, a key with an Authorization header, a key without the scope and a key with it all get an answer the
+document lists (401 with the key's issue, 403 INSUFFICIENT_SCOPE naming the scope, the handler's own answer); on every
+other operation a key is refused with 403 INSUFFICIENT_SCOPE (NOT_A_PARTNER_OPERATION)."""
 
 import hashlib
 import os
@@ -17,10 +21,12 @@ import shutil
 import tempfile
 import unittest
 import urllib.parse
+import uuid
 
 import gxtest
 from gxtest import openapi as oa
 from gxtest.http import request
+from gxtest.auth import bearer, mint_token
 from gxtest.services import NO_LIMITS, start_backing
 
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -148,8 +154,27 @@ def _param_value(param):
     return urllib.parse.quote(str(enum[0]), safe="") if enum else "00000000-0000-4000-8000-00000000dead"
 
 
+def _scope_table():
+    """(scope, service or "*", METHOD, path) rows of gx_apikey_scopes, read from the C source (the truth)."""
+    with open(os.path.join(gxtest.REPO_ROOT, "common/src/apikey.c"), encoding="utf-8") as f:
+        src = f.read()
+    table = src[src.index("gx_apikey_scopes[] = {"):]
+    return re.findall(r'\{ "([\w.]+)", "([\w*-]+)", "([A-Z]+)", "([^"]+)" \}', table[:table.index("};")])
+
+
+def _needs_token(op):
+    """The document's promise: a credential is needed unless one requirement is the empty one (`[]` or `{}`)."""
+    return bool(op["security"]) and {} not in op["security"]
+
+
+KEY_PATH = "/api/v1/partner-keys"
+
+
 class DocumentSecurityTest(gxtest.GxTestCase):
-    """Each documented operation, asked without a token: 401 TOKEN_MISSING exactly where `security` is non-empty."""
+    """Each documented operation, asked without a token: 401 TOKEN_MISSING exactly where `security` needs one; asked
+    with partner keys: an answer the document lists on every partner operation."""
+
+    maxDiff = None
 
     @classmethod
     def setUpClass(cls):
@@ -162,29 +187,116 @@ class DocumentSecurityTest(gxtest.GxTestCase):
             d = cls.stack.start_daemon(name, env=dict(NO_LIMITS, DOCS_ASSETS=""))
             d.expect_errors("DOCS_UNAVAILABLE")
             cls.apis[name] = (d, oa.fetch(d.url))
+        cls.scopes = _scope_table()
 
-    def test_401_exactly_where_the_document_asks_for_a_token(self):
-        checked, wrong = 0, []
+    def each_operation(self):
+        """(service, daemon, document, METHOD, template, operation, a concrete path, a body or None)"""
         for name, (api, doc) in sorted(self.apis.items()):
             for method, template, op in oa.operations(doc):
-                self.assertIn("security", op, "%s %s %s: no explicit security" % (name, method, template))
                 item = doc["paths"][template]
                 params = {p["name"]: p for p in (item.get("parameters") or []) + (op.get("parameters") or [])
                           if isinstance(p, dict) and p.get("in") == "path"}
                 path = re.sub(r"\{([^}]+)\}", lambda m: _param_value(params.get(m.group(1), {})), template)
                 body = {} if method in ("POST", "PUT", "PATCH") else None
-                r = request(method, api.url + path, json_body=body)
-                refused = r.status == 401 and any(d.get("issue") == "TOKEN_MISSING"
-                                                   for d in (r.json() or {}).get("details") or [])
-                if refused != bool(op["security"]):
-                    wrong.append("%s %s %s: security %s, answered %d %s" % (
-                        name, method, template, op["security"], r.status, r.text[:120]))
-                else:
-                    try:
-                        oa.validate(doc, method, template, r.status, r)
-                    except AssertionError as e:
-                        wrong.append("%s: %s" % (name, e))
-                checked += 1
+                yield name, api, doc, method, template, op, path, body
+
+    def scope_of(self, name, method, template):
+        return next((s for s, svc, m, p in self.scopes if svc in ("*", name) and (m, p) == (method, template)), None)
+
+    def create_key(self, scopes):
+        admin = self.apis["svc-admin"][0]
+        r = request("POST", admin.url + KEY_PATH, headers=bearer(mint_token(str(uuid.uuid4()), role="ADMIN")),
+                    json_body={"name": "document check", "scopes": list(scopes), "rateLimitPerMinute": 100000})
+        self.assertEqual(r.status, 201, r.text)
+        return r.json()
+
+    def test_401_exactly_where_the_document_asks_for_a_token(self):
+        checked, wrong = 0, []
+        for name, api, doc, method, template, op, path, body in self.each_operation():
+            self.assertIn("security", op, "%s %s %s: no explicit security" % (name, method, template))
+            r = request(method, api.url + path, json_body=body)
+            refused = r.status == 401 and any(d.get("issue") == "TOKEN_MISSING"
+                                               for d in (r.json() or {}).get("details") or [])
+            if refused != _needs_token(op):
+                wrong.append("%s %s %s: security %s, answered %d %s" % (
+                    name, method, template, op["security"], r.status, r.text[:120]))
+            else:
+                try:
+                    oa.validate(doc, method, template, r.status, r)
+                except AssertionError as e:
+                    wrong.append("%s: %s" % (name, e))
+            checked += 1
         self.assertEqual(wrong, [])
         # seven documents of more than ten operations each: an empty walk would prove nothing
         self.assertGreater(checked, 90)
+
+    def test_partner_key_exactly_on_the_partner_operations(self):
+        self.assertEqual(len(self.scopes), 32, "the scope table as docs/partners.md lists it")
+        listed, wrong = set(), []
+        for name, _, _, method, template, op, _, _ in self.each_operation():
+            if {"partnerKey": []} in op["security"]:
+                listed.add((name, method, template))
+                scope = self.scope_of(name, method, template)
+                # the 403 answer tells a partner which scope the operation needs
+                if scope and scope not in (op["responses"].get("403") or {}).get("description", ""):
+                    wrong.append("%s %s %s: the 403 answer does not name the scope %s" % (
+                        name, method, template, scope))
+        table = {(name, m, p) for _, svc, m, p in self.scopes for name in self.apis if svc in ("*", name)}
+        self.assertEqual(sorted(listed - table), [], "partnerKey on an operation no scope names")
+        self.assertEqual(sorted(table - listed), [], "a partner operation whose security lacks partnerKey")
+        self.assertEqual(wrong, [])
+        self.assertEqual(len(table), 31 + len(self.apis), "commands.get on every API, 31 other scopes")
+
+    def test_every_key_answer_is_documented(self):
+        names = [s for s, _, _, _ in self.scopes]
+        full = self.create_key(names)
+        # two keys of one scope each: one of them lacks the scope of any operation
+        narrow = {s: self.create_key([s]) for s in ("system.status", "countries.list")}
+        revoked = self.create_key(["countries.list"])
+        admin = self.apis["svc-admin"][0]
+        r = request("POST", admin.url + KEY_PATH + "/" + revoked["id"] + "/revoke", json_body={},
+                    headers=bearer(mint_token(str(uuid.uuid4()), role="ADMIN")))
+        self.assertEqual(r.status, 200, r.text)
+        unknown = "gxk_%s_%s" % (uuid.uuid4().hex, hashlib.sha256(b"no such key").hexdigest())
+        token = bearer(mint_token(str(uuid.uuid4())))
+        checked, wrong = 0, []
+        for name, api, doc, method, template, op, path, body in self.each_operation():
+            where = "%s %s %s" % (name, method, template)
+            scope = self.scope_of(name, method, template)
+            if not scope:
+                r = request(method, api.url + path, json_body=body, headers={"X-API-Key": full["apiKey"]})
+                got = (r.status, ((r.json() or {}).get("details") or [{}])[0].get("issue"))
+                if got != (403, "NOT_A_PARTNER_OPERATION"):
+                    wrong.append("%s: a key on no partner operation answered %d %s" % (where, r.status, r.text[:160]))
+                continue
+            other = narrow["countries.list" if scope == "system.status" else "system.status"]["apiKey"]
+            cases = [("a malformed key", {"X-API-Key": "gxk_not-a-key"}, 401, "UNAUTHORIZED", "API_KEY_MALFORMED"),
+                     ("an unknown key", {"X-API-Key": unknown}, 401, "UNAUTHORIZED", "API_KEY_INVALID"),
+                     ("a revoked key", {"X-API-Key": revoked["apiKey"]}, 401, "UNAUTHORIZED", "API_KEY_REVOKED"),
+                     ("a key and a token", dict(token, **{"X-API-Key": full["apiKey"]}), 401, "UNAUTHORIZED",
+                      "CREDENTIALS_CONFLICT"),
+                     ("a key without the scope", {"X-API-Key": other}, 403, "INSUFFICIENT_SCOPE", scope),
+                     ("a key with the scope", {"X-API-Key": full["apiKey"]}, None, None, None)]
+            for what, headers, status, code, issue in cases:
+                r = request(method, api.url + path, json_body=body, headers=headers)
+                j = r.json() if r.body else None
+                j = j if isinstance(j, dict) else {}
+                got_issue = (j.get("details") or [{}])[0].get("issue")
+                if status is None:
+                    # the handler's own answer: whatever it is, no refusal of the key
+                    if r.status == 401 or j.get("code") == "INSUFFICIENT_SCOPE":
+                        wrong.append("%s: %s refused: %d %s" % (where, what, r.status, r.text[:160]))
+                        continue
+                elif (r.status, j.get("code"), got_issue) != (status, code, issue):
+                    wrong.append("%s: %s answered %d %s" % (where, what, r.status, r.text[:160]))
+                    continue
+                if status == 401 and "ApiKey" not in r.headers.get("WWW-Authenticate", "") and \
+                        issue != "CREDENTIALS_CONFLICT":
+                    wrong.append("%s: %s without WWW-Authenticate: ApiKey" % (where, what))
+                try:
+                    oa.validate(doc, method, template, r.status, r)
+                except AssertionError as e:
+                    wrong.append("%s, %s: %s" % (name, what, e))
+                checked += 1
+        self.assertEqual(wrong, [])
+        self.assertEqual(checked, 6 * (31 + len(self.apis)))

@@ -45,8 +45,9 @@ class PeerBehaviourTest(gxtest.GxTestCase):
         self.chain.set_faults("")
 
     def test_only_commit_status_after_submit(self):
-        # the first two CommitStatus calls fail: the transaction was ordered, it must not be endorsed or sent again
-        self.chain.set_faults("unavailable CommitStatus 2\n")
+        # the events stream is down, so CommitStatus is asked, and the first two fail: the transaction was ordered,
+        # it must not be endorsed or sent again
+        self.chain.set_faults("drop_events\nunavailable ChaincodeEvents 100000\nunavailable CommitStatus 2\n")
         cid = enqueue(self.stack, "CREATE_USER", user("cs-a"), "wallet:cs-a")
         wait_sql(self.stack, 'SELECT "status"::text FROM "OutboxCommand" WHERE "id" = %s' % q(cid), [("COMMITTED",)],
                  30)
@@ -94,3 +95,39 @@ class PeerBehaviourTest(gxtest.GxTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BurstTest(gxtest.GxTestCase):
+    """2,000 commands at once against the stand-in with its Gateway concurrency limit (500, as a Fabric 2.5 peer)
+    and a production-like 2 s block cut: no call refused, no transaction sent twice, every command COMMITTED then
+    PROJECTED, the commits learnt from the events stream, never more than FABRIC_MAX_CALLS calls held."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not gxtest.have_binary("outbox-submitter") or not gxtest.have_binary("gx-fabric-peer"):
+            raise unittest.SkipTest("outbox-submitter or gx-fabric-peer is not built")
+        start_backing(cls.stack, redis=False)
+        cls.chain = start_chain(cls.stack, replicas=1, peer_args=("--block-timeout-ms", "2000"))
+
+    def test_burst_within_the_peer_limit(self):
+        from test_submitter import bulk_loans
+        st, d = self.stack, self.chain.submitters[0]
+        b = enqueue(st, "CREATE_USER", user("burst-borrower"), "wallet:burst-borrower")
+        wait_sql(st, 'SELECT "status"::text FROM "OutboxCommand" WHERE "id" = %s' % q(b), [("PROJECTED",)], 30)
+        n = 2000
+        bulk_loans(st, n, "b-", "burst-borrower")
+        wait_sql(st, 'SELECT count(*) FROM "OutboxCommand" WHERE "commandType" = \'APPLY_FOR_LOAN\' AND "status"'
+                 " IN ('COMMITTED', 'PROJECTED')", [(str(n),)], timeout=240)
+        wait_sql(st, 'SELECT count(*) FROM "OutboxCommand" WHERE "status" = \'PROJECTED\'', [(str(n + 1),)],
+                 timeout=120)
+        self.assertEqual(st.psql('SELECT count(*), count(DISTINCT "fabricTxId"), max("attempts") FROM '
+                                 '"OutboxCommand" WHERE "commandType" = \'APPLY_FOR_LOAN\''),
+                         [(str(n), str(n), "1")])
+        self.assertEqual(metric(d, 'gx_outbox_processed_total{outcome="retry"}') or 0.0, 0.0)
+        peak = metric(d, "gx_outbox_fabric_calls_peak")
+        self.assertLessEqual(peak, 400 + 2)  # the budget, plus the probe and the stream
+        events = metric(d, 'gx_outbox_commits_learnt_total{source="events"}') or 0.0
+        self.assertGreater(events, n * 0.9, "most commits should come from the events stream")
+        self.assertNotIn("too many requests", self.chain.peer.log_text())
+        print("burst of %d: peak %d Gateway calls held, %d commits learnt from the events stream" % (n, peak, events))

@@ -60,11 +60,11 @@ class LostCommitAckTest(RecoveryCase):
         # a long lease: only the reconnect can free the row within the test's bound
         d = self.chain.start_submitter({"DATABASE_URL": proxy.url(st.pg.dbname), "LEASE_MS": "30s"})
         d.expect_errors("COMMIT failed: server closed the connection unexpectedly")
-        # command A waits 8 s for its commit status: it is in flight across the cut
-        self.chain.set_faults("delay CommitStatus 1 8000\n")
+        # command A waits 8 s in Submit: it is in flight across the cut
+        self.chain.set_faults("delay Submit 1 8000\n")
         a = enqueue(st, "CREATE_USER", user("ack-a"), "wallet:ack-a")
         wait_sql(st, 'SELECT "status"::text FROM "OutboxCommand" WHERE "id" = %s' % q(a), [("SUBMITTED",)], 20)
-        time.sleep(0.5)  # A's CommitStatus call is now the delayed one
+        time.sleep(0.5)  # A's Submit is now the delayed call
         proxy.arm(b"sub_persist")
         b = enqueue(st, "CREATE_USER", user("ack-b"), "wallet:ack-b")
         self.assertTrue(proxy.dropped.wait(20), "the claim of B never committed through the proxy")
@@ -88,7 +88,7 @@ class RenewHeldOnlyTest(RecoveryCase):
     def test_unheld_row_lease_runs_out(self):
         st = self.stack
         d = self.chain.start_submitter({"LEASE_MS": "3s"})
-        self.chain.set_faults("delay CommitStatus 1 9000\n")
+        self.chain.set_faults("delay Submit 1 9000\n")
         a = enqueue(st, "CREATE_USER", user("renew-a"), "wallet:renew-a")
         wait_sql(st, 'SELECT "status"::text FROM "OutboxCommand" WHERE "id" = %s' % q(a), [("SUBMITTED",)], 20)
         # a row this process never claimed, leased under its name (as a lost claim answer leaves it): written
@@ -116,11 +116,12 @@ class StableNameTest(RecoveryCase):
         st, host = self.stack, socket.gethostname()
         env = {"WORKER_ID": None, "LEASE_MS": "30s"}
         d = self.chain.start_submitter(env)
-        self.chain.set_faults("delay CommitStatus 1 60000\n")
+        self.chain.set_faults("delay Submit 1 60000\n")
         a = enqueue(st, "CREATE_USER", user("name-a"), "wallet:name-a")
         wait_sql(st, 'SELECT "status"::text, "lockedBy" FROM "OutboxCommand" WHERE "id" = %s' % q(a),
                  [("SUBMITTED", host)], 20)
         tx = st.psql('SELECT "fabricTxId" FROM "OutboxCommand" WHERE "id" = %s' % q(a))[0][0]
+        time.sleep(1.0)  # past Endorse: the delayed Submit is this process's
         d.kill9()
         self.chain.submitters.remove(d)
         t0 = time.monotonic()

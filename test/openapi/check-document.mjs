@@ -3,7 +3,9 @@
 //   2. `redocly lint` with redocly.yaml (the recommended ruleset) finds no error and no warning;
 //   3. every operation has an operationId, camelCase and unique in the document, and an explicit `security`
 //      (`[]` on a public operation, the schemes otherwise);
-//   4. with IDS (operation-ids.txt: "<service> <METHOD> <path> <operationId>" lines) an operation listed for
+//   4. an operation whose security lists partnerKey documents the 401 (a bad key) and the 403 INSUFFICIENT_SCOPE a
+//      key caller can get (docs/api-reference.md "Partner keys in the documents");
+//   5. with IDS (operation-ids.txt: "<service> <METHOD> <path> <operationId>" lines) an operation listed for
 //      SERVICE keeps its operationId and is still there (operationIds are what generated clients call: renaming
 //      one breaks them). Operations not listed yet are named on stdout, to be added.
 //   usage: node check-document.mjs FILE [SERVICE IDS]
@@ -72,6 +74,13 @@ for (const [p, item] of Object.entries(doc.paths || {})) {
 		}
 		if (!Array.isArray(op.security))
 			problems.push(`${where}: no "security" (write [] on a public operation, the schemes otherwise)`);
+		else if (op.security.some((r) => r && "partnerKey" in r)) {
+			const res = op.responses || {};
+			const text = (r) => (r?.$ref ? doc.components?.responses?.[r.$ref.split("/").pop()] : r)?.description ?? "";
+			if (!res["401"]) problems.push(`${where}: lists partnerKey but documents no 401 (a bad key)`);
+			if (!text(res["403"]).includes("INSUFFICIENT_SCOPE"))
+				problems.push(`${where}: lists partnerKey but documents no 403 INSUFFICIENT_SCOPE`);
+		}
 	}
 }
 if (ops.length === 0) problems.push("the document has no operation");

@@ -3,7 +3,8 @@
 # test/openapi/package.json, installed with npm ci):
 #   - every svc-*/openapi.json: @apidevtools/swagger-parser validates it, `redocly lint` (recommended rules,
 #     test/openapi/redocly.yaml) finds no error or warning, every operation has a unique camelCase operationId and an
-#     explicit security, and the operationIds of test/openapi/operation-ids.txt are unchanged (check-document.mjs);
+#     explicit security, an operation that lists partnerKey documents its 401 and 403 INSUFFICIENT_SCOPE, and the
+#     operationIds of test/openapi/operation-ids.txt are unchanged (check-document.mjs);
 #   - self-test: broken copies of a document (one fault each, break-document.py) are each refused for that fault;
 #   - every API daemon (GX_BIN_DIR, on free ports, with the real Swagger UI files of common/docs-ui in DOCS_ASSETS)
 #     serves /docs, which headless Chromium (Debian's chromium, through playwright-core) renders with every operation
@@ -56,6 +57,7 @@ declare -A want=(
 	[snake_case_operation_id]="is not camelCase"
 	[renamed_operation_id]="renaming breaks clients"
 	[public_without_security]="redocly error security-defined"
+	[partner_without_403]="lists partnerKey but documents no 403 INSUFFICIENT_SCOPE"
 	[nullable_without_type]="redocly error nullable-type-sibling"
 	[dangling_ref]="redocly error no-unresolved-refs"
 )

@@ -69,7 +69,8 @@ enum gx_fabric_op {
 	GX_FABRIC_OP_ENDORSE,
 	GX_FABRIC_OP_SUBMIT,
 	GX_FABRIC_OP_COMMIT_STATUS,
-	GX_FABRIC_OP_TRANSACT, /* endorse + submit + commit status */
+	GX_FABRIC_OP_TRANSACT,       /* endorse + submit + commit status */
+	GX_FABRIC_OP_ENDORSE_SUBMIT, /* endorse + submit: the commit is learnt from an events stream */
 };
 
 /* The RPC an operation was in when it ended (for TRANSACT: ENDORSE failures mean nothing was sent to ordering;
@@ -143,6 +144,11 @@ int gx_fabric_client_commit_status(struct gx_fabric_client *c, const char *tx_id
 int gx_fabric_client_transact(struct gx_fabric_client *c, const struct gx_fabric_proposal *p, gx_fabric_client_cb cb,
 			      void *arg, uint64_t *op_id) GX_MUSTCHECK;
 
+/* Endorse, sign and submit, without waiting for the commit (one Gateway call at a time, none held for the block):
+ * success means the orderer accepted the transaction; learn its outcome from a ChaincodeEvents stream, or ask
+ * gx_fabric_client_commit_status(). */
+int gx_fabric_client_endorse_submit(struct gx_fabric_client *c, const struct gx_fabric_proposal *p,
+				    gx_fabric_client_cb cb, void *arg, uint64_t *op_id) GX_MUSTCHECK;
 /* Open a ChaincodeEvents stream for the client's chaincode from start_block (and after after_tx_id when non-empty;
  * borrowed). No deadline: stop it with gx_fabric_client_cancel(). Same start/cb contract as above. */
 int gx_fabric_client_events(struct gx_fabric_client *c, uint64_t start_block, const char *after_tx_id,
