@@ -546,6 +546,8 @@ def main():
     ap.add_argument("--pairs", type=int, default=None, help="sender/receiver pairs of the pipeline (default 500)")
     ap.add_argument("--rates", default="500,1000,max", help="pipeline offered rates per second, or max")
     ap.add_argument("--block-timeout-ms", type=int, default=200, help="peer block cut timeout during the pipeline")
+    ap.add_argument("--endorse-latency-ms", type=int, default=20, help="peer endorse latency during the pipeline")
+    ap.add_argument("--endorse-jitter-ms", type=int, default=10, help="plus a random 0..N ms")
     ap.add_argument("--out", default=None)
     ap.add_argument("--no-report", action="store_true")
     a = ap.parse_args()
@@ -568,7 +570,9 @@ def main():
            "setup": {"postgresql": "fsync=on, synchronous_commit=on, full_page_writes=on (defaults)",
                      "api_env": API_ENV, "worker_env": WORKER_ENV, "wrk_seconds": seconds,
                      "connections": conns_list, "pipeline_pairs": pairs,
-                     "peer": {"block_size": 500, "block_timeout_ms": a.block_timeout_ms}}}
+                     "peer": {"block_size": 500, "block_timeout_ms": a.block_timeout_ms,
+                              "endorse_latency_ms": a.endorse_latency_ms, "endorse_jitter_ms": a.endorse_jitter_ms,
+                              "gateway_concurrency": 500}}}
     t_start = time.monotonic()
     stack = gxtest.Stack("bench")
     try:
@@ -577,7 +581,8 @@ def main():
         stack.start_redis()
         stack.migrate()
         log("durable PostgreSQL, Redis, schema: ok (%.0f s)" % (time.monotonic() - t_start))
-        chain = Chain(stack, peer_args=("--block-size", "500", "--block-timeout-ms", "5"))
+        chain = Chain(stack, peer_args=("--block-size", "500", "--block-timeout-ms", "5", "--endorse-latency-ms", "0",
+                                         "--endorse-jitter-ms", "0"))
         chain.start_peer()
         users, top = [], -1
         if "pipeline" in parts:
@@ -585,7 +590,9 @@ def main():
             users, top = make_chain_users(stack, chain, pairs)
             log("pipeline setup: %d users on chain, funded (%.0f s)" % (len(users), time.monotonic() - t0))
         chain.stop_peer()
-        chain.peer_args = ["--block-size", "500", "--block-timeout-ms", str(a.block_timeout_ms)]
+        chain.peer_args = ["--block-size", "500", "--block-timeout-ms", str(a.block_timeout_ms),
+                           "--endorse-latency-ms", str(a.endorse_latency_ms),
+                           "--endorse-jitter-ms", str(a.endorse_jitter_ms)]
         chain.start_peer()
 
         # footprint: every daemon, exec -> /readyz 200, then idle RSS
@@ -643,6 +650,9 @@ def main():
                                                  watch, daemons["outbox-submitter"])
             for n, v in s.peak_kib.items():
                 doc["footprint"]["rss_load_kib"][n] = max(v, doc["footprint"]["rss_load_kib"].get(n, 0))
+            time.sleep(1.5)  # the peer rewrites its counters every second
+            doc["pipeline_peer_gateway"] = chain.peer_stats()
+            log("  peer Gateway calls since its start: %s" % doc["pipeline_peer_gateway"])
         problems = [p for p in stack.check_logs() if "Sanitizer" in p or "runtime error" in p]
         doc["log_problems"] = problems[:20]
     finally:

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Benchmark (not a test): outbox-submitter throughput from a pre-filled outbox to COMMITTED on the Fabric stand-in
-with production-like blocks (500 transactions or 2 s), with 1 and with 2 replicas.
+with production-like blocks (500 transactions or 2 s), 20-30 ms endorse latency and the Gateway concurrency limit
+of 500, with 1 and with 2 replicas; the peer's peak concurrent calls and refusals are recorded per run.
 
     test/bench/submitter_bench.py [--rows N] [--replicas 1,2] [--out bench/results/submitter.json]
 
@@ -75,7 +76,8 @@ def main():
         stack.start_pg()
         stack.migrate()
         chain = start_chain(stack, replicas=0, projector=False,
-                            peer_args=("--block-size", "500", "--block-timeout-ms", "2000"))
+                            peer_args=("--block-size", "500", "--block-timeout-ms", "2000", "--endorse-latency-ms", "20",
+                                       "--endorse-jitter-ms", "10"))
         env = {"LOG_LEVEL": "warn", "MAX_IN_FLIGHT": str(args.max_in_flight), "BATCH_SIZE": str(args.batch_size)}
         chain.start_submitter(env=env)
         make_borrower(stack, "bench-borrower")
@@ -84,14 +86,18 @@ def main():
         for i, r in enumerate(int(x) for x in args.replicas.split(",")):
             print("outbox-submitter bench: %d rows, %d replica(s)" % (args.rows, r), flush=True)
             res = run_once(stack, chain, args.rows, r, env, "%d-%d" % (i, r))
-            print("  -> %.1f commands/s (%.1f s)" % (res["commands_per_second"], res["seconds"]), flush=True)
+            time.sleep(1.5)  # the peer rewrites its counters every second
+            res["peer_gateway_since_start"] = chain.peer_stats()
+            print("  -> %.1f commands/s (%.1f s), peer Gateway counters %s" % (
+                res["commands_per_second"], res["seconds"], res["peer_gateway_since_start"]), flush=True)
             results.append(res)
     finally:
         stack.close(check=False)
     doc = {
         "benchmark": "outbox-submitter",
         "workload": "APPLY_FOR_LOAN, one aggregate per command, pre-filled outbox to COMMITTED",
-        "peer": {"binary": "gx-fabric-peer", "block_size": 500, "block_timeout_ms": 2000},
+        "peer": {"binary": "gx-fabric-peer", "block_size": 500, "block_timeout_ms": 2000, "endorse_latency_ms": 20,
+                 "endorse_jitter_ms": 10, "gateway_concurrency": 500},
         "submitter": {"MAX_IN_FLIGHT": args.max_in_flight, "BATCH_SIZE": args.batch_size},
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

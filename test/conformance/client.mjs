@@ -11,11 +11,18 @@
 //   resubmit <fn> [args...]      submit the same signed envelope twice -> {first, second, block...}
 //   mvcc <fn> [args...]          endorse twice against the same state, submit both -> {codes: [..]}
 //   events <startBlock> <count> [afterTxId]    read count events -> {events: [{block, txId, name, payload}]}
+//   endorsement <fn> [args...]   endorse only -> the endorsement: {count, prp, endorser, signature (hex), mspId, cert}
+//   bad-endorsement <highs|wrong|client> <fn> [args...]   submit with the endorsement's signature made high-S,
+//                                made by another key, or endorser and signature both the client's -> {code, ...}
+//   flood <n> <fn> [args...]     n concurrent evaluations -> {results: [{ok, ms} | {error, ms}]}
+//   streams-then-evaluate <k> <fn> [args...]   hold k event streams open, evaluate, close them, evaluate again
+//                                -> {during, after} each {ok} or {error}
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { connect, signers, hash } from '@hyperledger/fabric-gateway';
+import { common, msp, peer, gateway as gwpb } from '@hyperledger/fabric-protos';
 
 const CHANNEL = process.env.PEER_CHANNEL || 'gxchannel';
 const CHAINCODE = process.env.PEER_CHAINCODE || 'gxtv3';
@@ -92,6 +99,29 @@ async function statusOf(commit) {
 	return { txId: st.transactionId, code: st.code, block: Number(st.blockNumber) };
 }
 
+const hex = (b) => Buffer.from(b).toString('hex');
+
+// The nested messages of a prepared transaction down to its one endorsed action.
+function endorsedAction(prepared) {
+	const env = prepared.getEnvelope();
+	const pl = common.Payload.deserializeBinary(env.getPayload_asU8());
+	const tx = peer.Transaction.deserializeBinary(pl.getData_asU8());
+	const cap = peer.ChaincodeActionPayload.deserializeBinary(tx.getActionsList()[0].getPayload_asU8());
+	return { env, pl, tx, cap, action: cap.getAction() };
+}
+
+async function evaluateTimed(c, fn, args) {
+	const t0 = Date.now();
+	try {
+		await c.contract.evaluateTransaction(fn, ...args);
+		return { ok: true, ms: Date.now() - t0 };
+	} catch (e) {
+		return { error: errJson(e), ms: Date.now() - t0 };
+	}
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 const scenarios = {
 	async submit(c, fn, ...args) {
 		const p = await signedProposal(c, fn, args);
@@ -100,7 +130,9 @@ const scenarios = {
 		return { ...(await statusOf(commit)), result: Buffer.from(tx.getResult()).toString() };
 	},
 	async evaluate(c, fn, ...args) {
-		return { result: Buffer.from(await c.contract.evaluateTransaction(fn, ...args)).toString() };
+		const t0 = Date.now();
+		const result = Buffer.from(await c.contract.evaluateTransaction(fn, ...args)).toString();
+		return { result, ms: Date.now() - t0 };
 	},
 	async 'endorse-bad'(c, mode, fn, ...args) {
 		const unsigned = c.contract.newProposal(fn, { arguments: args });
@@ -137,6 +169,62 @@ const scenarios = {
 		const s1 = await signedSubmit(c, t1);
 		const s2 = await signedSubmit(c, t2);
 		return { results: [await statusOf(s1), await statusOf(s2)] };
+	},
+	async endorsement(c, fn, ...args) {
+		const tx = await (await signedProposal(c, fn, args)).endorse();
+		const { action } = endorsedAction(gwpb.PreparedTransaction.deserializeBinary(tx.getBytes()));
+		const es = action.getEndorsementsList();
+		const id = msp.SerializedIdentity.deserializeBinary(es[0].getEndorser_asU8());
+		return { count: es.length, prp: hex(action.getProposalResponsePayload_asU8()),
+			 endorser: hex(es[0].getEndorser_asU8()), signature: hex(es[0].getSignature_asU8()),
+			 mspId: id.getMspid(), cert: Buffer.from(id.getIdBytes_asU8()).toString() };
+	},
+	async 'bad-endorsement'(c, mode, fn, ...args) {
+		const tx = await (await signedProposal(c, fn, args)).endorse();
+		const prepared = gwpb.PreparedTransaction.deserializeBinary(tx.getBytes());
+		const { env, pl, tx: ptx, cap, action } = endorsedAction(prepared);
+		const e = action.getEndorsementsList()[0];
+		const prp = Buffer.from(action.getProposalResponsePayload_asU8());
+		const digestOf = (endorser) => crypto.createHash('sha256').update(Buffer.concat([prp, endorser])).digest();
+		if (mode === 'highs') {
+			e.setSignature(flipS(e.getSignature_asU8()));
+		} else if (mode === 'wrong') {
+			e.setSignature(await c.signer(digestOf(Buffer.from(e.getEndorser_asU8()))));
+		} else {
+			const creator = new msp.SerializedIdentity();
+			creator.setMspid(process.env.MSP_ID || 'Org1MSP');
+			creator.setIdBytes(fs.readFileSync(path.join(identityDir(), 'cert.pem')));
+			const cb = Buffer.from(creator.serializeBinary());
+			e.setEndorser(cb);
+			e.setSignature(await c.signer(digestOf(cb)));
+		}
+		cap.setAction(action);
+		ptx.getActionsList()[0].setPayload(cap.serializeBinary());
+		pl.setData(ptx.serializeBinary());
+		env.setPayload(pl.serializeBinary());
+		prepared.setEnvelope(env);
+		const digest = crypto.createHash('sha256').update(env.getPayload_asU8()).digest();
+		const commit = await c.gateway.newSignedTransaction(prepared.serializeBinary(), await c.signer(digest)).submit();
+		return statusOf(c.gateway.newSignedCommit(commit.getBytes(), await c.signer(commit.getDigest())));
+	},
+	async flood(c, n, fn, ...args) {
+		const calls = [];
+		for (let i = 0; i < Number(n); i++) calls.push(evaluateTimed(c, fn, args));
+		return { results: await Promise.all(calls) };
+	},
+	async 'streams-then-evaluate'(c, k, fn, ...args) {
+		const its = [], drained = [];
+		for (let i = 0; i < Number(k); i++) {
+			const it = await c.network.getChaincodeEvents(CHAINCODE, { startBlock: 0n });
+			its.push(it);
+			drained.push((async () => { try { for await (const _ of it) { /* hold the stream */ } } catch { /* closed */ } })());
+		}
+		await sleep(1000);
+		const during = await evaluateTimed(c, fn, args);
+		for (const it of its) it.close();
+		await Promise.all(drained);
+		await sleep(1000);
+		return { during, after: await evaluateTimed(c, fn, args) };
 	},
 	async events(c, start, count, after) {
 		const opts = { startBlock: BigInt(start) };

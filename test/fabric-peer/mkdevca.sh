@@ -1,13 +1,15 @@
 #!/bin/bash
 # Create a throwaway development PKI for the Fabric peer stand-in: an MSP signing CA with three client identities
-# carrying the Fabric attribute extension (gxc_role), and a TLS CA with the peer's server certificate and one client
-# TLS certificate for mutual TLS. Idempotent: when <dir>/.complete exists nothing is done.
+# carrying the Fabric attribute extension (gxc_role) and the peer's own identity (it signs endorsements), and a TLS
+# CA with the peer's server certificate and one client TLS certificate for mutual TLS. Idempotent: when
+# <dir>/.complete exists only a missing peer identity is added (directories made before it existed).
 #
 # Layout (all keys are PKCS#8 PEM, all EC P-256):
 #   <dir>/ca/ca.crt                       MSP CA (the peer's --ca-cert)
 #   <dir>/users/super-admin/{cert.pem,key.pem}   gxc_role=gx_super_admin, CN super-admin
 #   <dir>/users/admin/{cert.pem,key.pem}         gxc_role=gx_admin,       CN admin
 #   <dir>/users/partner-api/{cert.pem,key.pem}   gxc_role=gx_partner_api, CN partner-api
+#   <dir>/peer/msp/{cert.pem,key.pem}            the peer's MSP identity, OU peer, CN peer0.org1.example.com
 #   <dir>/tlsca/ca.crt                    TLS CA (clients' root of trust for the peer)
 #   <dir>/peer/tls/server.{crt,key}       SAN localhost, 127.0.0.1, peer0.org1.example.com
 #   <dir>/client-tls/client.{crt,key}     client TLS certificate for mTLS
@@ -21,7 +23,7 @@ if [ $# -ne 1 ]; then
 	exit 2
 fi
 dir=$1
-if [ -f "$dir/.complete" ]; then
+if [ -f "$dir/.complete" ] && [ -f "$dir/peer/msp/cert.pem" ]; then
 	exit 0
 fi
 mkdir -p "$dir"
@@ -46,13 +48,31 @@ make_ca() {
 		-addext "subjectKeyIdentifier=hash" 2>/dev/null
 }
 
-# issue <cadir> <outcert> <outkey> <cn> <extfile>
+# issue <cadir> <outcert> <outkey> <cn> <extfile> [ou]
 issue() {
 	genkey "$3"
-	openssl req -new -key "$3" -subj "/C=US/O=org1.example.com/OU=client/CN=$4" -out "$work/req.csr" 2>/dev/null
+	openssl req -new -key "$3" -subj "/C=US/O=org1.example.com/OU=${6:-client}/CN=$4" -out "$work/req.csr" 2>/dev/null
 	openssl x509 -req -in "$work/req.csr" -CA "$1/ca.crt" -CAkey "$1/ca.key" -CAcreateserial -days 3650 -sha256 \
 		-extfile "$5" -out "$2" 2>/dev/null
 }
+
+# The peer's MSP identity, as a Fabric CA enrolls a peer (NodeOU "peer"): its key signs endorsements.
+issue_peer() {
+	mkdir -p "$dir/peer/msp"
+	cat >"$work/peer.cnf" <<EOT
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+EOT
+	issue "$dir/ca" "$dir/peer/msp/cert.pem" "$dir/peer/msp/key.pem" "peer0.org1.example.com" "$work/peer.cnf" peer
+	rm -f "$dir/ca/ca.srl"
+}
+
+if [ -f "$dir/.complete" ]; then
+	issue_peer
+	exit 0
+fi
 
 make_ca "$dir/ca" "ca.org1.example.com"
 make_ca "$dir/tlsca" "tlsca.org1.example.com"
@@ -73,6 +93,7 @@ EOT
 	issue "$dir/ca" "$dir/users/$name/cert.pem" "$dir/users/$name/key.pem" "$name" "$work/ext.cnf"
 done
 
+issue_peer
 mkdir -p "$dir/peer/tls" "$dir/client-tls"
 cat >"$work/server.cnf" <<EOT
 basicConstraints=critical,CA:FALSE

@@ -1,7 +1,6 @@
 /* gx-fabric-peer: a Fabric peer stand-in serving /gateway.Gateway for tests and `make up` (see docs in peer.h,
  * peer_gw.h, peer_ledger.h, peer_fault.h). Configuration by flags, each with an environment fallback. */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -9,18 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <grpc/grpc.h>
 
 #include "gx/log.h"
-#include "gx/rand.h"
 #include "gx/util.h"
 #include "peer.h"
 #include "peer_fault.h"
 #include "peer_ledger.h"
 #include "peer_msp.h"
 #include "peer_rpc.h"
+#include "peer_sign.h"
 #include "peer_tool.h"
 
 struct opt {
@@ -43,6 +43,18 @@ static const struct opt OPTS[] = {
 	{ "--chaincode", "PEER_CHAINCODE", "chaincode name (default gxtv3)" },
 	{ "--fault-file", "PEER_FAULT_FILE", "fault injection control file (see peer_fault.h)" },
 	{ "--log-level", "LOG_LEVEL", "trace..fatal (default info)" },
+	{ "--peer-cert", "PEER_CERT",
+	  "PEM certificate of the peer's MSP identity (default peer/msp/cert.pem of the"
+	  " dev CA that holds --ca-cert)" },
+	{ "--peer-key", "PEER_KEY", "PEM P-256 key of that identity (default peer/msp/key.pem beside it)" },
+	{ "--gateway-concurrency", "PEER_GATEWAY_CONCURRENCY",
+	  "concurrent Gateway calls allowed, 0 = no limit (default 500, a Fabric 2.5 peer's)" },
+	{ "--endorse-latency-ms", "PEER_ENDORSE_LATENCY_MS",
+	  "time added to each Evaluate/Endorse simulation (default 0)" },
+	{ "--endorse-jitter-ms", "PEER_ENDORSE_JITTER_MS", "plus a uniform random 0..N ms (default 0)" },
+	{ "--error-status", "PEER_ERROR_STATUS",
+	  "chaincode error statuses: contractapi (500, default) or http (the model's 400..423)" },
+	{ "--stats-file", "PEER_STATS_FILE", "JSON Gateway counters, rewritten every second and at exit" },
 };
 
 static void usage(FILE *f)
@@ -51,7 +63,7 @@ static void usage(FILE *f)
 		"usage: gx-fabric-peer [options]\n"
 		"       gx-fabric-peer print-proposal <msp-id> <cert> <key> <channel> <chaincode> <fn> [args...]\n");
 	for (size_t i = 0; i < GX_ARRAY_LEN(OPTS); i++)
-		fprintf(f, "  %-20s %-22s %s\n", OPTS[i].flag, OPTS[i].env, OPTS[i].help);
+		fprintf(f, "  %-22s %-25s %s\n", OPTS[i].flag, OPTS[i].env, OPTS[i].help);
 }
 
 static int parse_int(const char *name, const char *s, int min, int max, int *out)
@@ -108,6 +120,22 @@ static int parse_args(int argc, char **argv, const char *vals[])
 	return 0;
 }
 
+/* <parent of the directory of ca_cert>/rel: the mkdevca.sh layout (<devca>/ca/ca.crt, <devca>/peer/msp/...).
+ * Caller frees. */
+static char *devca_path(const char *ca_cert, const char *rel)
+{
+	const char *file = strrchr(ca_cert, '/'), *dir = NULL;
+
+	if (!file) /* ca.crt in the current directory */
+		return gx_xasprintf("../%s", rel);
+	for (const char *q = ca_cert; q < file; q++)
+		if (*q == '/')
+			dir = q;
+	if (!dir) /* ca/ca.crt */
+		return gx_xasprintf("%s", rel);
+	return gx_xasprintf("%.*s/%s", (int)(dir - ca_cert), ca_cert, rel);
+}
+
 static int load_config(int argc, char **argv, struct peer_cfg *cfg)
 {
 	const char *v[GX_ARRAY_LEN(OPTS)] = { 0 };
@@ -142,6 +170,22 @@ static int load_config(int argc, char **argv, struct peer_cfg *cfg)
 		fprintf(stderr, "gx-fabric-peer: --ledger-dir and --ca-cert are required\n");
 		return -1;
 	}
+	cfg->peer_cert = v[13] ? v[13] : (cfg->owned[0] = devca_path(cfg->ca_cert, "peer/msp/cert.pem"));
+	cfg->peer_key = v[14] ? v[14] : (cfg->owned[1] = devca_path(cfg->ca_cert, "peer/msp/key.pem"));
+	cfg->gateway_concurrency = 500;
+	if (v[15] && parse_int("--gateway-concurrency", v[15], 0, 1000000, &cfg->gateway_concurrency) < 0)
+		return -1;
+	if (v[16] && parse_int("--endorse-latency-ms", v[16], 0, 600000, &cfg->endorse_latency_ms) < 0)
+		return -1;
+	if (v[17] && parse_int("--endorse-jitter-ms", v[17], 0, 600000, &cfg->endorse_jitter_ms) < 0)
+		return -1;
+	if (v[18] && strcmp(v[18], "http") == 0) {
+		cfg->error_status_http = true;
+	} else if (v[18] && strcmp(v[18], "contractapi") != 0) {
+		fprintf(stderr, "gx-fabric-peer: bad value for --error-status '%s' (contractapi or http)\n", v[18]);
+		return -1;
+	}
+	cfg->stats_file = v[19];
 	if (!cfg->tls_cert != !cfg->tls_key || (cfg->tls_client_ca && !cfg->tls_cert)) {
 		fprintf(stderr, "gx-fabric-peer: --tls-cert and --tls-key go together; --tls-client-ca needs them\n");
 		return -1;
@@ -149,40 +193,52 @@ static int load_config(int argc, char **argv, struct peer_cfg *cfg)
 	return 0;
 }
 
-/* The HMAC key that authenticates this peer's endorsements at commit; kept beside the blocks so prepared
- * transactions stay valid across restarts. */
-static int load_endorse_key(struct peer *p)
+/* Write the Gateway counters to cfg.stats_file (temp file + rename, so readers never see half a file). */
+static void write_stats(struct peer *p)
 {
-	char *path = gx_xasprintf("%s/endorser.key", p->cfg.ledger_dir);
-	int fd, rc = -1;
-	ssize_t n;
+	char *tmp;
+	FILE *f;
 
-	mkdir(p->cfg.ledger_dir, 0700);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, p->endorse_key, sizeof(p->endorse_key));
-		close(fd);
-		if (n == (ssize_t)sizeof(p->endorse_key))
-			rc = 0;
-		else
-			gx_log_error("endorser key '%s' is truncated", path);
-		goto out;
+	if (!p->cfg.stats_file)
+		return;
+	tmp = gx_xasprintf("%s.tmp", p->cfg.stats_file);
+	f = fopen(tmp, "w");
+	if (!f) {
+		gx_log_warn("cannot write stats file '%s': %s", tmp, strerror(errno));
+		free(tmp);
+		return;
 	}
-	if (gx_rand_bytes(p->endorse_key, sizeof(p->endorse_key)) < 0)
-		goto out;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, p->endorse_key, sizeof(p->endorse_key)) != (ssize_t)sizeof(p->endorse_key) ||
-	    fsync(fd) != 0) {
-		gx_log_error("cannot write endorser key '%s': %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		goto out;
+	fprintf(f, "{\"limit\":%d,\"active\":%d,\"peak\":%d,\"calls\":%llu,\"refused\":%llu}\n",
+		p->cfg.gateway_concurrency, atomic_load(&p->gw_active), atomic_load(&p->gw_peak),
+		(unsigned long long)atomic_load(&p->gw_calls), (unsigned long long)atomic_load(&p->gw_refused));
+	if (fclose(f) != 0 || rename(tmp, p->cfg.stats_file) != 0)
+		gx_log_warn("cannot write stats file '%s': %s", p->cfg.stats_file, strerror(errno));
+	free(tmp);
+}
+
+static void *stats_main(void *arg)
+{
+	struct peer *p = arg;
+
+	while (!atomic_load(&p->stopping)) {
+		struct timespec ts = { 0, 100 * 1000000L };
+
+		for (int i = 0; i < 10 && !atomic_load(&p->stopping); i++)
+			nanosleep(&ts, NULL);
+		write_stats(p);
 	}
-	close(fd);
-	rc = 0;
-out:
-	free(path);
-	return rc;
+	return NULL;
+}
+
+static void log_stats(struct peer *p)
+{
+	gx_log_kv(GX_LOG_INFO,
+		  GX_LOG_FIELDS(GX_LOG_INT("limit", p->cfg.gateway_concurrency),
+				GX_LOG_INT("peak", atomic_load(&p->gw_peak)),
+				GX_LOG_INT("calls", (long long)atomic_load(&p->gw_calls)),
+				GX_LOG_INT("refused", (long long)atomic_load(&p->gw_refused))),
+		  "gateway concurrency");
+	write_stats(p);
 }
 
 static void *signal_main(void *arg)
@@ -210,15 +266,19 @@ int main(int argc, char **argv)
 {
 	struct peer p;
 	sigset_t set;
-	pthread_t sig_thread;
+	pthread_t sig_thread, stats_thread;
+	bool stats_started = false;
 	int rc = 1;
 
 	memset(&p, 0, sizeof(p));
 	gx_log_init("gx-fabric-peer");
 	if (argc > 1 && strcmp(argv[1], "print-proposal") == 0)
 		return peer_tool_print_proposal(argc - 1, argv + 1);
-	if (load_config(argc, argv, &p.cfg) < 0)
+	if (load_config(argc, argv, &p.cfg) < 0) {
+		free(p.cfg.owned[0]);
+		free(p.cfg.owned[1]);
 		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -232,12 +292,20 @@ int main(int argc, char **argv)
 				GX_LOG_INT("blockSize", p.cfg.block_size),
 				GX_LOG_INT("blockTimeoutMs", p.cfg.block_timeout_ms), GX_LOG_STR("mspId", p.cfg.msp_id),
 				GX_LOG_STR("channel", p.cfg.channel), GX_LOG_STR("chaincode", p.cfg.chaincode),
-				GX_LOG_STR("faultFile", p.cfg.fault_file ? p.cfg.fault_file : "")),
+				GX_LOG_STR("faultFile", p.cfg.fault_file ? p.cfg.fault_file : ""),
+				GX_LOG_STR("peerCert", p.cfg.peer_cert),
+				GX_LOG_INT("gatewayConcurrency", p.cfg.gateway_concurrency),
+				GX_LOG_INT("endorseLatencyMs", p.cfg.endorse_latency_ms),
+				GX_LOG_INT("endorseJitterMs", p.cfg.endorse_jitter_ms),
+				GX_LOG_STR("errorStatus", p.cfg.error_status_http ? "http" : "contractapi")),
 		  "configuration");
 
 	grpc_init();
 	p.msp = peer_msp_new(p.cfg.ca_cert, p.cfg.msp_id);
-	if (!p.msp || load_endorse_key(&p) < 0)
+	if (!p.msp)
+		goto out;
+	p.signer = peer_sign_new(p.msp, p.cfg.msp_id, p.cfg.peer_cert, p.cfg.peer_key);
+	if (!p.signer)
 		goto out;
 	p.ledger = peer_ledger_open(p.cfg.ledger_dir, p.cfg.block_size, p.cfg.block_timeout_ms);
 	if (!p.ledger)
@@ -248,11 +316,20 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pthread_detach(sig_thread);
+	if (p.cfg.stats_file && pthread_create(&stats_thread, NULL, stats_main, &p) == 0)
+		stats_started = true;
 	if (peer_rpc_serve(&p) == 0)
 		rc = 0;
+	atomic_store(&p.stopping, true);
+	if (stats_started)
+		pthread_join(stats_thread, NULL);
+	log_stats(&p);
 out:
 	peer_ledger_close(p.ledger);
 	peer_fault_free(p.fault);
+	peer_sign_free(p.signer);
+	free(p.cfg.owned[0]);
+	free(p.cfg.owned[1]);
 	peer_msp_free(p.msp);
 	free(p.address);
 	grpc_shutdown();

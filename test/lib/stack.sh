@@ -9,7 +9,8 @@
 # Env: BUILDROOT (build), GX_PG_PORT (55432), GX_REDIS_PORT (56379), GX_UP_TIMEOUT seconds to wait for /readyz (60),
 #      GX_NO_BUILD=1 skips deps and build, GX_RUN (./run) another state directory and GX_PORT_OFFSET (0) added to
 #      every daemon port, for a second stack beside make up (test/suites/demo.sh; pass the same values to every call),
-#      GX_PEER_BLOCK_MS (2000) the stand-in's block cut timeout.
+#      GX_PEER_BLOCK_MS (2000) the stand-in's block cut timeout, GX_PEER_ENDORSE_MS (20) and GX_PEER_JITTER_MS (10)
+#      its endorse latency, GX_PEER_CONCURRENCY (500) its Gateway concurrency limit.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -126,8 +127,10 @@ start_redis() {
 
 # ---- Fabric stand-in ------------------------------------------------------------------------------------
 # start_peer: the Fabric stand-in (bin/gx-fabric-peer) on 127.0.0.1:${GX_PEER_PORT:-7051}, plaintext, with the dev
-# CA of test/fabric-peer/mkdevca.sh in run/devca and its ledger in run/peer (kept across make down/up), 500-tx
-# blocks cut after 2 s like the deployment. Appends the FABRIC_* variables of outbox-submitter and projector to
+# CA of test/fabric-peer/mkdevca.sh in run/devca (its peer identity signs endorsements) and its ledger in run/peer
+# (kept across make down/up), with a Fabric 2.5 peer's defaults: 500-tx blocks cut after 2 s like the deployment,
+# 20-30 ms per endorsement, at most 500 concurrent Gateway calls, contractapi error statuses. Counters of the
+# concurrency limit in run/peer-stats.json. Appends the FABRIC_* variables of outbox-submitter and projector to
 # run/env (write_env runs first).
 PEER_PORT=${GX_PEER_PORT:-7051}
 peer_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PEER_PORT") 2>/dev/null; }
@@ -159,7 +162,10 @@ start_peer() {
 	(
 		cd "$REPO"
 		exec setsid "$BIN/gx-fabric-peer" --listen "127.0.0.1:$PEER_PORT" --ledger-dir "$RUN/peer" \
-			--ca-cert "$RUN/devca/ca/ca.crt" --block-size 500 --block-timeout-ms "${GX_PEER_BLOCK_MS:-2000}" \
+			--ca-cert "$RUN/devca/ca/ca.crt" --peer-cert "$RUN/devca/peer/msp/cert.pem" \
+			--peer-key "$RUN/devca/peer/msp/key.pem" --block-size 500 --block-timeout-ms "${GX_PEER_BLOCK_MS:-2000}" \
+			--endorse-latency-ms "${GX_PEER_ENDORSE_MS:-20}" --endorse-jitter-ms "${GX_PEER_JITTER_MS:-10}" \
+			--gateway-concurrency "${GX_PEER_CONCURRENCY:-500}" --stats-file "$RUN/peer-stats.json" \
 			</dev/null >>"$LOGS/gx-fabric-peer.log" 2>&1
 	) &
 	echo $! >"$PIDS/gx-fabric-peer.pid"

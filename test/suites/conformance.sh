@@ -1,7 +1,8 @@
 #!/bin/bash
 # Conformance with the real Fabric client: the official Node packages (@hyperledger/fabric-gateway 1.11.0) submit
 # to the gx-fabric-peer stand-in and read its events, and check a proposal built and signed by our C client.
-# Installs the pinned Node packages (npm ci) first. Last line: "N passed, N failed".
+# Installs the pinned Node packages (npm ci) first. The stand-in runs with its defaults (Gateway concurrency limit
+# 500, contractapi error statuses, ECDSA endorsements by the dev CA's peer identity). Last line: "N passed, N failed".
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${GX_BIN_DIR:-$repo/${BUILDROOT:-build}/release/bin}/gx-fabric-peer
@@ -65,9 +66,28 @@ if grep -q '\\"bootstrapped\\":true' <<<"$out"; then ok "Node client evaluates G
 	notok "Node client evaluate: $out"; fi
 
 out=$(IDENTITY=admin client submit AdminContract:BootstrapSystem)
-if [ "$(jget error.code <<<"$out")" = 10 ] && grep -q 'chaincode response 403' <<<"$out"; then
-	ok "Node client gets EndorseError ABORTED with the chaincode's 403 in ErrorDetail"; else
+if [ "$(jget error.code <<<"$out")" = 10 ] && grep -q 'chaincode response 500, AdminContract:BootstrapSystem requires role' <<<"$out"; then
+	ok "Node client gets EndorseError ABORTED with the contractapi-style 500 in ErrorDetail"; else
 	notok "wrong role via Node client: $out"; fi
+
+# the endorsement is an ECDSA signature of the peer identity, checked with Node's crypto against its certificate
+out=$(client endorsement AdminContract:GetSystemStatus)
+if node -e '
+const crypto = require("crypto"), fs = require("fs");
+const e = JSON.parse(fs.readFileSync(0, "utf8"));
+const ca = new crypto.X509Certificate(fs.readFileSync(process.argv[1]));
+const cert = new crypto.X509Certificate(e.cert);
+const msg = Buffer.concat([Buffer.from(e.prp, "hex"), Buffer.from(e.endorser, "hex")]);
+const ok = e.count === 1 && cert.verify(ca.publicKey) && cert.checkIssued(ca) &&
+	crypto.verify("sha256", msg, cert.publicKey, Buffer.from(e.signature, "hex"));
+process.exit(ok ? 0 : 1);' "$tmp/devca/ca/ca.crt" <<<"$out"; then
+	ok "endorsement signature verifies against the peer certificate issued by the dev CA"; else
+	notok "endorsement signature: $out"; fi
+
+out=$(PEER_CHAINCODE=gxtv9 client submit AdminContract:GetSystemStatus)
+if [ "$(jget error.code <<<"$out")" = 9 ] && grep -q 'No metadata was found for chaincode gxtv9' <<<"$out"; then
+	ok "Node client gets FAILED_PRECONDITION for an unknown chaincode"; else
+	notok "unknown chaincode via Node client: $out"; fi
 
 if (cd "$conf" && node proposal-check.mjs "$bin" "$tmp/devca/users/admin") >"$tmp/check.out" 2>&1; then
 	ok "C-built proposal checked with the Node packages ($(tail -1 "$tmp/check.out"))"

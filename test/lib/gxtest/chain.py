@@ -28,6 +28,11 @@ from .stack import REPO_ROOT, bin_dir, have_binary
 __all__ = ["Chain", "start_chain", "wait_command", "wait_sql", "MKDEVCA", "have_node_client", "node_client", "evaluate"]
 
 MKDEVCA = os.path.join(REPO_ROOT, "test", "fabric-peer", "mkdevca.sh")
+# The tests' stand-in: a real peer's limits (Gateway concurrency 500, contractapi errors) with a short endorse
+# latency and a 200 ms block timeout, so the suite stays fast yet no call answers instantly. peer_args come after
+# these and override them (e.g. ("--endorse-latency-ms", "20", "--block-timeout-ms", "2000") for make up's values).
+ENDORSE_LATENCY_MS = 10
+ENDORSE_JITTER_MS = 5
 _LISTENING = re.compile(r'"msg":"listening","port":"?(\d+)"?')
 
 
@@ -41,6 +46,7 @@ class Chain:
     ca_dir      the dev CA directory made by mkdevca.sh (ca/, users/<name>/{cert,key}.pem, tlsca/, ...)
     ledger_dir  the peer's ledger directory
     fault_file  the peer's fault-injection control file (set_faults())
+    stats_file  the peer's Gateway counters (peer_stats())
     """
 
     def __init__(self, stack, peer_args=(), tls=False):
@@ -48,6 +54,7 @@ class Chain:
         self.ca_dir = os.path.join(stack.root, "devca")
         self.ledger_dir = os.path.join(stack.root, "peer-ledger")
         self.fault_file = os.path.join(stack.root, "peer-faults")
+        self.stats_file = os.path.join(stack.root, "peer-stats.json")
         self.port = free_port()
         self.addr = "127.0.0.1:%d" % self.port
         self.peer_args = list(peer_args)
@@ -71,8 +78,12 @@ class Chain:
         if self.peer is not None and self.peer.alive():
             return self.peer
         argv = [os.path.join(bin_dir(), "gx-fabric-peer"), "--listen", self.addr, "--ledger-dir", self.ledger_dir,
-                "--ca-cert", os.path.join(self.ca_dir, "ca", "ca.crt"), "--block-timeout-ms", "200",
-                "--fault-file", self.fault_file]
+                "--ca-cert", os.path.join(self.ca_dir, "ca", "ca.crt"),
+                "--peer-cert", os.path.join(self.ca_dir, "peer", "msp", "cert.pem"),
+                "--peer-key", os.path.join(self.ca_dir, "peer", "msp", "key.pem"),
+                "--block-timeout-ms", "200", "--endorse-latency-ms", str(ENDORSE_LATENCY_MS),
+                "--endorse-jitter-ms", str(ENDORSE_JITTER_MS), "--fault-file", self.fault_file,
+                "--stats-file", self.stats_file]
         if self.tls:
             argv += ["--tls-cert", os.path.join(self.ca_dir, "peer", "tls", "server.crt"),
                      "--tls-key", os.path.join(self.ca_dir, "peer", "tls", "server.key")]
@@ -88,6 +99,16 @@ class Chain:
         with open(tmp, "w") as f:
             f.write(text)
         os.replace(tmp, self.fault_file)
+
+    def peer_stats(self):
+        """The peer's Gateway counters, rewritten every second and at exit: {"limit", "active", "peak" (most
+        concurrent calls), "calls" (admitted), "refused" (answered "too many requests")}; counts since the peer
+        started. None before the first write."""
+        try:
+            with open(self.stats_file) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
 
     def stop_peer(self, kill=False):
         """Stop the peer (SIGTERM, or SIGKILL when kill). The ledger stays for start_peer()."""
@@ -140,8 +161,8 @@ class Chain:
 
 def start_chain(stack, replicas=1, peer_args=(), projector=True, submitter_env=None, projector_env=None, tls=False):
     """Create the dev CA in the stack's temp dir, start the peer stand-in on a free port (peer_args appended to its
-    command line; the block cut timeout defaults to 200 ms here, e.g. ("--block-timeout-ms", "2000") restores the
-    production-like 2 s), then `replicas` outbox-submitters and the projector (when
+    command line; the block cut timeout defaults to 200 ms and the endorse latency to 10-15 ms here, e.g.
+    ("--block-timeout-ms", "2000") restores the production-like 2 s), then `replicas` outbox-submitters and the projector (when
     built and projector is true), each waited for /readyz. Skips the test when the peer or submitter is not built.
     Returns a Chain."""
     if not have_binary("gx-fabric-peer"):
