@@ -130,7 +130,11 @@ static void on_probe(struct gx_fabric_result *r, void *arg)
 	const struct gx_fabric_error *e = &r->err;
 	bool ok = e->kind == GX_FABRIC_ERR_NONE || gx_fabric_error_chaincode_response(e) > 0;
 
-	bool no_plan = e->kind == GX_FABRIC_ERR_GRPC && e->grpc_code == 9 /* FAILED_PRECONDITION */;
+	/* FAILED_PRECONDITION: no endorsers for the chaincode; an unknown channel answers Evaluate UNAVAILABLE "failed
+	 * to get config for channel" */
+	bool no_plan = e->kind == GX_FABRIC_ERR_GRPC &&
+		       (e->grpc_code == 9 /* FAILED_PRECONDITION */ ||
+			(e->grpc_code == 14 && e->message && strstr(e->message, "failed to get config for channel")));
 	struct sub *s = pr->s;
 
 	if (ok) {

@@ -17,7 +17,7 @@
 #include <grpc/support/time.h>
 
 static void finish(struct gx_fabric_client_op *op);
-static void stream_recv(struct gx_fabric_client_op *op);
+static bool stream_recv(struct gx_fabric_client_op *op);
 
 static struct gx_fabric_client_op *op_new(struct gx_fabric_client *c, enum gx_fabric_op kind, const char *tx_id)
 {
@@ -372,20 +372,44 @@ int gx_fabric_client_commit_status(struct gx_fabric_client *c, const char *tx_id
 
 /* --- events streams ----------------------------------------------------------------------------------------- */
 
-static void stream_recv(struct gx_fabric_client_op *op)
+/* Start one RECV_MESSAGE of the stream; false when it cannot be started. */
+static bool start_recv(struct gx_fabric_client_op *op)
 {
 	grpc_op gop;
 
 	memset(&gop, 0, sizeof(gop));
 	gop.op = GRPC_OP_RECV_MESSAGE;
 	gop.data.recv_message.recv_message = &op->recv;
-	if (grpc_call_start_batch(op->call, &gop, 1, &op->t_recv, NULL) == GRPC_CALL_OK) {
-		op->pending++;
-		return;
-	}
+	if (grpc_call_start_batch(op->call, &gop, 1, &op->t_recv, NULL) == GRPC_CALL_OK)
+		return true;
 	/* cannot read on: end the call; RECV_STATUS reports how it ended */
 	gx_log_error("grpc_call_start_batch(RECV_MESSAGE) failed on events stream %llu", (unsigned long long)op->id);
 	grpc_call_cancel(op->call, NULL);
+	return false;
+}
+
+/* The next read, from the poll thread (which also handles its completion later). Returns whether it started. */
+static bool stream_recv(struct gx_fabric_client_op *op)
+{
+	atomic_fetch_add(&op->pending, 1);
+	if (start_recv(op))
+		return true;
+	atomic_fetch_sub(&op->pending, 1);
+	return false;
+}
+
+/* Take op off the in-flight list again (it never started: no callback). */
+static void op_unregister(struct gx_fabric_client_op *op)
+{
+	pthread_mutex_lock(&op->c->lock);
+	if (op->prev)
+		op->prev->next = op->next;
+	else
+		op->c->ops = op->next;
+	if (op->next)
+		op->next->prev = op->prev;
+	pthread_mutex_unlock(&op->c->lock);
+	atomic_fetch_sub(&op->c->in_flight, 1);
 }
 
 int gx_fabric_client_events(struct gx_fabric_client *c, uint64_t start_block, const char *after_tx_id,
@@ -422,13 +446,19 @@ int gx_fabric_client_events(struct gx_fabric_client *c, uint64_t start_block, co
 	ops[4].data.recv_status_on_client.trailing_metadata = &op->md_trailing;
 	ops[4].data.recv_status_on_client.status = &op->status;
 	ops[4].data.recv_status_on_client.status_details = &op->details;
+	/* any thread may start a stream while the poll thread completes its batches: the op is listed and both
+	 * batches are counted before the first can complete, and whichever side brings the count to 0 finishes it */
+	atomic_store(&op->pending, 2);
+	op_register(op, stream_id);
 	if (grpc_call_start_batch(op->call, ops, GX_ARRAY_LEN(ops), &op->t_status, NULL) != GRPC_CALL_OK) {
 		gx_log_error("grpc_call_start_batch failed for %s", M_EVENTS);
+		op_unregister(op);
 		goto fail;
 	}
-	op->pending = 1;
-	op_register(op, stream_id);
-	stream_recv(op);
+	if (!start_recv(op) && atomic_fetch_sub(&op->pending, 1) == 1) {
+		call_release(op);
+		finish(op);
+	}
 	return 0;
 fail:
 	call_release(op);
@@ -472,12 +502,11 @@ void gx_fabric_client_stream_done(struct gx_fabric_client_tag *t, bool ok)
 {
 	struct gx_fabric_client_op *op = t->op;
 
-	op->pending--;
 	if (t->kind == TAG_STREAM_RECV)
-		stream_message(op, ok);
+		stream_message(op, ok); /* a new read counts itself before this one is taken off below */
 	else if (t->kind == TAG_STREAM_STATUS && op->res.err.kind == GX_FABRIC_ERR_NONE && op->status != GRPC_STATUS_OK)
 		gx_fabric_client_status_to_error(op);
-	if (op->pending > 0)
+	if (atomic_fetch_sub(&op->pending, 1) > 1)
 		return;
 	call_release(op);
 	finish(op);

@@ -49,7 +49,7 @@ struct gx_fabric_client_op {
 	bool cancelled;  /* guarded by c->lock */
 	grpc_call *call; /* guarded by c->lock (set/cleared), used freely by the poll thread */
 	struct gx_fabric_client_tag t_unary, t_recv, t_status;
-	int pending; /* stream batches not yet completed (poll thread only) */
+	atomic_int pending; /* stream batches not yet completed (the start path may run on another thread) */
 	grpc_metadata_array md_initial, md_trailing;
 	grpc_byte_buffer *send, *recv;
 	grpc_status_code status;
