@@ -13,11 +13,24 @@ import re
 import sys
 
 SECTIONS = [
-    ("crash safety", "Crash safety (kill -9 under load)",
-     "svc-tokenomics, outbox-submitter, projector and the Fabric stand-in killed with SIGKILL at random while "
-     "threads post transfers (each request retried with its Idempotency-Key on errors); every 202 must end "
-     "PROJECTED or FAILED with a reason, no request may be applied twice (one TransferCompleted event per "
-     "request, unique tx ids), supply is conserved and the read models equal a replay from block 0."),
+    ("crash safety", "Crash safety (kill -9 under load, production settings)",
+     "PostgreSQL durable (fsync, synchronous_commit, full_page_writes on), the stand-in's 2 s block timeout, two "
+     "outbox-submitters and two projectors. The postmaster with its backends (restarted on the same data dir and "
+     "port: crash recovery), the stand-in, a submitter (restarted under its WORKER_ID), the active projector and "
+     "svc-tokenomics are killed with SIGKILL at random while threads post transfers between random pairs (MVCC "
+     "conflicts on shared wallets and the fee pool, amounts with and without fees; each request retried with its "
+     "Idempotency-Key), an overdraft group spends more than it has and same-key and keyless requests race. The "
+     "shared checker then asserts: every 202 PROJECTED or FAILED with a reason, supply conserved, wallets plus "
+     "fees equal the genesis received, each balance equals the replay of its transaction rows and the ledger "
+     "(GetBalance through the official Node client), no duplicate (tx ids, events, one SENT/RECEIVED row per "
+     "transfer), every daemon ready, no \"deadlock detected\" in the PostgreSQL log (a deliberate deadlock first "
+     "proves the log shows them); the read models then equal a replay from block 0."),
+    ("worker faults", "Worker faults (takeover and recovery)",
+     "Production settings as above, under a load of transfers, each case ending with the shared checker: kill -9 "
+     "of a submitter with the default WORKER_ID and the production 60 s lease, restarted as a pod restarts "
+     "(takeover asserted within 15 s); SIGSTOP of a submitter past its lease (4 s) and SIGCONT; SIGSTOP of the "
+     "active projector and SIGCONT; a COMMIT whose answer is lost (a proxy between the submitter and PostgreSQL "
+     "drops it) while the submitter has other work in flight."),
     ("dependency faults", "Dependency faults",
      "PostgreSQL restarted, every PostgreSQL connection terminated, Redis stopped, the stand-in paused "
      "(SIGSTOP) and stopped. Recovery = from the end of the fault until a new write is accepted and projected "
@@ -75,7 +88,8 @@ def main(argv):
            "hand. Figures come from one run against the binaries in %s on the machine that ran it, so timings vary "
            "from run to run; the assertions (counts, limits) are in test/reliability/." % where,
            "",
-           "Result: **%s** in %s s." % (summary[-1] if summary else "no result line", seconds), "",
+           "Result: **%s** in %s s (profile %s)." % (summary[-1] if summary else "no result line", seconds,
+                                                     os.environ.get("GX_REL_PROFILE", "short")), "",
            "| test | result |", "|---|---|"]
     for name, where, res in results:
         parts = where.split(".")
