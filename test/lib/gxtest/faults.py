@@ -35,7 +35,7 @@ __all__ = ["q", "outbox", "stop_all", "create_users", "fund_users", "User", "Tra
            "pause", "resume", "terminate_backends", "supply", "balances", "settle", "wait_until", "record", "SUPER_ID",
            "NO_LIMITS", "FaultTestCase", "worker_env", "start_full_chain", "PROFILE", "by_profile", "check_final",
            "deadlock_canary", "same_key_burst", "keyless_burst", "overdraft_burst", "leased_by", "final_within",
-           "projector_active", "GENESIS_QIRAT", "production_blocks"]
+           "projector_active", "GENESIS_QIRAT", "production_blocks", "post_transfer", "at_once"]
 
 PROFILE = os.environ.get("GX_REL_PROFILE", "short")
 # genesisTier1Amount (docs/chaincode.md §5): what fund_users gives each individual
@@ -450,7 +450,7 @@ class RoundRobinProxy:
 
 # --- concurrency probes ----------------------------------------------------------------------------------------
 
-def _transfer(url, sender, receiver, amount, key=None, remark=None):
+def post_transfer(url, sender, receiver, amount, key=None, remark=None):
     """One POST /api/v1/transfers; returns (status, doc) or (exception name, None)."""
     headers = dict(bearer(sender.token))
     if key is not None:
@@ -465,7 +465,7 @@ def _transfer(url, sender, receiver, amount, key=None, remark=None):
     return r.status, r.json() or {}
 
 
-def _at_once(n, fn):
+def at_once(n, fn):
     """Run fn(i) for i in range(n) in n threads released together by a barrier; returns the results in order."""
     barrier = threading.Barrier(n)
 
@@ -481,7 +481,7 @@ def same_key_burst(url, sender, receiver, n=8, amount="0.5"):
     answers is [(status, commandId or error code)]: every answer must be the one command (202, replayed or not)
     or 409 IDEMPOTENCY_IN_PROGRESS while the first runs."""
     key = "same-" + uuid.uuid4().hex[:12]
-    answers = _at_once(n, lambda i: _transfer(url, sender, receiver, amount, key=key, remark=key))
+    answers = at_once(n, lambda i: post_transfer(url, sender, receiver, amount, key=key, remark=key))
     return key, [(st, (doc or {}).get("commandId") if st == 202 else (doc or {}).get("code")) for st, doc in answers]
 
 
@@ -489,7 +489,7 @@ def keyless_burst(url, sender, receiver, n=8, amount="0.5"):
     """n transfers without an Idempotency-Key sent at the same instant (one remark each): each is its own request.
     Returns [(status, commandId or error code)]."""
     tag = "keyless-" + uuid.uuid4().hex[:8]
-    answers = _at_once(n, lambda i: _transfer(url, sender, receiver, amount, remark="%s-%d" % (tag, i)))
+    answers = at_once(n, lambda i: post_transfer(url, sender, receiver, amount, remark="%s-%d" % (tag, i)))
     return [(st, (doc or {}).get("commandId") if st == 202 else (doc or {}).get("code")) for st, doc in answers]
 
 
@@ -498,7 +498,7 @@ def overdraft_burst(url, senders, receiver, each, n=3):
     sees the untouched balance): the chain accepts what the balance covers and refuses the rest with 409
     insufficient balance. Returns {sender account: [commandId of each 202]} and the other answers."""
     jobs = [(u, i) for u in senders for i in range(n)]
-    answers = _at_once(len(jobs), lambda j: _transfer(url, jobs[j][0], receiver, each,
+    answers = at_once(len(jobs), lambda j: post_transfer(url, jobs[j][0], receiver, each,
                                                      key="over-%s-%d" % (jobs[j][0].acct, jobs[j][1]),
                                                      remark="over-%s-%d" % (jobs[j][0].acct, jobs[j][1])))
     ids, other = {u.acct: [] for u in senders}, []
@@ -586,7 +586,7 @@ def deadlock_canary(stack):
 # --- the end-of-scenario checker --------------------------------------------------------------------------------
 
 def check_final(tc, stack, chain, ids, supply0, daemons, transfer_ids=None, pg_log_from=0, timeout=180,
-                section=None):
+                section=None, ledger_accounts=None):
     """The invariants every reliability scenario ends with (tc: the TestCase, for its assertions).
 
     ids           every commandId answered 202 during the scenario (transfers, genesis, ...)
@@ -595,6 +595,8 @@ def check_final(tc, stack, chain, ids, supply0, daemons, transfer_ids=None, pg_l
     supply0       total supply at the start (faults.supply)
     daemons       the Daemons that must answer /readyz 200 at the end
     pg_log_from   server.log offset to search for "deadlock detected" from (after deadlock_canary)
+    ledger_accounts  the wallet accounts to compare with the ledger (default: every wallet; the system accounts
+                  always): one Node client run per account, so a class checking often names the ones it moved
 
     1. every 202 is final: PROJECTED, or FAILED with an error code and message; nothing left in flight or leased;
     2. supply conserved, and the wallets plus the fee pool hold exactly the genesis they received (balances plus
@@ -651,7 +653,8 @@ def check_final(tc, stack, chain, ids, supply0, daemons, transfer_ids=None, pg_l
     tc.assertEqual(mismatch, [], "balance != replay of its transaction rows (account, balance, replay)")
     # 4. ledger = read model
     model = balances(st)
-    accounts = sorted(model)
+    system = {a for (a,) in st.psql('SELECT "accountId" FROM "SystemAccount"')}
+    accounts = sorted(a for a in model if ledger_accounts is None or a in system or a in set(ledger_accounts))
     with ThreadPoolExecutor(max_workers=3) as pool_ex:
         chain_bal = dict(zip(accounts, pool_ex.map(
             lambda a: int(evaluate(chain, "TokenomicsContract:GetBalance", a)["balance"]), accounts)))
