@@ -4,6 +4,7 @@
 #   make test       install deps, build both modes, run every test, print "N passed, N failed"
 #   make up / down  local stack              make deps         install missing Debian packages
 #   make format     clang-format in place    make format-check list files that are not formatted (make test runs it)
+#   make docs-assets the /docs page's Swagger UI files (npm ci) in build/docs-assets; make up does it too
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -149,7 +150,7 @@ fuzz: $(FUZZ_BIN)
 	    $$w test/fuzz/corpus/$$n 2>&1 | tail -n 12; rc=$${PIPESTATUS[0]}; rm -rf $$w; \
 	  [ $$rc -eq 0 ] || { echo "fuzz_$$n failed (exit $$rc); reproducer in $(FZ)/crash-$$n-*"; exit 1; }; done
 
-.PHONY: all bins unit-bins fuzz-bins clean deps test test-unit test-integration up down bench fuzz reliability images demo smoke format format-check
+.PHONY: all bins unit-bins fuzz-bins clean deps test test-unit test-integration up down bench fuzz reliability images docs-assets demo smoke format format-check
 all: $(BINS) $(UNIT_BIN) $(ITEST_BIN)
 bins: $(BINS)
 unit-bins: $(UNIT_BIN)
@@ -179,6 +180,9 @@ bench:
 	@GX_BIN_DIR=$(abspath $(BUILDROOT)/release/bin) /usr/bin/python3 test/bench/run.py $(BENCH_ARGS)
 images:
 	@k8s/images/build.sh
+# the Swagger UI files of every API's /docs page (npm ci of common/docs-ui), where make up points DOCS_ASSETS
+docs-assets:
+	@common/docs-ui/install.sh $(BUILDROOT)/docs-assets
 # reliability suite against the ASan binaries, long profile (make test runs the short one); rewrites
 # docs/reliability-report.md. GX_REL_PROFILE=short make reliability runs the short one here.
 GX_REL_PROFILE ?= long

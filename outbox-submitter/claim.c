@@ -68,7 +68,8 @@ char *sub_submission_json(const struct gx_fabric_proposal *p)
 }
 
 /* Rebuild the stored proposal of a command; NULL when absent or unusable (a new one is then built). */
-static struct gx_fabric_proposal *stored_proposal(const char *id, const char *prop_b64, const char *sig_b64)
+static struct gx_fabric_proposal *stored_proposal(const struct gx_log_ctx *ctx, const char *id, const char *prop_b64,
+						  const char *sig_b64)
 {
 	struct gx_fabric_error err = { 0 };
 	struct gx_fabric_proposal *p = NULL;
@@ -82,8 +83,9 @@ static struct gx_fabric_proposal *stored_proposal(const char *id, const char *pr
 	if (bytes && sig)
 		p = gx_fabric_msg_proposal_parse(bytes, blen, sig, slen, &err);
 	if (!p)
-		gx_log_warn("command %s: stored proposal unusable (%s); building a new one", id,
-			    err.message ? err.message : "bad base64");
+		gx_log_write(GX_LOG_WARN, ctx, GX_LOG_FIELDS(GX_LOG_STR("commandId", id)),
+			     "command %s: stored proposal unusable (%s); building a new one", id,
+			     err.message ? err.message : "bad base64");
 	gx_fabric_error_release(&err);
 	free(bytes);
 	free(sig);
@@ -111,7 +113,7 @@ static void batch_free(struct claim_batch *b)
 	free(b->props);
 }
 
-static void add_unmappable(struct claim_batch *b, const char *id, const char *err)
+static void add_unmappable(struct claim_batch *b, const struct gx_log_ctx *ctx, const char *id, const char *err)
 {
 	char *m = sub_clean_msg(err);
 
@@ -120,7 +122,8 @@ static void add_unmappable(struct claim_batch *b, const char *id, const char *er
 	gx_outbox_store_arr_add(&b->fmsgs, m);
 	free(m);
 	b->nfail++;
-	gx_log_warn("command %s cannot be mapped: %s", id, err);
+	gx_log_write(GX_LOG_WARN, ctx, GX_LOG_FIELDS(GX_LOG_STR("commandId", id)), "command %s cannot be mapped: %s",
+		     id, err);
 }
 
 /* Map claimed row i to its chaincode call and its proposal (the stored one, else a new one) and list it in b. */
@@ -128,6 +131,7 @@ static void add_row(struct sub *s, struct claim_batch *b, const PGresult *r, int
 {
 	const struct sub_cfg *c = s->cfg;
 	const char *id = gx_pg_val(r, i, "id");
+	const struct gx_log_ctx ctx = { gx_pg_val(r, i, "rid"), gx_pg_val(r, i, "tid"), NULL };
 	cJSON *payload = cJSON_Parse(gx_pg_val(r, i, "payload"));
 	struct gx_cc_call call = { 0 };
 	struct gx_fabric_proposal *p;
@@ -137,10 +141,10 @@ static void add_row(struct sub *s, struct claim_batch *b, const PGresult *r, int
 
 	cJSON_Delete(payload);
 	if (rc < 0) {
-		add_unmappable(b, id, err);
+		add_unmappable(b, &ctx, id, err);
 		return;
 	}
-	p = stored_proposal(id, gx_pg_val(r, i, "prop"), gx_pg_val(r, i, "sig"));
+	p = stored_proposal(&ctx, id, gx_pg_val(r, i, "prop"), gx_pg_val(r, i, "sig"));
 	if (!p) {
 		p = gx_fabric_msg_proposal_new(s->ids[call.identity], c->fabric.channel, c->fabric.chaincode,
 					       call.function, (const char *const *)call.argv, call.argc);
@@ -152,7 +156,7 @@ static void add_row(struct sub *s, struct claim_batch *b, const PGresult *r, int
 		}
 		subj = sub_submission_json(p);
 	}
-	j = sub_job_new(s, id);
+	j = sub_job_new(s, id, ctx.request_id, ctx.trace_id);
 	j->call = call;
 	j->attempts = atoi(gx_pg_val(r, i, "attempts")) + 1;
 	j->created_ms = atoll(gx_pg_val(r, i, "created_ms"));
@@ -252,11 +256,75 @@ int sub_claim(struct sub *s, size_t n)
 	return rows;
 }
 
-/* Connect when due (now: without waiting out the backoff) and set the new session up: LISTEN gx_outbox, and release
- * what an earlier process of this worker left leased. */
+void sub_held_ids(const struct sub *s, struct gx_outbox_store_arr *a)
+{
+	for (size_t i = 0; i < s->njobs; i++)
+		gx_outbox_store_arr_add(a, s->jobs[i]->id);
+	gx_outbox_store_arr_end(a);
+}
+
+static void identity_state(struct sub *s, bool ok, const char *why)
+{
+	pthread_mutex_lock(&s->lock);
+	snprintf(s->id_reason, sizeof(s->id_reason), "%s", ok ? "" : why);
+	pthread_mutex_unlock(&s->lock);
+	atomic_store(&s->id_ok, ok);
+}
+
+/* Take the worker's name for this session (design.md §7): the one it had (or, at the first connect, the first)
+ * and, unless WORKER_ID fixes it, the next free suffix after it. 0 when held; -1 when the session failed or no
+ * name is free (the session is then dropped and the next connect tries again). */
+static int take_identity(struct sub *s)
+{
+	char why[200];
+
+	for (int slot = s->id_slot; slot <= SUB_MAX_ID_SLOTS; slot++) {
+		char *name = slot == 1 ? gx_xstrdup(s->id_base) : gx_xasprintf("%s-%d", s->id_base, slot);
+		const char *p[] = { name };
+		PGresult *r = gx_pgs_exec(s->db, "taking the worker name", GX_OUTBOX_STORE_IDENTITY, 1, p);
+		bool held = r && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+
+		PQclear(r);
+		if (!r) {
+			free(name);
+			return -1;
+		}
+		if (held) {
+			if (strcmp(s->worker_id, name) != 0)
+				gx_log_warn("worker name %s is held by another live process; this one is now %s",
+					    s->worker_id, name);
+			free(s->worker_id);
+			s->worker_id = name;
+			s->id_slot = slot;
+			identity_state(s, true, NULL);
+			return 0;
+		}
+		free(name);
+		if (s->id_fixed)
+			break;
+	}
+	if (s->id_fixed)
+		snprintf(why, sizeof(why), "WORKER_ID %.120s is held by another live submitter", s->id_base);
+	else
+		snprintf(why, sizeof(why), "no free worker name %.120s-<n> up to %d", s->id_base, SUB_MAX_ID_SLOTS);
+	if (atomic_load(&s->id_ok))
+		gx_log_error("%s; not claiming until it is free", why);
+	identity_state(s, false, why);
+	gx_pgs_drop(s->db);
+	return -1;
+}
+
+/* Connect when due (now: without waiting out the backoff) and set the new session up: the worker's name, LISTEN
+ * gx_outbox, and the release of every row leased under the name that this process does not hold: an earlier
+ * process's (a restart), or a claim whose COMMIT answer was lost with the connection. */
 void sub_db_connect(struct sub *s, bool now)
 {
+	struct gx_outbox_store_arr held = { 0 };
+	PGresult *r;
+
 	if ((now ? gx_pgs_connect(s->db) : gx_pgs_ensure(s->db)) != 1)
+		return;
+	if (take_identity(s) < 0)
 		return;
 	if (gx_pgs_command(s->db, "LISTEN gx_outbox") < 0) {
 		gx_pgs_drop(s->db);
@@ -264,15 +332,15 @@ void sub_db_connect(struct sub *s, bool now)
 	}
 	s->wake = true;
 	gx_log_info("database connected; worker %s listening on gx_outbox", s->worker_id);
-	/* Holding no job, any row leased under our worker id is an earlier process's (same WORKER_ID after a crash,
-	 * e.g. a restarted pod): release it, or the lease renewal would keep it alive forever. */
-	if (s->njobs == 0) {
-		const char *p[] = { s->worker_id };
-		PGresult *r = gx_pgs_exec(s->db, "releasing orphaned leases", GX_OUTBOX_STORE_RELEASE_ALL, 1, p);
+	sub_held_ids(s, &held);
+	{
+		const char *p[] = { s->worker_id, held.p };
 
-		if (r && atoi(PQcmdTuples(r)) > 0)
-			gx_log_info("released %s commands leased by an earlier process of worker %s", PQcmdTuples(r),
-				    s->worker_id);
-		PQclear(r);
+		r = gx_pgs_exec(s->db, "releasing leases this process does not hold", GX_OUTBOX_STORE_RELEASE, 2, p);
 	}
+	if (r && PQntuples(r) > 0)
+		gx_log_info("released %d commands leased under worker %s that this process does not hold (first %s)",
+			    PQntuples(r), s->worker_id, PQgetvalue(r, 0, 0));
+	PQclear(r);
+	gx_outbox_store_arr_free(&held);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gx/cc_error.h"
 #include "gx/fabric_error.h"
 #include "gx/log.h"
 #include "gx/metrics.h"
@@ -14,12 +15,15 @@
 #include "gx/util.h"
 #include "submitter_int.h"
 
-struct job *sub_job_new(struct sub *s, const char *id)
+struct job *sub_job_new(struct sub *s, const char *id, const char *request_id, const char *trace_id)
 {
 	struct job *j = gx_xcalloc(1, sizeof(*j));
 
 	j->s = s;
 	j->id = gx_xstrdup(id);
+	j->request_id = gx_xstrdup(request_id);
+	j->trace_id = gx_xstrdup(trace_id);
+	j->log = (struct gx_log_ctx){ j->request_id, j->trace_id, NULL };
 	if (s->njobs == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 256;
 		s->jobs = gx_xrealloc(s->jobs, s->cap * sizeof(*s->jobs));
@@ -40,6 +44,8 @@ void sub_job_free(struct sub *s, struct job *j)
 	gx_fabric_client_result_release(&j->res);
 	gx_fabric_msg_proposal_free(j->prop);
 	free(j->id);
+	free(j->request_id);
+	free(j->trace_id);
 	free(j->code);
 	free(j->msg);
 	free(j);
@@ -74,11 +80,16 @@ static void on_result(struct gx_fabric_result *r, void *arg)
 /* Start the transact of p for j (p is consumed). */
 void sub_job_send(struct sub *s, struct job *j, struct gx_fabric_proposal *p)
 {
+	int rc;
+
 	memcpy(j->tx_id, p->tx_id, sizeof(j->tx_id));
 	j->outcome = OUT_NONE;
 	j->sent_us = gx_mono_us();
 	j->op_active = true;
-	if (gx_fabric_client_transact(s->clients[j->call.identity], p, on_result, j, &j->op_id) < 0) {
+	gx_log_set_ctx(&j->log); /* the client's own lines while starting the call are about this command */
+	rc = gx_fabric_client_transact(s->clients[j->call.identity], p, on_result, j, &j->op_id);
+	gx_log_set_ctx(NULL);
+	if (rc < 0) {
 		j->op_active = false;
 		j->delay_ms = s->cfg->backoff_base_ms;
 		job_settle(j, OUT_RETRY, "FABRIC_LOCAL", gx_xstrdup("could not start the Fabric call"));
@@ -170,6 +181,66 @@ static void shrink_window(struct sub *s)
 	gx_log_info("peer overloaded: in-flight window lowered to %.0f", s->window);
 }
 
+/* Ask the commit status of j's tx id (the transaction may be ordered already); a call that cannot start becomes a
+ * retry. */
+static void ask_status(struct sub *s, struct job *j)
+{
+	int rc;
+
+	j->op_active = true;
+	gx_log_set_ctx(&j->log);
+	rc = gx_fabric_client_commit_status(s->clients[j->call.identity], j->tx_id, 0, on_result, j, &j->op_id);
+	gx_log_set_ctx(NULL);
+	if (rc == 0)
+		return;
+	j->op_active = false;
+	j->delay_ms = backoff_ms(s->cfg, j->attempts);
+	job_settle(j, OUT_RETRY, "FABRIC_LOCAL", gx_xstrdup("could not start CommitStatus"));
+}
+
+/* Submit succeeded and CommitStatus failed (deadline, peer restart): the transaction may be ordered, so nothing but
+ * CommitStatus may follow until its outcome is known; asked again after a backoff, not counted as an attempt. */
+static void wait_status(struct sub *s, struct job *j, const struct gx_fabric_error *e)
+{
+	char *d = gx_fabric_error_describe(e);
+
+	j->status_tries++;
+	j->status_at_ms = gx_now_ms() + backoff_ms(s->cfg, j->status_tries);
+	if (!j->status_wait)
+		s->nstatus_wait++;
+	j->status_wait = true;
+	sub_job_log(GX_LOG_INFO, j, "command %s: tx %s submitted, commit status unknown (%s); asking again in %lld ms",
+		    j->id, j->tx_id, d, (long long)(j->status_at_ms - gx_now_ms()));
+	free(d);
+}
+
+void sub_status_due(struct sub *s, int64_t now)
+{
+	bool draining = atomic_load(&s->draining);
+
+	if (s->nstatus_wait == 0)
+		return;
+	for (size_t i = 0; i < s->njobs; i++) {
+		struct job *j = s->jobs[i];
+
+		if (!j->status_wait || (!draining && now < j->status_at_ms))
+			continue;
+		j->status_wait = false;
+		s->nstatus_wait--;
+		if (draining)
+			job_settle(j, OUT_RELEASE, NULL, NULL); /* the next owner re-sends the same tx id */
+		else
+			ask_status(s, j);
+	}
+}
+
+/* FAILED_PRECONDITION: the gateway could not build an endorsement plan (another organization's peers down, or the
+ * channel or chaincode unknown to the peer). */
+static bool no_plan(const struct gx_fabric_error *e)
+{
+	return e->kind == GX_FABRIC_ERR_GRPC && e->grpc_code == 9 /* FAILED_PRECONDITION */;
+}
+
 /* Decide what a finished Fabric operation means for its command (database thread). */
 static void classify(struct sub *s, struct job *j)
 {
@@ -194,20 +265,16 @@ static void classify(struct sub *s, struct job *j)
 		atomic_store(&s->peer_ok, true);
 	} else if (gx_fabric_error_is_duplicate(e)) {
 		/* our own tx id is already on the ledger (a retry after an unknown outcome): ask how it ended */
-		gx_log_debug("command %s: tx %s already submitted; asking its commit status", j->id, j->tx_id);
+		sub_job_log(GX_LOG_DEBUG, j, "command %s: tx %s already submitted; asking its commit status", j->id,
+			    j->tx_id);
 		gx_fabric_client_result_release(&j->res);
-		j->op_active = true;
-		if (gx_fabric_client_commit_status(s->clients[j->call.identity], j->tx_id, 0, on_result, j,
-						   &j->op_id) == 0)
-			return;
-		j->op_active = false;
-		j->delay_ms = backoff_ms(c, j->attempts);
-		job_settle(j, OUT_RETRY, "FABRIC_LOCAL", gx_xstrdup("could not start CommitStatus"));
+		ask_status(s, j);
+		return;
 	} else if (gx_fabric_error_needs_new_txid(e) && j->mvcc < c->mvcc_max) {
 		j->mvcc++;
 		sub_count("conflict", 1);
-		gx_log_debug("command %s: %s on tx %s; re-endorsing (%d)", j->id, gx_fabric_error_tx_name(e->tx_code),
-			     j->tx_id, j->mvcc);
+		sub_job_log(GX_LOG_DEBUG, j, "command %s: %s on tx %s; re-endorsing (%d)", j->id,
+			    gx_fabric_error_tx_name(e->tx_code), j->tx_id, j->mvcc);
 		j->prop = gx_fabric_msg_proposal_new(s->ids[j->call.identity], c->fabric.channel, c->fabric.chaincode,
 						     j->call.function, (const char *const *)j->call.argv, j->call.argc);
 		if (j->prop) {
@@ -217,10 +284,30 @@ static void classify(struct sub *s, struct job *j)
 			job_settle(j, OUT_RETRY, "FABRIC_LOCAL", gx_xstrdup("could not build a proposal"));
 		}
 	} else if ((cc = gx_fabric_error_chaincode_response(e)) > 0) {
-		snprintf(code, sizeof(code), "CHAINCODE_%d", cc);
-		job_settle(j, OUT_FAILED, code, chaincode_message(e));
+		char *m = chaincode_message(e);
+
+		/* by the contract's message, not the status (a contractapi chaincode answers 500 for all) */
+		snprintf(code, sizeof(code), "CHAINCODE_%d", gx_cc_error_class(m, cc));
+		job_settle(j, OUT_FAILED, code, m);
 	} else if (atomic_load(&s->draining) && e->kind == GX_FABRIC_ERR_GRPC && e->grpc_code == 1 /* CANCELLED */) {
 		job_settle(j, OUT_RELEASE, NULL, NULL);
+	} else if (j->res.stage == GX_FABRIC_STAGE_COMMIT && e->kind == GX_FABRIC_ERR_GRPC &&
+		   gx_fabric_error_retryable(e)) {
+		wait_status(s, j, e);
+	} else if (no_plan(e) && j->res.stage == GX_FABRIC_STAGE_ENDORSE) {
+		char *d = gx_fabric_error_describe(e);
+
+		error_code(e, code, sizeof(code));
+		s->next_probe_ms = 0; /* readiness learns whether the channel or chaincode is unknown */
+		if (j->attempts >= c->max_retries) {
+			char *m = gx_xasprintf("gave up after %d attempts: %s", j->attempts, d);
+
+			free(d);
+			job_settle(j, OUT_FAILED, code, m);
+		} else {
+			j->delay_ms = backoff_ms(c, j->attempts);
+			job_settle(j, OUT_RETRY, code, d);
+		}
 	} else if (gx_fabric_error_retryable(e)) {
 		bool unreachable = e->kind == GX_FABRIC_ERR_GRPC && e->grpc_code == 14 /* UNAVAILABLE */ &&
 				   j->res.stage == GX_FABRIC_STAGE_ENDORSE;

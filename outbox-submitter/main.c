@@ -23,12 +23,14 @@ static const struct gx_cfg_key own_keys[] = {
 	{ "FABRIC_COMMIT_TIMEOUT_MS", GX_CFG_MS, "60s", 100, 600000, OFF(commit_timeout_ms), 0, NULL,
 	  "CommitStatus deadline (waits for the block)" },
 	{ "WORKER_ID", GX_CFG_STR, "", 0, 128, OFF(worker_id), 0, NULL,
-	  "lease owner name, unique per replica; empty = <hostname>-<pid>" },
+	  "lease owner name, held by one live process at a time; empty = the host name (the pod name), or <host>-<n> "
+	  "while another live process holds it" },
 	{ "BATCH_SIZE", GX_CFG_INT, "500", 1, 10000, OFF(batch_size), 0, NULL, "commands claimed per query" },
 	{ "MAX_IN_FLIGHT", GX_CFG_INT, "2000", 1, 100000, OFF(max_in_flight), 0, NULL,
 	  "commands claimed and not yet settled, per replica" },
-	{ "LEASE_MS", GX_CFG_MS, "60s", 1000, 3600000, OFF(lease_ms), 0, NULL,
-	  "claim lease; renewed every third; a dead replica's commands are taken over after it" },
+	{ "LEASE_MS", GX_CFG_MS, "6s", 1000, 3600000, OFF(lease_ms), 0, NULL,
+	  "claim lease, renewed every third for the commands held; a lost replica's commands are taken over "
+	  "after it" },
 	{ "POLL_INTERVAL_MS", GX_CFG_MS, "1s", 10, 600000, OFF(poll_ms), 0, NULL,
 	  "claim poll when no NOTIFY gx_outbox arrives" },
 	{ "MAX_RETRIES", GX_CFG_INT, "10", 1, 1000, OFF(max_retries), 0, NULL,

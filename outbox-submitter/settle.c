@@ -53,6 +53,15 @@ static void done_committed(struct sub *s, const struct settle_row *row, PGresult
 {
 	for (int i = 0; i < PQntuples(r); i++)
 		gx_metrics_observe(sub_m.commit, NULL, atof(gx_pg_val(r, i, "age")));
+	for (size_t i = 0; i < s->njobs; i++) {
+		const struct job *j = s->jobs[i];
+
+		if (settles(row, j))
+			gx_log_write(GX_LOG_INFO, &j->log,
+				     GX_LOG_FIELDS(GX_LOG_STR("commandId", j->id), GX_LOG_STR("txId", j->tx_id),
+						   GX_LOG_INT("block", j->block), GX_LOG_INT("attempts", j->attempts)),
+				     "command %s committed in block %llu", j->id, (unsigned long long)j->block);
+	}
 	sub_count("committed", PQntuples(r)); /* rows this replica moved to COMMITTED */
 	free_settled(s, row);
 }
@@ -62,7 +71,7 @@ static void fill_failed(const struct job *j, struct gx_outbox_store_arr *c)
 	gx_outbox_store_arr_add(&c[0], j->id);
 	gx_outbox_store_arr_add(&c[1], j->code);
 	gx_outbox_store_arr_add(&c[2], j->msg);
-	gx_log_warn("command %s FAILED: %s %s", j->id, j->code, j->msg ? j->msg : "");
+	sub_job_log(GX_LOG_WARN, j, "command %s FAILED: %s %s", j->id, j->code, j->msg ? j->msg : "");
 }
 
 static void done_failed(struct sub *s, const struct settle_row *row, PGresult *r GX_UNUSED, int n)
@@ -82,8 +91,8 @@ static void fill_retry(const struct job *j, struct gx_outbox_store_arr *c)
 	gx_outbox_store_arr_add(&c[3], j->msg);
 	gx_outbox_store_arr_addll(&c[4], retry ? j->uncount : 1);
 	if (retry)
-		gx_log_debug("command %s: retry in %lld ms after %s %s", j->id, j->delay_ms, j->code,
-			     j->msg ? j->msg : "");
+		sub_job_log(GX_LOG_DEBUG, j, "command %s: retry in %lld ms after %s %s", j->id, j->delay_ms, j->code,
+			    j->msg ? j->msg : "");
 }
 
 static void done_retry(struct sub *s, const struct settle_row *row, PGresult *r GX_UNUSED, int n GX_UNUSED)
@@ -129,7 +138,8 @@ static void done_resend(struct sub *s, const struct settle_row *row, PGresult *r
 			j->prop = NULL;
 			sub_job_send(s, j, p);
 		} else {
-			gx_log_warn("command %s: lease lost before re-endorsing; leaving it to its new owner", j->id);
+			sub_job_log(GX_LOG_WARN, j,
+				    "command %s: lease lost before re-endorsing; leaving it to its new owner", j->id);
 			sub_job_free(s, j);
 		}
 	}

@@ -91,6 +91,11 @@ static void metrics_init(void)
 				     "one Fabric round trip: endorse, submit and commit status of one send", NULL,
 				     orig_buckets, GX_ARRAY_LEN(orig_buckets));
 	sub_m.orig_status = gx_metrics_gauge("outbox_worker_status", "1 while the submitter loop runs", NULL);
+	sub_m.no_plan =
+		gx_metrics_gauge("gx_outbox_peer_no_endorsers",
+				 "1 while the peer answers FAILED_PRECONDITION for FABRIC_CHANNEL/FABRIC_CHAINCODE "
+				 "(unknown to it, or no endorsing peers)",
+				 NULL);
 }
 
 void sub_wake(struct sub *s)
@@ -119,14 +124,39 @@ static void on_probe(struct gx_fabric_result *r, void *arg)
 	const struct gx_fabric_error *e = &r->err;
 	bool ok = e->kind == GX_FABRIC_ERR_NONE || gx_fabric_error_chaincode_response(e) > 0;
 
+	bool no_plan = e->kind == GX_FABRIC_ERR_GRPC && e->grpc_code == 9 /* FAILED_PRECONDITION */;
+	struct sub *s = pr->s;
+
 	if (ok) {
-		sub_peer_state(pr->s, true, NULL);
+		sub_peer_state(s, true, NULL);
+	} else if (no_plan) {
+		/* the peer serves no endorsers for our channel and chaincode: misconfiguration, or every endorsing peer
+		 * is down; either way nothing is claimed until it answers, so no command is burned */
+		char *d = gx_fabric_error_describe(e);
+		char *why = gx_xasprintf("FABRIC_CHANNEL '%s' / FABRIC_CHAINCODE '%s' not served by the peer: %s",
+					 s->cfg->fabric.channel, s->cfg->fabric.chaincode, d);
+
+		if (!atomic_exchange(&s->no_plan, true))
+			gx_log_error(
+				"%s; not claiming until the peer serves them (check FABRIC_CHANNEL and "
+				"FABRIC_CHAINCODE)",
+				why);
+		pthread_mutex_lock(&s->lock);
+		snprintf(s->peer_reason, sizeof(s->peer_reason), "%s", why);
+		pthread_mutex_unlock(&s->lock);
+		atomic_store(&s->peer_ok, false);
+		free(why);
+		free(d);
 	} else {
 		char *d = gx_fabric_error_describe(e);
 
-		sub_peer_state(pr->s, false, d);
+		sub_peer_state(s, false, d);
 		free(d);
 	}
+	if (!no_plan && atomic_exchange(&s->no_plan, false))
+		gx_log_info("the peer serves FABRIC_CHANNEL '%s' / FABRIC_CHAINCODE '%s' again", s->cfg->fabric.channel,
+			    s->cfg->fabric.chaincode);
+	gx_metrics_set(sub_m.no_plan, NULL, atomic_load(&s->no_plan) ? 1 : 0);
 	atomic_store(&pr->active, false);
 	sub_wake(pr->s);
 }
@@ -157,11 +187,17 @@ static void periodic(struct sub *s, int64_t now)
 	if (!gx_pgs_conn(s->db))
 		return;
 	if (now >= s->next_renew_ms) {
+		struct gx_outbox_store_arr held = { 0 };
 		char lease[24];
-		const char *p[] = { s->worker_id, lease };
+		const char *p[] = { s->worker_id, lease, NULL };
 
 		snprintf(lease, sizeof(lease), "%lld", s->cfg->lease_ms);
-		PQclear(gx_pgs_exec(s->db, "renewing leases", GX_OUTBOX_STORE_RENEW, 2, p));
+		if (s->njobs > 0) {
+			sub_held_ids(s, &held);
+			p[2] = held.p;
+			PQclear(gx_pgs_exec(s->db, "renewing leases", GX_OUTBOX_STORE_RENEW, 3, p));
+			gx_outbox_store_arr_free(&held);
+		}
 		s->next_renew_ms = now + s->cfg->lease_ms / 3;
 	}
 	if (gx_pgs_conn(s->db) && now >= s->next_gauge_ms) {
@@ -230,6 +266,7 @@ static void *db_main(void *arg)
 		atomic_store(&s->heartbeat_ms, now);
 		sub_db_connect(s, false);
 		sub_take_done(s);
+		sub_status_due(s, now);
 		sub_flush(s);
 		periodic(s, now);
 		room = s->njobs < (size_t)s->window ? (size_t)s->window - s->njobs : 0;
@@ -276,11 +313,11 @@ static void *db_main(void *arg)
 	sub_flush(s);
 	sub_db_connect(s, true);
 	if (gx_pgs_conn(s->db)) {
-		const char *p[] = { s->worker_id };
-		PGresult *r = gx_pgs_exec(s->db, "releasing leases", GX_OUTBOX_STORE_RELEASE_ALL, 1, p);
+		const char *p[] = { s->worker_id, "{}" };
+		PGresult *r = gx_pgs_exec(s->db, "releasing leases", GX_OUTBOX_STORE_RELEASE, 2, p);
 
-		if (r && atoi(PQcmdTuples(r)) > 0)
-			gx_log_info("released %s leased commands", PQcmdTuples(r));
+		if (r && PQntuples(r) > 0)
+			gx_log_info("released %d leased commands", PQntuples(r));
 		PQclear(r);
 	}
 	gx_metrics_set(sub_m.inflight, NULL, 0);
@@ -296,18 +333,24 @@ static void *fabric_main(void *arg)
 	return NULL;
 }
 
+/* The worker's name (design.md §7): WORKER_ID, else the host name, which is the pod name on Kubernetes and so the
+ * same after a restart in the pod; the database thread takes it (or a free suffix) at every connect. */
 static void default_worker_id(struct sub *s)
 {
 	char host[128];
 
+	s->id_slot = 1;
+	atomic_store(&s->id_ok, true);
 	if (s->cfg->worker_id && *s->cfg->worker_id) {
-		s->worker_id = gx_xstrdup(s->cfg->worker_id);
-		return;
+		s->id_base = gx_xstrdup(s->cfg->worker_id);
+		s->id_fixed = true;
+	} else {
+		if (gethostname(host, sizeof(host)) != 0 || !host[0])
+			snprintf(host, sizeof(host), "submitter");
+		host[sizeof(host) - 1] = '\0';
+		s->id_base = gx_xstrdup(host);
 	}
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "submitter");
-	host[sizeof(host) - 1] = '\0';
-	s->worker_id = gx_xasprintf("%s-%ld", host, (long)getpid());
+	s->worker_id = gx_xstrdup(s->id_base);
 }
 
 struct sub *sub_start(const struct sub_cfg *cfg, const char *conninfo, long long drain_ms)
@@ -422,6 +465,7 @@ void sub_free(struct sub *s)
 	gx_pgs_free(s->db);
 	pthread_mutex_destroy(&s->lock);
 	free(s->worker_id);
+	free(s->id_base);
 	free(s);
 }
 
@@ -436,6 +480,12 @@ bool sub_ready(struct sub *s, char *reason, size_t reasonlen)
 	age = gx_now_ms() - atomic_load(&s->heartbeat_ms);
 	if (age > HEARTBEAT_MAX_MS) {
 		snprintf(reason, reasonlen, "submitter loop stalled for %lld ms", (long long)age);
+		return false;
+	}
+	if (!atomic_load(&s->id_ok)) {
+		pthread_mutex_lock(&s->lock);
+		snprintf(reason, reasonlen, "%s", s->id_reason);
+		pthread_mutex_unlock(&s->lock);
 		return false;
 	}
 	if (!atomic_load(&s->peer_ok)) {

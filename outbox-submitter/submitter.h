@@ -22,7 +22,7 @@
 /* Configuration (filled by the gx_cfg table in main.c; strings never NULL once loaded). */
 struct sub_cfg {
 	struct gx_fabric_cfg fabric;  /* the FABRIC_* rows shared with the projector (gx/fabric_cfg.h) */
-	char *worker_id;              /* WORKER_ID; "" = <hostname>-<pid> */
+	char *worker_id;              /* WORKER_ID; "" = the host name (submitter_int.h) */
 	long long batch_size;         /* BATCH_SIZE: rows per claim */
 	long long max_in_flight;      /* MAX_IN_FLIGHT: commands sent and not yet settled */
 	long long lease_ms;           /* LEASE_MS */

@@ -115,6 +115,51 @@ static bool simple(PGconn *c, const char *sql)
 	return ok;
 }
 
+/* The commands a block marked PROJECTED (the rows of the outbox store's statement), for the lines written about
+ * them once the block is committed. */
+struct mark {
+	char *id, *tx, *rid, *tid; /* command id, its fabricTxId, X-Request-Id and trace id ("" when unknown) */
+};
+
+struct marks {
+	struct mark *v;
+	size_t n;
+};
+
+static void marks_take(struct marks *m, const PGresult *r)
+{
+	int rows = PQntuples(r);
+
+	if (rows <= 0 || PQnfields(r) < 4)
+		return;
+	m->v = gx_xrealloc(m->v, (m->n + (size_t)rows) * sizeof(*m->v));
+	for (int i = 0; i < rows; i++)
+		m->v[m->n++] = (struct mark){ gx_xstrdup(PQgetvalue(r, i, 0)), gx_xstrdup(PQgetvalue(r, i, 1)),
+					      gx_xstrdup(PQgetvalue(r, i, 2)), gx_xstrdup(PQgetvalue(r, i, 3)) };
+}
+
+static void marks_free(struct marks *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->v[i].id);
+		free(m->v[i].tx);
+		free(m->v[i].rid);
+		free(m->v[i].tid);
+	}
+	free(m->v);
+	m->v = NULL;
+	m->n = 0;
+}
+
+/* The command whose transaction tx is, or NULL (not ours). */
+static const struct mark *marks_find(const struct marks *m, const char *tx)
+{
+	for (size_t i = 0; tx && i < m->n; i++)
+		if (strcmp(m->v[i].tx, tx) == 0)
+			return &m->v[i];
+	return NULL;
+}
+
 enum fast_rc { FAST_OK, FAST_POISON, FAST_DB_ERROR };
 
 static bool is_balance(int q)
@@ -158,10 +203,11 @@ static void dedupe_balances(struct bev *evs, size_t n, size_t nflat, bool *skip)
 	free(set);
 }
 
-/* Run every event's statements, then the ntail block-level statements of tail, in pipeline mode. FAST_POISON: some
- * event failed in a way that makes it poison (the transaction is aborted; the caller rolls back and takes the slow
- * path). */
-static enum fast_rc run_fast(PGconn *c, struct bev *evs, size_t n, const struct prj_stmt *tail, size_t ntail)
+/* Run every event's statements, then the ntail block-level statements of tail, in pipeline mode; the commands
+ * marked PROJECTED go to marks. FAST_POISON: some event failed in a way that makes it poison (the transaction is
+ * aborted; the caller rolls back and takes the slow path). */
+static enum fast_rc run_fast(PGconn *c, struct bev *evs, size_t n, const struct prj_stmt *tail, size_t ntail,
+			     struct marks *marks)
 {
 	const struct prj_stmt **flat = NULL;
 	size_t nflat = 0, cap = 0;
@@ -230,6 +276,8 @@ static enum fast_rc run_fast(PGconn *c, struct bev *evs, size_t n, const struct 
 			case PGRES_TUPLES_OK:
 				if (flat[k]->expect_row && PQntuples(r) == 0 && rc == FAST_OK)
 					rc = FAST_POISON;
+				if (flat[k]->q == Q_OUTBOX)
+					marks_take(marks, r);
 				break;
 			case PGRES_PIPELINE_ABORTED:
 				break;
@@ -448,8 +496,9 @@ static void tail_release(struct tail *t)
 	t->log = t->txids = NULL;
 }
 
-/* Slow path end: DLQ rows, then the block-level statements one by one, COMMIT. */
-static bool finish_block(struct prj *p, PGconn *c, struct bev *evs, size_t n, const struct tail *t)
+/* Slow path end: DLQ rows, then the block-level statements one by one (the commands marked PROJECTED go to m),
+ * COMMIT. */
+static bool finish_block(struct prj *p, PGconn *c, struct bev *evs, size_t n, const struct tail *t, struct marks *m)
 {
 	char sev[24];
 	PGresult *r;
@@ -477,8 +526,6 @@ static bool finish_block(struct prj *p, PGconn *c, struct bev *evs, size_t n, co
 			goto out;
 		}
 		PQclear(r);
-		gx_log_warn("projector: poison event block=%llu index=%zu tx=%s sent to EventDLQ: %s",
-			    (unsigned long long)strtoull(t->sblock, NULL, 10), i, e->tx_id ? e->tx_id : "", evs[i].why);
 	}
 	for (size_t k = 0; k < GX_ARRAY_LEN(t->st); k++) {
 		r = exec_stmt(c, &t->st[k]);
@@ -486,11 +533,41 @@ static bool finish_block(struct prj *p, PGconn *c, struct bev *evs, size_t n, co
 			PQclear(r);
 			goto out;
 		}
+		if (t->st[k].q == Q_OUTBOX)
+			marks_take(m, r);
 		PQclear(r);
 	}
 	ok = simple(c, "COMMIT");
 out:
 	return ok;
+}
+
+/* The lines about a committed block's commands: each one PROJECTED, each poison event sent to EventDLQ (with the
+ * command of its transaction when it is ours), under the command's request id and trace id (design.md §8). */
+static void log_committed(uint64_t block, const struct bev *evs, size_t n, const struct marks *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		const struct mark *k = &m->v[i];
+		const struct gx_log_ctx ctx = { k->rid, k->tid, NULL };
+
+		gx_log_write(GX_LOG_INFO, &ctx,
+			     GX_LOG_FIELDS(GX_LOG_STR("commandId", k->id), GX_LOG_STR("txId", k->tx),
+					   GX_LOG_INT("block", block)),
+			     "projector: command %s projected in block %llu", k->id, (unsigned long long)block);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct gx_fabric_msg_event *e = evs[i].src;
+		const struct mark *k = marks_find(m, e->tx_id);
+		const struct gx_log_ctx ctx = { k ? k->rid : NULL, k ? k->tid : NULL, NULL };
+
+		if (!evs[i].poison)
+			continue;
+		gx_log_write(GX_LOG_WARN, &ctx,
+			     GX_LOG_FIELDS(GX_LOG_STR("commandId", k ? k->id : NULL), GX_LOG_STR("txId", e->tx_id),
+					   GX_LOG_INT("block", block), GX_LOG_INT("index", i)),
+			     "projector: poison event block=%llu index=%zu tx=%s sent to EventDLQ: %s",
+			     (unsigned long long)block, i, e->tx_id ? e->tx_id : "", evs[i].why);
+	}
 }
 
 enum prj_apply_rc prj_apply_block(struct prj *p, PGconn *c, const struct gx_fabric_msg_events *ev, int64_t *last_block,
@@ -502,6 +579,7 @@ enum prj_apply_rc prj_apply_block(struct prj *p, PGconn *c, const struct gx_fabr
 	enum prj_apply_rc rc = PRJ_APPLY_DB_ERROR;
 	int64_t block_ms = 0, height;
 	struct tail tail = { 0 };
+	struct marks marks = { 0 };
 	bool any_poison = false;
 	int b;
 
@@ -553,7 +631,7 @@ enum prj_apply_rc prj_apply_block(struct prj *p, PGconn *c, const struct gx_fabr
 	for (size_t i = 0; i < n; i++)
 		any_poison = any_poison || evs[i].poison;
 	/* with a poison event known in advance the DLQ rows go first: the tail is left to finish_block */
-	switch (run_fast(c, evs, n, tail.st, any_poison ? 0 : GX_ARRAY_LEN(tail.st))) {
+	switch (run_fast(c, evs, n, tail.st, any_poison ? 0 : GX_ARRAY_LEN(tail.st), &marks)) {
 	case FAST_OK:
 		if (!any_poison) {
 			if (!simple(c, "COMMIT"))
@@ -566,6 +644,7 @@ enum prj_apply_rc prj_apply_block(struct prj *p, PGconn *c, const struct gx_fabr
 	case FAST_POISON:
 		gx_log_info("projector: block %llu has a failing event: applying it event by event",
 			    (unsigned long long)ev->block);
+		marks_free(&marks); /* rolled back */
 		if (!simple(c, "ROLLBACK"))
 			goto out;
 		b = begin_block(p, c, ev->block, *last_block);
@@ -577,10 +656,11 @@ enum prj_apply_rc prj_apply_block(struct prj *p, PGconn *c, const struct gx_fabr
 			goto out;
 		break;
 	}
-	if (!finish_block(p, c, evs, n, &tail))
+	if (!finish_block(p, c, evs, n, &tail, &marks))
 		goto out;
 committed:
 	*last_block = (int64_t)ev->block;
+	log_committed(ev->block, evs, n, &marks);
 	for (size_t i = 0; i < n; i++) {
 		const char *lv[2] = { evs[i].label, evs[i].poison ? "dlq" : "applied" };
 		const char *ov[2] = { evs[i].label, !evs[i].poison   ? "success"
@@ -606,6 +686,7 @@ out:
 		bev_free(&evs[i]);
 	free(evs);
 	tail_release(&tail);
+	marks_free(&marks);
 	return rc;
 }
 

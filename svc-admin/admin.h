@@ -9,14 +9,29 @@
 #include <libpq-fe.h>
 
 #include "gx/api.h"
+#include "gx/cfg.h"
+#include "gx/fabric_cfg.h"
 #include "gx/pg.h"
 #include "gx/svc.h"
 
 struct gx_verr;
 
-/* Service state, read-only once serving (gx_req_app). */
+/* svc-admin's own configuration rows (docs/configuration.md): the Fabric rows the reconciliation reads with
+ * (optional here) and the RECONCILE_* rows. */
+struct adm_cfg {
+	struct gx_fabric_cfg fabric;
+	long long page_size, peer_rate, db_page_size, db_rate, recheck_rounds;
+	long long recheck_interval_ms, stale_ms, repair_timeout_ms, metrics_interval_ms;
+};
+
+struct adm_runner;
+
+/* Service state, read-only once serving (gx_req_app) but for the runner (its own lock). */
 struct adm_app {
-	const char *tenant; /* TENANT_ID (first member: gx_api_main sets it, gx/api.h) */
+	const char *tenant;        /* TENANT_ID (first member: gx_api_main sets it, gx/api.h) */
+	const struct adm_cfg *cfg; /* main's */
+	const char *conninfo;      /* libpq conninfo (borrowed from the shared configuration) */
+	struct adm_runner *runner; /* reconcile.c: the background run, one at a time */
 };
 
 /* Allowed deviation of the sum of country allocations from 1 (in parts per billion): |sum - 1| <= 0.0001. */
@@ -46,6 +61,22 @@ void commands_list(struct gx_req *req);
 void commands_show(struct gx_req *req);
 void commands_requeue(struct gx_req *req);
 void commands_requeue_batch(struct gx_req *req);
+/* partner_keys.c: partner API keys (docs/partners.md) */
+void partner_keys_create(struct gx_req *req);
+void partner_keys_list(struct gx_req *req);
+void partner_keys_rotate(struct gx_req *req);
+void partner_keys_revoke(struct gx_req *req);
+
+/* reconcile.c: background reconciliation runs (docs/reconcile.md) */
+void reconcile_start(struct gx_req *req);
+void reconcile_show(struct gx_req *req);
+/* Most rows adm_cfg_rows writes. */
+#define ADM_CFG_MAX_ROWS (GX_FABRIC_CFG_MAX_ROWS + 9)
+/* Write svc-admin's configuration rows into out (room for ADM_CFG_MAX_ROWS); returns their number. */
+size_t adm_cfg_rows(struct gx_cfg_key *out);
+/* Metrics and the runner (init, before serving); fini waits for a run in progress. */
+int adm_reconcile_init(struct adm_app *app);
+void adm_reconcile_fini(struct adm_app *app);
 
 /* routes.c */
 extern const struct gx_route adm_routes[];

@@ -22,6 +22,14 @@ const struct gx_route adm_routes[] = {
 	{ "GET", "/api/v1/admin/commands/{commandId}", commands_show, GX_AUTH_ADMIN, 0 },
 	{ "POST", "/api/v1/admin/commands/{commandId}/requeue", commands_requeue, GX_AUTH_ADMIN, 0 },
 	{ "POST", "/api/v1/admin/commands/requeue", commands_requeue_batch, GX_AUTH_ADMIN, 0 },
+	/* partner API keys (partner_keys.c): answers holding a new key are never stored for replay */
+	{ "POST", "/api/v1/partner-keys", partner_keys_create, GX_AUTH_ADMIN, GX_ROUTE_NO_IDEMP },
+	{ "GET", "/api/v1/partner-keys", partner_keys_list, GX_AUTH_ADMIN, 0 },
+	{ "POST", "/api/v1/partner-keys/{keyId}/rotate", partner_keys_rotate, GX_AUTH_ADMIN, GX_ROUTE_NO_IDEMP },
+	{ "POST", "/api/v1/partner-keys/{keyId}/revoke", partner_keys_revoke, GX_AUTH_ADMIN, 0 },
+	/* reconcile.c (docs/reconcile.md); a repair additionally needs SUPER_ADMIN */
+	{ "POST", "/api/v1/admin/reconcile", reconcile_start, GX_AUTH_ADMIN, 0 },
+	{ "GET", "/api/v1/admin/reconcile/{runId}", reconcile_show, GX_AUTH_ADMIN, 0 },
 };
 
 const size_t adm_routes_len = GX_ARRAY_LEN(adm_routes);

@@ -12,9 +12,11 @@
 
 /* Exit codes of every verb. */
 enum gxctl_exit {
-	GXCTL_OK = 0,    /* done */
-	GXCTL_FAIL = 1,  /* the operation failed (database, file, refused migration, ...) */
-	GXCTL_USAGE = 2, /* bad arguments or configuration */
+	GXCTL_OK = 0,          /* done */
+	GXCTL_FAIL = 1,        /* the operation failed (database, file, refused migration, ...) */
+	GXCTL_USAGE = 2,       /* bad arguments or configuration */
+	GXCTL_DIFFERENCES = 3, /* reconcile: the read models differ from the ledger */
+	GXCTL_IN_FLIGHT = 4,   /* reconcile: no difference, but entities still being written could not be settled */
 };
 
 /* One row of the verb table. All strings are static. */
@@ -31,6 +33,8 @@ int gxctl_create_super_admin(int argc, char **argv); /* super_admin.c */
 int gxctl_commands(int argc, char **argv);           /* commands.c: list|show|requeue */
 int gxctl_projector(int argc, char **argv);          /* projector.c: rebuild */
 int gxctl_token(int argc, char **argv);              /* token.c: mint (development only) */
+int gxctl_partner_key(int argc, char **argv);        /* partner_key.c: create|revoke */
+int gxctl_reconcile(int argc, char **argv);          /* reconcile.c: read models vs ledger */
 
 /* True when argv[1..argc-1] asks for help (-h or --help). */
 int gxctl_wants_help(int argc, char **argv);

@@ -15,7 +15,9 @@ static const struct gxctl_verb verbs[] = {
 	  gxctl_create_super_admin },
 	{ "commands", "outbox commands: list | show ID | requeue (FAILED -> PENDING, audited)", gxctl_commands },
 	{ "projector", "projector rebuild: clear read models and replay the chain from block 0", gxctl_projector },
+	{ "reconcile", "compare the read models with the ledger; --repair rebuilds the projection", gxctl_reconcile },
 	{ "token", "token mint: access token for local development (refused in production)", gxctl_token },
+	{ "partner-key", "partner API keys: create | revoke KEY_ID (break-glass, audited)", gxctl_partner_key },
 };
 
 static void usage(FILE *out)
@@ -26,7 +28,8 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < GX_ARRAY_LEN(verbs); i++)
 		fprintf(out, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(out,
-		"\nexit codes: 0 ok, 1 operation failed, 2 usage or configuration error\n"
+		"\nexit codes: 0 ok, 1 operation failed, 2 usage or configuration error (reconcile: 3 differences,\n"
+		"4 still in flight)\n"
 		"logs: JSON lines on stdout; LOG_LEVEL=trace..fatal (default info)\n\n%s",
 		GXCTL_DB_HELP);
 }

@@ -210,15 +210,10 @@ int gxctl_seed(int argc, char **argv)
 	rc = GXCTL_FAIL;
 	if (check_schema(conn) < 0 || seed_countries(conn, list, &counts) < 0)
 		goto out;
-	{
-		char i[16], u[16], s[16];
-		const char *kv[] = { "inserted", i, "updated", u, "unchanged", s, "source", path, NULL };
-
-		snprintf(i, sizeof(i), "%d", counts.inserted);
-		snprintf(u, sizeof(u), "%d", counts.updated);
-		snprintf(s, sizeof(s), "%d", counts.unchanged);
-		gx_log_kv(GX_LOG_INFO, kv, "seeded countries");
-	}
+	gx_log_kv(GX_LOG_INFO,
+		  GX_LOG_FIELDS(GX_LOG_INT("inserted", counts.inserted), GX_LOG_INT("updated", counts.updated),
+				GX_LOG_INT("unchanged", counts.unchanged), GX_LOG_STR("source", path)),
+		  "seeded countries");
 	printf("countries: %d inserted, %d updated, %d unchanged\n", counts.inserted, counts.updated, counts.unchanged);
 	rc = GXCTL_OK;
 out:

@@ -1,6 +1,6 @@
 /* The API daemons' main (gx_api_main), the daemon/port table, and the shared routes: health, liveness, readiness
- * (database, schema, projection lag), metrics, the OpenAPI document and command status. The shared configuration
- * is in api_cfg.c, the workers' main in api_worker.c. */
+ * (database, schema, projection lag), metrics, the OpenAPI document, its reference page (api_docs.c) and command
+ * status. The shared configuration is in api_cfg.c, the workers' main in api_worker.c. */
 #include "api_int.h"
 
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include <malloc.h>
 #include <libpq-fe.h>
 
+#include "gx/apikey.h"
 #include "gx/log.h"
 #include "gx/metrics.h"
 #include "gx/migrate.h"
@@ -289,6 +290,9 @@ static const struct gx_route shared_routes[] = {
 	{ "GET", "/readyz", h_readyz, GX_AUTH_PUBLIC, GX_API_SHARED_FLAGS },
 	{ "GET", "/metrics", gx_api_h_metrics, GX_AUTH_PUBLIC, GX_API_SHARED_FLAGS },
 	{ "GET", "/openapi.json", h_openapi, GX_AUTH_PUBLIC, GX_API_SHARED_FLAGS },
+	/* rate limited like any route: not a probe, and the bundle is large */
+	{ "GET", "/docs", gx_api_h_docs, GX_AUTH_PUBLIC, GX_ROUTE_QUIET | GX_ROUTE_NO_IDEMP },
+	{ "GET", "/docs/{asset}", gx_api_h_docs_asset, GX_AUTH_PUBLIC, GX_ROUTE_QUIET | GX_ROUTE_NO_IDEMP },
 	/* public: the outbox module lets the creator and admins read a command, and anyone with the id of a command
 	 * created without a token (ids are random UUIDs); others get 404 */
 	{ "GET", "/api/v1/commands/{commandId}", gx_outbox_status_handler, GX_AUTH_PUBLIC, 0 },
@@ -303,6 +307,26 @@ static struct gx_route *merge_routes(const struct gx_route *own, size_t nown, si
 		memcpy(r + nshared, own, nown * sizeof(*r));
 	*n = nshared + nown;
 	return r;
+}
+
+/* Every partner scope of this service (gx/apikey.h) should name one of its routes open to PARTNER_API: one that does
+ * not (a renamed or removed route) is logged at start, as no key can use it (test_partner_keys.py starts every API
+ * and asserts that none logs it). Not fatal: test daemons serve other tables under a service's name. */
+static void check_scopes(const char *service, const struct gx_route *r, size_t n)
+{
+	for (size_t i = 0; i < gx_apikey_scopes_len; i++) {
+		const struct gx_apikey_scope *s = &gx_apikey_scopes[i];
+		bool found = false;
+
+		if (strcmp(s->service, "*") != 0 && strcmp(s->service, service) != 0)
+			continue;
+		for (size_t j = 0; j < n && !found; j++)
+			found = strcmp(r[j].method, s->method) == 0 && strcmp(r[j].path, s->path) == 0 &&
+				r[j].auth <= GX_AUTH_PARTNER;
+		if (!found)
+			gx_log_warn("partner scope %s names %s %s, which %s does not serve to PARTNER_API", s->name,
+				    s->method, s->path, service);
+	}
 }
 
 const struct gx_daemon_info *gx_api_startup(const char *name)
@@ -336,6 +360,7 @@ int gx_api_main(int argc, char **argv, const struct gx_api_service *svc)
 	gx_api_load_config(svc->name, &k, &cfg, svc->keys, svc->nkeys, svc->cfg);
 	gx_metrics_build_info(svc->name, GX_VERSION);
 	gx_api_process.openapi = svc->openapi_json;
+	gx_api_docs_load(cfg.docs_assets, svc->name);
 	gx_api_process.lag_threshold_ms = cfg.projection_lag_ms;
 	gx_metrics_process_prefix("http_");
 	gx_outbox_configure(cfg.tenant_id);
@@ -351,6 +376,7 @@ int gx_api_main(int argc, char **argv, const struct gx_api_service *svc)
 	gx_api_http_opts(&opts, &cfg);
 	def.service = svc->name;
 	def.routes = merge_routes(svc->routes, svc->nroutes, GX_ARRAY_LEN(shared_routes), &def.nroutes);
+	check_scopes(svc->name, def.routes, def.nroutes);
 	def.app = app;
 	def.ready = svc->ready;
 	def.worker_init = svc->worker_init;
@@ -363,6 +389,7 @@ int gx_api_main(int argc, char **argv, const struct gx_api_service *svc)
 		svc->fini(app);
 	free((void *)def.routes);
 out:
+	gx_api_docs_free();
 	if (svc->app_size)
 		free(app);
 	if (svc->nkeys)

@@ -63,6 +63,9 @@ static const struct gx_cfg_key api_keys[] = {
 	  "/readyz checks.projectionLag is unhealthy above this (reported only: the API stays ready)" },
 	{ "ORIGINAL_TOKENS_UNTIL", GX_CFG_INT, "0", 0, 4102444800LL, OFF(original_tokens_until), 0, NULL,
 	  "cut-over: accept tokens the original backend issued with JWT_SECRET until this Unix time; 0 = never" },
+	{ "DOCS_ASSETS", GX_CFG_STR, GX_API_DOCS_ASSETS_DEFAULT, 0, 4096, OFF(docs_assets), 0, NULL,
+	  "directory with swagger-ui-bundle.js and swagger-ui.css of the /docs page (read at start; missing or empty: "
+	  "/docs answers 503)" },
 };
 
 static const struct gx_cfg_key worker_keys[] = {
@@ -170,10 +173,7 @@ void gx_api_load_config(const char *name, struct gx_api_keyset *k, struct gx_api
 		exit(2);
 	}
 	masked = gx_cfg_conninfo_masked(c->pg_conninfo);
-	{
-		const char *kv[] = { "conninfo", masked, NULL };
-		gx_log_kv(GX_LOG_INFO, kv, "database");
-	}
+	gx_log_kv(GX_LOG_INFO, GX_LOG_FIELDS(GX_LOG_STR("conninfo", masked)), "database");
 	free(masked);
 	if (strcmp(c->env, "production") == 0 && strcmp(c->cors_origins ? c->cors_origins : "", "*") == 0)
 		gx_log_warn("CORS_ORIGINS='*' in production: any web origin may call this API");

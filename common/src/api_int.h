@@ -62,4 +62,16 @@ void gx_api_readyz_finish(struct gx_req *req, cJSON *checks, bool ok);
 void gx_api_h_livez(struct gx_req *req);
 void gx_api_h_metrics(struct gx_req *req);
 
+/* ---- the API reference page (api_docs.c) ---- */
+
+/* Read the page's assets from dir (DOCS_ASSETS, borrowed) and build the page of service (borrowed, static). Returns
+ * 0, or -1 with the reason logged once: /docs then answers 503 DOCS_UNAVAILABLE. Runs before the workers start;
+ * the loaded files are read-only afterwards. */
+int gx_api_docs_load(const char *dir, const char *service);
+/* Free what gx_api_docs_load read. */
+void gx_api_docs_free(void);
+/* GET /docs (the page) and GET /docs/{asset} (its script and stylesheet). */
+void gx_api_h_docs(struct gx_req *req);
+void gx_api_h_docs_asset(struct gx_req *req);
+
 #endif

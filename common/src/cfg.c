@@ -269,43 +269,39 @@ void gx_cfg_free(const struct gx_cfg_key *keys, size_t n, void *dst)
 	}
 }
 
-/* The effective value of row k as text for the startup log line (caller frees). */
-static char *effective_value(const struct gx_cfg_key *k, void *dst)
+/* The effective value of row k as a field of the startup log line: text (secrets "***"), a bool, or a number (a
+ * duration in milliseconds). Borrows from dst. */
+static struct gx_log_field effective_value(const struct gx_cfg_key *k, void *dst)
 {
 	switch (k->type) {
 	case GX_CFG_STR:
 	case GX_CFG_ENUM: {
 		const char *s = *(char **)field_at(dst, k);
-		return gx_xstrdup((k->flags & GX_CFG_SECRET) && s[0] ? "***" : s);
+		return (struct gx_log_field)GX_LOG_STR(k->name, (k->flags & GX_CFG_SECRET) && s[0] ? "***" : s);
 	}
 	case GX_CFG_BOOL:
-		return gx_xstrdup(*(bool *)field_at(dst, k) ? "true" : "false");
+		return (struct gx_log_field)GX_LOG_BOOL(k->name, *(bool *)field_at(dst, k));
 	case GX_CFG_MS:
-		return gx_xasprintf("%lldms", *(long long *)field_at(dst, k));
 	case GX_CFG_INT:
 		break;
 	}
-	return gx_xasprintf("%lld", *(long long *)field_at(dst, k));
+	return (struct gx_log_field)GX_LOG_INT(k->name, *(long long *)field_at(dst, k));
 }
 
 void gx_cfg_load_or_exit(const struct gx_cfg_key *keys, size_t n, void *dst, const char *service)
 {
 	char err[4096];
-	const char **kv;
+	struct gx_log_field *fields;
 
 	if (gx_cfg_load(keys, n, dst, err, sizeof(err)) < 0) {
 		gx_log_fatal("%s", err);
 		exit(2);
 	}
-	kv = gx_xcalloc(2 * n + 1, sizeof(*kv));
-	for (size_t i = 0; i < n; i++) {
-		kv[2 * i] = keys[i].name;
-		kv[2 * i + 1] = effective_value(&keys[i], dst);
-	}
-	gx_log_kv(GX_LOG_INFO, kv, "%s configuration", service);
+	fields = gx_xcalloc(n + 1, sizeof(*fields)); /* ended by the zeroed last one */
 	for (size_t i = 0; i < n; i++)
-		free((char *)kv[2 * i + 1]);
-	free(kv);
+		fields[i] = effective_value(&keys[i], dst);
+	gx_log_kv(GX_LOG_INFO, fields, "%s configuration", service);
+	free(fields);
 }
 
 void gx_cfg_print_help(FILE *f, const struct gx_cfg_key *keys, size_t n, const char *service)

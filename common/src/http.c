@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -20,6 +21,7 @@
 #include "gx/pg.h"
 #include "gx/rand.h"
 #include "gx/redis.h"
+#include "gx/trace.h"
 #include "gx/util.h"
 
 /* evhttp answers bodies above its own cap with an HTML page before our callback runs (libevent 2.1 has no hook
@@ -67,6 +69,26 @@ static void set_request_id(struct gx_req *req)
 	}
 	if (gx_uuid_v4(req->id) < 0)
 		snprintf(req->id, sizeof(req->id), "req-%lld", (long long)gx_mono_us());
+}
+
+/* The W3C trace (gx/trace.h): the caller's when it sent one valid traceparent, else a new one; never refused. Two
+ * traceparent headers are treated as an invalid one. */
+static void set_trace(struct gx_req *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req->ev);
+	const struct evkeyval *h;
+	const char *tp = NULL;
+	int n = 0;
+
+	TAILQ_FOREACH(h, in, next)
+	{
+		if (strcasecmp(h->key, "traceparent") == 0) {
+			tp = h->value;
+			n++;
+		}
+	}
+	/* on failure (logged) the request goes on without a trace */
+	gx_trace_begin(n == 1 ? tp : NULL, &req->trace);
 }
 
 static bool in_list(const char *list, const char *item)
@@ -154,13 +176,15 @@ static bool handle_cors(struct gx_req *req)
 	evhttp_add_header(out, "Access-Control-Allow-Origin", any ? "*" : origin);
 	if (!any)
 		evhttp_add_header(out, "Vary", "Origin");
-	evhttp_add_header(out, "Access-Control-Expose-Headers",
-			  "X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After");
+	evhttp_add_header(
+		out, "Access-Control-Expose-Headers",
+		"X-Request-Id, traceparent, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After");
 	if (strcmp(req->method, "OPTIONS") != 0 || !evhttp_find_header(in, "Access-Control-Request-Method"))
 		return false;
 	evhttp_add_header(out, "Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
 	evhttp_add_header(out, "Access-Control-Allow-Headers",
-			  "Authorization, Content-Type, Idempotency-Key, X-Idempotency-Key, X-Request-Id, Prefer");
+			  "Authorization, Content-Type, Idempotency-Key, X-Idempotency-Key, X-Request-Id, traceparent, "
+			  "tracestate, Prefer");
 	evhttp_add_header(out, "Access-Control-Max-Age", "600");
 	gx_http_send(req, 204, NULL, NULL, 0);
 	return true;
@@ -259,6 +283,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
 
 	snprintf(req->method, sizeof(req->method), "%s", method_name(evhttp_request_get_command(ev)));
 	set_request_id(req);
+	set_trace(req);
 	set_client_ip(req);
 	req->raw_path = gx_xstrdup(path && *path ? path : "/");
 	add_security_headers(req);
@@ -602,13 +627,8 @@ int gx_http_run(const struct gx_http_def *def, const struct gx_http_opts *opts)
 	running = &srv;
 	if (start_workers(&srv) < 0)
 		goto out;
-	{
-		char port[16], thr[16];
-		const char *kv[] = { "port", port, "threads", thr, NULL };
-		snprintf(port, sizeof(port), "%d", opts->port);
-		snprintf(thr, sizeof(thr), "%d", srv.nworkers);
-		gx_log_kv(GX_LOG_INFO, kv, "listening");
-	}
+	gx_log_kv(GX_LOG_INFO, GX_LOG_FIELDS(GX_LOG_INT("port", opts->port), GX_LOG_INT("threads", srv.nworkers)),
+		  "listening");
 	event_base_dispatch(srv.main_base);
 	rc = 0;
 out:

@@ -124,9 +124,6 @@ static void attach(struct http_conn *c)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_conn *c = arg;
-	char ms[16];
-	const char *kv[] = { "timeoutMs", ms, NULL };
-
 	(void)fd;
 	(void)what;
 	if (!c->attached) {
@@ -135,8 +132,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!receiving(c->bev))
 		return; /* in the handler or writing: armed again when the response has gone out */
-	snprintf(ms, sizeof(ms), "%d", c->w->srv->opts->request_timeout_ms);
-	gx_log_kv(GX_LOG_DEBUG, kv, "request not received in time: closing the connection");
+	gx_log_kv(GX_LOG_DEBUG, GX_LOG_FIELDS(GX_LOG_INT("timeoutMs", c->w->srv->opts->request_timeout_ms)),
+		  "request not received in time: closing the connection");
 	gx_metrics_add(m_deadline, NULL, 1);
 	/* evhttp frees the connection from here (on_close frees c): nothing may touch c after this call */
 	bufferevent_trigger_event(c->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, 0);

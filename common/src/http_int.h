@@ -14,6 +14,8 @@
 #include "gx/http.h"
 #include "gx/idem.h"
 #include "gx/jwt.h"
+#include "gx/log.h"
+#include "gx/trace.h"
 
 /* A request's state with its Idempotency-Key; the transitions are in http_idem.c. */
 enum gx_req_idem {
@@ -129,13 +131,22 @@ struct gx_req {
 	struct evkeyvalq query;
 	bool query_parsed;
 	char id[72];
+	struct gx_trace trace; /* W3C trace of the request and this hop's span (gx/trace.h) */
+	struct gx_log_ctx log; /* id and trace for log lines about the request (points into this struct) */
 	char ip[64];
 	cJSON *body;              /* owned */
 	const unsigned char *raw; /* borrowed from evhttp's input buffer (pulled up) */
 	size_t raw_len;
 	struct gx_jwt_claims claims;
 	bool has_claims;
-	char *idem_key; /* scoped key (owned), NULL without Idempotency-Key */
+	/* partner API key (http_apikey.c): set when the request presented X-API-Key */
+	bool apikey;
+	char apikey_id[33];              /* the key id from the text, "" when it is no key's shape */
+	unsigned char apikey_digest[32]; /* SHA-256 of the presented secret */
+	int apikey_scope;                /* gx_apikey_scopes index of the route, -1 when none */
+	long long apikey_rate;           /* the key's requests per minute, once authenticated */
+	const char *apikey_outcome;      /* static: refusal code, "AUTHENTICATED" or "ERROR" (for the audit row) */
+	char *idem_key;                  /* scoped key (owned), NULL without Idempotency-Key */
 	char body_sha256[65];
 	enum gx_req_idem idem; /* where the request stands with its key (changed in http_idem.c only) */
 	bool close_after;      /* send Connection: close (unread oversize body, draining) */
@@ -160,6 +171,18 @@ extern _Atomic bool gx_http_draining_flag;
 /* Entry point of the pipeline after routing and body checks (http_pipeline.c): auth, revocation, rate limit,
  * idempotency, then the handler. */
 void gx_http_pipeline_start(struct gx_req *req);
+
+/* The pipeline after authentication (http_pipeline.c): forced password change, rate limits, idempotency, handler. */
+void gx_http_pipeline_after_auth(struct gx_req *req);
+/* Count one request served in a Redis-degraded mode under check (gx_redis_degraded_total{check}). */
+void gx_http_count_degraded(const char *check);
+
+/* Partner API keys (http_apikey.c): authenticate req by the key text (borrowed) of its X-API-Key header, then go on
+ * with gx_http_pipeline_after_auth or answer (401, 403 INSUFFICIENT_SCOPE, 503). */
+void gx_http_apikey_start(struct gx_req *req, const char *text);
+/* The reply of a request that presented a key has status: write its audit row (asynchronous, best effort: a failure
+ * is logged and counted). No-op for other requests. */
+void gx_http_apikey_audit(struct gx_req *req, int status);
 
 /* The idempotency step after the key was validated (http_idem.c): without a key run the handler, else look the key
  * up (GX_ROUTE_OUTBOX_WRITE) or claim it, then run the handler or answer from the record. */

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <mbedtls/sha256.h>
 
+#include "gx/apikey.h"
 #include "gx/idem.h"
 #include "gx/log.h"
 #include "gx/metrics.h"
@@ -38,6 +39,12 @@ static void count_degraded(const char *check)
 {
 	const char *v[] = { check };
 	gx_metrics_add(m_degraded, v, 1);
+}
+
+void gx_http_count_degraded(const char *check)
+{
+	pthread_once(&once, metrics_register);
+	count_degraded(check);
 }
 
 static void step_ratelimit(struct gx_req *req);
@@ -109,14 +116,25 @@ static bool original_token(const struct gx_http_opts *o, const char *token, stru
 	return true;
 }
 
-/* Returns 0 to go on, -1 when the request was answered. */
+/* Returns 0 to go on, -1 when the request was answered, 1 when the API key step took it over. */
 static int step_auth(struct gx_req *req)
 {
 	const struct gx_http_opts *o = req->w->srv->opts;
 	enum gx_auth_policy policy = req->route->auth;
 	const char *h = gx_req_header(req, "Authorization");
+	const char *key = gx_req_header(req, GX_APIKEY_HEADER);
 	const char *reason = NULL;
 
+	if (key) {
+		/* a key is judged on every route, public ones included: its scopes are all it reaches */
+		if (h && *h) {
+			reply_unauthorized(req, "CREDENTIALS_CONFLICT",
+					   "send either an API key or an Authorization header, not both");
+			return -1;
+		}
+		gx_http_apikey_start(req, key);
+		return 1;
+	}
 	if (!h || !*h) {
 		if (policy == GX_AUTH_PUBLIC)
 			return 0;
@@ -267,7 +285,7 @@ static void on_revoked(const redisReply *reply, const char *err, void *arg)
 		return;
 	if (err || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
 		count_degraded("revocation");
-		gx_log_write(GX_LOG_WARN, req->id, NULL, "revocation check from postgresql: redis %s",
+		gx_log_write(GX_LOG_WARN, &req->log, NULL, "revocation check from postgresql: redis %s",
 			     err ? err : "bad reply");
 		epoch_from_pg(req);
 		return;
@@ -306,6 +324,11 @@ static void step_revocation(struct gx_req *req)
 }
 
 /* ---- step 5c: a password an admin reset must be changed before anything else ---- */
+
+void gx_http_pipeline_after_auth(struct gx_req *req)
+{
+	step_pwc(req);
+}
 
 static void step_pwc(struct gx_req *req)
 {
@@ -415,6 +438,12 @@ static void step_ratelimit(struct gx_req *req)
 	bool strict = rl_strict(req);
 	char key[128];
 
+	if (req->apikey && req->w->redis) {
+		/* a partner key has its own limit instead of the per-IP and per-user ones (docs/partners.md) */
+		snprintf(key, sizeof(key), "gx:rl:key:%s", req->apikey_id);
+		gx_redis_ratelimit(req->w->redis, key, req->apikey_rate, req->apikey_rate, 60000, on_rl_user, req);
+		return;
+	}
 	if (!req->w->redis || (req->route->flags & GX_ROUTE_NO_RL) || (strict ? o->rl_strict_rate : o->rl_rate) <= 0) {
 		step_idempotency(req);
 		return;
@@ -470,16 +499,16 @@ static void step_idempotency(struct gx_req *req)
 
 void gx_http_run_handler(struct gx_req *req)
 {
-	gx_log_set_request_id(req->id);
+	gx_log_set_ctx(&req->log);
 	req->route->handler(req);
 	/* req may be gone now */
-	gx_log_set_request_id(NULL);
+	gx_log_set_ctx(NULL);
 }
 
 void gx_http_pipeline_start(struct gx_req *req)
 {
 	pthread_once(&once, metrics_register);
-	if (step_auth(req) < 0)
+	if (step_auth(req) != 0)
 		return;
 	step_revocation(req);
 }

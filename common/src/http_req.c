@@ -1,6 +1,7 @@
 /* Request context: accessors, the reply functions (one reply per request), error bodies, access log and metrics. */
 #include "http_int.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,7 @@ struct gx_req *gx_http_req_new(struct http_worker *w, struct evhttp_request *ev)
 	req->ev = ev;
 	req->w = w;
 	req->start_us = gx_mono_us();
+	req->log = (struct gx_log_ctx){ req->id, req->trace.trace_id, req->trace.span_id };
 	TAILQ_INIT(&req->query);
 	req->next = w->live;
 	if (w->live)
@@ -161,23 +163,17 @@ static void req_free(struct gx_req *req)
 	free(req->raw_path);
 	free(req);
 	gx_metrics_set(m_inflight, NULL, atomic_fetch_sub(&w->srv->inflight, 1) - 1);
-	gx_log_set_request_id(NULL);
+	gx_log_set_ctx(NULL);
 }
 
 static void access_log(const struct gx_req *req, int status, size_t bytes, double secs)
 {
 	const char *route = req->route ? req->route->path : "unmatched";
-	char st[8], ms[32], nb[24];
-	const char *kv[] = { "method",     req->method, "path",   req->raw_path ? req->raw_path : "",
-			     "route",      route,       "status", st,
-			     "durationMs", ms,          "bytes",  nb,
-			     "ip",         req->ip,     NULL };
+	char st[8];
 	const char *labels[] = { route, req->method, st };
 	enum gx_log_level level = GX_LOG_INFO;
 
 	snprintf(st, sizeof(st), "%d", status);
-	snprintf(ms, sizeof(ms), "%.3f", secs * 1000.0);
-	snprintf(nb, sizeof(nb), "%zu", bytes);
 	gx_metrics_add(m_requests, labels, 1);
 	gx_metrics_observe(m_duration, labels, secs);
 	if (!req->route || strcmp(req->route->path, "/metrics") != 0) {
@@ -191,8 +187,17 @@ static void access_log(const struct gx_req *req, int status, size_t bytes, doubl
 	}
 	if (req->route && (req->route->flags & GX_ROUTE_QUIET) && status < 400)
 		level = GX_LOG_DEBUG;
+	/* durationMs in microsecond steps; parentSpanId is the caller's span when it sent a traceparent */
 	if (gx_log_enabled(level))
-		gx_log_write(level, req->id, kv, "request");
+		gx_log_write(level, &req->log,
+			     GX_LOG_FIELDS(GX_LOG_STR("method", req->method),
+					   GX_LOG_STR("path", req->raw_path ? req->raw_path : ""),
+					   GX_LOG_STR("route", route), GX_LOG_INT("status", status),
+					   GX_LOG_NUM("durationMs", round(secs * 1e6) / 1e3),
+					   GX_LOG_INT("bytes", bytes), GX_LOG_STR("ip", req->ip),
+					   GX_LOG_STR("parentSpanId",
+						      req->trace.parent_id[0] ? req->trace.parent_id : NULL)),
+			     "request");
 }
 
 /* Hand the reply to evhttp and end the request. */
@@ -207,6 +212,7 @@ static void send_now(struct gx_req *req, int status, struct evbuffer *buf, size_
 	req->ev = NULL;
 	if (gone)
 		gx_metrics_add(m_gone, NULL, 1);
+	gx_http_apikey_audit(req, status);
 	access_log(req, status, len, (double)(gx_mono_us() - req->start_us) / 1e6);
 	req_free(req);
 }
@@ -238,6 +244,12 @@ void gx_http_send(struct gx_req *req, int status, const char *content_type, cons
 		evhttp_add_header(out, "Content-Type", content_type);
 	if (req->id[0])
 		evhttp_add_header(out, "X-Request-Id", req->id);
+	if (req->trace.trace_id[0]) {
+		char tp[GX_TRACEPARENT_LEN + 1];
+
+		gx_trace_format(&req->trace, tp);
+		evhttp_add_header(out, "traceparent", tp);
+	}
 	if (req->close_after || atomic_load(&gx_http_draining_flag))
 		evhttp_add_header(out, "Connection", "close");
 	if (len)
@@ -287,6 +299,11 @@ const char *gx_req_header(const struct gx_req *req, const char *name)
 const char *gx_req_id(const struct gx_req *req)
 {
 	return req->id;
+}
+
+const char *gx_req_trace_id(const struct gx_req *req)
+{
+	return req->trace.trace_id;
 }
 
 const char *gx_req_client_ip(const struct gx_req *req)
@@ -379,7 +396,11 @@ void *gx_req_data(const struct gx_req *req)
 
 void gx_reply_header(struct gx_req *req, const char *name, const char *value)
 {
-	if (evhttp_add_header(evhttp_request_get_output_headers(req->ev), name, value) < 0) {
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req->ev);
+
+	while (evhttp_remove_header(out, name) == 0)
+		;
+	if (evhttp_add_header(out, name, value) < 0) {
 		gx_log_error("cannot add response header '%s': invalid characters", name);
 		return;
 	}
@@ -417,16 +438,11 @@ static void reply_error_details(struct gx_req *req, int status, const char *code
 				const char *cause, const char *sqlstate)
 {
 	if (status >= 500) {
-		const char *kv[] = { "route",
-				     req->route ? req->route->path : "unmatched",
-				     "method",
-				     req->method,
-				     "code",
-				     code,
-				     sqlstate ? "sqlstate" : NULL,
-				     sqlstate,
-				     NULL };
-		gx_log_write(GX_LOG_ERROR, req->id, kv, "%s", cause ? cause : msg);
+		gx_log_write(GX_LOG_ERROR, &req->log,
+			     GX_LOG_FIELDS(GX_LOG_STR("route", req->route ? req->route->path : "unmatched"),
+					   GX_LOG_STR("method", req->method), GX_LOG_STR("code", code),
+					   GX_LOG_STR("sqlstate", sqlstate)),
+			     "%s", cause ? cause : msg);
 	}
 	gx_reply_json(req, status, gx_http_error_body(status, code, msg, req->id, details));
 }

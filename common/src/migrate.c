@@ -261,14 +261,10 @@ static int apply_one(PGconn *conn, const struct gx_migrate_file *f)
 	ms = (gx_mono_us() - start) / 1000;
 	if (record(conn, f, ms, false) < 0 || exec_ok(conn, "COMMIT", 0, NULL, "COMMIT") < 0)
 		goto fail;
-	{
-		char v[16], d[24];
-		const char *kv[] = { "version", v, "file", f->name, "durationMs", d, NULL };
-
-		snprintf(v, sizeof(v), "%d", f->version);
-		snprintf(d, sizeof(d), "%" PRId64, ms);
-		gx_log_kv(GX_LOG_INFO, kv, "applied migration %s", f->name);
-	}
+	gx_log_kv(GX_LOG_INFO,
+		  GX_LOG_FIELDS(GX_LOG_INT("version", f->version), GX_LOG_STR("file", f->name),
+				GX_LOG_INT("durationMs", ms)),
+		  "applied migration %s", f->name);
 	return 0;
 fail:
 	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
@@ -332,14 +328,9 @@ int gx_migrate_up(PGconn *conn, int *applied)
 		count++;
 	}
 	rc = 0;
-	{
-		char n[16], v[16];
-		const char *kv[] = { "applied", n, "version", v, NULL };
-
-		snprintf(n, sizeof(n), "%d", count);
-		snprintf(v, sizeof(v), "%d", gx_migrate_expected_version());
-		gx_log_kv(GX_LOG_INFO, kv, count ? "schema migrated" : "schema up to date, nothing to apply");
-	}
+	gx_log_kv(GX_LOG_INFO,
+		  GX_LOG_FIELDS(GX_LOG_INT("applied", count), GX_LOG_INT("version", gx_migrate_expected_version())),
+		  count ? "schema migrated" : "schema up to date, nothing to apply");
 out:
 	if (locked && PQstatus(conn) == CONNECTION_OK)
 		(void)exec_ok(conn, SQL_UNLOCK, 1, params, "releasing the migration lock");

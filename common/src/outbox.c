@@ -544,6 +544,8 @@ void gx_outbox_submit(struct gx_req *req, const struct gx_pg_stmt *domain_stmts,
 	ins[4] = c->request_id;
 	ins[5] = payload_s;
 	ins[6] = cmd->aggregate_id;
+	ins[7] = gx_req_id(req)[0] ? gx_req_id(req) : NULL;
+	ins[8] = gx_req_trace_id(req)[0] ? gx_req_trace_id(req) : NULL;
 	st[nst++] = (struct gx_pg_stmt){ gx_outbox_store_insert_sql, GX_OUTBOX_STORE_INSERT_NPARAMS, ins };
 	notify[0] = c->id;
 	st[nst++] = (struct gx_pg_stmt){ gx_outbox_store_notify_sql, 1, notify };

@@ -27,7 +27,8 @@ bool gx_outbox_store_status_final(const char *status)
 
 const char gx_outbox_store_insert_sql[] =
 	"INSERT INTO \"OutboxCommand\" (\"id\", \"tenantId\", \"service\", \"commandType\", \"requestId\", \"payload\","
-	" \"aggregateId\") VALUES ($1, $2, $3, $4::\"CommandType\", $5, $6::jsonb, $7)";
+	" \"aggregateId\", \"httpRequestId\", \"traceId\")"
+	" VALUES ($1, $2, $3, $4::\"CommandType\", $5, $6::jsonb, $7, $8, $9)";
 const char gx_outbox_store_notify_sql[] = "SELECT pg_notify('gx_outbox', $1)";
 const char gx_outbox_store_existing_sql[] =
 	"SELECT \"id\", \"aggregateId\", \"commandType\"::text AS \"commandType\" FROM \"OutboxCommand\""
@@ -283,6 +284,12 @@ void gx_outbox_store_arr_free(struct gx_outbox_store_arr *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* The one lock order on "OutboxCommand" (design.md §7): a statement that changes several rows locks them first,
+ * in "id" order, so the submitter's batches and the projector's PROJECTED mark never wait on each other in a
+ * cycle. The CTE is materialized so the locks are taken in that order before the UPDATE touches a row. */
+#define LOCK_IN_ID_ORDER(where) \
+	"lk AS MATERIALIZED (SELECT \"id\" FROM \"OutboxCommand\" WHERE " where " ORDER BY \"id\" FOR UPDATE)"
+
 /* clang-format off */
 const struct gx_pgs_stmt gx_outbox_store_sub_stmts[GX_OUTBOX_STORE_NSUB] = {
 	/* The oldest open command of each aggregate when it is PENDING and due (a newer command never overtakes an
@@ -291,7 +298,8 @@ const struct gx_pgs_stmt gx_outbox_store_sub_stmts[GX_OUTBOX_STORE_NSUB] = {
 	[GX_OUTBOX_STORE_CLAIM] = { "sub_claim",
 		"SELECT o.\"id\", o.\"commandType\"::text AS ctype, o.\"payload\"::text AS payload, o.\"attempts\","
 		" o.\"payload\"->'_submission'->>'proposal' AS prop, o.\"payload\"->'_submission'->>'signature' AS sig,"
-		" (EXTRACT(EPOCH FROM o.\"createdAt\") * 1000)::bigint AS created_ms"
+		" (EXTRACT(EPOCH FROM o.\"createdAt\") * 1000)::bigint AS created_ms,"
+		" o.\"httpRequestId\" AS rid, o.\"traceId\" AS tid"
 		" FROM \"OutboxCommand\" o"
 		" WHERE o.\"id\" IN ("
 		"  (SELECT p.\"id\" FROM \"OutboxCommand\" p"
@@ -310,52 +318,73 @@ const struct gx_pgs_stmt gx_outbox_store_sub_stmts[GX_OUTBOX_STORE_NSUB] = {
 	/* Persist the proposal about to be sent and take (or keep) the lease. $8: rows are locked by our claim
 	 * transaction; otherwise only rows we still own are touched. */
 	[GX_OUTBOX_STORE_PERSIST] = { "sub_persist",
-		"UPDATE \"OutboxCommand\" o SET \"status\" = 'SUBMITTED', \"lockedBy\" = $1, \"lockedAt\" = now(),"
-		" \"leaseUntil\" = now() + $2::bigint * interval '1 millisecond',"
-		" \"submittedAt\" = COALESCE(o.\"submittedAt\", now()), \"updatedAt\" = now(), \"fabricTxId\" = u.tx,"
-		" \"attempts\" = o.\"attempts\" + u.inc,"
-		" \"payload\" = CASE WHEN u.sub IS NULL THEN o.\"payload\""
-		"  ELSE jsonb_set(o.\"payload\", '{_submission}', u.sub::jsonb) END,"
-		" \"aggregateId\" = COALESCE(o.\"aggregateId\", u.agg)"
-		" FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::int[]) AS u(id, tx, sub, agg, inc)"
-		" WHERE o.\"id\" = u.id AND ($8::bool OR (o.\"lockedBy\" = $1 AND o.\"status\" = 'SUBMITTED'))"
-		" RETURNING o.\"id\"" },
+		"WITH " LOCK_IN_ID_ORDER("\"id\" = ANY($3::text[])") ","
+		" upd AS (UPDATE \"OutboxCommand\" o SET \"status\" = 'SUBMITTED', \"lockedBy\" = $1, \"lockedAt\" = now(),"
+		"  \"leaseUntil\" = now() + $2::bigint * interval '1 millisecond',"
+		"  \"submittedAt\" = COALESCE(o.\"submittedAt\", now()), \"updatedAt\" = now(), \"fabricTxId\" = u.tx,"
+		"  \"attempts\" = o.\"attempts\" + u.inc,"
+		"  \"payload\" = CASE WHEN u.sub IS NULL THEN o.\"payload\""
+		"   ELSE jsonb_set(o.\"payload\", '{_submission}', u.sub::jsonb) END,"
+		"  \"aggregateId\" = COALESCE(o.\"aggregateId\", u.agg)"
+		"  FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::int[]) AS u(id, tx, sub, agg, inc), lk"
+		"  WHERE o.\"id\" = u.id AND o.\"id\" = lk.\"id\""
+		"  AND ($8::bool OR (o.\"lockedBy\" = $1 AND o.\"status\" = 'SUBMITTED'))"
+		"  RETURNING o.\"id\")"
+		" SELECT \"id\" FROM upd" },
 	[GX_OUTBOX_STORE_FAIL] = { "sub_fail",
-		"WITH upd AS (UPDATE \"OutboxCommand\" o SET \"status\" = 'FAILED', \"errorCode\" = u.code, \"error\" = u.msg,"
+		"WITH " LOCK_IN_ID_ORDER("\"id\" = ANY($2::text[])") ","
+		" upd AS (UPDATE \"OutboxCommand\" o SET \"status\" = 'FAILED', \"errorCode\" = u.code, \"error\" = u.msg,"
 		"  \"lockedBy\" = NULL, \"leaseUntil\" = NULL, \"updatedAt\" = now()"
-		"  FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, code, msg)"
-		"  WHERE o.\"id\" = u.id AND ($5::bool OR (o.\"lockedBy\" = $1 AND o.\"status\" = 'SUBMITTED'))"
+		"  FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, code, msg), lk"
+		"  WHERE o.\"id\" = u.id AND o.\"id\" = lk.\"id\""
+		"  AND ($5::bool OR (o.\"lockedBy\" = $1 AND o.\"status\" = 'SUBMITTED'))"
 		"  RETURNING o.\"id\")"
 		" SELECT upd.\"id\", pg_notify('gx_command_status', upd.\"id\") FROM upd" },
 	[GX_OUTBOX_STORE_COMMIT] = { "sub_commit",
-		"WITH upd AS (UPDATE \"OutboxCommand\" o SET"
+		"WITH " LOCK_IN_ID_ORDER("\"id\" = ANY($1::text[])") ","
+		" upd AS (UPDATE \"OutboxCommand\" o SET"
 		"  \"status\" = CASE WHEN o.\"status\" = 'PROJECTED' THEN o.\"status\" ELSE 'COMMITTED' END,"
 		"  \"commitBlock\" = u.blk, \"committedAt\" = COALESCE(o.\"committedAt\", now()), \"lockedBy\" = NULL,"
 		"  \"leaseUntil\" = NULL, \"errorCode\" = NULL, \"error\" = NULL, \"updatedAt\" = now()"
-		"  FROM unnest($1::text[], $2::bigint[]) AS u(id, blk)"
-		"  WHERE o.\"id\" = u.id AND o.\"status\" IN ('PENDING', 'LOCKED', 'SUBMITTED', 'PROJECTED')"
+		"  FROM unnest($1::text[], $2::bigint[]) AS u(id, blk), lk"
+		"  WHERE o.\"id\" = u.id AND o.\"id\" = lk.\"id\""
+		"  AND o.\"status\" IN ('PENDING', 'LOCKED', 'SUBMITTED', 'PROJECTED')"
 		"  RETURNING o.\"id\", o.\"createdAt\")"
 		" SELECT upd.\"id\", EXTRACT(EPOCH FROM now() - upd.\"createdAt\")::float8 AS age,"
 		" pg_notify('gx_command_status', upd.\"id\") FROM upd" },
 	/* Back to PENDING (retry with backoff, or release on drain); the stored proposal stays so the same tx id is
 	 * sent again. unc = 1 takes back the attempt the send counted (peer unreachable: nothing was sent). */
 	[GX_OUTBOX_STORE_RETRY] = { "sub_retry",
-		"UPDATE \"OutboxCommand\" o SET \"status\" = 'PENDING', \"lockedBy\" = NULL, \"leaseUntil\" = NULL,"
+		"WITH " LOCK_IN_ID_ORDER("\"id\" = ANY($2::text[])") ""
+		" UPDATE \"OutboxCommand\" o SET \"status\" = 'PENDING', \"lockedBy\" = NULL, \"leaseUntil\" = NULL,"
 		" \"nextAttemptAt\" = now() + u.delay * interval '1 millisecond',"
 		" \"errorCode\" = COALESCE(u.code, o.\"errorCode\"), \"error\" = COALESCE(u.msg, o.\"error\"),"
 		" \"attempts\" = GREATEST(o.\"attempts\" - u.unc, 0), \"updatedAt\" = now()"
-		" FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::int[]) AS u(id, delay, code, msg, unc)"
-		" WHERE o.\"id\" = u.id AND o.\"lockedBy\" = $1 AND o.\"status\" = 'SUBMITTED'" },
+		" FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::int[]) AS u(id, delay, code, msg, unc), lk"
+		" WHERE o.\"id\" = u.id AND o.\"id\" = lk.\"id\" AND o.\"lockedBy\" = $1 AND o.\"status\" = 'SUBMITTED'" },
 	[GX_OUTBOX_STORE_DEFER] = { "sub_defer",
 		"UPDATE \"OutboxCommand\" SET \"nextAttemptAt\" = now() + interval '5 seconds', \"updatedAt\" = now()"
 		" WHERE \"id\" = ANY($1::text[])" },
+	/* Only the rows the worker holds: a row leased under its name that it does not hold (a claim whose COMMIT
+	 * answer was lost) runs out and is taken over, or is released at the next connect (RELEASE). */
 	[GX_OUTBOX_STORE_RENEW] = { "sub_renew",
-		"UPDATE \"OutboxCommand\" SET \"leaseUntil\" = now() + $2::bigint * interval '1 millisecond'"
-		" WHERE \"lockedBy\" = $1 AND \"status\" IN ('LOCKED', 'SUBMITTED')" },
-	[GX_OUTBOX_STORE_RELEASE_ALL] = { "sub_release_all",
-		"UPDATE \"OutboxCommand\" SET \"status\" = 'PENDING', \"lockedBy\" = NULL, \"leaseUntil\" = NULL,"
+		"WITH " LOCK_IN_ID_ORDER("\"id\" = ANY($3::text[]) AND \"lockedBy\" = $1"
+		"  AND \"status\" IN ('LOCKED', 'SUBMITTED')")
+		" UPDATE \"OutboxCommand\" o SET \"leaseUntil\" = now() + $2::bigint * interval '1 millisecond'"
+		" FROM lk WHERE o.\"id\" = lk.\"id\" AND o.\"lockedBy\" = $1 AND o.\"status\" IN ('LOCKED', 'SUBMITTED')" },
+	/* Every row leased under the worker's name that it does not hold goes back to PENDING, due now, with its stored
+	 * proposal (the same tx id on the next send); $2 '{}' releases all. */
+	[GX_OUTBOX_STORE_RELEASE] = { "sub_release",
+		"WITH " LOCK_IN_ID_ORDER("\"lockedBy\" = $1 AND \"status\" IN ('LOCKED', 'SUBMITTED')"
+		"  AND NOT (\"id\" = ANY($2::text[]))")
+		" UPDATE \"OutboxCommand\" o SET \"status\" = 'PENDING', \"lockedBy\" = NULL, \"leaseUntil\" = NULL,"
 		" \"nextAttemptAt\" = now(), \"updatedAt\" = now()"
-		" WHERE \"lockedBy\" = $1 AND \"status\" IN ('LOCKED', 'SUBMITTED')" },
+		" FROM lk WHERE o.\"id\" = lk.\"id\" AND o.\"lockedBy\" = $1 AND o.\"status\" IN ('LOCKED', 'SUBMITTED')"
+		" RETURNING o.\"id\"" },
+	/* The worker's name is held by one live session at a time: a session-level advisory lock, let go when the
+	 * session ends (a killed process's at once). true when this session now holds $1. */
+	[GX_OUTBOX_STORE_IDENTITY] = { "sub_identity",
+		"SELECT pg_try_advisory_lock(hashtext('gx-outbox-worker'), hashtext($1))" },
 	[GX_OUTBOX_STORE_GAUGES] = { "sub_gauges",
 		"SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(\"createdAt\")), 0)::float8"
 		" FROM \"OutboxCommand\" WHERE \"status\" = 'PENDING'" },
@@ -363,10 +392,13 @@ const struct gx_pgs_stmt gx_outbox_store_sub_stmts[GX_OUTBOX_STORE_NSUB] = {
 /* clang-format on */
 
 const char gx_outbox_store_sql_projected[] =
-	"WITH u AS (UPDATE \"OutboxCommand\" SET \"status\" = 'PROJECTED', \"projectedAt\" = now(),"
-	" \"updatedAt\" = now(), \"commitBlock\" = COALESCE(\"commitBlock\", $2::bigint),"
-	" \"committedAt\" = COALESCE(\"committedAt\", now())"
-	" WHERE \"fabricTxId\" = ANY($1::text[]) AND \"status\" <> 'PROJECTED' RETURNING \"id\")"
-	" SELECT count(pg_notify('gx_command_status', \"id\")) FROM u";
+	"WITH " LOCK_IN_ID_ORDER("\"fabricTxId\" = ANY($1::text[]) AND \"status\" <> 'PROJECTED'") ","
+	" u AS (UPDATE \"OutboxCommand\" o SET \"status\" = 'PROJECTED', \"projectedAt\" = now(),"
+	"  \"updatedAt\" = now(), \"commitBlock\" = COALESCE(o.\"commitBlock\", $2::bigint),"
+	"  \"committedAt\" = COALESCE(o.\"committedAt\", now())"
+	"  FROM lk WHERE o.\"id\" = lk.\"id\" AND o.\"status\" <> 'PROJECTED'"
+	"  RETURNING o.\"id\", o.\"fabricTxId\", o.\"httpRequestId\", o.\"traceId\")"
+	" SELECT \"id\", \"fabricTxId\" AS tx, \"httpRequestId\" AS rid, \"traceId\" AS tid,"
+	" pg_notify('gx_command_status', \"id\") FROM u";
 
 /* ---- end of the submitter's part ---- */

@@ -15,6 +15,12 @@ struct cc_stub;
 /* Value of key, or NULL if absent; *len gets its length. Records a read (for MVCC). Borrowed: valid until the next
  * cc_put/cc_del of the same key or the end of the invocation. Sees this transaction's own earlier writes. */
 const char *cc_get(struct cc_stub *s, const char *key, size_t *len);
+/* Paginated range read, as Fabric's GetStateByRangeWithPagination: up to limit committed keys in [start, end) in
+ * byte order (committed state only, not this transaction's own writes), cb called with each key and value (borrowed
+ * for the call). Returns the number visited; *next gets the first key after the page (malloc'd, caller frees) or
+ * NULL when the range is exhausted. A transaction that uses it is read-only: the peer refuses to endorse it. */
+size_t cc_range(struct cc_stub *s, const char *start, const char *end, size_t limit,
+		void (*cb)(const char *key, const char *val, size_t len, void *arg), void *arg, char **next);
 /* Write key = val[0..len) (copied by the peer). */
 void cc_put(struct cc_stub *s, const char *key, const char *val, size_t len);
 /* Delete key. */

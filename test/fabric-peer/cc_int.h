@@ -140,5 +140,11 @@ int cc_admin_get_param(struct cc_ctx *c);
 int cc_admin_get_country(struct cc_ctx *c);
 int cc_tax_velocity(struct cc_ctx *c);
 int cc_tax_calculate_fee(struct cc_ctx *c);
+/* cc_list.c: paged reads, List*(pageSize, bookmark) */
+int cc_token_list_accounts(struct cc_ctx *c);
+int cc_org_list(struct cc_ctx *c);
+int cc_org_list_tx(struct cc_ctx *c);
+int cc_loan_list(struct cc_ctx *c);
+int cc_gov_list(struct cc_ctx *c);
 
 #endif

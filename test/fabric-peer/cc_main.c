@@ -62,6 +62,11 @@ static const struct cc_fn fns[] = {
 	{ "AdminContract:GetCountry", cc_admin_get_country, 1, CC_ANY, 0 },
 	{ "TaxAndFeeContract:ApplyVelocityTax", cc_tax_velocity, 1, CC_ADMIN, CC_PAUSABLE },
 	{ "TaxAndFeeContract:CalculateFee", cc_tax_calculate_fee, 1, CC_ANY, 0 },
+	{ "TokenomicsContract:ListAccounts", cc_token_list_accounts, 2, CC_ANY, 0 },
+	{ "OrganizationContract:ListOrganizations", cc_org_list, 2, CC_ANY, 0 },
+	{ "OrganizationContract:ListMultiSigTxs", cc_org_list_tx, 2, CC_ANY, 0 },
+	{ "LoanPoolContract:ListLoans", cc_loan_list, 2, CC_ANY, 0 },
+	{ "GovernanceContract:ListProposals", cc_gov_list, 2, CC_ANY, 0 },
 };
 
 static const char *level_role(enum cc_level l)

@@ -70,6 +70,8 @@ static void load(struct peer_fault *f)
 			r.kind = PEER_FAULT_UNAVAILABLE;
 		else if (strcmp(kind, "too_many") == 0 && n >= 3)
 			r.kind = PEER_FAULT_TOO_MANY;
+		else if (strcmp(kind, "no_plan") == 0 && n >= 3)
+			r.kind = PEER_FAULT_NO_PLAN;
 		else if (strcmp(kind, "delay") == 0 && n == 4)
 			r.kind = PEER_FAULT_NONE;
 		else {

@@ -5,6 +5,9 @@
  *   unavailable <method> <count>         the next <count> calls fail with UNAVAILABLE
  *   too_many <method> <count>            the next <count> calls fail with UNKNOWN "too many requests ..." (the
  *                                        peer's concurrency-limit answer)
+ *   no_plan <method> <count>             the next <count> calls fail with FAILED_PRECONDITION, as a real gateway
+ *                                        answers when it cannot build an endorsement plan (another
+ *                                        organization's peers down: usually transient)
  *   delay <method> <count> <ms>          the next <count> calls wait <ms> before being handled
  *   drop_events                          every ChaincodeEvents stream open at load time ends with UNAVAILABLE
  *
@@ -17,6 +20,7 @@ enum peer_fault_kind {
 	PEER_FAULT_NONE,
 	PEER_FAULT_UNAVAILABLE,
 	PEER_FAULT_TOO_MANY,
+	PEER_FAULT_NO_PLAN,
 };
 
 struct peer_fault;

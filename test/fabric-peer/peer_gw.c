@@ -310,9 +310,8 @@ static unsigned char *prepare_envelope(struct peer *p, struct proposal *pr, stru
 
 static void log_reject(struct peer_call *c, const char *why)
 {
-	const char *kv[] = { "method", peer_rpc_method(c), "reason", why, NULL };
-
-	gx_log_kv(GX_LOG_INFO, kv, "request rejected");
+	gx_log_kv(GX_LOG_INFO, GX_LOG_FIELDS(GX_LOG_STR("method", peer_rpc_method(c)), GX_LOG_STR("reason", why)),
+		  "request rejected");
 }
 
 /* Endorse and Evaluate share everything up to the answer. */
@@ -352,6 +351,12 @@ static void handle_proposal(struct peer *p, struct peer_call *c, bool endorse)
 		goto out;
 	}
 	st = simulate(p, &pr, &stub, &payload, &message);
+	if (endorse && stub.paged && st >= 200 && st < 400) {
+		/* Fabric serves paginated range queries only to read-only (evaluated) transactions */
+		st = 500;
+		free(message);
+		message = gx_xstrdup("paginated queries are supported only in read-only transactions (evaluate)");
+	}
 	if (st < 200 || st >= 400) {
 		detail = gx_xasprintf("chaincode response %d, %s", st, message ? message : "");
 		log_reject(c, detail);
@@ -747,6 +752,12 @@ void peer_gw_handle(struct peer *p, struct peer_call *c)
 		peer_rpc_finish(c, GRPC_STATUS_UNKNOWN,
 				"too many requests for /gateway.Gateway, exceeding concurrency limit (500)", NULL, 0,
 				NULL);
+		return;
+	}
+	if (f == PEER_FAULT_NO_PLAN) {
+		peer_rpc_finish(c, GRPC_STATUS_FAILED_PRECONDITION,
+				"no peers available to evaluate chaincode gxtv3 in channel gxchannel (fault injection)",
+				NULL, 0, NULL);
 		return;
 	}
 	if (strcmp(m, "Endorse") == 0)

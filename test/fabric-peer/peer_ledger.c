@@ -560,6 +560,39 @@ const char *peer_ledger_get(struct peer_ledger *l, const char *key, size_t *len,
 	return e->val;
 }
 
+static int hent_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct hent *const *)a)->key, (*(struct hent *const *)b)->key);
+}
+
+size_t peer_ledger_range(struct peer_ledger *l, const char *start, const char *end, size_t limit,
+			 void (*cb)(const char *key, const char *val, size_t len, void *arg), void *arg, char **next)
+{
+	struct hent **hit = NULL;
+	size_t n = 0, cap = 0, visited;
+
+	*next = NULL;
+	for (size_t i = 0; i < l->state.nb; i++)
+		for (struct hent *e = l->state.b[i]; e; e = e->next) {
+			if (strcmp(e->key, start) < 0 || strcmp(e->key, end) >= 0)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				hit = gx_xrealloc(hit, cap * sizeof(*hit));
+			}
+			hit[n++] = e;
+		}
+	if (n)
+		qsort(hit, n, sizeof(*hit), hent_cmp);
+	visited = n < limit ? n : limit;
+	for (size_t i = 0; i < visited; i++)
+		cb(hit[i]->key, hit[i]->val, hit[i]->len, arg);
+	if (n > limit)
+		*next = gx_xstrdup(hit[limit]->key);
+	free(hit);
+	return visited;
+}
+
 bool peer_ledger_has_tx(struct peer_ledger *l, const char *tx_id)
 {
 	bool found;

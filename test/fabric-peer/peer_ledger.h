@@ -70,6 +70,13 @@ void peer_ledger_unlock(struct peer_ledger *l);
 /* Committed value of key (borrowed; valid while the lock is held), NULL if absent. Lock must be held. */
 const char *peer_ledger_get(struct peer_ledger *l, const char *key, size_t *len, struct peer_ver *ver);
 
+/* Committed keys in [start, end) in byte order, at most limit of them (limit + 1 are looked at to know whether
+ * more follow): cb gets each key and value (borrowed for the call). Returns the number visited; *next gets a copy
+ * of the first key after the page (caller frees) or NULL when none is left. Lock must be held. O(keys) per call:
+ * the stand-in keeps its state in a hash map. */
+size_t peer_ledger_range(struct peer_ledger *l, const char *start, const char *end, size_t limit,
+			 void (*cb)(const char *key, const char *val, size_t len, void *arg), void *arg, char **next);
+
 /* Whether tx_id is in a committed block (any validation code). */
 bool peer_ledger_has_tx(struct peer_ledger *l, const char *tx_id);
 /* Queue an ordered transaction; takes ownership of tx. */

@@ -196,9 +196,9 @@ static void *signal_main(void *arg)
 	sigaddset(&set, SIGINT);
 	while (sigwait(&set, &sig) == 0) {
 		if (sig == SIGTERM || sig == SIGINT) {
-			const char *kv[] = { "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL };
-
-			gx_log_kv(GX_LOG_INFO, kv, "shutting down");
+			gx_log_kv(GX_LOG_INFO,
+				  GX_LOG_FIELDS(GX_LOG_STR("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT")),
+				  "shutting down");
 			peer_rpc_stop(p);
 			break;
 		}
@@ -225,33 +225,15 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits the mask; signal_main waits for them */
 
-	char bs[16], bt[16];
-	snprintf(bs, sizeof(bs), "%d", p.cfg.block_size);
-	snprintf(bt, sizeof(bt), "%d", p.cfg.block_timeout_ms);
-	const char *kv[] = { "listen",
-			     p.cfg.listen,
-			     "ledgerDir",
-			     p.cfg.ledger_dir,
-			     "caCert",
-			     p.cfg.ca_cert,
-			     "tls",
-			     p.cfg.tls_cert ? "true" : "false",
-			     "mtls",
-			     p.cfg.tls_client_ca ? "true" : "false",
-			     "blockSize",
-			     bs,
-			     "blockTimeoutMs",
-			     bt,
-			     "mspId",
-			     p.cfg.msp_id,
-			     "channel",
-			     p.cfg.channel,
-			     "chaincode",
-			     p.cfg.chaincode,
-			     "faultFile",
-			     p.cfg.fault_file ? p.cfg.fault_file : "",
-			     NULL };
-	gx_log_kv(GX_LOG_INFO, kv, "configuration");
+	gx_log_kv(GX_LOG_INFO,
+		  GX_LOG_FIELDS(GX_LOG_STR("listen", p.cfg.listen), GX_LOG_STR("ledgerDir", p.cfg.ledger_dir),
+				GX_LOG_STR("caCert", p.cfg.ca_cert), GX_LOG_BOOL("tls", p.cfg.tls_cert != NULL),
+				GX_LOG_BOOL("mtls", p.cfg.tls_client_ca != NULL),
+				GX_LOG_INT("blockSize", p.cfg.block_size),
+				GX_LOG_INT("blockTimeoutMs", p.cfg.block_timeout_ms), GX_LOG_STR("mspId", p.cfg.msp_id),
+				GX_LOG_STR("channel", p.cfg.channel), GX_LOG_STR("chaincode", p.cfg.chaincode),
+				GX_LOG_STR("faultFile", p.cfg.fault_file ? p.cfg.fault_file : "")),
+		  "configuration");
 
 	grpc_init();
 	p.msp = peer_msp_new(p.cfg.ca_cert, p.cfg.msp_id);

@@ -435,7 +435,6 @@ int peer_rpc_serve(struct peer *p)
 	grpc_channel_args chargs = { GX_ARRAY_LEN(args), args };
 	grpc_server_credentials *creds;
 	int port, rc = -1;
-	char portbuf[16];
 
 	memset(&rpc, 0, sizeof(rpc));
 	pthread_mutex_init(&rpc.lock, NULL);
@@ -473,9 +472,10 @@ int peer_rpc_serve(struct peer *p)
 	for (int i = 0; i < ACCEPT_SLOTS; i++)
 		if (request_slot(p) < 0)
 			goto out_stop;
-	snprintf(portbuf, sizeof(portbuf), "%d", port);
-	const char *kv[] = { "port", portbuf, "address", p->address, "tls", p->cfg.tls_cert ? "true" : "false", NULL };
-	gx_log_kv(GX_LOG_INFO, kv, "listening");
+	gx_log_kv(GX_LOG_INFO,
+		  GX_LOG_FIELDS(GX_LOG_INT("port", port), GX_LOG_STR("address", p->address),
+				GX_LOG_BOOL("tls", p->cfg.tls_cert != NULL)),
+		  "listening");
 	accept_loop(p);
 	rc = 0;
 	goto out_wait;

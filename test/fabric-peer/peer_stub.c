@@ -68,6 +68,13 @@ const char *cc_get(struct cc_stub *s, const char *key, size_t *len)
 	return val;
 }
 
+size_t cc_range(struct cc_stub *s, const char *start, const char *end, size_t limit,
+		void (*cb)(const char *key, const char *val, size_t len, void *arg), void *arg, char **next)
+{
+	s->paged = true;
+	return peer_ledger_range(s->ledger, start, end, limit, cb, arg, next);
+}
+
 static void set_write(struct cc_stub *s, const char *key, const char *val, size_t len)
 {
 	struct peer_write *w = find_write(s, key);

@@ -22,6 +22,7 @@ struct cc_stub {
 	size_t nreads;
 	struct peer_write *writes; /* owned; at most one entry per key */
 	size_t nwrites;
+	bool paged;       /* a paginated range read ran: evaluate only (cc_range) */
 	char *event_name; /* owned, NULL when none */
 	char *event_payload;
 };

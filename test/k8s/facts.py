@@ -8,7 +8,8 @@ Writes one JSON object:
   help     per binary (nine daemons and gxctl): the environment variables its --help lists, with defaults
   live     per daemon, from a real run against throwaway PostgreSQL, Redis and the Fabric peer stand-in (gxtest,
            gxtest.chain): the HTTP status of each
-           probe path, the metric names its /metrics exports and its resident memory after the probes
+           probe path, the metric names its /metrics exports (and those it declares without a sample yet) and
+           its resident memory after the probes
   missing  binaries that are not built (the lint fails every check that needed them)
   errors   anything that went wrong while collecting (the lint reports each as a failure)
 Binaries come from GX_BIN_DIR (default build/release/bin). Python 3 stdlib only.
@@ -92,6 +93,27 @@ def metric_names(text):
     return sorted(names)
 
 
+def unsampled_names(text):
+    """Families /metrics declares (# TYPE) without a single sample yet, e.g. a labelled counter nothing has
+    incremented: a dashboard panel over one of them shows "No data" unless its query falls back to 0."""
+    declared = {}
+    sampled = set()
+    for line in text.splitlines():
+        m = re.match(r"# TYPE (\S+) (\S+)", line)
+        if m:
+            declared[m.group(1)] = m.group(2)
+            continue
+        m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)[ {]", line)
+        if m:
+            sampled.add(m.group(1))
+    out = set()
+    for name, kind in declared.items():
+        parts = [name + s for s in ("_bucket", "_sum", "_count")] if kind in ("histogram", "summary") else [name]
+        if not any(p in sampled for p in parts + [name]):
+            out.update(parts + [name])
+    return sorted(out)
+
+
 def collect_live(facts):
     st = gxtest.Stack("k8s-facts")
     try:
@@ -113,7 +135,7 @@ def collect_live(facts):
             if name in gxtest.WORKER_DAEMONS:
                 env.update(fabric, WORKER_ID="k8s-facts")
             d = st.start_daemon(name, env=env, wait_ready=False)
-            entry = {"probes": {}, "metrics": [], "rssBytes": None}
+            entry = {"probes": {}, "metrics": [], "unsampled": [], "rssBytes": None}
             facts["live"][name] = entry
             try:
                 d.wait_ready(30.0)
@@ -124,6 +146,7 @@ def collect_live(facts):
                 entry["probes"][p] = gxtest.request("GET", d.url + p).status
             r = gxtest.request("GET", d.url + "/metrics")
             entry["metrics"] = metric_names(r.text)
+            entry["unsampled"] = unsampled_names(r.text)
             m = re.search(r"^process_resident_memory_bytes (\S+)", r.text, re.M)
             entry["rssBytes"] = float(m.group(1)) if m else None
         problems = st.check_logs()

@@ -8,7 +8,9 @@
 // YAML files of k8s/base and k8s/monitoring as they are). Prints "ok - ..." / "not ok - ..." per check and
 // "N passed, N failed" last; exit 1 on any failure. lintSet() is exported for the mutation self-test (selftest.mjs).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +20,6 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(HERE, '..', '..');
 const K8S = path.join(REPO, 'k8s');
 const require = createRequire(import.meta.url);
-const MODELS = path.dirname(require.resolve('kubernetes-models/package.json'));
 
 // design.md §1: the one port table; the C table, the daemons' defaults and the manifests must all agree with it
 export const DECISIONS = {
@@ -34,70 +35,149 @@ const PROBES = { liveness: '/livez', readiness: '/readyz' };
 const PROMETHEUS_BUILTIN = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped']);
 const REQUIRED_ALERTS = ['GxOutboxBacklog', 'GxOutboxOldestPendingAge', 'GxProjectionLag', 'GxHttp5xxRate',
 	'GxEventDlqGrowth'];
+// app.kubernetes.io/* labels every object and pod template carries (the Kubernetes recommended labels)
+const RECOMMENDED = { name: 'app.kubernetes.io/name', instance: 'app.kubernetes.io/instance', version: 'app.kubernetes.io/version',
+	component: 'app.kubernetes.io/component', partOf: 'app.kubernetes.io/part-of', managedBy: 'app.kubernetes.io/managed-by' };
 const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 // ---- schema: kubernetes-models validation and an unknown-field walk over its .d.ts interfaces ----------------
 
+// Custom resources with models of their own: the Prometheus Operator's (k8s/components/prometheus-operator)
+const CRD_MODELS = { 'monitoring.coreos.com': '@kubernetes-models/prometheus-operator' };
+
 function modelPath(apiVersion, kind) {
 	const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+	if (CRD_MODELS[group]) return `${CRD_MODELS[group]}/${group}/${version}/${kind}`;
 	return group ? `kubernetes-models/${group}/${version}/${kind}` : `kubernetes-models/${version}/${kind}`;
 }
 
+// the .d.ts file of a model module path
+function modelDts(mod) {
+	const pkg = mod.startsWith('@') ? mod.split('/').slice(0, 2).join('/') : mod.split('/')[0];
+	return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), mod.slice(pkg.length + 1) + '.d.ts');
+}
+
+// A small parser for the type language of the models' .d.ts files (interfaces of quoted properties, inline object
+// types, Array<T>, { [key: string]: T }, unions, references to imported interfaces), so the unknown-field walk
+// covers inline types (the Prometheus Operator CRDs) as well as the core models' interface references.
+function tokenize(src) {
+	const toks = [];
+	const re = /\s+|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[A-Za-z_$][\w$.]*|-?\d+(?:\.\d+)?|[{}<>\[\]():;?|,&=]/y;
+	let m;
+	while (re.lastIndex < src.length) {
+		const at = re.lastIndex;
+		if (!(m = re.exec(src))) { re.lastIndex = at + 1; continue; }
+		if (!/^\s/.test(m[0])) toks.push(m[0]);
+	}
+	return toks;
+}
+
+// type node: {t: 'object', props: {name: node}} | {t: 'array', of} | {t: 'map', of} | {t: 'ref', name} | {t: 'scalar'}
+function parseType(toks, pos) {
+	const alts = [];
+	for (;;) {
+		let node;
+		const tk = toks[pos.i];
+		if (tk === '{') {
+			pos.i++;
+			if (toks[pos.i] === '[') { // { [key: string]: T; }
+				while (toks[pos.i] !== ']') pos.i++;
+				pos.i += 2; // ] :
+				node = { t: 'map', of: parseType(toks, pos) };
+				if (toks[pos.i] === ';') pos.i++;
+				pos.i++; // }
+			} else {
+				const props = {};
+				while (toks[pos.i] !== '}' && pos.i < toks.length) {
+					const name = toks[pos.i++].replace(/^"(.*)"$/, '$1');
+					if (toks[pos.i] === '?') pos.i++;
+					pos.i++; // :
+					props[name] = parseType(toks, pos);
+					if (toks[pos.i] === ';') pos.i++;
+				}
+				pos.i++;
+				node = { t: 'object', props };
+			}
+		} else if (tk === 'Array' && toks[pos.i + 1] === '<') {
+			pos.i += 2;
+			node = { t: 'array', of: parseType(toks, pos) };
+			pos.i++; // >
+		} else if (tk === '(') {
+			for (let depth = 0; pos.i < toks.length; pos.i++) {
+				if (toks[pos.i] === '(') depth++;
+				else if (toks[pos.i] === ')' && --depth === 0) { pos.i++; break; }
+			}
+			node = { t: 'scalar' };
+		} else if (/^I\w+$/.test(tk)) {
+			pos.i++;
+			node = { t: 'ref', name: tk };
+		} else {
+			pos.i++;
+			if (toks[pos.i] === '<') for (let depth = 0; pos.i < toks.length; pos.i++) {
+				if (toks[pos.i] === '<') depth++;
+				else if (toks[pos.i] === '>' && --depth === 0) { pos.i++; break; }
+			}
+			node = { t: 'scalar' };
+		}
+		while (toks[pos.i] === '[' && toks[pos.i + 1] === ']') { pos.i += 2; node = { t: 'array', of: node }; }
+		alts.push(node);
+		if (toks[pos.i] !== '|' && toks[pos.i] !== '&') break;
+		pos.i++;
+	}
+	const structured = alts.filter((a) => a.t !== 'scalar');
+	return structured.length === 1 && alts.length === 1 ? structured[0] : (structured.length === 1 ? structured[0] : { t: 'scalar' });
+}
+
 const ifaceCache = new Map();
-// The interface declared in a .d.ts file: { props: {name: typeString}, imports: {Ident: absPath} } or null.
+// The interface declared in a .d.ts file: { type: object node, imports: {Ident: absPath} } or null.
 function loadIface(file) {
 	if (ifaceCache.has(file)) return ifaceCache.get(file);
 	let res = null;
 	if (existsSync(file)) {
-		const src = readFileSync(file, 'utf8');
+		const src = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
 		const imports = {};
 		for (const m of src.matchAll(/import \{ (\w+) \} from "([^"]+)";/g)) {
 			const spec = m[2];
+			const scoped = spec.startsWith('@');
+			const pkg = spec.split('/').slice(0, scoped ? 2 : 1).join('/');
 			imports[m[1]] = spec.startsWith('.') ? path.resolve(path.dirname(file), spec + '.d.ts')
-				: path.join(path.dirname(require.resolve(spec.split('/').slice(0, 2).join('/') + '/package.json')),
-					spec.split('/').slice(2).join('/') + '.d.ts');
+				: path.join(path.dirname(require.resolve(pkg + '/package.json')), spec.split('/').slice(scoped ? 2 : 1).join('/') + '.d.ts');
 		}
-		const body = src.match(/export interface \w+(?: extends ([\w, ]+))? \{([\s\S]*?)\n\}/);
-		if (body) {
-			const props = {};
-			if ((body[1] || '').includes('TypeMeta')) Object.assign(props, { apiVersion: 'string', kind: 'string' });
-			// one property per line, or a map type over three lines: "x"?: {\n [key: string]: T;\n };
-			const text = body[2].replace(/\{\s*\n\s*(\[key: string\]: [^;\n]+);\s*\n\s*\}/g, '{ $1 }');
-			for (const m of text.matchAll(/^\s{4}"([^"]+)"\??: (.+);$/gm)) props[m[1]] = m[2];
-			res = { props, imports };
+		const head = src.match(/export interface \w+(?: extends ([\w, ]+))? \{/);
+		if (head) {
+			const toks = tokenize(src.slice(head.index + head[0].length - 1));
+			const type = parseType(toks, { i: 0 });
+			if (type.t === 'object') {
+				if ((head[1] || '').includes('TypeMeta')) Object.assign(type.props, { apiVersion: { t: 'scalar' }, kind: { t: 'scalar' } });
+				res = { type, imports };
+			}
 		}
 	}
 	ifaceCache.set(file, res);
 	return res;
 }
 
-function walkType(data, type, iface, where, errs) {
-	if (data === null || data === undefined) return;
-	let m = type.match(/^Array<(.+)>$/);
-	if (m) {
-		if (Array.isArray(data)) data.forEach((x, i) => walkType(x, m[1], iface, `${where}[${i}]`, errs));
-		return;
+function walkType(data, node, iface, where, errs) {
+	if (data === null || data === undefined || !node) return;
+	if (node.t === 'array') {
+		if (Array.isArray(data)) data.forEach((x, i) => walkType(x, node.of, iface, `${where}[${i}]`, errs));
+	} else if (node.t === 'map') {
+		if (typeof data === 'object') for (const [k, v] of Object.entries(data)) walkType(v, node.of, iface, `${where}.${k}`, errs);
+	} else if (node.t === 'object') {
+		if (typeof data !== 'object' || Array.isArray(data)) return;
+		for (const [k, v] of Object.entries(data)) {
+			if (!(k in node.props)) { errs.push(`${where}.${k}: unknown field`); continue; }
+			walkType(v, node.props[k], iface, `${where}.${k}`, errs);
+		}
+	} else if (node.t === 'ref' && iface.imports[node.name]) {
+		walkObject(data, iface.imports[node.name], where, errs);
 	}
-	m = type.match(/^\{ \[key: string\]: (.+) \}$/);
-	if (m) {
-		if (data && typeof data === 'object') for (const [k, v] of Object.entries(data)) walkType(v, m[1], iface, `${where}.${k}`, errs);
-		return;
-	}
-	const ident = type.trim();
-	if (!/^I\w+$/.test(ident) || !iface.imports[ident]) return; // scalar, union or opaque alias
-	walkObject(data, iface.imports[ident], where, errs);
 }
 
 function walkObject(data, file, where, errs) {
 	const iface = loadIface(file);
 	if (!iface || !data || typeof data !== 'object' || Array.isArray(data)) return;
-	for (const [k, v] of Object.entries(data)) {
-		if (!(k in iface.props)) {
-			errs.push(`${where}.${k}: unknown field`);
-			continue;
-		}
-		walkType(v, iface.props[k], iface, `${where}.${k}`, errs);
-	}
+	walkType(data, iface.type, iface, where, errs);
 }
 
 async function schemaCheck(doc) {
@@ -115,7 +195,7 @@ async function schemaCheck(doc) {
 	} catch (e) {
 		errs.push(e.message);
 	}
-	walkObject(doc, path.join(MODELS, mod.replace(/^kubernetes-models\//, '') + '.d.ts'), doc.kind, errs);
+	walkObject(doc, modelDts(mod), doc.kind, errs);
 	return errs;
 }
 
@@ -453,8 +533,104 @@ export async function lintSet(docs, facts) {
 			const p = jobs[0].spec.template.spec;
 			const seq = [...(p.initContainers || []), ...p.containers].map((c) => c.command.slice(1).join(' '));
 			if (seq.join(' | ') !== 'migrate up | seed') errs.push(`${id(jobs[0])}: runs "${seq.join(' | ')}", want "migrate up | seed" in that order`);
+			// named per release, so applying the next release creates a new Job instead of patching an immutable one
+			const version = jobs[0].metadata.labels?.[RECOMMENDED.version];
+			const want = version ? `gx-migrate-${String(version).replace(/[^a-z0-9]+/gi, '-').toLowerCase()}` : null;
+			if (!want) errs.push(`${id(jobs[0])}: no ${RECOMMENDED.version} label to name it per release`);
+			else if (jobs[0].metadata.name !== want) errs.push(`${id(jobs[0])}: named ${jobs[0].metadata.name}, want ${want} (named per release, from ${RECOMMENDED.version})`);
+			if (!(jobs[0].spec.ttlSecondsAfterFinished > 0)) errs.push(`${id(jobs[0])}: no ttlSecondsAfterFinished: finished per-release Jobs would pile up`);
 		}
-		check('migration Job: gxctl migrate up, then gxctl seed', errs);
+		check('migration Job: gxctl migrate up, then gxctl seed, named per release', errs);
+	}
+
+	// placement: the migration Job runs where the Deployments run (the overlays' node pool)
+	{
+		const errs = [];
+		const place = (x) => {
+			const p = x.spec.template.spec;
+			return JSON.stringify({ nodeSelector: p.nodeSelector || {}, nodeAffinity: p.affinity?.nodeAffinity || {}, tolerations: p.tolerations || [] });
+		};
+		const kinds = new Map();
+		for (const x of deployments) kinds.set(place(x), [...(kinds.get(place(x)) || []), id(x)]);
+		if (kinds.size > 1) errs.push(`the Deployments are placed differently: ${[...kinds].map(([k, v]) => `${v.join(', ')}: ${k}`).join('; ')}`);
+		const want = deployments.length ? place(deployments[0]) : null;
+		for (const j of all('Job')) if (want !== null && place(j) !== want) errs.push(`${id(j)}: placement ${place(j)} differs from the Deployments' ${want}`);
+		check('placement: Deployments and the migration Job share nodeSelector, node affinity and tolerations', errs);
+	}
+
+	// the recommended labels on every object and every pod template, and the version the image carries
+	{
+		const errs = [];
+		const seen = { version: new Set(), instance: new Set() };
+		const need = (labels, where) => {
+			for (const [k, key] of Object.entries(RECOMMENDED)) {
+				const v = labels?.[key];
+				if (v === undefined || v === null || v === '') { errs.push(`${where}: label ${key} missing`); continue; }
+				if (k in seen) seen[k].add(String(v));
+			}
+			if (labels?.[RECOMMENDED.partOf] && labels[RECOMMENDED.partOf] !== 'gx-backend') errs.push(`${where}: ${RECOMMENDED.partOf} is ${labels[RECOMMENDED.partOf]}, want gx-backend`);
+			if (labels?.[RECOMMENDED.managedBy] && labels[RECOMMENDED.managedBy] !== 'kustomize') errs.push(`${where}: ${RECOMMENDED.managedBy} is ${labels[RECOMMENDED.managedBy]}, want kustomize`);
+		};
+		for (const d of docs) {
+			need(d.metadata?.labels, id(d));
+			if (d.spec?.template?.metadata) need(d.spec.template.metadata.labels, `${id(d)} pod template`);
+		}
+		for (const k of ['version', 'instance']) if (seen[k].size > 1) errs.push(`${RECOMMENDED[k]} differs between objects: ${[...seen[k]].join(', ')}`);
+		const [version] = seen.version;
+		for (const x of workloads) for (const c of [...(x.spec.template.spec.initContainers || []), ...x.spec.template.spec.containers]) {
+			const m = (c.image || '').match(/^[^@]*?:([^/:@]+)(@|$)/);
+			if (m && version && m[1] !== version) errs.push(`${id(x)} container ${c.name}: image tag ${m[1]} differs from ${RECOMMENDED.version} ${version}`);
+		}
+		check('recommended labels (app.kubernetes.io/name, instance, version, component, part-of, managed-by); version = image tag', errs);
+	}
+
+	// client IPs: all API NodePorts alike, TRUSTED_PROXIES only exact addresses (the daemons compare IPs, no CIDR)
+	{
+		const errs = [];
+		const policies = new Map();
+		for (const sv of all('Service')) if (sv.spec.type === 'NodePort') {
+			const pol = sv.spec.externalTrafficPolicy ?? 'Cluster';
+			policies.set(pol, [...(policies.get(pol) || []), sv.metadata.name]);
+		}
+		if (policies.size > 1) errs.push(`NodePort Services mix externalTrafficPolicy: ${[...policies].map(([k, v]) => `${k}: ${v.join(', ')}`).join('; ')}`);
+		const proxies = [];
+		for (const cm of all('ConfigMap')) if (cm.data?.TRUSTED_PROXIES !== undefined) proxies.push([id(cm), cm.data.TRUSTED_PROXIES]);
+		for (const x of workloads) for (const c of x.spec.template.spec.containers) for (const e of c.env || [])
+			if (e.name === 'TRUSTED_PROXIES' && e.value !== undefined) proxies.push([`${id(x)} container ${c.name}`, e.value]);
+		for (const [where, v] of proxies) for (const item of String(v).split(',').map((t) => t.trim()).filter(Boolean))
+			if (!isIP(item)) errs.push(`${where}: TRUSTED_PROXIES entry "${item}" is not an IP address (the daemons match exact addresses, no CIDR or names)`);
+		check('client IPs: one externalTrafficPolicy for all NodePorts; TRUSTED_PROXIES holds IP addresses', errs);
+	}
+
+	// Prometheus Operator objects, where the set has them (k8s/components/prometheus-operator)
+	if (all('PodMonitor').length || all('ServiceMonitor').length || all('PrometheusRule').length) {
+		const errs = [];
+		const pms = all('PodMonitor');
+		const selects = (sel, labels) => subset(sel?.matchLabels, labels) && (sel?.matchExpressions || []).every((e) => {
+			const v = labels?.[e.key];
+			if (e.operator === 'In') return e.values.includes(v);
+			if (e.operator === 'NotIn') return !e.values.includes(v);
+			if (e.operator === 'Exists') return v !== undefined;
+			if (e.operator === 'DoesNotExist') return v === undefined;
+			return false;
+		});
+		for (const pm of pms) {
+			if (pm.spec.namespaceSelector && !pm.spec.namespaceSelector.matchNames?.includes(pm.metadata.namespace))
+				errs.push(`${id(pm)}: namespaceSelector ${JSON.stringify(pm.spec.namespaceSelector)} does not name its own namespace`);
+			if (!deployments.some((x) => selects(pm.spec.selector, x.spec.template.metadata?.labels))) errs.push(`${id(pm)}: selects no gx-backend pods`);
+		}
+		for (const x of deployments) {
+			const c = x.spec.template.spec.containers[0];
+			const d = daemonOf(c);
+			if (!DECISIONS[d]) continue;
+			const port = DECISIONS[d].port ?? DECISIONS[d].metricsPort;
+			const hits = pms.filter((pm) => selects(pm.spec.selector, x.spec.template.metadata?.labels)).flatMap((pm) => (pm.spec.podMetricsEndpoints || [])
+				.filter((ep) => (c.ports || []).some((cp) => cp.name === ep.port && cp.containerPort === port) && (ep.path ?? '/metrics') === '/metrics'));
+			if (hits.length !== 1) errs.push(`${d}: ${hits.length} PodMonitor podMetricsEndpoints scrape /metrics on its port ${port} (no podMetricsEndpoints port names it, or several do)`);
+		}
+		const rules = all('PrometheusRule');
+		if (rules.length !== 1) errs.push(`${rules.length} PrometheusRules, want 1 (k8s/components/prometheus-operator/prometheusrule.yaml)`);
+		check('Prometheus Operator: a PodMonitor scrapes every daemon once on its metrics port; one PrometheusRule', errs);
 	}
 
 	// NetworkPolicies
@@ -514,7 +690,59 @@ export function lintMonitoring(monitoring, facts) {
 		if (lag && !/>\s*5\s*$/.test(String(lag.expr).trim())) errs.push('GxProjectionLag must fire on lag > 5 s');
 		for (const r of alerts) if (!r.labels?.severity || !r.annotations?.summary) errs.push(`alert ${r.alert}: needs labels.severity and annotations.summary`);
 		check('dashboard and alerts use only metrics the daemons export', errs);
+
+		// GxDaemonDown also once a daemon's targets are gone: absent() on the series each daemon labels itself
+		const gone = [];
+		for (const d of Object.keys(DECISIONS)) {
+			const re = new RegExp(`^\\s*absent\\s*\\(\\s*gx_build_info\\s*\\{[^}]*\\bservice\\s*=\\s*"${d}"[^}]*\\}\\s*\\)\\s*$`);
+			const n = alerts.filter((r) => r.alert === 'GxDaemonDown' && re.test(String(r.expr)));
+			if (n.length !== 1) gone.push(`${d}: ${n.length} GxDaemonDown rules on absent(gx_build_info{service="${d}"}), want 1`);
+		}
+		check('GxDaemonDown: one absent() rule per daemon, so it fires once a target is gone', gone);
+
+		// panels over a family that has no series until it first counts must show 0, not "No data"
+		const unsampled = new Set();
+		const sampled = new Set();
+		for (const v of Object.values(facts.live || {})) {
+			const un = new Set(v.unsampled || []);
+			for (const m of v.metrics || []) (un.has(m) ? unsampled : sampled).add(m);
+		}
+		for (const m of sampled) unsampled.delete(m);
+		const zero = [];
+		for (const p of monitoring.dashboard?.panels || []) for (const t of p.targets || []) {
+			const empty = promqlMetrics(t.expr).filter((m) => unsampled.has(m));
+			if (empty.length && !/\bor\s+on\s*\(\s*\)\s*vector\s*\(\s*0\s*\)\s*$/.test(t.expr))
+				zero.push(`dashboard panel "${p.title}": ${empty.join(', ')} has no series until it first counts; end the query with "or on() vector(0)" so the panel shows 0, not "No data"`);
+		}
+		check('dashboard panels show 0 where a metric has no series yet', zero);
 	}
+
+	// the PrometheusRule of the Prometheus Operator component carries exactly alerts.yaml
+	if (monitoring.prometheusRule !== undefined) {
+		const errs = [];
+		const pr = monitoring.prometheusRule;
+		if (!pr || pr.kind !== 'PrometheusRule') errs.push('k8s/components/prometheus-operator/prometheusrule.yaml is not a PrometheusRule');
+		else if (JSON.stringify(pr.spec?.groups) !== JSON.stringify(monitoring.rules?.groups))
+			errs.push('prometheusrule.yaml differs from k8s/monitoring/alerts.yaml: run node test/k8s/sync-rules.mjs');
+		check('PrometheusRule (component prometheus-operator) = k8s/monitoring/alerts.yaml', errs);
+	}
+	return results;
+}
+
+// The image recipe (k8s/images/Containerfile): OCI labels on the final image, and a build stage that takes
+// bookworm's security updates (its libraries are what the image ships).
+export const OCI_LABELS = ['title', 'description', 'version', 'revision', 'created', 'vendor'].map((k) => `org.opencontainers.image.${k}`);
+export function lintContainerfile(text) {
+	const results = [];
+	const stages = text.split(/^FROM\s+/m).slice(1);
+	const final = stages[stages.length - 1] || '';
+	const labels = new Set([...final.matchAll(/(org\.opencontainers\.image\.[a-z.]+)=/g)].map((m) => m[1]));
+	results.push({ name: 'Containerfile: OCI image labels on the final stage', errors: OCI_LABELS.filter((l) => !labels.has(l)).map((l) => `label ${l} missing`) });
+	const build = stages.slice(0, -1).join('\n');
+	const errs = [];
+	if (!/bookworm-security/.test(build)) errs.push('the build stage does not add or require a bookworm-security apt source');
+	if (!/apt-get[^\n]*\bupgrade\b/.test(build)) errs.push('the build stage does not apt-get upgrade (security updates of the base are not applied)');
+	results.push({ name: 'Containerfile: build stage with bookworm-security updates', errors: errs });
 	return results;
 }
 
@@ -550,10 +778,35 @@ function yamlFilesUnder(dir) {
 
 export function loadMonitoring() {
 	const dir = path.join(K8S, 'monitoring');
+	const pr = path.join(K8S, 'components', 'prometheus-operator', 'prometheusrule.yaml');
 	return {
 		dashboard: JSON.parse(readFileSync(path.join(dir, 'grafana-dashboard.json'), 'utf8')),
 		rules: parseYaml(readFileSync(path.join(dir, 'alerts.yaml'), 'utf8')),
+		prometheusRule: existsSync(pr) ? parseYaml(readFileSync(pr, 'utf8')) : null,
 	};
+}
+
+export const COMPONENTS = path.join(K8S, 'components');
+export function components() {
+	return existsSync(COMPONENTS) ? readdirSync(COMPONENTS).filter((c) => existsSync(path.join(COMPONENTS, c, 'kustomization.yaml'))).sort() : [];
+}
+
+// An overlay rendered with extra components, as if its kustomization.yaml listed them: a copy of that file in a
+// temporary directory, its relative paths made absolute (inline patches only: a patch file would not resolve).
+export function renderWith(overlayDir, comps) {
+	const k = parseYaml(readFileSync(path.join(overlayDir, 'kustomization.yaml'), 'utf8'));
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'gx-k8s-lint-'));
+	// kustomize takes directories outside the root, but only as relative paths
+	const rel = (p) => path.relative(dir, path.resolve(overlayDir, p));
+	for (const key of ['resources', 'components']) if (k[key]) k[key] = k[key].map(rel);
+	for (const p of k.patches || []) if (p.path) throw new Error(`${overlayDir}: patch file ${p.path}: renderWith supports inline patches only`);
+	k.components = [...(k.components || []), ...comps.map((c) => rel(path.join(COMPONENTS, c))).filter((c) => !(k.components || []).includes(c))];
+	try {
+		writeFileSync(path.join(dir, 'kustomization.yaml'), JSON.stringify(k));
+		return render(dir);
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
 }
 
 async function main() {
@@ -585,6 +838,9 @@ async function main() {
 	} else if (haveKubectl()) {
 		const overlays = readdirSync(path.join(K8S, 'overlays')).sort();
 		for (const o of overlays) sets.push([`overlay ${o}`, () => render(path.join(K8S, 'overlays', o))]);
+		// each overlay once more with every optional component of k8s/components (client IPs, Prometheus Operator)
+		const comps = components();
+		if (comps.length) for (const o of overlays) sets.push([`overlay ${o} + ${comps.join(' + ')}`, () => renderWith(path.join(K8S, 'overlays', o), comps)]);
 	} else {
 		console.log('# kubectl not found: linting the base YAML files as written (overlays are not rendered)');
 		sets.push(['base (unrendered)', () => [...yamlFilesUnder(path.join(K8S, 'base'))].flatMap((f) => parseDocs(readFileSync(f, 'utf8')))]);
@@ -618,6 +874,7 @@ async function main() {
 		report(name, await lintSet(docs, facts));
 	}
 	if (monitoring) report('monitoring', lintMonitoring(monitoring, facts));
+	report('images', lintContainerfile(readFileSync(path.join(K8S, 'images', 'Containerfile'), 'utf8')));
 	console.log(`${pass} passed, ${fail} failed`);
 	process.exit(fail ? 1 : 0);
 }

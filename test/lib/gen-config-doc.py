@@ -151,6 +151,12 @@ def render(helps):
         "`DATABASE_NAME`, `DATABASE_USER`, `DATABASE_PASSWORD` may be used instead; one of them must lead to the "
         "database.",
         "",
+        "`DOCS_ASSETS` is the directory of the Swagger UI files the `/docs` page of every API loads (read once at "
+        "start):",
+        "`make up` installs them into `build/docs-assets` (`make docs-assets`), the image into "
+        "`/usr/share/gx-backend/docs`.",
+        "Without them `/docs` answers 503 `DOCS_UNAVAILABLE` ([errors.md](errors.md)).",
+        "",
         "Contents: [every API daemon](#every-api-daemon) · " + " · ".join(
             "[%s](#%s)" % (n, n) for n in DAEMONS),
         "",

@@ -2,7 +2,8 @@
 # Local stack for development (make up / make down): PostgreSQL, Redis, the Fabric stand-in and every built daemon,
 # all under $GX_RUN (./run by default, gitignored): logs in <run>/logs/<name>.log, environment in <run>/env, pids in
 # <run>/pids. Every message names the real path.
-#   test/lib/stack.sh up       deps + release build, start what is not running, print the status table
+#   test/lib/stack.sh up       deps + release build, the /docs page's files, start what is not running, print the
+#                              status table
 #   test/lib/stack.sh down     stop daemons (SIGTERM, SIGKILL after 10 s), Redis and PostgreSQL
 #   test/lib/stack.sh status   print the status table; exit 0 when everything built is running and ready
 # Env: BUILDROOT (build), GX_PG_PORT (55432), GX_REDIS_PORT (56379), GX_UP_TIMEOUT seconds to wait for /readyz (60),
@@ -170,6 +171,17 @@ start_peer() {
 	die "the Fabric stand-in did not start, see $LOGS/gx-fabric-peer.log"
 }
 
+# The /docs page's Swagger UI files (common/docs-ui/install.sh: npm ci of the pinned package) in $BR/docs-assets,
+# which write_env hands to the APIs as DOCS_ASSETS. Without them the stack still starts and /docs answers 503.
+DOCS_DIR=$BR/docs-assets
+install_docs() {
+	if common/docs-ui/install.sh "$DOCS_DIR" >>"$LOGS/docs-assets.log" 2>&1; then
+		say "API reference files in $DOCS_DIR ($LOGS/docs-assets.log)"
+	else
+		say "warning: the /docs page's files could not be installed, see $LOGS/docs-assets.log (/docs answers 503)"
+	fi
+}
+
 write_env() {
 	if [ ! -s "$RUN/secret" ]; then
 		(umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$RUN/secret")
@@ -180,6 +192,7 @@ write_env() {
 		echo "REDIS_URL='redis://127.0.0.1:$REDIS_PORT/0'"
 		echo "JWT_SECRET='$(cat "$RUN/secret")'"
 		echo "LOG_LEVEL='${LOG_LEVEL:-info}'"
+		echo "DOCS_ASSETS='$DOCS_DIR'"
 		echo "GX_PG_PORT_RUNNING=$PG_PORT"
 		echo "GX_REDIS_PORT_RUNNING=$REDIS_PORT"
 	} >"$RUN/env.tmp"
@@ -242,6 +255,7 @@ status_table() {
 	if redis_running; then state="running on 127.0.0.1:$REDIS_PORT"; else state=stopped; rc=1; fi
 	printf '%-18s %s\n' redis "$state"
 	echo "logs: $LOGS/<name>.log   env: $RUN/env"
+	echo "API reference: http://127.0.0.1:<port>/docs on each API (e.g. http://127.0.0.1:${DAEMONS[0]##*:}/docs)"
 	return $rc
 }
 
@@ -253,6 +267,7 @@ cmd_up() {
 		make -j2 -k BUILDROOT="$BR" bins >"$LOGS/build.log" 2>&1 ||
 			say "warning: the release build failed ($LOGS/build.log); starting what is built"
 	fi
+	install_docs
 	load_env
 	start_pg
 	start_redis

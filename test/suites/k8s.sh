@@ -3,7 +3,8 @@
 # daemons really do (test/k8s/facts.py: the C port table, --help of each binary, a live run's probes and /metrics
 # against throwaway PostgreSQL and Redis), renders every overlay with kubectl kustomize and checks it against the
 # Kubernetes schemas and those facts (test/k8s/lint.mjs), then proves the lint catches broken manifests
-# (test/k8s/selftest.mjs). Binaries from GX_BIN_DIR (default build/release/bin). Last line: "N passed, N failed".
+# (test/k8s/selftest.mjs), and runs promtool on the alert rules and the dashboard's fallback queries. Binaries from
+# GX_BIN_DIR (default build/release/bin). Last line: "N passed, N failed".
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
@@ -54,4 +55,37 @@ else
 fi
 run lint node test/k8s/lint.mjs --facts "$tmp/facts.json"
 run selftest node test/k8s/selftest.mjs --facts "$tmp/facts.json"
+
+# the alert rules with Prometheus's own tool: syntax, the rule unit tests (absent() firing once a target is gone),
+# and the dashboard's "or on() vector(0)" queries evaluated on no data. promtool comes with Debian's prometheus.
+if ! command -v promtool >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+	echo "# installing promtool (Debian package prometheus)"
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; } >/dev/null 2>&1
+fi
+promtool_step() { # LABEL CMD...
+	local label=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		echo "ok - $label"
+		pass=$((pass + 1))
+	else
+		printf '%s
+' "$out"
+		echo "not ok - $label"
+		fail=$((fail + 1))
+	fi
+}
+if command -v promtool >/dev/null 2>&1; then
+	promtool_step "promtool check rules k8s/monitoring/alerts.yaml" promtool check rules k8s/monitoring/alerts.yaml
+	promtool_step "promtool test rules test/k8s/alerts.test.yaml" promtool test rules test/k8s/alerts.test.yaml
+	if node test/k8s/promtool-cases.mjs "$tmp/dashboard.test.yaml" >/dev/null; then
+		promtool_step "promtool: the dashboard's 0-fallback queries give 0 on no data" promtool test rules "$tmp/dashboard.test.yaml"
+	else
+		echo "not ok - test/k8s/promtool-cases.mjs"
+		fail=$((fail + 1))
+	fi
+else
+	echo "not ok - promtool is not installed (apt-get install prometheus)"
+	fail=$((fail + 1))
+fi
 finish

@@ -85,7 +85,11 @@ struct gx_api_config {
 	bool share_port;                           /* SHARE_PORT: share the port with another process listening on it */
 	long long projection_lag_ms;               /* PROJECTION_LAG_THRESHOLD (APIs): /readyz checks.projectionLag */
 	long long original_tokens_until;           /* ORIGINAL_TOKENS_UNTIL (APIs): cut-over, Unix seconds, 0 = off */
+	char *docs_assets; /* DOCS_ASSETS (APIs): the /docs page's Swagger UI files, "" = no page */
 };
+
+/* Where the image installs the /docs page's Swagger UI files (k8s/images/Containerfile, common/docs-ui/install.sh). */
+#define GX_API_DOCS_ASSETS_DEFAULT "/usr/share/gx-backend/docs"
 
 /* The OpenAPI document of an API binary: its directory's openapi.json, embedded by the Makefile. */
 extern const char gx_openapi_doc[];

@@ -171,6 +171,8 @@ const char *gx_req_param(const struct gx_req *req, const char *name); /* {name} 
 const char *gx_req_query(const struct gx_req *req, const char *name); /* decoded query value, NULL if absent */
 const char *gx_req_header(const struct gx_req *req, const char *name);
 const char *gx_req_id(const struct gx_req *req);
+/* The request's W3C trace id (32 hex; continued from its traceparent or new), "" when none could be made. */
+const char *gx_req_trace_id(const struct gx_req *req);
 const char *gx_req_client_ip(const struct gx_req *req);
 cJSON *gx_req_body(const struct gx_req *req); /* parsed JSON object, NULL when no body */
 const unsigned char *gx_req_raw_body(const struct gx_req *req, size_t *len);
@@ -197,7 +199,8 @@ void gx_req_set_data(struct gx_req *req, void *data, void (*free_fn)(void *));
 void *gx_req_data(const struct gx_req *req);
 
 /* ---- replies: each ends the request ---- */
-/* Extra response header for the coming reply (copied). */
+/* Response header for the coming reply (copied); replaces every header of that name set before, e.g. the default
+ * Cache-Control or Content-Security-Policy every answer starts with. */
 void gx_reply_header(struct gx_req *req, const char *name, const char *value);
 /* JSON reply; takes ownership of body (may be NULL for an empty body). */
 void gx_reply_json(struct gx_req *req, int status, cJSON *body);

@@ -28,12 +28,14 @@ const char *gx_outbox_store_public_status(const char *status);
 bool gx_outbox_store_status_final(const char *status);
 
 /* The write path (gx/outbox.h), statements of the caller's one transaction:
- *   insert: $1 id, $2 tenant, $3 service, $4 command type, $5 request id, $6 payload (JSON text), $7 aggregate id;
+ *   insert: $1 id, $2 tenant, $3 service, $4 command type, $5 request id (the idempotency digest), $6 payload (JSON
+ *           text), $7 aggregate id, $8 the HTTP request's X-Request-Id, $9 its W3C trace id (both may be NULL;
+ *           the workers' log lines about the command carry them, design.md §8);
  *   notify: $1 id (NOTIFY gx_outbox for the submitter).
  * A retried request violates GX_OUTBOX_STORE_UNIQUE_REQUEST; existing ($1 tenant, $2 request id) then gives the
  * command's "id", "aggregateId", "commandType". */
 #define GX_OUTBOX_STORE_UNIQUE_REQUEST "OutboxCommand_tenantId_requestId_key"
-#define GX_OUTBOX_STORE_INSERT_NPARAMS 7
+#define GX_OUTBOX_STORE_INSERT_NPARAMS 9
 extern const char gx_outbox_store_insert_sql[];
 extern const char gx_outbox_store_notify_sql[];
 extern const char gx_outbox_store_existing_sql[];
@@ -149,25 +151,30 @@ const char *gx_outbox_store_arr_end(struct gx_outbox_store_arr *a);
 void gx_outbox_store_arr_free(struct gx_outbox_store_arr *a);
 
 /* The submitter's statements, a gx_pgs statement table (docs/outbox-submitter.md). All parameters are text; the
- * array ones are gx_outbox_store_arr literals of equal length, one element per command. */
+ * array ones are gx_outbox_store_arr literals of equal length, one element per command. Every statement that
+ * changes several rows locks them in "id" order first, the order the projector's mark below uses too. */
 enum gx_outbox_store_sub_q {
-	GX_OUTBOX_STORE_CLAIM,       /* $1 limit, $2 candidates: id, ctype, payload, attempts, prop, sig, created_ms */
-	GX_OUTBOX_STORE_PERSIST,     /* $1 worker, $2 lease ms, $3 ids, $4 tx ids, $5 submissions (NULL = keep),
-					$6 aggregates, $7 attempt increments, $8 claiming: the ids still ours */
-	GX_OUTBOX_STORE_FAIL,        /* $1 worker, $2 ids, $3 codes, $4 messages, $5 claiming: FAILED and notified */
-	GX_OUTBOX_STORE_COMMIT,      /* $1 ids, $2 blocks: COMMITTED and notified; id, age (s since creation) */
-	GX_OUTBOX_STORE_RETRY,       /* $1 worker, $2 ids, $3 delays ms, $4 codes, $5 messages, $6 uncount: PENDING */
-	GX_OUTBOX_STORE_DEFER,       /* $1 ids: due again in 5 s (no proposal could be built) */
-	GX_OUTBOX_STORE_RENEW,       /* $1 worker, $2 lease ms: extend every lease of the worker */
-	GX_OUTBOX_STORE_RELEASE_ALL, /* $1 worker: every row it leases back to PENDING, due now */
-	GX_OUTBOX_STORE_GAUGES,      /* PENDING count, age of the oldest PENDING in seconds */
+	GX_OUTBOX_STORE_CLAIM,    /* $1 limit, $2 candidates: id, ctype, payload, attempts, prop, sig, created_ms,
+				     rid, tid (the X-Request-Id and trace id of the request, NULL when unknown) */
+	GX_OUTBOX_STORE_PERSIST,  /* $1 worker, $2 lease ms, $3 ids, $4 tx ids, $5 submissions (NULL = keep),
+				     $6 aggregates, $7 attempt increments, $8 claiming: the ids still ours */
+	GX_OUTBOX_STORE_FAIL,     /* $1 worker, $2 ids, $3 codes, $4 messages, $5 claiming: FAILED and notified */
+	GX_OUTBOX_STORE_COMMIT,   /* $1 ids, $2 blocks: COMMITTED and notified; id, age (s since creation) */
+	GX_OUTBOX_STORE_RETRY,    /* $1 worker, $2 ids, $3 delays ms, $4 codes, $5 messages, $6 uncount: PENDING */
+	GX_OUTBOX_STORE_DEFER,    /* $1 ids: due again in 5 s (no proposal could be built) */
+	GX_OUTBOX_STORE_RENEW,    /* $1 worker, $2 lease ms, $3 ids it holds: extend those leases only */
+	GX_OUTBOX_STORE_RELEASE,  /* $1 worker, $2 ids it holds ('{}': none): every other row leased under its
+				     name back to PENDING, due now; returns id */
+	GX_OUTBOX_STORE_IDENTITY, /* $1 worker: take the worker's name for this session; one row, true when held */
+	GX_OUTBOX_STORE_GAUGES,   /* PENDING count, age of the oldest PENDING in seconds */
 	GX_OUTBOX_STORE_NSUB
 };
 extern const struct gx_pgs_stmt gx_outbox_store_sub_stmts[GX_OUTBOX_STORE_NSUB];
 
 /* The projector's mark (docs/projector.md): $1 tx ids (text[]), $2 block; the originating commands become
  * PROJECTED (commitBlock and committedAt filled when missing) and are notified on gx_command_status at COMMIT.
- * Returns one row: the count. Static storage, for the projector's own statement table. */
+ * Returns a row per command marked: "id", "tx" (its fabricTxId), "rid" and "tid" (the X-Request-Id and trace id of
+ * the request, NULL when unknown). Static storage, for the projector's own statement table. */
 extern const char gx_outbox_store_sql_projected[];
 
 /* ---- end of the submitter's part ---- */
