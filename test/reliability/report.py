@@ -30,7 +30,7 @@ SECTIONS = [
      "the shared checker. The commands to be taken over are held at the stand-in's endorsement, so they are surely "
      "not on chain. kill -9 of a submitter with the default WORKER_ID and a 60 s lease, restarted as a pod "
      "restarts (its successor must settle them within 15 s, asserted); SIGSTOP of a submitter past its lease (the "
-     "default LEASE_MS: taken over after the lease, within lease + 10 s, asserted) and SIGCONT; SIGSTOP of the "
+     "default LEASE_MS: taken over after the lease, within lease + 15 s, asserted) and SIGCONT; SIGSTOP of the "
      "active projector for 6 s and SIGCONT; a claim's COMMIT whose answer is lost (a proxy between the submitter "
      "and PostgreSQL drops it and cuts the connection) while the submitter has other commands in flight, 60 s "
      "lease (settled within 15 s, asserted); rounds of transfers between disjoint pairs (all valid in one block) "

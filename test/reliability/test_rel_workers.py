@@ -176,8 +176,12 @@ class WorkerFaultTest(faults.FaultTestCase):
             faults.record("worker faults", "SIGSTOP of a submitter past its lease (default LEASE_MS %g s): seconds "
                           "until the other replica committed its %d unsent commands" % (lease_s, len(ids)),
                           round(took, 2))
+            faults.record("worker faults", "SIGSTOP of a submitter: seconds from the end of its lease until its "
+                          "commands were committed by the other replica", round(took - lease_s, 2))
             self.assertGreaterEqual(took, lease_s - 1, "taken over before the lease ran out")
-            self.assertLessEqual(took, lease_s + 10)
+            # after the lease: the other replica's next claim (POLL_INTERVAL_MS 1 s), the stored proposal sent
+            # again, its block (2 s), MVCC re-endorsements behind the load's transfers
+            self.assertLessEqual(took, lease_s + 15)
             time.sleep(max(0.0, 2.5 * lease_s - (time.monotonic() - t0)))
             # nothing is leased to the stopped replica any more
             self.assertEqual(faults.leased_by(st, "sub-c"), {})
