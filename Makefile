@@ -183,11 +183,15 @@ images:
 # the Swagger UI files of every API's /docs page (npm ci of common/docs-ui), where make up points DOCS_ASSETS
 docs-assets:
 	@common/docs-ui/install.sh $(BUILDROOT)/docs-assets
-# reliability suite against the ASan binaries; rewrites docs/reliability-report.md
+# reliability suite against the ASan binaries, long profile (make test runs the short one); rewrites
+# docs/reliability-report.md. GX_REL_PROFILE=short make reliability runs the short one here.
+GX_REL_PROFILE ?= long
 reliability:
 	@$(MAKE) --no-print-directory -j2 BUILDROOT=$(BUILDROOT) SANITIZE=1 all
+	@test/conformance/ensure-deps.sh
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:disable_coredump=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  GX_BIN_DIR=$(abspath $(BUILDROOT)/asan/bin) bash test/suites/reliability.sh
+	  GX_REL_PROFILE=$(GX_REL_PROFILE) GX_REL_FILE_TIMEOUT=1800 GX_BIN_DIR=$(abspath $(BUILDROOT)/asan/bin) \
+	  bash test/suites/reliability.sh
 test-integration: all
 	@GX_BIN_DIR=$(abspath $(B)/bin) /usr/bin/python3 test/lib/runtests.py $(TESTS)
 

@@ -223,16 +223,24 @@ class Daemon(Process):
 
 
 class Postgres:
-    """A throwaway PostgreSQL 15 cluster (trust auth, fsync off) with database gx_protocol.
+    """A throwaway PostgreSQL 15 cluster (trust auth) with database gx_protocol.
+
+    durable=False (the default of the integration tests): fsync, synchronous_commit and full_page_writes off, fast
+    and enough for tests that never crash the server. durable=True: all three on, as in production, so a kill9()
+    under load exercises real crash recovery (the reliability suite uses it). Either way errors (among them
+    "deadlock detected") and lock waits longer than deadlock_timeout go to server.log in the cluster's dir
+    (log_path).
 
     Runs as the postgres user when this process is root. stop() and start() keep the data dir and the port, so a
-    test can simulate a database restart.
+    test can simulate a database restart; kill9() then start() simulates a crash.
     """
 
-    def __init__(self, root, dbname="gx_protocol"):
+    def __init__(self, root, dbname="gx_protocol", durable=False):
         self.dir = os.path.join(root, "pg")
         self.data = os.path.join(self.dir, "data")
+        self.log_path = os.path.join(self.dir, "server.log")
         self.dbname = dbname
+        self.durable = durable
         self.port = free_port()
         self.proc = None
         self.user = "postgres" if os.geteuid() == 0 else None
@@ -257,11 +265,15 @@ class Postgres:
     def start(self, timeout=30.0):
         if self.proc is not None and self.proc.alive():
             return
+        onoff = "on" if self.durable else "off"
         argv = [os.path.join(PGBIN, "postgres"), "-D", self.data, "-p", str(self.port), "-k", self.dir,
-                "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-                "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "log_min_messages=warning"]
-        self.proc = Process(argv, _base_env(), "postgres", os.path.join(self.dir, "server.log"), cwd="/",
-                            user=self.user)
+                "-c", "listen_addresses=127.0.0.1", "-c", "fsync=" + onoff, "-c", "synchronous_commit=" + onoff,
+                "-c", "full_page_writes=" + onoff, "-c", "max_connections=200",
+                # errors (deadlock detected, serialization failures) and the statement that raised them, lock
+                # waits past deadlock_timeout: what a test reads back from server.log
+                "-c", "log_min_messages=warning", "-c", "log_min_error_statement=error", "-c", "log_lock_waits=on",
+                "-c", "deadlock_timeout=1s", "-c", "logging_collector=off"]
+        self.proc = Process(argv, _base_env(), "postgres", self.log_path, cwd="/", user=self.user)
         deadline = time.monotonic() + timeout
         while True:
             r = subprocess.run([os.path.join(PGBIN, "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
@@ -285,6 +297,22 @@ class Postgres:
             except AssertionError:
                 pass
         self.proc = None
+
+    def kill9(self):
+        """Crash: SIGKILL the postmaster and, with it, every backend (its process group), as when a node dies.
+        The data dir and the port stay; start() then runs crash recovery from the WAL."""
+        if self.proc is None:
+            return
+        self.proc.kill9()
+        self.proc = None
+
+    def log_text(self):
+        """The server log so far (every start of this cluster appends to it)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
 
     def psql(self, sql, db=None):
         """Run sql (one or more statements) with psql; return the rows of the last result as tuples of strings
@@ -389,9 +417,11 @@ class Stack:
         _live_stacks.append(self)
 
     # --- PostgreSQL and Redis ---------------------------------------------------------------------------------
-    def start_pg(self):
+    def start_pg(self, durable=False):
+        """Create (first call) and start PostgreSQL; durable=True turns fsync, synchronous_commit and
+        full_page_writes on (see Postgres)."""
         if self.pg is None:
-            self.pg = Postgres(self.root)
+            self.pg = Postgres(self.root, durable=durable)
         self.pg.start()
         return self.pg
 
