@@ -50,6 +50,20 @@ static void op_register(struct gx_fabric_client_op *op, uint64_t *op_id)
 		*op_id = op->id;
 }
 
+/* Take op off the in-flight list again (it never started: no callback). */
+static void op_unregister(struct gx_fabric_client_op *op)
+{
+	pthread_mutex_lock(&op->c->lock);
+	if (op->prev)
+		op->prev->next = op->next;
+	else
+		op->c->ops = op->next;
+	if (op->next)
+		op->next->prev = op->prev;
+	pthread_mutex_unlock(&op->c->lock);
+	atomic_fetch_sub(&op->c->in_flight, 1);
+}
+
 static void op_free(struct gx_fabric_client_op *op)
 {
 	gx_fabric_msg_buf_release(&op->commit_req);
@@ -249,15 +263,7 @@ static int unary_begin(struct gx_fabric_client_op *op, enum gx_fabric_stage stag
 		/* not started: undo registration, the caller gets -1 and no callback */
 		if (op->res.err.kind == GX_FABRIC_ERR_GRPC)
 			gx_log_error("fabric client is shutting down, %s not started", method);
-		pthread_mutex_lock(&op->c->lock);
-		if (op->prev)
-			op->prev->next = op->next;
-		else
-			op->c->ops = op->next;
-		if (op->next)
-			op->next->prev = op->prev;
-		pthread_mutex_unlock(&op->c->lock);
-		atomic_fetch_sub(&op->c->in_flight, 1);
+		op_unregister(op);
 		op_free(op);
 		return -1;
 	}
@@ -396,20 +402,6 @@ static bool stream_recv(struct gx_fabric_client_op *op)
 		return true;
 	atomic_fetch_sub(&op->pending, 1);
 	return false;
-}
-
-/* Take op off the in-flight list again (it never started: no callback). */
-static void op_unregister(struct gx_fabric_client_op *op)
-{
-	pthread_mutex_lock(&op->c->lock);
-	if (op->prev)
-		op->prev->next = op->next;
-	else
-		op->c->ops = op->next;
-	if (op->next)
-		op->next->prev = op->prev;
-	pthread_mutex_unlock(&op->c->lock);
-	atomic_fetch_sub(&op->c->in_flight, 1);
 }
 
 int gx_fabric_client_events(struct gx_fabric_client *c, uint64_t start_block, const char *after_tx_id,

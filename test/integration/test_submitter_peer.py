@@ -31,14 +31,23 @@ def metric(daemon, name):
     return None
 
 
-class PeerBehaviourTest(gxtest.GxTestCase):
+class ChainCase(gxtest.GxTestCase):
+    """PostgreSQL, the stand-in and no worker yet (the tests start their submitters)."""
+    replicas, projector, peer_args = 0, False, ()
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         if not gxtest.have_binary("outbox-submitter") or not gxtest.have_binary("gx-fabric-peer"):
             raise unittest.SkipTest("outbox-submitter or gx-fabric-peer is not built")
         start_backing(cls.stack, redis=False)
-        cls.chain = start_chain(cls.stack, replicas=0, projector=False)
+        cls.chain = start_chain(cls.stack, replicas=cls.replicas, projector=cls.projector, peer_args=cls.peer_args)
+
+
+class PeerBehaviourTest(ChainCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         cls.sub = cls.chain.start_submitter({"BACKOFF_BASE_MS": "200ms", "BACKOFF_MAX_MS": "1s", "MAX_RETRIES": "5"})
 
     def setUp(self):
@@ -97,18 +106,11 @@ if __name__ == "__main__":
     unittest.main()
 
 
-class BurstTest(gxtest.GxTestCase):
+class BurstTest(ChainCase):
     """2,000 commands at once against the stand-in with its Gateway concurrency limit (500, as a Fabric 2.5 peer)
     and a production-like 2 s block cut: no call refused, no transaction sent twice, every command COMMITTED then
     PROJECTED, the commits learnt from the events stream, never more than FABRIC_MAX_CALLS calls held."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        if not gxtest.have_binary("outbox-submitter") or not gxtest.have_binary("gx-fabric-peer"):
-            raise unittest.SkipTest("outbox-submitter or gx-fabric-peer is not built")
-        start_backing(cls.stack, redis=False)
-        cls.chain = start_chain(cls.stack, replicas=1, peer_args=("--block-timeout-ms", "2000"))
+    replicas, projector, peer_args = 1, True, ("--block-timeout-ms", "2000")
 
     def test_burst_within_the_peer_limit(self):
         from test_submitter import bulk_loans
@@ -137,17 +139,9 @@ class BurstTest(gxtest.GxTestCase):
               "events stream" % (n, peak, stats["peak"], stats["limit"], stats["refused"], events))
 
 
-class MisconfiguredTest(gxtest.GxTestCase):
+class MisconfiguredTest(ChainCase):
     """A FABRIC_CHANNEL or FABRIC_CHAINCODE the peer does not serve (the stand-in answers as a Fabric 2.5 peer
     does): /readyz 503 naming the setting, the metric, one error line, and no command burned."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        if not gxtest.have_binary("outbox-submitter") or not gxtest.have_binary("gx-fabric-peer"):
-            raise unittest.SkipTest("outbox-submitter or gx-fabric-peer is not built")
-        start_backing(cls.stack, redis=False)
-        cls.chain = start_chain(cls.stack, replicas=0, projector=False)
 
     def check(self, env, want):
         d = self.chain.start_submitter(env, wait_ready=False)

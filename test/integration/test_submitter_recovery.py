@@ -13,15 +13,11 @@ import unittest
 import uuid
 
 import gxtest
-from gxtest.chain import start_chain, wait_sql
+from gxtest.chain import wait_sql
 from gxtest.faults import wait_until
 from gxtest.pgproxy import PgAckDropProxy
-from gxtest.services import start_backing
-from gxtest.sql import enqueue, q, sha256_hex as sha
-
-
-def user(name):
-    return {"userId": name, "biometricHash": sha(name), "nationality": "IN", "age": 30}
+from gxtest.sql import enqueue, q
+from test_submitter_peer import ChainCase, user
 
 
 def status(stack, cid):
@@ -36,14 +32,8 @@ def wait_status(stack, cid, want, timeout):
     return time.monotonic() - t0
 
 
-class RecoveryCase(gxtest.GxTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        if not gxtest.have_binary("outbox-submitter") or not gxtest.have_binary("gx-fabric-peer"):
-            raise unittest.SkipTest("outbox-submitter or gx-fabric-peer is not built")
-        start_backing(cls.stack, redis=False)
-        cls.chain = start_chain(cls.stack, replicas=0, projector=False)
+class RecoveryCase(ChainCase):
+    """PostgreSQL, the stand-in and no worker yet (the tests start their submitters)."""
 
     def setUp(self):
         self.chain.set_faults("")
