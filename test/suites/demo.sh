@@ -44,6 +44,9 @@ export GX_PEER_PORT=$((7051 + offset)) GX_NO_BUILD=1 GX_UP_TIMEOUT=60
 # the walk logs in three times and registers twice from one IP within seconds, twice over: above the strict
 # (login/register) burst of 5; test/demo.sh waits out a 429, but the suite should not spend its time waiting
 export RATE_LIMIT_STRICT_BURST=100 RATE_LIMIT_STRICT_PER_MIN=1000
+# the two walks poll their commands and the smoke test follows at once, all from one IP within a minute: above
+# the general burst of 100 (the limits themselves are tested in test_http_pipeline and the reliability suite)
+export RATE_LIMIT_BURST=2000 RATE_LIMIT_PER_MIN=20000
 # and, for time too: cheap bcrypt for the users it registers, blocks cut after 500 ms instead of 2 s
 export BCRYPT_COST=4 GX_PEER_BLOCK_MS=500
 cleanup() {
