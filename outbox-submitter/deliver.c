@@ -291,6 +291,20 @@ void sub_status_due(struct sub *s, int64_t now)
 	}
 }
 
+/* A counted attempt failed with code and description d (owned): again after a backoff, or FAILED at MAX_RETRIES. */
+static void retry_counted(const struct sub_cfg *c, struct job *j, const char *code, char *d)
+{
+	if (j->attempts >= c->max_retries) {
+		char *m = gx_xasprintf("gave up after %d attempts: %s", j->attempts, d);
+
+		free(d);
+		job_settle(j, OUT_FAILED, code, m);
+		return;
+	}
+	j->delay_ms = backoff_ms(c, j->attempts);
+	job_settle(j, OUT_RETRY, code, d);
+}
+
 /* FAILED_PRECONDITION: the gateway could not build an endorsement plan (another organization's peers down, or the
  * channel or chaincode unknown to the peer). */
 static bool no_plan(const struct gx_fabric_error *e)
@@ -359,15 +373,7 @@ static void classify(struct sub *s, struct job *j)
 
 		error_code(e, code, sizeof(code));
 		s->next_probe_ms = 0; /* readiness learns whether the channel or chaincode is unknown */
-		if (j->attempts >= c->max_retries) {
-			char *m = gx_xasprintf("gave up after %d attempts: %s", j->attempts, d);
-
-			free(d);
-			job_settle(j, OUT_FAILED, code, m);
-		} else {
-			j->delay_ms = backoff_ms(c, j->attempts);
-			job_settle(j, OUT_RETRY, code, d);
-		}
+		retry_counted(c, j, code, d);
 	} else if (gx_fabric_error_retryable(e)) {
 		bool unreachable = e->kind == GX_FABRIC_ERR_GRPC && e->grpc_code == 14 /* UNAVAILABLE */ &&
 				   j->res.stage == GX_FABRIC_STAGE_ENDORSE;
@@ -382,14 +388,8 @@ static void classify(struct sub *s, struct job *j)
 			j->uncount = 1;
 			j->delay_ms = backoff_ms(c, 1);
 			job_settle(j, OUT_RETRY, code, d);
-		} else if (j->attempts >= c->max_retries) {
-			char *m = gx_xasprintf("gave up after %d attempts: %s", j->attempts, d);
-
-			free(d);
-			job_settle(j, OUT_FAILED, code, m);
 		} else {
-			j->delay_ms = backoff_ms(c, j->attempts);
-			job_settle(j, OUT_RETRY, code, d);
+			retry_counted(c, j, code, d);
 		}
 	} else {
 		error_code(e, code, sizeof(code));
